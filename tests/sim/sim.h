@@ -82,6 +82,7 @@ struct sim_faults {
 	uint8_t loss_pct;      /* drop this share of requests, 0..100 */
 	bool garbage;          /* answer random bytes */
 	bool truncated;        /* answer the first part of a valid response */
+	bool disconnect;       /* TCP protocols: close the connection instead of answering */
 	enum sim_snmp_err snmp_error;
 	uint16_t http_status;     /* Redfish: answer every request with this status (500, 401, ...) */
 	uint8_t modbus_exception; /* Modbus: answer every request with this exception code */
@@ -229,6 +230,7 @@ struct sim_ups {
 	float low_battery_pct;  /* low-battery below this charge */
 	struct sim_load load;   /* the protected load */
 	bool mains_failed;      /* control API: input power lost */
+	bool output_off;        /* output switched off: no load, no drain (Modbus/SNMP control) */
 	/* Live values. */
 	struct sim_ups_lines input, output, bypass;
 	double load_pct;        /* output power / rating, worst of W and VA */
@@ -347,8 +349,9 @@ enum sim_fault_action {
 	SIM_FA_DROP,       /* do not answer: timeout or loss */
 	SIM_FA_GARBAGE,    /* answer random bytes (sim_fault_garbage) */
 	SIM_FA_TRUNCATE,   /* answer a prefix of the real response (sim_fault_truncate_len) */
-	SIM_FA_ERROR       /* answer the protocol's own error: faults.snmp_error,
+	SIM_FA_ERROR,      /* answer the protocol's own error: faults.snmp_error,
 			    * faults.http_status or faults.modbus_exception */
+	SIM_FA_DISCONNECT  /* TCP protocols: close the connection (UDP: drop) */
 };
 /* Called by every protocol server once per request, before answering. Counts
  * the request, rolls the loss dice and returns what to do; *delay_ms gets the

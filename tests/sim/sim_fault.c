@@ -22,6 +22,8 @@ enum sim_fault_action sim_fault_check(struct sim_device *dev, enum sim_proto pro
 		return SIM_FA_DROP;
 	if (f->loss_pct && next_rand() % 100 < f->loss_pct)
 		return SIM_FA_DROP;
+	if (f->disconnect)
+		return proto == SIM_PROTO_SNMP ? SIM_FA_DROP : SIM_FA_DISCONNECT;
 	if (f->garbage)
 		return SIM_FA_GARBAGE;
 	if (f->truncated)

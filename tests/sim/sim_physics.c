@@ -162,8 +162,8 @@ static void ups_update(struct sim_device *d, int64_t now_ms, double dt_h)
 	unsigned n = u->n_lines ? u->n_lines : 1;
 	double pw = load_watts(&u->load, d->seed, 4242, now_ms);
 	bool mains = !u->mains_failed;
-	if (!mains && u->battery_charge_pct <= 0.0)
-		pw = 0; /* battery exhausted: the output drops */
+	if ((!mains && u->battery_charge_pct <= 0.0) || u->output_off)
+		pw = 0; /* battery exhausted or output switched off: no load */
 	double dt_s = dt_h * 3600.0;
 	double freq = 50.0 + 0.02 * noise(d->seed, 7, now_ms);
 	if (mains) {
@@ -193,7 +193,7 @@ static void ups_update(struct sim_device *d, int64_t now_ms, double dt_h)
 		double vin = mains ? line_voltage(u->nominal_v, d->seed, l, now_ms) : 0;
 		double vout = u->nominal_v + 0.2 * noise(d->seed, 3000 + l, now_ms);
 		double pl = pw / n;
-		u->output.voltage_v[l] = pw > 0 || mains ? vout : 0;
+		u->output.voltage_v[l] = !u->output_off && (pw > 0 || mains) ? vout : 0;
 		u->output.power_w[l] = pl;
 		u->output.current_a[l] = pl > 0 ? pl / (vout * pf) : 0;
 		u->output.apparent_va[l] = vout * u->output.current_a[l];

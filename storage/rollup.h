@@ -99,6 +99,7 @@ struct wt_rollup_stats {
 	uint64_t bad_quality;    /* accepted samples with quality other than GOOD/ESTIMATED */
 	uint64_t hours_closed;   /* hourly aggregates emitted (non-empty) */
 	uint64_t days_closed;    /* daily aggregates emitted (non-empty) */
+	uint64_t dropped_nomem;  /* samples or buckets lost to a failed allocation */
 };
 
 typedef void (*wt_agg_fn)(void *ctx, enum wt_level level, int64_t start_ms,
@@ -164,6 +165,10 @@ int wt_rollup_seed(struct wt_rollup *r, enum wt_level level, const struct wt_agg
  * right. Returns 0, -ENOENT (unknown series), -EINVAL (not a counter, not
  * finite) or -EBUSY (the counter already has a reading since start). */
 int wt_rollup_seed_counter(struct wt_rollup *r, uint32_t series, double last_raw);
+
+/* Start of the engine's open hour or day (the one seeds must be for), or
+ * for WT_LEVEL_5S the oldest bucket not yet closed. */
+int64_t wt_rollup_open_start(const struct wt_rollup *r, enum wt_level level);
 
 /* The open (not yet closed) bucket, hour or day of a series; false if
  * empty. Lets queries include data still in memory: 5S gives the newest open

@@ -1,0 +1,836 @@
+/* The rollup engine. The rules (grace, late, future, counters, precision)
+ * are in rollup.h; this file keeps them cheap.
+ *
+ * Layout: one 80-byte struct per series in an array indexed by series id.
+ * Ingest touches only its first 32 bytes (the open 5 s bucket), so a sample
+ * costs one cache line. Each series holds ONE open bucket. The only time a
+ * series needs two is when a sample for the next bucket arrives while the
+ * previous one is still in its grace period; then the older bucket moves to
+ * a small side list (normally empty) and is emitted from there at its close.
+ *
+ * Closing boundary B scans the series array for open buckets at B. At 5 s
+ * polling nearly every series has one, so the scan is the output, and it
+ * costs no per-series bookkeeping (no touched lists), which keeps the state
+ * compact; output is in series id order. */
+#include "rollup.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	SF_REGISTERED = 1u << 0,
+	SF_COUNTER = 1u << 1,
+	SF_HAS_PREV = 1u << 2, /* counter: raw holds the previous reading */
+	SF_HAS_TS = 1u << 3    /* counter: bidx/last_off give that reading's time */
+};
+
+/* Per-series state. Gauges keep min, max, last in g[]; counters keep
+ * min = max = last = sum (the delta), so g[0..1] hold the raw previous
+ * reading as a double instead (see ser_raw). */
+struct ser {
+	/* open 5 s bucket: all that ingest touches */
+	double sum;        /* sum of values, or the counter delta */
+	float g[3];        /* gauge: min, max, last; counter: raw reading */
+	uint32_t count;    /* samples in the open bucket; 0 = none open */
+	int32_t bidx;      /* open bucket index (ts / 5000); counter: of the last reading */
+	uint16_t last_off; /* ms into the bucket of last (gauge) or of the last reading */
+	uint8_t quality;
+	uint8_t flags; /* SF_* */
+	/* open hour and day, folded from closed buckets */
+	double hsum, dsum;
+	float hmin, hmax;
+	uint32_t hcount;
+	float dmin, dmax;
+	uint32_t dcount;
+	uint8_t hq, dq;
+	uint8_t wrap_idx; /* index into wraps[], 0 = no wrap */
+};
+_Static_assert(sizeof(struct ser) == 80, "per-series state grew");
+
+/* A bucket pushed out of its series' slot while still inside its grace. */
+struct side {
+	struct wt_bucket b;
+	uint16_t last_off;
+};
+
+struct close_sub {
+	wt_close_fn fn;
+	void *ctx;
+};
+
+struct agg_sub {
+	wt_agg_fn fn;
+	void *ctx;
+};
+
+struct wt_rollup {
+	struct wt_clock clock;
+	struct ser *ser;
+	uint32_t cap;  /* entries allocated in ser */
+	uint32_t nreg; /* registered series */
+	int64_t next_close; /* start of the oldest bucket not yet closed */
+	size_t open_slots;  /* series whose slot holds an open bucket */
+	bool hour_any, day_any;
+	bool busy; /* inside tick/flush: closing is not reentrant */
+	struct side *side;
+	size_t nside, cap_side;
+	void *scratch; /* output array handed to subscribers, reused */
+	size_t scratch_bytes;
+	struct close_sub *close_subs;
+	size_t nclose_subs;
+	struct agg_sub *agg_subs;
+	size_t nagg_subs;
+	double wraps[256]; /* [0] unused: wrap_idx 0 means none */
+	unsigned nwraps;
+	struct wt_complaint nomem;
+	struct wt_rollup_stats st;
+};
+
+int64_t wt_rollup_align(int64_t ts_ms, int64_t period_ms)
+{
+	int64_t q = ts_ms / period_ms;
+	if (ts_ms % period_ms < 0)
+		q--;
+	return q * period_ms;
+}
+
+static int64_t bucket_index(int64_t ts_ms)
+{
+	return wt_rollup_align(ts_ms, WT_BUCKET_MS) / WT_BUCKET_MS;
+}
+
+static double ser_raw(const struct ser *sp)
+{
+	double d;
+	memcpy(&d, sp->g, sizeof d);
+	return d;
+}
+
+static void ser_set_raw(struct ser *sp, double d)
+{
+	memcpy(sp->g, &d, sizeof d);
+}
+
+static uint8_t worst(uint8_t a, uint8_t b)
+{
+	return a > b ? a : b;
+}
+
+static void slot_to_bucket(const struct ser *sp, uint32_t id, struct wt_bucket *o)
+{
+	o->series = id;
+	o->count = sp->count;
+	o->start_ms = (int64_t)sp->bidx * WT_BUCKET_MS;
+	o->sum = sp->sum;
+	o->quality = sp->quality;
+	if (sp->flags & SF_COUNTER) {
+		o->min = o->max = o->last = sp->sum;
+	} else {
+		o->min = sp->g[0];
+		o->max = sp->g[1];
+		o->last = sp->g[2];
+	}
+}
+
+struct wt_rollup *wt_rollup_new(const struct wt_clock *clock)
+{
+	struct wt_rollup *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->clock = *clock;
+	r->next_close = wt_rollup_align(wt_clock_now(&r->clock) - WT_ROLLUP_GRACE_MS, WT_BUCKET_MS);
+	return r;
+}
+
+void wt_rollup_free(struct wt_rollup *r)
+{
+	if (!r)
+		return;
+	free(r->ser);
+	free(r->side);
+	free(r->scratch);
+	free(r->close_subs);
+	free(r->agg_subs);
+	free(r);
+}
+
+static int wrap_index(struct wt_rollup *r, double wrap, uint8_t *out)
+{
+	if (wrap == 0) {
+		*out = 0;
+		return 0;
+	}
+	for (unsigned i = 1; i <= r->nwraps; i++) {
+		if (r->wraps[i] == wrap) {
+			*out = (uint8_t)i;
+			return 0;
+		}
+	}
+	if (r->nwraps >= 255)
+		return -ENOSPC;
+	r->wraps[++r->nwraps] = wrap;
+	*out = (uint8_t)r->nwraps;
+	return 0;
+}
+
+static int grow_series(struct wt_rollup *r, uint32_t series)
+{
+	if (series < r->cap)
+		return 0;
+	uint64_t want = (uint64_t)r->cap * 2;
+	if (want < 1024)
+		want = 1024;
+	if (want < (uint64_t)series + 1)
+		want = (uint64_t)series + 1;
+	if (want > (uint64_t)WT_ROLLUP_MAX_SERIES + 1)
+		want = (uint64_t)WT_ROLLUP_MAX_SERIES + 1;
+	struct ser *n = realloc(r->ser, (size_t)want * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	memset(n + r->cap, 0, (size_t)(want - r->cap) * sizeof *n);
+	r->ser = n;
+	r->cap = (uint32_t)want;
+	return 0;
+}
+
+int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, double wrap)
+{
+	if (series > WT_ROLLUP_MAX_SERIES || !(wrap >= 0) || isinf(wrap))
+		return -EINVAL;
+	bool counter = flags & WT_MF_COUNTER;
+	uint8_t widx = 0;
+	if (counter) {
+		int e = wrap_index(r, wrap, &widx);
+		if (e < 0)
+			return e;
+	}
+	int e = grow_series(r, series);
+	if (e < 0)
+		return e;
+	struct ser *sp = &r->ser[series];
+	if (sp->flags & SF_REGISTERED) {
+		if (!!(sp->flags & SF_COUNTER) != counter) {
+			if (sp->count)
+				return -EBUSY;
+			/* A gauge's g[] is not a raw reading and vice versa. */
+			sp->flags &= (uint8_t)~(SF_COUNTER | SF_HAS_PREV | SF_HAS_TS);
+			if (counter)
+				sp->flags |= SF_COUNTER;
+		}
+	} else {
+		sp->flags = SF_REGISTERED | (counter ? SF_COUNTER : 0);
+		r->nreg++;
+	}
+	sp->wrap_idx = widx;
+	return 0;
+}
+
+int wt_rollup_on_close(struct wt_rollup *r, wt_close_fn fn, void *ctx)
+{
+	struct close_sub *n = realloc(r->close_subs, (r->nclose_subs + 1) * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	n[r->nclose_subs++] = (struct close_sub){fn, ctx};
+	r->close_subs = n;
+	return 0;
+}
+
+int wt_rollup_on_agg(struct wt_rollup *r, wt_agg_fn fn, void *ctx)
+{
+	struct agg_sub *n = realloc(r->agg_subs, (r->nagg_subs + 1) * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	n[r->nagg_subs++] = (struct agg_sub){fn, ctx};
+	r->agg_subs = n;
+	return 0;
+}
+
+static int side_reserve(struct wt_rollup *r)
+{
+	if (r->nside < r->cap_side)
+		return 0;
+	size_t want = r->cap_side ? r->cap_side * 2 : 64;
+	struct side *n = realloc(r->side, want * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	r->side = n;
+	r->cap_side = want;
+	return 0;
+}
+
+static void count_nomem(struct wt_rollup *r)
+{
+	r->st.dropped_nomem++;
+	wt_complain(&r->nomem, WT_LOG_ERROR, "rollup: out of memory, samples dropped");
+}
+
+/* Moves the series' open bucket to the side list so the slot can take a
+ * newer bucket. */
+static int evict(struct wt_rollup *r, struct ser *sp, uint32_t id)
+{
+	if (side_reserve(r) < 0)
+		return -ENOMEM;
+	struct side *e = &r->side[r->nside++];
+	slot_to_bucket(sp, id, &e->b);
+	e->last_off = sp->last_off;
+	return 0;
+}
+
+/* A sample for an open bucket older than the one in the series' slot (the
+ * slot moved on while this bucket is still in its grace). Rare. */
+static void side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off, double v,
+		      float f, uint8_t q)
+{
+	int64_t start = b * WT_BUCKET_MS;
+	for (size_t i = r->nside; i-- > 0;) {
+		struct side *e = &r->side[i];
+		if (e->b.series != id || e->b.start_ms != start)
+			continue;
+		e->b.count++;
+		e->b.sum += v;
+		if (f < e->b.min)
+			e->b.min = f;
+		if (f > e->b.max)
+			e->b.max = f;
+		if (off >= e->last_off) {
+			e->b.last = f;
+			e->last_off = off;
+		}
+		e->b.quality = worst(e->b.quality, q);
+		return;
+	}
+	if (side_reserve(r) < 0) {
+		count_nomem(r);
+		return;
+	}
+	struct side *e = &r->side[r->nside++];
+	e->b = (struct wt_bucket){.series = id, .count = 1, .start_ms = start, .min = f,
+				  .max = f, .sum = v, .last = f, .quality = q};
+	e->last_off = off;
+}
+
+/* Returns false when the sample could not be kept (out of memory). */
+static bool ingest_gauge(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b,
+			 uint16_t off, double v, uint8_t q)
+{
+	float f = (float)v;
+	if (sp->count && sp->bidx == b) {
+		sp->count++;
+		sp->sum += v;
+		if (f < sp->g[0])
+			sp->g[0] = f;
+		if (f > sp->g[1])
+			sp->g[1] = f;
+		if (off >= sp->last_off) {
+			sp->g[2] = f;
+			sp->last_off = off;
+		}
+		sp->quality = worst(sp->quality, q);
+		return true;
+	}
+	if (sp->count && b < sp->bidx) {
+		uint64_t before = r->st.dropped_nomem;
+		side_fold(r, id, b, off, v, f, q);
+		return r->st.dropped_nomem == before;
+	}
+	if (sp->count) {
+		if (evict(r, sp, id) < 0) {
+			count_nomem(r);
+			return false;
+		}
+	} else {
+		r->open_slots++;
+	}
+	sp->count = 1;
+	sp->bidx = (int32_t)b;
+	sp->sum = v;
+	sp->g[0] = sp->g[1] = sp->g[2] = f;
+	sp->last_off = off;
+	sp->quality = q;
+	return true;
+}
+
+/* Turns a counter reading into a delta (rules in rollup.h). Returns false
+ * when the sample was dropped (stale, or delta out of range). */
+static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b,
+			   int64_t ts, uint16_t off, double v, uint8_t q)
+{
+	if ((sp->flags & SF_HAS_TS) &&
+	    ts <= (int64_t)sp->bidx * WT_BUCKET_MS + sp->last_off) {
+		r->st.stale++;
+		return false;
+	}
+	if (!(sp->flags & SF_HAS_PREV)) {
+		/* Priming: the slot is empty (a delta needs a previous reading),
+		 * so bidx/last_off are free to remember when this was. */
+		ser_set_raw(sp, v);
+		sp->flags |= SF_HAS_PREV | SF_HAS_TS;
+		sp->bidx = (int32_t)b;
+		sp->last_off = off;
+		return true;
+	}
+	double prev = ser_raw(sp), d;
+	if (v >= prev) {
+		d = v - prev;
+	} else {
+		double w = r->wraps[sp->wrap_idx];
+		if (w > 0 && prev <= w && v >= 0 && w - prev + v <= w / 8) {
+			d = w - prev + v;
+			r->st.counter_wraps++;
+		} else {
+			d = v > 0 ? v : 0;
+			r->st.counter_resets++;
+		}
+	}
+	if (sp->count && sp->bidx != b) {
+		/* Counter readings only move forward, so b is newer. */
+		if (evict(r, sp, id) < 0) {
+			count_nomem(r);
+			return false; /* raw stays: the next delta covers this one */
+		}
+		sp->count = 0;
+		r->open_slots--;
+	}
+	ser_set_raw(sp, v);
+	sp->flags |= SF_HAS_TS;
+	if (sp->count) {
+		sp->count++;
+		sp->sum += d;
+		sp->quality = worst(sp->quality, q);
+	} else {
+		r->open_slots++;
+		sp->count = 1;
+		sp->sum = d;
+		sp->quality = q;
+	}
+	sp->bidx = (int32_t)b;
+	sp->last_off = off;
+	return true;
+}
+
+void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
+{
+	if (n == 0)
+		return;
+	int64_t now = wt_clock_now(&r->clock);
+	int64_t limit = now + WT_BUCKET_MS;
+	int64_t first = r->next_close / WT_BUCKET_MS; /* next_close is aligned */
+	for (size_t i = 0; i < n; i++) {
+		const struct wt_sample *x = &s[i];
+		uint32_t id = x->series;
+		if (id >= r->cap || !(r->ser[id].flags & SF_REGISTERED)) {
+			r->st.unknown_series++;
+			continue;
+		}
+		double v = x->value;
+		if (isnan(v)) {
+			r->st.nan++;
+			continue;
+		}
+		if (isinf(v)) {
+			r->st.inf++;
+			continue;
+		}
+		if (x->ts_ms > limit) {
+			r->st.future++;
+			continue;
+		}
+		int64_t b = bucket_index(x->ts_ms);
+		if (b < first || b < INT32_MIN) {
+			r->st.late++;
+			continue;
+		}
+		if (b > INT32_MAX) { /* only with a clock beyond year 12000 */
+			r->st.future++;
+			continue;
+		}
+		uint16_t off = (uint16_t)(x->ts_ms - b * WT_BUCKET_MS);
+		uint8_t q = x->quality > WT_Q_BAD ? WT_Q_BAD : x->quality;
+		struct ser *sp = &r->ser[id];
+		bool kept;
+		if (sp->flags & SF_COUNTER) {
+			kept = ingest_counter(r, sp, id, b, x->ts_ms, off, v, q);
+		} else if (fabs(v) > FLT_MAX) {
+			r->st.inf++;
+			kept = false;
+		} else {
+			kept = ingest_gauge(r, sp, id, b, off, v, q);
+		}
+		if (kept) {
+			r->st.samples++;
+			if (q == WT_Q_BAD)
+				r->st.bad_quality++;
+		}
+	}
+}
+
+/* The output array must hold every series plus the side list; sized before
+ * subscribers run so nothing reallocates under them. */
+static bool scratch_reserve(struct wt_rollup *r)
+{
+	size_t elem = sizeof(struct wt_bucket) > sizeof(struct wt_agg) ? sizeof(struct wt_bucket)
+								       : sizeof(struct wt_agg);
+	size_t want = ((size_t)r->cap + r->nside) * elem;
+	if (want <= r->scratch_bytes)
+		return true;
+	void *n = realloc(r->scratch, want);
+	if (!n)
+		return false;
+	r->scratch = n;
+	r->scratch_bytes = want;
+	return true;
+}
+
+static void acc_fold(float *mn, float *mx, double *sum, uint32_t *count, uint8_t *q,
+		     double bmin, double bmax, double bsum, uint32_t bcount, uint8_t bq)
+{
+	float fmin = (float)bmin, fmax = (float)bmax;
+	if (*count == 0) {
+		*mn = fmin;
+		*mx = fmax;
+		*sum = bsum;
+		*count = bcount;
+		*q = bq;
+		return;
+	}
+	if (fmin < *mn)
+		*mn = fmin;
+	if (fmax > *mx)
+		*mx = fmax;
+	*sum += bsum;
+	*count += bcount;
+	*q = worst(*q, bq);
+}
+
+static void emit_agg(struct wt_rollup *r, enum wt_level level, int64_t start,
+		     const struct wt_agg *a, size_t n)
+{
+	for (size_t i = 0; i < r->nagg_subs; i++)
+		r->agg_subs[i].fn(r->agg_subs[i].ctx, level, start, a, n);
+}
+
+static void close_hour(struct wt_rollup *r, int64_t start)
+{
+	struct wt_agg *out = r->scratch;
+	size_t k = 0;
+	if (r->hour_any) {
+		for (uint32_t id = 0; id < r->cap; id++) {
+			const struct ser *sp = &r->ser[id];
+			if (!sp->hcount)
+				continue;
+			out[k++] = (struct wt_agg){.series = id, .count = sp->hcount,
+						   .start_ms = start, .min = sp->hmin,
+						   .max = sp->hmax, .sum = sp->hsum,
+						   .quality = sp->hq};
+		}
+	}
+	r->st.hours_closed += k;
+	emit_agg(r, WT_LEVEL_HOUR, start, out, k);
+	for (size_t i = 0; i < k; i++) {
+		struct ser *sp = &r->ser[out[i].series];
+		acc_fold(&sp->dmin, &sp->dmax, &sp->dsum, &sp->dcount, &sp->dq, sp->hmin, sp->hmax,
+			 sp->hsum, sp->hcount, sp->hq);
+		sp->hcount = 0;
+	}
+	r->hour_any = false;
+	if (k)
+		r->day_any = true;
+}
+
+static void close_day(struct wt_rollup *r, int64_t start)
+{
+	struct wt_agg *out = r->scratch;
+	size_t k = 0;
+	if (r->day_any) {
+		for (uint32_t id = 0; id < r->cap; id++) {
+			struct ser *sp = &r->ser[id];
+			if (!sp->dcount)
+				continue;
+			out[k++] = (struct wt_agg){.series = id, .count = sp->dcount,
+						   .start_ms = start, .min = sp->dmin,
+						   .max = sp->dmax, .sum = sp->dsum,
+						   .quality = sp->dq};
+			sp->dcount = 0;
+		}
+	}
+	r->st.days_closed += k;
+	r->day_any = false;
+	emit_agg(r, WT_LEVEL_DAY, start, out, k);
+}
+
+/* Closes the 5 s boundary starting at B (== r->next_close), then the hour
+ * and day if they end with it. */
+static void close_boundary(struct wt_rollup *r, int64_t B)
+{
+	bool have = scratch_reserve(r);
+	struct wt_bucket *out = r->scratch;
+	size_t k = 0, j = 0;
+	for (size_t i = 0; i < r->nside; i++) {
+		if (r->side[i].b.start_ms != B)
+			r->side[j++] = r->side[i];
+		else if (have)
+			out[k++] = r->side[i].b;
+		else
+			count_nomem(r);
+	}
+	r->nside = j;
+	int32_t bi = (int32_t)(B / WT_BUCKET_MS);
+	if (r->open_slots) {
+		for (uint32_t id = 0; id < r->cap; id++) {
+			struct ser *sp = &r->ser[id];
+			if (!sp->count || sp->bidx != bi)
+				continue;
+			if (have)
+				slot_to_bucket(sp, id, &out[k++]);
+			else
+				count_nomem(r);
+			sp->count = 0;
+			r->open_slots--;
+		}
+	}
+	/* Past this point samples for B are late, also from subscribers. */
+	r->next_close = B + WT_BUCKET_MS;
+	r->st.buckets_closed += k;
+	for (size_t i = 0; i < r->nclose_subs; i++)
+		r->close_subs[i].fn(r->close_subs[i].ctx, B, out, k);
+	for (size_t i = 0; i < k; i++) {
+		struct ser *sp = &r->ser[out[i].series];
+		acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, out[i].min,
+			 out[i].max, out[i].sum, out[i].count, out[i].quality);
+	}
+	if (k)
+		r->hour_any = true;
+	if (!have)
+		return; /* hour/day output needs the array too; they close next time */
+	int64_t end = B + WT_BUCKET_MS;
+	if (wt_rollup_align(end, WT_HOUR_MS) == end)
+		close_hour(r, end - WT_HOUR_MS);
+	if (wt_rollup_align(end, WT_DAY_MS) == end)
+		close_day(r, end - WT_DAY_MS);
+}
+
+static bool nothing_held(const struct wt_rollup *r)
+{
+	return r->open_slots == 0 && r->nside == 0 && !r->hour_any && !r->day_any;
+}
+
+void wt_rollup_tick(struct wt_rollup *r)
+{
+	if (r->busy)
+		return;
+	r->busy = true;
+	int64_t now = wt_clock_now(&r->clock);
+	int64_t target = wt_rollup_align(now - WT_ROLLUP_GRACE_MS, WT_BUCKET_MS);
+	if (target - r->next_close > WT_HOUR_MS && nothing_held(r)) {
+		wt_notice("rollup: clock moved %lld s ahead with nothing held; skipping empty "
+			  "boundaries",
+			  (long long)((target - r->next_close) / 1000));
+		r->next_close = target;
+	}
+	while (r->next_close < target)
+		close_boundary(r, r->next_close);
+	r->busy = false;
+}
+
+void wt_rollup_flush(struct wt_rollup *r)
+{
+	if (r->busy)
+		return;
+	r->busy = true;
+	while (r->open_slots || r->nside)
+		close_boundary(r, r->next_close);
+	if (!scratch_reserve(r)) {
+		count_nomem(r);
+		r->busy = false;
+		return;
+	}
+	struct wt_agg *out = r->scratch;
+	int64_t hs = wt_rollup_align(r->next_close, WT_HOUR_MS);
+	int64_t ds = wt_rollup_align(r->next_close, WT_DAY_MS);
+	size_t k = 0;
+	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
+		const struct ser *sp = &r->ser[id];
+		if (sp->hcount)
+			out[k++] = (struct wt_agg){.series = id, .count = sp->hcount,
+						   .start_ms = hs, .min = sp->hmin,
+						   .max = sp->hmax, .sum = sp->hsum,
+						   .quality = sp->hq};
+	}
+	emit_agg(r, WT_LEVEL_HOUR, hs, out, k);
+	k = 0;
+	for (uint32_t id = 0; id < r->cap && (r->hour_any || r->day_any); id++) {
+		const struct ser *sp = &r->ser[id];
+		if (!sp->hcount && !sp->dcount)
+			continue;
+		float mn = sp->dmin, mx = sp->dmax;
+		double sum = sp->dsum;
+		uint32_t count = sp->dcount;
+		uint8_t q = sp->dq;
+		if (sp->hcount)
+			acc_fold(&mn, &mx, &sum, &count, &q, sp->hmin, sp->hmax, sp->hsum,
+				 sp->hcount, sp->hq);
+		out[k++] = (struct wt_agg){.series = id, .count = count, .start_ms = ds,
+					   .min = mn, .max = mx, .sum = sum, .quality = q};
+	}
+	emit_agg(r, WT_LEVEL_DAY, ds, out, k);
+	r->busy = false;
+}
+
+static bool check_agg(const struct wt_agg *a)
+{
+	return isfinite(a->min) && isfinite(a->max) && isfinite(a->sum) && a->min <= a->max &&
+	       fabs(a->min) <= FLT_MAX && fabs(a->max) <= FLT_MAX;
+}
+
+int wt_rollup_seed(struct wt_rollup *r, enum wt_level level, const struct wt_agg *a)
+{
+	if (a->series >= r->cap || !(r->ser[a->series].flags & SF_REGISTERED))
+		return -ENOENT;
+	if (a->count == 0)
+		return 0;
+	if (!check_agg(a))
+		return -EINVAL;
+	struct ser *sp = &r->ser[a->series];
+	uint8_t q = a->quality > WT_Q_BAD ? WT_Q_BAD : a->quality;
+	switch (level) {
+	case WT_LEVEL_HOUR:
+		if (a->start_ms != wt_rollup_align(r->next_close, WT_HOUR_MS))
+			return -ERANGE;
+		acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, a->min, a->max,
+			 a->sum, a->count, q);
+		r->hour_any = true;
+		return 0;
+	case WT_LEVEL_DAY:
+		if (a->start_ms != wt_rollup_align(r->next_close, WT_DAY_MS))
+			return -ERANGE;
+		acc_fold(&sp->dmin, &sp->dmax, &sp->dsum, &sp->dcount, &sp->dq, a->min, a->max,
+			 a->sum, a->count, q);
+		r->day_any = true;
+		return 0;
+	case WT_LEVEL_5S:
+		break;
+	}
+	return -EINVAL;
+}
+
+int wt_rollup_seed_counter(struct wt_rollup *r, uint32_t series, double last_raw)
+{
+	if (series >= r->cap || !(r->ser[series].flags & SF_REGISTERED))
+		return -ENOENT;
+	struct ser *sp = &r->ser[series];
+	if (!(sp->flags & SF_COUNTER) || !isfinite(last_raw))
+		return -EINVAL;
+	if (sp->flags & SF_HAS_PREV)
+		return -EBUSY;
+	ser_set_raw(sp, last_raw);
+	sp->flags |= SF_HAS_PREV;
+	return 0;
+}
+
+int64_t wt_rollup_open_start(const struct wt_rollup *r, enum wt_level level)
+{
+	switch (level) {
+	case WT_LEVEL_HOUR:
+		return wt_rollup_align(r->next_close, WT_HOUR_MS);
+	case WT_LEVEL_DAY:
+		return wt_rollup_align(r->next_close, WT_DAY_MS);
+	case WT_LEVEL_5S:
+		break;
+	}
+	return r->next_close;
+}
+
+/* Folds the series' open buckets that start in [from, to) into an agg. */
+static void peek_open(const struct wt_rollup *r, uint32_t id, int64_t from, int64_t to,
+		      struct wt_agg *o)
+{
+	const struct ser *sp = &r->ser[id];
+	float mn = (float)o->min, mx = (float)o->max;
+	if (sp->count) {
+		struct wt_bucket b;
+		slot_to_bucket(sp, id, &b);
+		if (b.start_ms >= from && b.start_ms < to)
+			acc_fold(&mn, &mx, &o->sum, &o->count, &o->quality, b.min, b.max, b.sum,
+				 b.count, b.quality);
+	}
+	for (size_t i = 0; i < r->nside; i++) {
+		const struct wt_bucket *b = &r->side[i].b;
+		if (b->series == id && b->start_ms >= from && b->start_ms < to)
+			acc_fold(&mn, &mx, &o->sum, &o->count, &o->quality, b->min, b->max,
+				 b->sum, b->count, b->quality);
+	}
+	o->min = mn;
+	o->max = mx;
+}
+
+bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level level,
+		    struct wt_agg *out)
+{
+	if (series >= r->cap || !(r->ser[series].flags & SF_REGISTERED))
+		return false;
+	const struct ser *sp = &r->ser[series];
+	memset(out, 0, sizeof *out);
+	out->series = series;
+	switch (level) {
+	case WT_LEVEL_5S: {
+		if (!sp->count)
+			return false;
+		struct wt_bucket b;
+		slot_to_bucket(sp, series, &b);
+		*out = (struct wt_agg){.series = series, .count = b.count, .start_ms = b.start_ms,
+				       .min = b.min, .max = b.max, .sum = b.sum,
+				       .quality = b.quality};
+		return true;
+	}
+	case WT_LEVEL_HOUR: {
+		int64_t hs = wt_rollup_align(r->next_close, WT_HOUR_MS);
+		out->start_ms = hs;
+		if (sp->hcount) {
+			out->count = sp->hcount;
+			out->min = sp->hmin;
+			out->max = sp->hmax;
+			out->sum = sp->hsum;
+			out->quality = sp->hq;
+		}
+		peek_open(r, series, hs, hs + WT_HOUR_MS, out);
+		return out->count > 0;
+	}
+	case WT_LEVEL_DAY: {
+		int64_t ds = wt_rollup_align(r->next_close, WT_DAY_MS);
+		out->start_ms = ds;
+		float mn = sp->dmin, mx = sp->dmax;
+		double sum = sp->dsum;
+		uint32_t count = sp->dcount;
+		uint8_t q = sp->dq;
+		if (sp->hcount)
+			acc_fold(&mn, &mx, &sum, &count, &q, sp->hmin, sp->hmax, sp->hsum,
+				 sp->hcount, sp->hq);
+		*out = (struct wt_agg){.series = series, .count = count, .start_ms = ds,
+				       .min = mn, .max = mx, .sum = sum, .quality = q};
+		peek_open(r, series, ds, ds + WT_DAY_MS, out);
+		return out->count > 0;
+	}
+	}
+	return false;
+}
+
+const struct wt_rollup_stats *wt_rollup_stats(const struct wt_rollup *r)
+{
+	return &r->st;
+}
+
+size_t wt_rollup_bytes_per_series(const struct wt_rollup *r)
+{
+	if (r->nreg == 0)
+		return 0;
+	size_t bytes = (size_t)r->cap * sizeof(struct ser) + r->scratch_bytes +
+		       r->cap_side * sizeof(struct side) +
+		       r->nclose_subs * sizeof(struct close_sub) +
+		       r->nagg_subs * sizeof(struct agg_sub);
+	return bytes / r->nreg;
+}

@@ -1,0 +1,734 @@
+#include "storage.h"
+
+#include "batch.h"
+#include "log.h"
+#include "migrate.h"
+#include "partition.h"
+#include "pg.h"
+#include "registry.h"
+#include "writer.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAINT_INTERVAL_MS (15 * 60 * 1000)
+#define TICK_MARGIN_MS 20
+
+enum { CF_COUNTER = 1, CF_DIRTY = 2 };
+
+struct wt_storage {
+	struct wt_storage_options o;
+	char *conninfo, *spool_dir;
+	const struct wt_clock *clock;
+	struct event_base *base;
+	struct event *tick_ev, *maint_ev;
+
+	/* Guards everything below against worker threads running queries. */
+	pthread_mutex_t lock;
+	struct wt_rollup *rollup;
+	struct wt_window win;
+	/* Counters' newest raw reading, indexed by series id. */
+	uint32_t ccap;
+	uint8_t *cflag;
+	double *craw;
+	int64_t *cts;
+	uint32_t *dirty;
+	size_t ndirty, dirty_cap;
+
+	struct wt_writer *writer;
+	uint64_t enc_errors;
+};
+
+void wt_storage_defaults(struct wt_storage_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->spool_max_bytes = 1ULL << 30;
+	o->flush_interval_ms = 60000;
+	o->retention_5s_days = 14;
+	o->retention_hourly_days = 730;
+	o->retention_daily_days = 3650;
+}
+
+static void apply_defaults(struct wt_storage_options *o, const struct wt_storage_options *in)
+{
+	struct wt_storage_options d;
+	wt_storage_defaults(&d);
+	*o = *in;
+	if (o->spool_max_bytes == 0)
+		o->spool_max_bytes = d.spool_max_bytes;
+	if (o->flush_interval_ms <= 0)
+		o->flush_interval_ms = d.flush_interval_ms;
+	/* Windows are whole 5 s buckets, at most WT_WINDOW_MAX_MS. */
+	o->flush_interval_ms -= o->flush_interval_ms % WT_BUCKET_MS;
+	if (o->flush_interval_ms < WT_BUCKET_MS)
+		o->flush_interval_ms = WT_BUCKET_MS;
+	if (o->flush_interval_ms > WT_WINDOW_MAX_MS)
+		o->flush_interval_ms = WT_WINDOW_MAX_MS;
+	if (o->retention_5s_days <= 0)
+		o->retention_5s_days = d.retention_5s_days;
+	if (o->retention_hourly_days <= 0)
+		o->retention_hourly_days = d.retention_hourly_days;
+	if (o->retention_daily_days <= 0)
+		o->retention_daily_days = d.retention_daily_days;
+}
+
+/* ---- counters' raw values ---- */
+
+static int counters_grow(struct wt_storage *s, uint32_t series)
+{
+	uint32_t cap = s->ccap ? s->ccap : 1024;
+	while (cap <= series)
+		cap *= 2;
+	uint8_t *f = realloc(s->cflag, cap);
+	if (!f)
+		return -ENOMEM;
+	s->cflag = f;
+	memset(s->cflag + s->ccap, 0, cap - s->ccap);
+	/* Values only for counters would save memory, but a dense array keeps
+	 * ingest O(1) with no lookup; 16 bytes per series. */
+	double *r = realloc(s->craw, cap * sizeof(double));
+	if (!r)
+		return -ENOMEM;
+	s->craw = r;
+	int64_t *t = realloc(s->cts, cap * sizeof(int64_t));
+	if (!t)
+		return -ENOMEM;
+	s->cts = t;
+	for (uint32_t i = s->ccap; i < cap; i++)
+		s->cts[i] = INT64_MIN;
+	s->ccap = cap;
+	return 0;
+}
+
+static int mark_counter(struct wt_storage *s, uint32_t series, bool counter)
+{
+	if (series >= s->ccap) {
+		if (!counter)
+			return 0;
+		if (counters_grow(s, series) < 0)
+			return -ENOMEM;
+	}
+	if (counter)
+		s->cflag[series] |= CF_COUNTER;
+	else
+		s->cflag[series] &= (uint8_t)~CF_COUNTER;
+	return 0;
+}
+
+static int attach_counters(struct wt_storage *s, struct wt_batch *b)
+{
+	if (!s->ndirty)
+		return 0;
+	b->c_series = malloc(s->ndirty * sizeof(uint32_t));
+	b->c_raw = malloc(s->ndirty * sizeof(double));
+	b->c_ts = malloc(s->ndirty * sizeof(int64_t));
+	if (!b->c_series || !b->c_raw || !b->c_ts)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->ndirty; i++) {
+		uint32_t id = s->dirty[i];
+		b->c_series[i] = id;
+		b->c_raw[i] = s->craw[id];
+		b->c_ts[i] = s->cts[id];
+		s->cflag[id] &= (uint8_t)~CF_DIRTY;
+	}
+	b->ncounters = (uint32_t)s->ndirty;
+	s->ndirty = 0;
+	return 0;
+}
+
+/* ---- window -> writer ---- */
+
+static void flush_window(struct wt_storage *s)
+{
+	struct wt_batch *b;
+	if (wt_window_take(&s->win, &b) < 0) {
+		s->enc_errors++;
+		wt_error("storage: out of memory encoding a batch; its 5 s data is lost");
+		return;
+	}
+	if (!b)
+		return;
+	if (attach_counters(s, b) < 0)
+		wt_warn("storage: out of memory saving counters' raw values (kept for next flush)");
+	wt_writer_submit(s->writer, b);
+}
+
+static void on_close(void *ctx, int64_t bucket_start, const struct wt_bucket *bk, size_t n)
+{
+	struct wt_storage *s = ctx;
+	struct wt_window *w = &s->win;
+
+	if (w->start_ms != INT64_MIN && bucket_start >= w->start_ms + w->len_ms)
+		flush_window(s);
+	for (size_t i = 0; i < n; i++) {
+		int rc = wt_window_add(w, &bk[i]);
+		if (rc == -ERANGE) {
+			/* Buckets arrive in time order, so this is a bucket older than
+			 * the open window (only after a clock step back). Flush and
+			 * start over rather than lose it. */
+			flush_window(s);
+			rc = wt_window_add(w, &bk[i]);
+		}
+		if (rc < 0) {
+			s->enc_errors++;
+			wt_error("storage: cannot buffer bucket of series %" PRIu32 ": %s",
+				 bk[i].series, strerror(-rc));
+		}
+	}
+	/* The last bucket of the window just closed: hand it over now. */
+	if (w->start_ms != INT64_MIN && bucket_start + WT_BUCKET_MS >= w->start_ms + w->len_ms)
+		flush_window(s);
+}
+
+static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a,
+		   size_t n)
+{
+	struct wt_storage *s = ctx;
+	struct wt_batch *b;
+	(void)start;
+	if (!n)
+		return;
+	if (wt_batch_from_aggs(level, a, n, wt_batch_new_id(&s->win), &b) < 0) {
+		s->enc_errors++;
+		wt_error("storage: out of memory encoding %zu %s aggregates; lost", n,
+			 level == WT_LEVEL_HOUR ? "hourly" : "daily");
+		return;
+	}
+	wt_writer_submit(s->writer, b);
+}
+
+/* ---- restart continuation ---- */
+
+struct fold {
+	uint32_t series;
+	struct wt_agg a;
+};
+
+static void agg_add(struct wt_agg *a, uint32_t cnt, double sum, double mn, double mx, uint8_t q)
+{
+	if (a->count == 0) {
+		a->min = mn;
+		a->max = mx;
+	} else {
+		if (mn < a->min)
+			a->min = mn;
+		if (mx > a->max)
+			a->max = mx;
+	}
+	a->count += cnt;
+	a->sum += sum;
+	if (q > a->quality)
+		a->quality = q;
+}
+
+/* The open hour so far, from its 5 s rows. */
+static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
+{
+	char lo[24], hi[24];
+	snprintf(lo, sizeof(lo), "%" PRId64, hour - WT_WINDOW_MAX_MS);
+	snprintf(hi, sizeof(hi), "%" PRId64, (int64_t)(hour + WT_HOUR_MS));
+	const char *p[] = {lo, hi};
+	PGresult *r = PQexecParams(c,
+				   "SELECT series, start, quality, cnt, v, mn, mx FROM samples_5s "
+				   "WHERE start >= to_timestamp($1::int8 / 1000.0) "
+				   "AND start < to_timestamp($2::int8 / 1000.0) ORDER BY series, start",
+				   2, NULL, p, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		wt_error("storage: reading the open hour failed: %s", PQerrorMessage(c));
+		PQclear(r);
+		return -EIO;
+	}
+	struct wt_row5s *row = malloc(sizeof(*row));
+	struct wt_agg a = {0};
+	int seeded = 0, rows = PQntuples(r);
+	if (!row) {
+		PQclear(r);
+		return -ENOMEM;
+	}
+	a.series = UINT32_MAX;
+	for (int i = 0; i <= rows; i++) {
+		if (i < rows) {
+			const char *f[7];
+			int len[7];
+			for (int k = 0; k < 7; k++) {
+				f[k] = PQgetvalue(r, i, k);
+				len[k] = PQgetisnull(r, i, k) ? -1 : PQgetlength(r, i, k);
+			}
+			if (wt_row5s_decode(f, len, row) < 0) {
+				wt_warn("storage: malformed 5 s row skipped while seeding");
+				continue;
+			}
+		}
+		if (i == rows || row->series != a.series) {
+			if (a.series != UINT32_MAX && a.count) {
+				a.start_ms = hour;
+				if (wt_rollup_seed(s->rollup, WT_LEVEL_HOUR, &a) == 0)
+					seeded++;
+			}
+			if (i == rows)
+				break;
+			memset(&a, 0, sizeof(a));
+			a.series = row->series;
+		}
+		for (int k = 0; k < row->nb; k++) {
+			int64_t t = row->start_ms + (int64_t)k * WT_BUCKET_MS;
+			if (!row->cnt[k] || t < hour || t >= hour + WT_HOUR_MS)
+				continue;
+			agg_add(&a, row->cnt[k], (double)row->v[k] * row->cnt[k], row->mn[k],
+				row->mx[k], row->quality);
+		}
+	}
+	free(row);
+	PQclear(r);
+	if (seeded)
+		wt_info("storage: seeded the open hour of %d series", seeded);
+	return 0;
+}
+
+/* The open day's closed hours, from the hourly rows. */
+static int seed_day(struct wt_storage *s, PGconn *c, int64_t day, int64_t hour)
+{
+	char lo[24], hi[24];
+	PGresult *r;
+	int seeded = 0;
+	snprintf(lo, sizeof(lo), "%" PRId64, day);
+	snprintf(hi, sizeof(hi), "%" PRId64, hour);
+	const char *p[] = {lo, hi};
+	if (wt_pg_query(c, "read the open day", &r,
+			"SELECT series, sum(count), max(quality), min(min), max(max), sum(sum) "
+			"FROM samples_1h WHERE start >= to_timestamp($1::int8 / 1000.0) "
+			"AND start < to_timestamp($2::int8 / 1000.0) GROUP BY series",
+			2, p) < 0)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct wt_agg a = {
+			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
+			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
+			.start_ms = day,
+			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
+			.min = strtod(PQgetvalue(r, i, 3), NULL),
+			.max = strtod(PQgetvalue(r, i, 4), NULL),
+			.sum = strtod(PQgetvalue(r, i, 5), NULL),
+		};
+		if (a.count && wt_rollup_seed(s->rollup, WT_LEVEL_DAY, &a) == 0)
+			seeded++;
+	}
+	PQclear(r);
+	if (seeded)
+		wt_info("storage: seeded the open day of %d series", seeded);
+	return 0;
+}
+
+static int seed_counters(struct wt_storage *s, PGconn *c)
+{
+	PGresult *r;
+	if (wt_pg_query(c, "read counter_last", &r,
+			"SELECT series, raw, (extract(epoch FROM ts) * 1000)::int8 FROM counter_last",
+			0, NULL) < 0)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint32_t id = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+		double raw = strtod(PQgetvalue(r, i, 1), NULL);
+		if (wt_rollup_seed_counter(s->rollup, id, raw) == 0 && id < s->ccap) {
+			s->craw[id] = raw;
+			s->cts[id] = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Rebuilds hourly rows of today's closed hours from their 5 s rows where
+ * the hourly row is missing or has fewer samples (a kill -9 before the hour's
+ * end; clean shutdowns write provisional rows). Runs before the day seed. */
+static int repair_hours(PGconn *c, int64_t day, int64_t hour)
+{
+	char lo[24], hi[24], lo5[24];
+	PGresult *r;
+	if (hour <= day)
+		return 0;
+	snprintf(lo, sizeof(lo), "%" PRId64, day);
+	snprintf(lo5, sizeof(lo5), "%" PRId64, day - WT_WINDOW_MAX_MS);
+	snprintf(hi, sizeof(hi), "%" PRId64, hour);
+	const char *p[] = {lo, hi, lo5};
+	int rc = wt_pg_query(
+		c, "rebuild hourly rows", &r,
+		"WITH b AS ("
+		" SELECT s.series, s.quality, s.start + (u.k - 1) * interval '5 seconds' AS t,"
+		"  u.v, COALESCE(u.c, 1) AS c, COALESCE(u.lo, u.v) AS lo, COALESCE(u.hi, u.v) AS hi"
+		" FROM samples_5s s, unnest(s.v, s.cnt, s.mn, s.mx) WITH ORDINALITY AS u(v, c, lo, hi, k)"
+		" WHERE s.start >= to_timestamp($3::int8 / 1000.0)"
+		"  AND s.start < to_timestamp($2::int8 / 1000.0) AND u.v <> 'NaN'::real),"
+		" h AS ("
+		" SELECT series, date_trunc('hour', t) AS start, sum(c)::int4 AS count,"
+		"  max(quality) AS quality, min(lo)::float8 AS min, max(hi)::float8 AS max,"
+		"  sum(v::float8 * c) AS sum FROM b"
+		" WHERE t >= to_timestamp($1::int8 / 1000.0) AND t < to_timestamp($2::int8 / 1000.0)"
+		" GROUP BY 1, 2)"
+		" INSERT INTO samples_1h SELECT h.* FROM h"
+		" LEFT JOIN samples_1h o ON o.series = h.series AND o.start = h.start"
+		" WHERE o.series IS NULL OR o.count < h.count"
+		" ON CONFLICT (series, start) DO UPDATE SET count = EXCLUDED.count,"
+		" quality = EXCLUDED.quality, min = EXCLUDED.min, max = EXCLUDED.max,"
+		" sum = EXCLUDED.sum",
+		3, p);
+	if (rc < 0)
+		return rc;
+	if (strcmp(PQcmdTuples(r), "0") != 0)
+		wt_notice("storage: rebuilt %s hourly rows of today from 5 s data", PQcmdTuples(r));
+	PQclear(r);
+	return 0;
+}
+
+static int load(struct wt_storage *s, PGconn *c)
+{
+	struct wt_series_info *si;
+	size_t n;
+	int rc;
+	const char *dir = s->o.migrations_dir ? s->o.migrations_dir : wt_migrate_default_dir();
+	int64_t now = wt_clock_now(s->clock);
+	int64_t t = now - WT_ROLLUP_GRACE_MS;
+	int64_t hour = wt_rollup_align(t, WT_HOUR_MS), day = wt_rollup_align(t, WT_DAY_MS);
+
+	if ((rc = wt_migrate(c, dir, NULL)) < 0)
+		return rc;
+	if ((rc = wt_registry_sync_metrics(c)) < 0 || (rc = wt_partition_ahead(c, now)) < 0 ||
+	    (rc = wt_partition_ensure(c, WT_LEVEL_5S, hour - WT_WINDOW_MAX_MS)) < 0)
+		return rc;
+	if ((rc = wt_registry_list_series(c, &si, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = wt_rollup_register(s->rollup, si[i].id, si[i].flags, 0);
+		if (rc == 0)
+			rc = mark_counter(s, si[i].id, si[i].flags & WT_MF_COUNTER);
+	}
+	free(si);
+	if (rc < 0)
+		return rc;
+	wt_info("storage: %zu series registered", n);
+	if ((rc = repair_hours(c, day, hour)) < 0 || (rc = seed_hour(s, c, hour)) < 0 ||
+	    (rc = seed_day(s, c, day, hour)) < 0 || (rc = seed_counters(s, c)) < 0)
+		return rc;
+	return 0;
+}
+
+/* ---- timers ---- */
+
+static void arm_tick(struct wt_storage *s)
+{
+	int64_t now = wt_clock_now(s->clock);
+	int64_t next = wt_rollup_align(now, WT_BUCKET_MS) + WT_BUCKET_MS + WT_ROLLUP_GRACE_MS +
+		       TICK_MARGIN_MS;
+	if (next - WT_BUCKET_MS > now)
+		next -= WT_BUCKET_MS;
+	struct timeval tv = {(time_t)((next - now) / 1000), (suseconds_t)((next - now) % 1000) * 1000};
+	evtimer_add(s->tick_ev, &tv);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_storage *s = arg;
+	(void)fd;
+	(void)what;
+	wt_storage_tick(s);
+	arm_tick(s);
+}
+
+static void maint_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_storage *s = arg;
+	(void)fd;
+	(void)what;
+	wt_writer_maintain(s->writer, wt_clock_now(s->clock), s->o.retention_5s_days,
+			   s->o.retention_hourly_days, s->o.retention_daily_days);
+}
+
+/* ---- API ---- */
+
+int wt_storage_open(struct wt_storage **out, const struct wt_storage_options *in,
+		    struct event_base *base, const struct wt_clock *clock)
+{
+	struct wt_storage *s = calloc(1, sizeof(*s));
+	int rc = -ENOMEM;
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	apply_defaults(&s->o, in);
+	s->clock = clock;
+	s->base = base;
+	pthread_mutex_init(&s->lock, NULL);
+	s->conninfo = strdup(in->conninfo ? in->conninfo : "");
+	s->spool_dir = strdup(in->spool_dir ? in->spool_dir : "spool");
+	if (!s->conninfo || !s->spool_dir)
+		goto fail;
+	s->o.conninfo = s->conninfo;
+	s->o.spool_dir = s->spool_dir;
+	if ((rc = wt_window_init(&s->win, s->o.flush_interval_ms)) < 0)
+		goto fail;
+	rc = -ENOMEM;
+	if (!(s->rollup = wt_rollup_new(clock)))
+		goto fail;
+
+	PGconn *c = wt_pg_connect(s->conninfo, 10);
+	if (!c) {
+		wt_error("storage: cannot connect to PostgreSQL");
+		rc = -ENOTCONN;
+		goto fail;
+	}
+	rc = load(s, c);
+	PQfinish(c);
+	if (rc < 0)
+		goto fail;
+	if ((rc = wt_rollup_on_close(s->rollup, on_close, s)) < 0 ||
+	    (rc = wt_rollup_on_agg(s->rollup, on_agg, s)) < 0)
+		goto fail;
+	if ((rc = wt_writer_start(&s->writer, s->conninfo, s->spool_dir, s->o.spool_max_bytes)) <
+	    0)
+		goto fail;
+	if (base) {
+		struct timeval maint = {MAINT_INTERVAL_MS / 1000, 0};
+		s->tick_ev = evtimer_new(base, tick_cb, s);
+		s->maint_ev = event_new(base, -1, EV_PERSIST, maint_cb, s);
+		if (!s->tick_ev || !s->maint_ev) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		arm_tick(s);
+		evtimer_add(s->maint_ev, &maint);
+	}
+	*out = s;
+	return 0;
+fail:
+	wt_storage_close(s);
+	return rc;
+}
+
+struct wt_rollup *wt_storage_rollup(struct wt_storage *s)
+{
+	return s->rollup;
+}
+
+int wt_storage_register(struct wt_storage *s, uint32_t series, unsigned flags, double wrap)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = wt_rollup_register(s->rollup, series, flags, wrap);
+	if (rc == 0)
+		rc = mark_counter(s, series, flags & WT_MF_COUNTER);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+void wt_storage_ingest(struct wt_storage *s, const struct wt_sample *v, size_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	wt_rollup_ingest(s->rollup, v, n);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = v[i].series;
+		if (id >= s->ccap || !(s->cflag[id] & CF_COUNTER) || !isfinite(v[i].value) ||
+		    v[i].ts_ms <= s->cts[id])
+			continue;
+		s->craw[id] = v[i].value;
+		s->cts[id] = v[i].ts_ms;
+		if (!(s->cflag[id] & CF_DIRTY)) {
+			if (s->ndirty == s->dirty_cap) {
+				size_t cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
+				uint32_t *d = realloc(s->dirty, cap * sizeof(*d));
+				if (!d)
+					continue; /* retried at the next reading */
+				s->dirty = d;
+				s->dirty_cap = cap;
+			}
+			s->dirty[s->ndirty++] = id;
+			s->cflag[id] |= CF_DIRTY;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void wt_storage_tick(struct wt_storage *s)
+{
+	pthread_mutex_lock(&s->lock);
+	wt_rollup_tick(s->rollup);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void wt_storage_flush(struct wt_storage *s)
+{
+	pthread_mutex_lock(&s->lock);
+	wt_rollup_flush(s->rollup);
+	flush_window(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int wt_storage_sync(struct wt_storage *s, int timeout_ms)
+{
+	return wt_writer_sync(s->writer, timeout_ms);
+}
+
+void wt_storage_reload(struct wt_storage *s, const struct wt_storage_options *in)
+{
+	struct wt_storage_options o;
+	apply_defaults(&o, in);
+	pthread_mutex_lock(&s->lock);
+	s->o.retention_5s_days = o.retention_5s_days;
+	s->o.retention_hourly_days = o.retention_hourly_days;
+	s->o.retention_daily_days = o.retention_daily_days;
+	s->o.spool_max_bytes = o.spool_max_bytes;
+	if (o.flush_interval_ms != s->o.flush_interval_ms) {
+		struct wt_window nw;
+		flush_window(s);
+		if (wt_window_init(&nw, o.flush_interval_ms) == 0) {
+			nw.next_id = s->win.next_id;
+			wt_window_free(&s->win);
+			s->win = nw;
+			s->o.flush_interval_ms = o.flush_interval_ms;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	wt_writer_set_spool_max(s->writer, o.spool_max_bytes);
+}
+
+void wt_storage_health(struct wt_storage *s, struct wt_storage_health *out)
+{
+	struct wt_writer_stats st;
+	wt_writer_stats(s->writer, &st);
+	*out = (struct wt_storage_health){
+		.db_connected = st.db_connected,
+		.spool_healthy = st.spool_healthy,
+		.spool_bytes = st.spool_bytes,
+		.rows_written = st.rows_written,
+		.batches_spooled = st.batches_spooled,
+		.batches_replayed = st.batches_replayed,
+		.last_flush_ms = st.last_flush_ms,
+		.samples_written = st.samples_written,
+		.samples_dropped = st.samples_dropped,
+		.samples_rejected = st.samples_rejected,
+		.spool_files = st.spool_files,
+	};
+}
+
+size_t wt_storage_bytes_per_series(struct wt_storage *s)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t b = wt_rollup_bytes_per_series(s->rollup) + wt_window_bytes(&s->win) +
+		   sizeof(uint8_t) + sizeof(double) + sizeof(int64_t);
+	pthread_mutex_unlock(&s->lock);
+	return b;
+}
+
+/* ---- in-memory points for queries ---- */
+
+struct peek_ctx {
+	enum wt_level level;
+	const uint32_t *ids;
+	size_t n;
+	int64_t from, to;
+	wt_point_fn fn;
+	void *ctx;
+};
+
+static bool wanted(const struct peek_ctx *p, uint32_t id)
+{
+	size_t lo = 0, hi = p->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->n && p->ids[lo] == id;
+}
+
+static void emit_row(const struct peek_ctx *p, const struct wt_row5s *r)
+{
+	for (int k = 0; k < r->nb; k++) {
+		int64_t t = r->start_ms + (int64_t)k * WT_BUCKET_MS;
+		if (!r->cnt[k] || t < p->from || t >= p->to)
+			continue;
+		struct wt_point pt = {t, r->mn[k], r->v[k], r->mx[k], r->cnt[k], r->quality};
+		p->fn(p->ctx, r->series, &pt);
+	}
+}
+
+static int peek_row(void *ctx, const struct wt_row5s *r)
+{
+	const struct peek_ctx *p = ctx;
+	if (wanted(p, r->series))
+		emit_row(p, r);
+	return 0;
+}
+
+static int peek_agg(void *ctx, const struct wt_agg *a)
+{
+	const struct peek_ctx *p = ctx;
+	if (a->count && a->start_ms >= p->from && a->start_ms < p->to && wanted(p, a->series)) {
+		struct wt_point pt = {a->start_ms, a->min, a->sum / a->count, a->max, a->count,
+				      a->quality};
+		p->fn(p->ctx, a->series, &pt);
+	}
+	return 0;
+}
+
+static void peek_batch(void *ctx, const struct wt_batch *b)
+{
+	const struct peek_ctx *p = ctx;
+	if (b->level != p->level)
+		return;
+	int rc = b->level == WT_LEVEL_5S ? wt_batch_foreach_5s(b, peek_row, ctx)
+					 : wt_batch_foreach_agg(b, peek_agg, ctx);
+	if (rc < 0)
+		wt_warn("storage: batch %" PRIu64 " could not be decoded for a query", b->id);
+}
+
+void wt_storage_peek_points(struct wt_storage *s, enum wt_level level, const uint32_t *ids,
+			    size_t n, int64_t from, int64_t to, wt_point_fn fn, void *ctx)
+{
+	struct peek_ctx p = {level, ids, n, from, to, fn, ctx};
+	struct wt_row5s *row = malloc(sizeof(*row));
+
+	pthread_mutex_lock(&s->lock);
+	/* Oldest first: batches handed to the writer, then the open window,
+	 * then the engine's open period; the caller keeps the last point it
+	 * sees for a timestamp. */
+	wt_writer_visit(s->writer, peek_batch, &p);
+	for (size_t i = 0; i < n; i++) {
+		struct wt_agg a;
+		if (level == WT_LEVEL_5S && row && wt_window_peek(&s->win, ids[i], row))
+			emit_row(&p, row);
+		if (wt_rollup_peek(s->rollup, ids[i], level, &a))
+			peek_agg(&p, &a);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(row);
+}
+
+void wt_storage_close(struct wt_storage *s)
+{
+	if (!s)
+		return;
+	if (s->tick_ev)
+		event_free(s->tick_ev);
+	if (s->maint_ev)
+		event_free(s->maint_ev);
+	if (s->writer) {
+		wt_storage_flush(s);
+		wt_writer_stop(s->writer);
+	}
+	wt_rollup_free(s->rollup);
+	wt_window_free(&s->win);
+	free(s->cflag);
+	free(s->craw);
+	free(s->cts);
+	free(s->dirty);
+	pthread_mutex_destroy(&s->lock);
+	free(s->conninfo);
+	free(s->spool_dir);
+	free(s);
+}

@@ -1,0 +1,323 @@
+/* wattrack probe: one device, one bind + poll, JSON on stdout. */
+#include "probe.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pollers/profile.h"
+#include "pollers/snmp_dev.h"
+#include "server/log.h"
+#include "server/model.h"
+#include "wt_build.h"
+
+struct probe {
+	struct event_base *base;
+	struct wt_snmp_dev *dev;
+	enum wt_poll_result result;
+	int ctl_status;
+	bool done;
+	uint32_t next_series;
+};
+
+static int resolve(void *ctx, long device_id, int unit, int kind, long index, const char *name,
+		   int metric, uint32_t *series)
+{
+	struct probe *p = ctx;
+	(void)device_id, (void)unit, (void)kind, (void)index, (void)name, (void)metric;
+	*series = p->next_series++;
+	return 0;
+}
+
+static void on_done(void *ctx, enum wt_poll_result r)
+{
+	struct probe *p = ctx;
+	p->result = r;
+	p->done = true;
+	event_base_loopbreak(p->base);
+}
+
+static void on_ctl(void *ctx, int status)
+{
+	struct probe *p = ctx;
+	p->ctl_status = status;
+	p->done = true;
+	event_base_loopbreak(p->base);
+}
+
+static const char *result_name(enum wt_poll_result r)
+{
+	switch (r) {
+	case WT_POLL_OK:
+		return "ok";
+	case WT_POLL_REBOOTED:
+		return "rebooted";
+	case WT_POLL_NO_PROFILE:
+		return "no_profile";
+	case WT_POLL_AUTH:
+		return "auth_failed";
+	case WT_POLL_FAILED:
+	default:
+		return "unreachable";
+	}
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *build_json(const struct wt_snmp_target *t, struct probe *p)
+{
+	json_t *o = json_object();
+	char safe_url[400];
+	/* the URL printed back never carries the community or passwords */
+	snprintf(safe_url, sizeof safe_url, "%s://%s:%d",
+		 t->version == 3 ? "snmpv3" : t->version == 1 ? "snmpv1" : "snmp", t->host, t->port);
+	json_object_set_new(o, "format", json_integer(1));
+	json_object_set_new(o, "url", json_string(safe_url));
+	json_object_set_new(o, "protocol", json_string("snmp"));
+	json_object_set_new(o, "snmp_version",
+			    json_string(t->version == 1 ? "1" : t->version == 2 ? "2c" : "3"));
+	json_object_set_new(o, "status", json_string(result_name(p->result)));
+	const char *err = wt_snmp_dev_error(p->dev);
+	json_object_set_new(o, "error", err[0] ? json_string(err) : json_null());
+	const struct wt_snmp_sysinfo *si = wt_snmp_dev_sysinfo(p->dev);
+	json_t *sys = json_object();
+	json_object_set_new(sys, "descr", json_string(si->descr));
+	json_object_set_new(sys, "object_id", json_string(si->objectid));
+	json_object_set_new(sys, "name", json_string(si->name));
+	json_object_set_new(sys, "uptime_s", json_real((double)si->uptime_ticks / 100.0));
+	json_object_set_new(o, "sys", sys);
+	const struct wt_snmp_model *m = wt_snmp_dev_model(p->dev);
+	if (!m) {
+		json_object_set_new(o, "profile", json_null());
+		return o;
+	}
+	json_t *prof = json_object();
+	json_object_set_new(prof, "name", json_string(m->profile->name));
+	json_object_set_new(prof, "file", str_or_null(m->profile->file));
+	json_object_set_new(prof, "device_type", json_string(m->profile->device_type));
+	json_object_set_new(o, "profile", prof);
+	static const char *const idn[WT_ID__COUNT] = {"vendor", "model", "serial",
+						      "firmware", "name", "rating_a"};
+	json_t *id = json_object();
+	for (int i = 0; i < WT_ID__COUNT; i++)
+		json_object_set_new(id, idn[i],
+				    i == WT_ID_RATING ? (m->rating > 0 ? json_real(m->rating) : json_null())
+						      : str_or_null(m->ident[i]));
+	json_object_set_new(o, "identity", id);
+	json_t *units = json_array();
+	for (size_t i = 0; i < m->n_units; i++)
+		json_array_append_new(units, json_integer(m->units[i]));
+	json_object_set_new(o, "units", units);
+	json_t *ents = json_array();
+	for (size_t e = 0; e < m->n_entities; e++) {
+		const struct wt_snmp_entity *en = &m->entities[e];
+		json_t *je = json_object();
+		json_object_set_new(je, "kind", json_string(wt_entity_kind_name(en->kind)));
+		json_object_set_new(je, "index", json_integer(en->index));
+		json_object_set_new(je, "unit", json_integer(en->unit));
+		json_object_set_new(je, "name", json_string(en->name));
+		json_t *ctl = json_array();
+		if (en->ctl_oid[0])
+			for (int c = 0; c < WT_CTL__COUNT; c++)
+				if (en->tmpl->control.value[c] >= 0)
+					json_array_append_new(ctl, json_string(wt_ctl_cmd_name(c)));
+		json_object_set_new(je, "switchable", json_boolean(en->ctl_oid[0] != 0));
+		json_object_set_new(je, "controls", ctl);
+		json_t *rs = json_array();
+		for (size_t k = 0; k < m->n_points; k++) {
+			const struct wt_snmp_point *pt = &m->points[k];
+			if (pt->entity != e)
+				continue;
+			const struct wt_metric_info *mi = wt_metric_info(pt->metric);
+			json_t *r = json_object();
+			json_object_set_new(r, "metric", json_string(mi ? mi->name : "?"));
+			json_object_set_new(r, "value", pt->have ? json_real(pt->value) : json_null());
+			json_object_set_new(r, "unit", json_string(mi ? mi->unit : ""));
+			json_object_set_new(r, "oid", json_string(pt->oid));
+			json_object_set_new(r, "static", json_boolean(pt->is_static));
+			json_array_append_new(rs, r);
+		}
+		json_object_set_new(je, "readings", rs);
+		json_array_append_new(ents, je);
+	}
+	json_object_set_new(o, "entities", ents);
+	return o;
+}
+
+static const char *default_profiles_dir(void)
+{
+	static char buf[4096];
+	const char *env = getenv("WT_PROFILES_DIR");
+	if (env && *env)
+		return env;
+	struct stat st;
+	snprintf(buf, sizeof buf, "%s/profiles", WT_DATADIR);
+	if (stat(buf, &st) == 0)
+		return buf;
+	snprintf(buf, sizeof buf, "%s/pollers/profiles", WT_SOURCE_ROOT);
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wattrack probe [options] URL\n"
+		"  URL: snmp://COMMUNITY@HOST[:PORT]  snmpv1://COMMUNITY@HOST[:PORT]\n"
+		"       snmpv3://USER:AUTHPASS:PRIVPASS@HOST[:PORT]?auth=SHA-256&priv=AES&context=X&level=authPriv\n"
+		"  -p, --profiles DIR    profile directory (default: installed profiles)\n"
+		"  -t, --timeout MS      per-request timeout (default 1000)\n"
+		"  -r, --retries N       retries per request (default 1)\n"
+		"  -c, --control OUTLET:CMD[:UNIT]  switch an outlet (on, off, cycle, delayed_on,\n"
+		"                        delayed_off, delayed_cycle) after reading the device\n"
+		"  -v, --verbose         log to stderr\n");
+}
+
+int wt_probe_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"profiles", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
+		{"retries", required_argument, NULL, 'r'},  {"control", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},	    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *pdir = NULL;
+	const char *control = NULL;
+	int timeout = 1000, retries = 1, c;
+	bool verbose = false;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:t:r:c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			pdir = optarg;
+			break;
+		case 't':
+			timeout = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'r':
+			retries = (int)strtol(optarg, NULL, 10);
+			break;
+		case 'c':
+			control = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind != argc - 1 || timeout <= 0 || timeout > 60000 || retries < 0 || retries > 10) {
+		usage(stderr);
+		return 64;
+	}
+	wt_log_setup(false, "wattrack-probe", verbose ? WT_LOG_DEBUG : WT_LOG_WARNING);
+	struct wt_snmp_target t;
+	char err[256];
+	if (wt_snmp_url_parse(argv[optind], &t, err, sizeof err)) {
+		fprintf(stderr, "wattrack probe: %s\n", err);
+		return 64;
+	}
+	t.timeout_ms = timeout;
+	t.retries = retries;
+	long ctl_index = -1;
+	int ctl_unit = 1, ctl_cmd = -1;
+	if (control) {
+		char cmd[32] = "";
+		int n = sscanf(control, "%ld:%31[a-z_]:%d", &ctl_index, cmd, &ctl_unit);
+		ctl_cmd = wt_ctl_cmd_by_name(cmd);
+		if (n < 2 || ctl_cmd < 0 || ctl_index < 0) {
+			fprintf(stderr, "wattrack probe: --control wants OUTLET:CMD[:UNIT]\n");
+			return 64;
+		}
+	}
+	struct wt_profile_set profiles = {0};
+	if (!pdir)
+		pdir = default_profiles_dir();
+	if (wt_profiles_load_dir(&profiles, pdir) < 0) {
+		fprintf(stderr, "wattrack probe: cannot read profiles from %s\n", pdir);
+		return 1;
+	}
+	struct probe p = {.next_series = 1};
+	p.base = event_base_new();
+	struct wt_driver_env env = {
+		.base = p.base,
+		.clock = &wt_clock_real,
+		.profiles = &profiles,
+		.resolver = {.resolve = resolve, .ctx = &p},
+	};
+	int rc = 1;
+	p.dev = wt_snmp_dev_new(&env, 0, "probe", &t, err, sizeof err);
+	if (!p.dev) {
+		fprintf(stderr, "wattrack probe: %s\n", err);
+		goto out;
+	}
+	if (wt_snmp_dev_poll(p.dev, on_done, &p) == 0)
+		event_base_dispatch(p.base);
+	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
+	     : p.result == WT_POLL_NO_PROFILE			    ? 2
+								    : 1;
+	json_t *out = build_json(&t, &p);
+	if (rc == 0 && control) {
+		const struct wt_snmp_model *m = wt_snmp_dev_model(p.dev);
+		size_t ent = (size_t)-1;
+		for (size_t e = 0; m && e < m->n_entities; e++)
+			if (m->entities[e].kind == WT_ENT_OUTLET && m->entities[e].index == ctl_index &&
+			    m->entities[e].unit == ctl_unit)
+				ent = e;
+		int st;
+		if (ent == (size_t)-1) {
+			st = -ENOENT;
+		} else {
+			p.done = false;
+			st = wt_snmp_dev_control(p.dev, ent, (enum wt_ctl_cmd)ctl_cmd, timeout * 5, on_ctl,
+						 &p);
+			if (st == 0) {
+				event_base_dispatch(p.base);
+				st = p.ctl_status;
+			}
+		}
+		json_t *jc = json_object();
+		json_object_set_new(jc, "outlet", json_integer(ctl_index));
+		json_object_set_new(jc, "unit", json_integer(ctl_unit));
+		json_object_set_new(jc, "command", json_string(wt_ctl_cmd_name(ctl_cmd)));
+		json_object_set_new(jc, "ok", json_boolean(st == 0));
+		const char *why = st == 0		 ? NULL
+				  : st == -ENOENT	 ? "no such outlet"
+				  : st == -ENOTSUP	 ? "not switchable, or the device has no such command"
+				  : st == -EACCES	 ? "refused: no permission (read-only community or user)"
+				  : st == -EINVAL	 ? "refused: the device rejected the value"
+				  : st == -ETIMEDOUT ? "timeout"
+				  : st == -EAGAIN	 ? "command accepted but the outlet state did not change in time"
+						 : strerror(-st);
+		json_object_set_new(jc, "error", why ? json_string(why) : json_null());
+		json_object_set_new(out, "control", jc);
+		if (st)
+			rc = 3;
+	}
+	char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		free(s);
+	}
+	json_decref(out);
+out:
+	memset(&t, 0, sizeof t); /* no credentials left in memory we own */
+	wt_snmp_dev_free(p.dev);
+	event_base_free(p.base);
+	wt_profiles_free(&profiles);
+	wt_snmp_engine_shutdown();
+	return rc;
+}

@@ -1,0 +1,550 @@
+/* net-snmp single-session API driven by libevent. Each session has a read
+ * event on its socket and a timer for net-snmp's retransmissions; the timer
+ * is re-armed from snmp_sess_select_info2 after every send and read. */
+#include "snmp_engine.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/large_fd_set.h>
+
+#include "server/log.h"
+
+_Static_assert(sizeof(oid) == sizeof(unsigned long), "net-snmp oid is unsigned long");
+
+struct wt_snmp_sess {
+	void *sp;
+	struct event_base *base;
+	struct event *rd;
+	struct event *tmo;
+	int fd;
+	bool busy;
+	bool closing;
+	int in_cb;
+	wt_snmp_cb cb;
+	void *ctx;
+	int version;
+};
+
+static bool engine_ready;
+
+void wt_snmp_engine_init(void)
+{
+	if (engine_ready)
+		return;
+	/* MIB files are never needed (all OIDs are numeric) and loading them
+	 * prints pages of warnings; config files could inject credentials. */
+	setenv("MIBS", "", 0);
+	setenv("MIBDIRS", "", 0);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_QUICK_PRINT, 1);
+	netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_OID_OUTPUT_FORMAT,
+			   NETSNMP_OID_OUTPUT_NUMERIC);
+	netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_DEBUG);
+	init_snmp("wattrack");
+	engine_ready = true;
+}
+
+void wt_snmp_engine_shutdown(void)
+{
+	if (!engine_ready)
+		return;
+	snmp_shutdown("wattrack");
+	engine_ready = false;
+}
+
+int wt_oid_parse(const char *s, unsigned long *out, size_t max)
+{
+	size_t n = 0;
+	if (*s == '.')
+		s++;
+	while (*s) {
+		if (*s < '0' || *s > '9' || n >= max)
+			return -EINVAL;
+		unsigned long long v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (unsigned)(*s - '0');
+			if (v > 0xFFFFFFFFull)
+				return -EINVAL;
+			s++;
+		}
+		out[n++] = (unsigned long)v;
+		if (*s == '.') {
+			s++;
+			if (!*s)
+				return -EINVAL;
+		} else if (*s) {
+			return -EINVAL;
+		}
+	}
+	return n >= 2 ? (int)n : -EINVAL;
+}
+
+static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
+{
+	size_t w = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(out + w, len - w, i ? ".%lu" : "%lu", (unsigned long)o[i]);
+		if (k < 0 || (size_t)k >= len - w) {
+			out[w] = 0; /* truncated: caller sees a shorter, non-matching OID */
+			return;
+		}
+		w += (size_t)k;
+	}
+}
+
+/* Decodes one varbind without trusting its declared lengths. */
+static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, char *sbuf,
+		      size_t sbuflen)
+{
+	memset(out, 0, sizeof *out);
+	oid_to_str(v->name, v->name_length, out->oid, sizeof out->oid);
+	switch (v->type) {
+	case ASN_INTEGER:
+		if (v->val.integer && v->val_len >= sizeof(long)) {
+			out->v.type = WT_SV_INT;
+			out->v.i = *v->val.integer;
+		}
+		break;
+	case ASN_COUNTER:
+	case ASN_GAUGE:
+	case ASN_TIMETICKS:
+	case ASN_UINTEGER:
+		if (v->val.integer && v->val_len >= sizeof(long)) {
+			out->v.type = WT_SV_UINT;
+			out->v.u = (uint32_t)*v->val.integer;
+		}
+		break;
+	case ASN_COUNTER64:
+		if (v->val.counter64 && v->val_len >= sizeof(struct counter64)) {
+			out->v.type = WT_SV_UINT;
+			out->v.u = ((uint64_t)v->val.counter64->high << 32) | v->val.counter64->low;
+		}
+		break;
+	case ASN_OCTET_STR:
+	case ASN_OPAQUE:
+		out->v.type = WT_SV_STR;
+		out->v.s = v->val.string ? (const char *)v->val.string : "";
+		out->v.slen = v->val.string ? v->val_len : 0;
+		break;
+	case ASN_IPADDRESS:
+		if (v->val.string && v->val_len == 4) {
+			snprintf(sbuf, sbuflen, "%u.%u.%u.%u", v->val.string[0], v->val.string[1],
+				 v->val.string[2], v->val.string[3]);
+			out->v.type = WT_SV_STR;
+			out->v.s = sbuf;
+			out->v.slen = strlen(sbuf);
+		}
+		break;
+	case ASN_OBJECT_ID:
+		if (v->val.objid) {
+			oid_to_str(v->val.objid, v->val_len / sizeof(oid), sbuf, sbuflen);
+			out->v.type = WT_SV_OID;
+			out->v.s = sbuf;
+			out->v.slen = strlen(sbuf);
+		}
+		break;
+	case SNMP_ENDOFMIBVIEW:
+		out->end_of_mib = true;
+		break;
+	case SNMP_NOSUCHOBJECT:
+	case SNMP_NOSUCHINSTANCE:
+	case ASN_NULL:
+		break;
+	default:
+		out->v.type = WT_SV_OTHER;
+		break;
+	}
+}
+
+static int map_errstat(long e)
+{
+	switch (e) {
+	case SNMP_ERR_NOERROR:
+		return 0;
+	case SNMP_ERR_TOOBIG:
+		return -EMSGSIZE;
+	case SNMP_ERR_NOACCESS:
+	case SNMP_ERR_AUTHORIZATIONERROR:
+	case SNMP_ERR_NOTWRITABLE:
+	case SNMP_ERR_READONLY:
+	case SNMP_ERR_NOCREATION:
+		return -EACCES;
+	case SNMP_ERR_WRONGVALUE:
+	case SNMP_ERR_WRONGTYPE:
+	case SNMP_ERR_WRONGLENGTH:
+	case SNMP_ERR_BADVALUE:
+	case SNMP_ERR_INCONSISTENTVALUE:
+		return -EINVAL;
+	case SNMP_ERR_NOSUCHNAME:
+		return -ENOENT; /* v1: one OID of the PDU does not exist (errindex) */
+	default:
+		return -EIO;
+	}
+}
+
+static void rearm(struct wt_snmp_sess *s);
+
+/* Delivers a completion; the callback may send the next request or close. */
+static void complete(struct wt_snmp_sess *s, int status, int errindex, const struct wt_snmp_vb *vbs,
+		     size_t n)
+{
+	wt_snmp_cb cb = s->cb;
+	void *ctx = s->ctx;
+	s->busy = false;
+	s->cb = NULL;
+	if (cb && !s->closing)
+		cb(ctx, status, errindex, vbs, n);
+}
+
+static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct wt_snmp_sess *s = magic;
+	(void)ns;
+	(void)reqid;
+	if (op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1; /* a retransmission, not a completion */
+	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+		complete(s, op == NETSNMP_CALLBACK_OP_TIMED_OUT ? -ETIMEDOUT : -EIO, 0, NULL, 0);
+		return 1;
+	}
+	if (pdu->command == SNMP_MSG_REPORT) {
+		complete(s, -EACCES, 0, NULL, 0); /* v3 auth/engine trouble */
+		return 1;
+	}
+	int status = map_errstat(pdu->errstat);
+	size_t n = 0;
+	for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable)
+		n++;
+	if (n > 4096)
+		n = 4096; /* bounded work per response whatever the agent sends */
+	struct wt_snmp_vb *vbs = n ? calloc(n, sizeof *vbs) : NULL;
+	char(*sbuf)[WT_OID_STR] = n ? calloc(n, WT_OID_STR) : NULL;
+	if (n && (!vbs || !sbuf)) {
+		free(vbs);
+		free(sbuf);
+		complete(s, -ENOMEM, 0, NULL, 0);
+		return 1;
+	}
+	size_t i = 0;
+	for (netsnmp_variable_list *v = pdu->variables; v && i < n; v = v->next_variable, i++)
+		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR);
+	complete(s, status, (int)pdu->errindex, vbs, n);
+	free(vbs);
+	free(sbuf);
+	return 1;
+}
+
+static void really_close(struct wt_snmp_sess *s)
+{
+	if (s->rd)
+		event_free(s->rd);
+	if (s->tmo)
+		event_free(s->tmo);
+	if (s->sp)
+		snmp_sess_close(s->sp);
+	free(s);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_snmp_sess *s = arg;
+	netsnmp_large_fd_set fds;
+	(void)what;
+	netsnmp_large_fd_set_init(&fds, fd + 1);
+	netsnmp_large_fd_setfd(fd, &fds);
+	s->in_cb++;
+	snmp_sess_read2(s->sp, &fds);
+	s->in_cb--;
+	netsnmp_large_fd_set_cleanup(&fds);
+	if (s->closing && !s->in_cb) {
+		really_close(s);
+		return;
+	}
+	rearm(s);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_snmp_sess *s = arg;
+	(void)fd;
+	(void)what;
+	s->in_cb++;
+	snmp_sess_timeout(s->sp);
+	s->in_cb--;
+	if (s->closing && !s->in_cb) {
+		really_close(s);
+		return;
+	}
+	rearm(s);
+}
+
+/* Asks net-snmp when its next retransmission or timeout is due. */
+static void rearm(struct wt_snmp_sess *s)
+{
+	netsnmp_large_fd_set fds;
+	int nfds = 0, block = 1;
+	struct timeval tv = {0, 0};
+	netsnmp_large_fd_set_init(&fds, s->fd + 1);
+	snmp_sess_select_info2(s->sp, &nfds, &fds, &tv, &block);
+	netsnmp_large_fd_set_cleanup(&fds);
+	if (!block)
+		evtimer_add(s->tmo, &tv);
+	else
+		evtimer_del(s->tmo);
+}
+
+static const oid *auth_proto(const char *name, size_t *len)
+{
+	static const struct {
+		const char *n;
+		const oid *o;
+	} t[] = {
+		{"MD5", usmHMACMD5AuthProtocol},	 {"SHA", usmHMACSHA1AuthProtocol},
+		{"SHA1", usmHMACSHA1AuthProtocol},	 {"SHA-1", usmHMACSHA1AuthProtocol},
+		{"SHA-224", usmHMAC128SHA224AuthProtocol}, {"SHA-256", usmHMAC192SHA256AuthProtocol},
+		{"SHA-384", usmHMAC256SHA384AuthProtocol}, {"SHA-512", usmHMAC384SHA512AuthProtocol},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (strcasecmp(t[i].n, name) == 0) {
+			*len = USM_AUTH_PROTO_MD5_LEN;
+			return t[i].o;
+		}
+	return NULL;
+}
+
+static const oid *priv_proto(const char *name, size_t *len)
+{
+	if (strcasecmp(name, "DES") == 0) {
+		*len = USM_PRIV_PROTO_DES_LEN;
+		return usmDESPrivProtocol;
+	}
+	if (strcasecmp(name, "AES") == 0 || strcasecmp(name, "AES-128") == 0) {
+		*len = USM_PRIV_PROTO_AES_LEN;
+		return usmAESPrivProtocol;
+	}
+	if (strcasecmp(name, "AES-192") == 0) {
+		*len = sizeof usmAES192PrivProtocol / sizeof(oid);
+		return usmAES192PrivProtocol;
+	}
+	if (strcasecmp(name, "AES-256") == 0) {
+		*len = sizeof usmAES256PrivProtocol / sizeof(oid);
+		return usmAES256PrivProtocol;
+	}
+	return NULL;
+}
+
+struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_snmp_target *t,
+				       char *err, size_t errlen)
+{
+	netsnmp_session ss;
+	char peer[300];
+	wt_snmp_engine_init();
+	snmp_sess_init(&ss);
+	if (strchr(t->host, ':'))
+		snprintf(peer, sizeof peer, "udp6:[%s]:%d", t->host, t->port ? t->port : 161);
+	else
+		snprintf(peer, sizeof peer, "udp:%s:%d", t->host, t->port ? t->port : 161);
+	ss.peername = peer;
+	ss.timeout = (long)(t->timeout_ms > 0 ? t->timeout_ms : 1000) * 1000L;
+	ss.retries = t->retries >= 0 ? t->retries : 0;
+	switch (t->version) {
+	case 1:
+	case 2:
+		ss.version = t->version == 1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+		ss.community = (u_char *)(uintptr_t)t->community;
+		ss.community_len = strlen(t->community);
+		break;
+	case 3: {
+		ss.version = SNMP_VERSION_3;
+		ss.securityName = (char *)(uintptr_t)t->user;
+		ss.securityNameLen = strlen(t->user);
+		ss.securityLevel = t->level == 2   ? SNMP_SEC_LEVEL_AUTHPRIV
+				   : t->level == 1 ? SNMP_SEC_LEVEL_AUTHNOPRIV
+						   : SNMP_SEC_LEVEL_NOAUTH;
+		if (t->context[0]) {
+			ss.contextName = (char *)(uintptr_t)t->context;
+			ss.contextNameLen = strlen(t->context);
+		}
+		if (t->level >= 1) {
+			size_t n;
+			const oid *a = auth_proto(t->auth_proto[0] ? t->auth_proto : "SHA", &n);
+			if (!a) {
+				snprintf(err, errlen, "unknown auth protocol \"%s\"", t->auth_proto);
+				return NULL;
+			}
+			ss.securityAuthProto = snmp_duplicate_objid(a, n);
+			ss.securityAuthProtoLen = n;
+			ss.securityAuthKeyLen = USM_AUTH_KU_LEN;
+			if (generate_Ku(ss.securityAuthProto, (u_int)n, (const u_char *)t->auth_pass,
+					strlen(t->auth_pass), ss.securityAuthKey,
+					&ss.securityAuthKeyLen) != SNMPERR_SUCCESS) {
+				snprintf(err, errlen, "cannot derive the auth key (passphrase too short?)");
+				SNMP_FREE(ss.securityAuthProto);
+				return NULL;
+			}
+		}
+		if (t->level >= 2) {
+			size_t n;
+			const oid *p = priv_proto(t->priv_proto[0] ? t->priv_proto : "AES", &n);
+			if (!p) {
+				snprintf(err, errlen, "unknown privacy protocol \"%s\"", t->priv_proto);
+				SNMP_FREE(ss.securityAuthProto);
+				return NULL;
+			}
+			ss.securityPrivProto = snmp_duplicate_objid(p, n);
+			ss.securityPrivProtoLen = n;
+			ss.securityPrivKeyLen = USM_PRIV_KU_LEN;
+			if (generate_Ku(ss.securityAuthProto, (u_int)ss.securityAuthProtoLen,
+					(const u_char *)t->priv_pass, strlen(t->priv_pass),
+					ss.securityPrivKey, &ss.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+				snprintf(err, errlen, "cannot derive the privacy key (passphrase too short?)");
+				SNMP_FREE(ss.securityAuthProto);
+				SNMP_FREE(ss.securityPrivProto);
+				return NULL;
+			}
+		}
+		break;
+	}
+	default:
+		snprintf(err, errlen, "unsupported SNMP version %d", t->version);
+		return NULL;
+	}
+	struct wt_snmp_sess *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		SNMP_FREE(ss.securityAuthProto);
+		SNMP_FREE(ss.securityPrivProto);
+		return NULL;
+	}
+	ss.callback = on_response;
+	ss.callback_magic = s;
+	s->sp = snmp_sess_open(&ss);
+	/* the session copied what it needs; wipe key material from the stack */
+	SNMP_FREE(ss.securityAuthProto);
+	SNMP_FREE(ss.securityPrivProto);
+	memset(ss.securityAuthKey, 0, sizeof ss.securityAuthKey);
+	memset(ss.securityPrivKey, 0, sizeof ss.securityPrivKey);
+	if (!s->sp) {
+		int e1, e2;
+		char *msg = NULL;
+		snmp_error(&ss, &e1, &e2, &msg);
+		snprintf(err, errlen, "cannot open SNMP session to %s: %s", peer, msg ? msg : "?");
+		free(msg);
+		free(s);
+		return NULL;
+	}
+	netsnmp_transport *tr = snmp_sess_transport(s->sp);
+	s->fd = tr ? tr->sock : -1;
+	s->base = base;
+	s->version = t->version;
+	if (s->fd < 0 || !(s->rd = event_new(base, s->fd, EV_READ | EV_PERSIST, on_read, s)) ||
+	    !(s->tmo = evtimer_new(base, on_timer, s)) || event_add(s->rd, NULL)) {
+		snprintf(err, errlen, "cannot watch the SNMP socket");
+		really_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void wt_snmp_sess_close(struct wt_snmp_sess *s)
+{
+	if (!s)
+		return;
+	if (s->in_cb) {
+		s->closing = true; /* freed when net-snmp returns to us */
+		return;
+	}
+	really_close(s);
+}
+
+bool wt_snmp_sess_busy(const struct wt_snmp_sess *s)
+{
+	return s->busy;
+}
+
+static int add_null(netsnmp_pdu *pdu, const char *oidstr)
+{
+	oid o[MAX_OID_LEN];
+	int n = wt_oid_parse(oidstr, (unsigned long *)o, MAX_OID_LEN);
+	if (n < 0)
+		return n;
+	return snmp_add_null_var(pdu, o, (size_t)n) ? 0 : -ENOMEM;
+}
+
+static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, void *ctx)
+{
+	s->busy = true;
+	s->cb = cb;
+	s->ctx = ctx;
+	if (!snmp_sess_async_send(s->sp, pdu, on_response, s)) {
+		snmp_free_pdu(pdu);
+		s->busy = false;
+		s->cb = NULL;
+		return -EIO;
+	}
+	rearm(s);
+	return 0;
+}
+
+int wt_snmp_get(struct wt_snmp_sess *s, char *const *oids, size_t n, wt_snmp_cb cb, void *ctx)
+{
+	if (s->busy || s->closing)
+		return -EBUSY;
+	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+	if (!pdu)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int rc = add_null(pdu, oids[i]);
+		if (rc) {
+			snmp_free_pdu(pdu);
+			return rc;
+		}
+	}
+	return send_pdu(s, pdu, cb, ctx);
+}
+
+int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oidstr, int max_rep, wt_snmp_cb cb,
+		    void *ctx)
+{
+	if (s->busy || s->closing)
+		return -EBUSY;
+	netsnmp_pdu *pdu = snmp_pdu_create(s->version == 1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
+	if (!pdu)
+		return -ENOMEM;
+	if (s->version != 1) {
+		pdu->non_repeaters = 0;
+		pdu->max_repetitions = max_rep > 0 ? max_rep : 10;
+	}
+	int rc = add_null(pdu, oidstr);
+	if (rc) {
+		snmp_free_pdu(pdu);
+		return rc;
+	}
+	return send_pdu(s, pdu, cb, ctx);
+}
+
+int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oidstr, long value, wt_snmp_cb cb,
+		    void *ctx)
+{
+	if (s->busy || s->closing)
+		return -EBUSY;
+	oid o[MAX_OID_LEN];
+	int n = wt_oid_parse(oidstr, (unsigned long *)o, MAX_OID_LEN);
+	if (n < 0)
+		return n;
+	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_SET);
+	if (!pdu)
+		return -ENOMEM;
+	if (!snmp_pdu_add_variable(pdu, o, (size_t)n, ASN_INTEGER, &value, sizeof value)) {
+		snmp_free_pdu(pdu);
+		return -ENOMEM;
+	}
+	return send_pdu(s, pdu, cb, ctx);
+}

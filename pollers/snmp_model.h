@@ -1,0 +1,133 @@
+/* From SNMP answers to a device model: profile selection, the bind plan
+ * (what to walk, what to GET), the entities and readings a device has, and
+ * the conversion of one raw value to a canonical number.
+ *
+ * Pure code: no I/O, no net-snmp types, so it is unit-tested and fuzzed on
+ * its own. The engine (snmp_engine.c) fills a wt_snmp_store with answers. */
+#ifndef WT_POLLERS_SNMP_MODEL_H
+#define WT_POLLERS_SNMP_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pollers/profile.h"
+
+#define WT_OID_STR 160
+
+enum wt_sv_type {
+	WT_SV_NONE = 0, /* noSuchObject, noSuchInstance, endOfMibView, absent */
+	WT_SV_INT,      /* INTEGER, Integer32 */
+	WT_SV_UINT,     /* Counter32/64, Gauge32, TimeTicks, Unsigned32 */
+	WT_SV_STR,      /* OCTET STRING (not NUL-terminated), also IpAddress as text */
+	WT_SV_OID,      /* OBJECT IDENTIFIER, as dotted text in s */
+	WT_SV_OTHER
+};
+
+/* A decoded varbind value. s is borrowed (not owned) unless inside a store. */
+struct wt_snmp_val {
+	uint8_t type; /* enum wt_sv_type */
+	int64_t i;
+	uint64_t u;
+	const char *s;
+	size_t slen;
+};
+
+/* An OID -> value map filled by the engine at bind time. Keys are dotted
+ * OIDs without a leading dot. Later puts overwrite (duplicate OIDs happen
+ * in real agents). */
+struct wt_snmp_store;
+
+struct wt_snmp_store *wt_snmp_store_new(void);
+void wt_snmp_store_free(struct wt_snmp_store *st);
+int wt_snmp_store_put(struct wt_snmp_store *st, const char *oid, const struct wt_snmp_val *v)
+	__attribute__((warn_unused_result));
+/* The stored value, or NULL if never stored. */
+const struct wt_snmp_val *wt_snmp_store_get(const struct wt_snmp_store *st, const char *oid);
+/* Calls fn for each stored OID strictly under prefix, in OID order. */
+void wt_snmp_store_subtree(const struct wt_snmp_store *st, const char *prefix,
+			   void (*fn)(void *ctx, const char *oid, const struct wt_snmp_val *v),
+			   void *ctx);
+
+/* A growable list of owned strings. */
+struct wt_strv {
+	char **v;
+	size_t n;
+};
+int wt_strv_add(struct wt_strv *sv, const char *s) __attribute__((warn_unused_result));
+void wt_strv_free(struct wt_strv *sv);
+
+/* Compares dotted OIDs numerically (<0, 0, >0). */
+int wt_oid_cmp(const char *a, const char *b);
+/* True if oid is strictly below prefix. */
+bool wt_oid_under(const char *oid, const char *prefix);
+
+/* Turns a raw value into a canonical one: map / invalid list, then
+ * raw * mul / div * scale + offset. scale is 10^-digits from digits_oid, 1
+ * otherwise. Returns 0, -ENODATA (absent or "not available"), or -EINVAL
+ * (not a number, or a value the enum map does not know). */
+int wt_snmp_convert(const struct wt_prof_value *pv, double scale, const struct wt_snmp_val *raw,
+		    double *out) __attribute__((warn_unused_result));
+
+/* The sysObjectID prefixes and fallbacks that could match: OIDs whose GET
+ * decides between candidates (match.probe) are added to probes. */
+int wt_snmp_probe_oids(const struct wt_profile_set *set, const char *sysobjectid,
+		       struct wt_strv *probes) __attribute__((warn_unused_result));
+/* Picks the profile: the longest matching sysObjectID prefix whose probe
+ * passes, else the first fallback whose probe passes, else NULL. */
+const struct wt_profile *wt_snmp_select(const struct wt_profile_set *set, const char *sysobjectid,
+					const struct wt_snmp_store *st);
+
+/* Bind step 1: the table columns to walk. */
+int wt_snmp_plan_walks(const struct wt_profile *p, struct wt_strv *walks)
+	__attribute__((warn_unused_result));
+/* Bind step 2 (after the walks are in st): every OID to GET once. */
+int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st,
+		      struct wt_strv *gets) __attribute__((warn_unused_result));
+
+struct wt_snmp_entity {
+	int kind;   /* enum wt_entity_kind */
+	long index;
+	int unit;   /* daisy-chain unit, 1 when not chained */
+	char name[96];
+	char ctl_oid[WT_OID_STR]; /* "" when not switchable */
+	const struct wt_prof_entity *tmpl;
+};
+
+struct wt_snmp_point {
+	uint32_t entity; /* index into model->entities */
+	int metric;      /* enum wt_metric */
+	char oid[WT_OID_STR];
+	const struct wt_prof_value *pv;
+	double scale;
+	bool is_static;
+	uint32_t series;   /* set by the resolver at bind */
+	/* last reading */
+	bool have;
+	uint8_t quality;
+	double value;
+};
+
+struct wt_snmp_model {
+	const struct wt_profile *profile;
+	char *ident[WT_ID__COUNT]; /* strings, NULL if unknown */
+	double rating;              /* A, 0 if unknown */
+	struct wt_snmp_entity *entities;
+	size_t n_entities;
+	struct wt_snmp_point *points;
+	size_t n_points;
+	int units[16];              /* distinct daisy-chain units seen */
+	size_t n_units;
+};
+
+/* Bind step 3: entities and readings from the walks and GETs in st. Metrics
+ * the device does not have are left out; an entity with no readings and no
+ * control is left out. Never fails on bad device data, only on ENOMEM. */
+int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *st,
+			struct wt_snmp_model **out) __attribute__((warn_unused_result));
+void wt_snmp_model_free(struct wt_snmp_model *m);
+
+/* Stores a polled raw value into a point; returns true if it gave a reading. */
+bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *raw);
+
+#endif

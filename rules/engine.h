@@ -1,0 +1,128 @@
+/* The rules engine: structure aggregates, rule resolution and evaluation,
+ * built-in device alarms. It subscribes to the rollup's 5 s close
+ * (wt_rules_on_close is a wt_close_fn) and never blocks: persistence goes
+ * through the alarm store hook (rules/dbq.h) and the aggregate registry
+ * callback. Loop thread only.
+ *
+ * Life cycle: feed devices, series, structure and rules (any order, any
+ * time), then wt_rules_commit() - or let the next close do it. A commit
+ * recomputes, once, which rule applies to every series and which
+ * aggregates every series feeds, so a close is O(buckets + aggregates) with
+ * no rule scans and no strings. */
+#ifndef WT_RULES_ENGINE_H
+#define WT_RULES_ENGINE_H
+
+#include "alarm.h"
+#include "clock.h"
+#include "model.h"
+#include "rule.h"
+#include "structure.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wt_rules;
+
+/* What the engine must know about a device (strings copied). */
+struct wt_device_info {
+	int64_t id;
+	const char *name;
+	const char *type;  /* "pdu", "ups", "ats", "sensor": matched by type rules, shown in messages */
+	const char *model; /* matched by model rules */
+	double rating_a;   /* inlet breaker rating per phase, A; 0 unknown (no headroom) */
+};
+
+/* A device series as bound from its profile. phase: 0 for a whole inlet or
+ * device, 1..3 for line L1..L3 (a single-phase inlet may say 1). */
+struct wt_series_info {
+	uint32_t series;
+	int64_t device_id;
+	int64_t entity_id;
+	int entity_kind;    /* enum wt_entity_kind */
+	int entity_index;
+	uint8_t phase;
+	int metric;         /* enum wt_metric */
+	const char *entity_name;
+};
+
+/* The identity of an aggregate series. feed 0 means all feeds. Headroom
+ * series have metric WT_M_HEADROOM and feed A or B: the current that feed
+ * could still take on that phase if the other feed failed (rating minus
+ * the load of both), negative when the rack is not redundant. Energy
+ * aggregates carry the energy of each 5 s bucket (a delta), so register
+ * them in the rollup without WT_MF_COUNTER. */
+struct wt_agg_key {
+	int64_t element_id;
+	enum wt_elem_kind element_kind;
+	uint8_t feed;   /* enum wt_feed */
+	uint8_t phase;  /* 0 total, 1..3 */
+	uint8_t metric; /* enum wt_metric */
+};
+
+/* Get-or-create of aggregate series ids (the storage registry, through a
+ * cache: it is called at commit time, for new aggregates only). */
+struct wt_agg_registry {
+	int (*series_id)(void *ctx, const struct wt_agg_key *key, uint32_t *id);
+	void *ctx;
+};
+
+struct wt_rules_stats {
+	uint64_t closes;
+	uint64_t buckets;        /* device buckets seen */
+	uint64_t evaluations;    /* buckets that had a rule */
+	uint64_t aggregates;     /* aggregate buckets produced */
+	uint64_t partial;        /* of which with members missing */
+	uint64_t unknown_series; /* buckets for series never bound */
+	uint64_t commits;
+	double last_close_ms;    /* wall time of the last close */
+	double last_commit_ms;
+};
+
+struct wt_rules *wt_rules_new(const struct wt_clock *clock);
+void wt_rules_free(struct wt_rules *e);
+
+void wt_rules_set_registry(struct wt_rules *e, const struct wt_agg_registry *reg);
+/* Where aggregate samples go back into the rollup, so they are rolled up
+ * and stored like all others. They carry ts = bucket start + 5 s (the
+ * rollup's open bucket) and are skipped when they come back closed: the
+ * engine already evaluated them, so nothing recurses or counts twice. */
+void wt_rules_set_feedback(struct wt_rules *e, const struct wt_sample_sink *sink);
+
+int wt_rules_device_set(struct wt_rules *e, const struct wt_device_info *d)
+	__attribute__((warn_unused_result));
+int wt_rules_series_set(struct wt_rules *e, const struct wt_series_info *s)
+	__attribute__((warn_unused_result));
+/* Replaces the structure (takes ownership, also on error; must be indexed). */
+void wt_rules_set_structure(struct wt_rules *e, struct wt_structure *s);
+/* Replaces the rule set (takes ownership of the array and its strings).
+ * Invalid rules are logged and ignored. */
+void wt_rules_set_rules(struct wt_rules *e, struct wt_rule *rules, size_t n);
+
+/* Recomputes resolution and the aggregate plan now. */
+int wt_rules_commit(struct wt_rules *e) __attribute__((warn_unused_result));
+
+/* The rollup close subscriber (a wt_close_fn; ctx is the engine). */
+void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucket *buckets, size_t n);
+
+/* Built-in alarm conditions, called by the poller's device state machine. */
+void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost);
+void wt_rules_device_rebooted(struct wt_rules *e, int64_t device_id);
+
+struct wt_alarms *wt_rules_alarms(struct wt_rules *e);
+const struct wt_structure *wt_rules_structure(const struct wt_rules *e);
+const struct wt_rules_stats *wt_rules_stats(const struct wt_rules *e);
+
+/* The rule that applies to a series (NULL: none). */
+const struct wt_rule *wt_rules_resolved(const struct wt_rules *e, uint32_t series);
+/* The aggregate series for a key, or 0 when it has no members. */
+uint32_t wt_rules_agg_series(const struct wt_rules *e, const struct wt_agg_key *key);
+/* Members that reported in the last close / members expected; -ENOENT if
+ * the series is not an aggregate. Headroom reports its two feeds' members. */
+int wt_rules_agg_members(const struct wt_rules *e, uint32_t series, uint32_t *present,
+			 uint32_t *expected) __attribute__((warn_unused_result));
+/* Devices under an element that reported in the last close / placed there. */
+int wt_rules_element_devices(const struct wt_rules *e, int64_t element_id, uint32_t *reporting,
+			     uint32_t *expected) __attribute__((warn_unused_result));
+
+#endif

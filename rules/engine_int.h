@@ -1,0 +1,106 @@
+/* Internals shared by engine.c (resolution, evaluation, device alarms) and
+ * aggregate.c (the aggregate plan and its computation at each close). */
+#ifndef WT_RULES_ENGINE_INT_H
+#define WT_RULES_ENGINE_INT_H
+
+#include "engine.h"
+#include "idmap.h"
+
+#define WT_AGG_MAX_CONTRIB 16 /* 4 levels x (all + own feed) x (phase + total) */
+
+struct dev {
+	int64_t id;
+	char *name, *type, *model;
+	double rating_a;
+	int32_t rack;          /* element index, -1 unassigned (set at commit) */
+	uint8_t feed;
+	struct wt_alarm *comm; /* active communication-lost alarm */
+	int64_t seen;          /* bucket start of the last close it reported in */
+	uint64_t has_inlet, has_total; /* metric bits present (commit scratch) */
+};
+
+/* Everything per series id: what it is, which rule applies, its state. */
+struct ser {
+	int64_t device_id;
+	int64_t entity_id;
+	char *entity_name;
+	int32_t dev;           /* device index (commit), -1 */
+	int32_t agg;           /* aggregate index, -1 for device series */
+	int32_t rule;          /* resolved rule index, -1 none */
+	int64_t rule_id;       /* id of that rule, to notice a change at commit */
+	uint32_t contrib_off;  /* into wt_rules.contrib */
+	uint8_t contrib_n;
+	uint8_t kind, phase, metric;
+	uint16_t entity_index;
+	bool bound;            /* device series: bound by wt_rules_series_set */
+	bool was_agg;          /* an aggregate before this commit */
+	struct wt_rule_state rs;
+	struct wt_alarm *alarm;
+};
+
+struct agg {
+	uint32_t series;
+	int32_t element;
+	uint8_t feed, phase, metric;
+	uint8_t qacc;          /* worst member quality so far in this close */
+	uint8_t quality;       /* of the last value */
+	bool fresh;            /* had members in the last close */
+	uint32_t expected, present, last_present;
+	double sum, value;
+	/* headroom only: the two current aggregates and each feed's rating */
+	int32_t ha, hb;
+	double rating;
+};
+
+struct wt_rules {
+	const struct wt_clock *clock;
+	struct wt_alarms *alarms;
+	struct wt_agg_registry reg;
+	struct wt_sample_sink feedback;
+	bool dirty;
+
+	struct dev *devs;
+	size_t ndevs, devcap;
+	struct wt_idmap devmap;
+
+	struct ser *ser;
+	size_t nser; /* highest series id + 1 */
+
+	struct wt_structure *st, *st_next;
+	struct wt_rule *rules, *rules_next;
+	size_t nrules, nrules_next;
+	bool have_rules_next;
+	int32_t *rule_next;           /* chain of rules with the same key */
+	struct wt_idmap rulemap;      /* (scope, id, metric) -> first rule */
+	int32_t global_head[64];      /* per metric */
+
+	struct agg *aggs;
+	size_t naggs, nplain;         /* headroom aggregates follow the nplain plain ones */
+	struct wt_idmap aggmap;       /* (element, feed, phase, metric) -> aggregate */
+	int32_t *contrib;
+	size_t ncontrib;
+
+	uint32_t *elem_expected, *elem_reporting, *elem_last_reporting;
+
+	struct wt_sample *fbuf;
+	size_t fbuf_n;
+
+	struct wt_rules_stats stats;
+};
+
+static inline uint64_t wt_agg_mapkey(int32_t element, unsigned feed, unsigned phase, unsigned metric)
+{
+	return ((uint64_t)(element + 1) << 20) | (feed << 12) | (phase << 8) | metric;
+}
+
+/* aggregate.c */
+int wt_agg_plan(struct wt_rules *e) __attribute__((warn_unused_result));
+void wt_agg_add(struct wt_rules *e, const struct ser *s, double v, uint8_t quality);
+void wt_agg_finish(struct wt_rules *e, int64_t bucket_start_ms);
+void wt_agg_free(struct wt_rules *e);
+
+/* engine.c, for aggregate.c: evaluates one value of a series. */
+void wt_rules_eval_one(struct wt_rules *e, uint32_t series, double v, int64_t bucket_start_ms);
+int wt_rules_grow_series(struct wt_rules *e, uint32_t series) __attribute__((warn_unused_result));
+
+#endif

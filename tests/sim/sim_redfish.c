@@ -625,8 +625,11 @@ static json_t *mains(const struct rctx *r, unsigned unit)
 			      "Status", status_ok(true), "CircuitType", "Mains", "PhaseWiringType",
 			      wiring_type(d), "NominalVoltage", nominal_voltage(d),
 			      "RatedCurrentAmps", num(u->rating_a, 1), "BreakerState", "Normal");
-	json_object_set_new(o, "Voltage", reading(pdu, "VoltageMains1", u->voltage_v, 1));
-	json_object_set_new(o, "CurrentAmps", json_pack("{s:o}", "Reading", num(u->current_a, 2)));
+	if (u->n_lines == 1) {
+		/* single-phase: the one line is the circuit's reading */
+		json_object_set_new(o, "Voltage", reading(pdu, "VoltageMains1", u->voltage_v, 1));
+		json_object_set_new(o, "CurrentAmps", reading(pdu, "CurrentMains1", u->current_a, 2));
+	}
 	json_object_set_new(o, "PolyPhaseVoltage", pv);
 	json_object_set_new(o, "PolyPhaseCurrentAmps", pc);
 	json_object_set_new(o, "PowerWatts", power_reading(pdu, "PDUPower", u->power_w,

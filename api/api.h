@@ -1,0 +1,93 @@
+/* The HTTP/HTTPS JSON API as the daemon sees it: start it on a loop with a
+ * set of options, stop it at shutdown. Everything under /api/v1 goes through
+ * one route table (api/routes.c) where each row names its method, path
+ * pattern, required permission and handler. Blocking work (PostgreSQL, LDAP
+ * binds, password hashing) runs on a worker pool; the loop never blocks. */
+#ifndef WT_API_H
+#define WT_API_H
+
+#include "ldapauth.h"
+#include "password.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct wt_workers;
+struct wt_api;
+
+enum wt_http_mode {
+	WT_HTTP_OFF = 0,  /* plain HTTP not served */
+	WT_HTTP_ON,       /* plain HTTP serves the API */
+	WT_HTTP_REDIRECT  /* plain HTTP answers 308 to the HTTPS port */
+};
+
+/* Throttling of failed logins. After *_free failures inside window_s the
+ * account (or address) is locked for base_delay_s * 2^(n - free), capped
+ * at max_delay_s. State lives in PostgreSQL so several instances agree. */
+struct wt_throttle_options {
+	int user_free;      /* failures per account before delays start (5) */
+	int addr_free;      /* failures per source address before delays start (20) */
+	int base_delay_s;   /* first lockout (2) */
+	int max_delay_s;    /* longest lockout (900) */
+	int window_s;       /* failures older than this are forgotten (3600) */
+};
+
+struct wt_api_options {
+	const char *listen_address;   /* "127.0.0.1", "0.0.0.0", "::" */
+	enum wt_http_mode http_mode;
+	int http_port;                /* plain HTTP port (0 with WT_HTTP_OFF) */
+	int https_port;               /* 0: no HTTPS */
+	const char *tls_cert_file;    /* PEM chain; NULL/"": self-signed under state_dir */
+	const char *tls_key_file;     /* PEM key; may be encrypted */
+	const char *tls_key_passphrase; /* for an encrypted key; never logged */
+	const char *state_dir;        /* self-signed certificate goes to state_dir/tls */
+	const char *db_conninfo;      /* libpq conninfo for users, sessions, tokens */
+	size_t max_body_bytes;        /* larger request bodies get 413 (1 MiB) */
+	size_t max_header_bytes;      /* larger header blocks are refused (16 KiB) */
+	int request_timeout_s;        /* a request must arrive whole within this (15) */
+	int io_timeout_s;             /* idle read/write timeout per connection (30) */
+	int workers;                  /* own worker threads when no pool is given (4) */
+	int session_idle_s;           /* sessions expire after this much inactivity (1800) */
+	int session_max_s;            /* and in any case this long after login (43200) */
+	bool create_admin;            /* create "admin" with a one-time password on an empty table */
+	struct wt_password_policy password;
+	struct wt_throttle_options throttle;
+	struct wt_ldap_options ldap;  /* ldap.url NULL/"": LDAP off */
+};
+
+/* Fills o with the documented defaults (pointers NULL). */
+void wt_api_options_default(struct wt_api_options *o);
+
+/* What the audit log needs to know about an authentication or account
+ * event. Strings are valid only during the callback. */
+struct wt_api_audit_event {
+	const char *kind;     /* "login", "login_failed", "login_throttled", "logout",
+			       * "password_changed", "user_created", "user_updated",
+			       * "user_deleted", "token_created", "token_revoked" */
+	const char *severity; /* audit severity: "info", "warning" */
+	const char *actor;    /* user who acted, or the attempted username */
+	const char *source;   /* client address */
+	const char *detail;   /* human text, never a secret */
+};
+/* Called on the loop thread for every audit event. */
+typedef void (*wt_api_audit_fn)(void *ctx, const struct wt_api_audit_event *ev);
+
+/* Binds the listeners, loads or generates the TLS certificate, and starts
+ * serving on base. workers may be NULL (the API then runs its own pool).
+ * With create_admin and no users yet, an "admin" account is created whose
+ * one-time password is logged once at NOTICE level. */
+int wt_api_start(struct wt_api **out, const struct wt_api_options *o, struct event_base *base,
+		 struct wt_workers *workers) __attribute__((warn_unused_result));
+
+/* Routes audit events to fn (in addition to the log). */
+void wt_api_set_audit_hook(struct wt_api *api, wt_api_audit_fn fn, void *ctx);
+
+/* The ports actually bound (useful with port 0). */
+int wt_api_http_port(const struct wt_api *api);
+int wt_api_https_port(const struct wt_api *api);
+
+/* Stops listening, lets requests in flight finish, frees. */
+void wt_api_stop(struct wt_api *api);
+
+#endif

@@ -1,0 +1,88 @@
+#include "reply.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *wt_http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+/* Headers every API reply carries: JSON is never cached or sniffed, never
+ * framed, and over HTTPS browsers are told to stay on HTTPS. */
+static void common_headers(struct evhttp_request *req, bool tls, bool has_body)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	if (has_body)
+		evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	if (tls)
+		evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+}
+
+void wt_api_send_text(struct evhttp_request *req, int status, const char *json, size_t len,
+		      bool tls)
+{
+	struct evbuffer *b = evbuffer_new();
+	common_headers(req, tls, json != NULL);
+	if (b && json)
+		evbuffer_add(b, json, len);
+	evhttp_send_reply(req, status, wt_http_reason(status), b);
+	if (b)
+		evbuffer_free(b);
+}
+
+void wt_api_send_json(struct evhttp_request *req, int status, const json_t *body, bool tls)
+{
+	if (!body) {
+		wt_api_send_text(req, status, NULL, 0, tls);
+		return;
+	}
+	char *s = json_dumps(body, JSON_COMPACT);
+	if (!s) {
+		wt_api_send_error(req, 500, "INTERNAL", "could not serialise the reply", tls);
+		return;
+	}
+	wt_api_send_text(req, status, s, strlen(s), tls);
+	free(s);
+}
+
+void wt_api_send_error(struct evhttp_request *req, int status, const char *code,
+		       const char *message, bool tls)
+{
+	json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+			      message ? message : "");
+	char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	if (s) {
+		wt_api_send_text(req, status, s, strlen(s), tls);
+	} else {
+		/* Out of memory or a message that is not UTF-8: still JSON. */
+		static const char fallback[] =
+			"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"could not format the error\"}}";
+		wt_api_send_text(req, status, fallback, sizeof(fallback) - 1, tls);
+	}
+	free(s);
+	json_decref(e);
+}

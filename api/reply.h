@@ -1,0 +1,27 @@
+/* How replies leave the server. Every error goes out through
+ * wt_api_send_error as {"error":{"code":"STABLE_CODE","message":"..."}}, so
+ * clients parse one shape everywhere. Loop thread only. */
+#ifndef WT_API_REPLY_H
+#define WT_API_REPLY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct evhttp_request;
+
+/* The one error function: status, an UPPER_CASE code that never changes
+ * meaning, a human message naming what was wrong and where. */
+void wt_api_send_error(struct evhttp_request *req, int status, const char *code,
+		       const char *message, bool tls);
+
+/* Sends body as JSON (NULL: no body, e.g. 204). Does not take body. */
+void wt_api_send_json(struct evhttp_request *req, int status, const json_t *body, bool tls);
+
+/* Sends pre-serialised JSON text. */
+void wt_api_send_text(struct evhttp_request *req, int status, const char *json, size_t len,
+		      bool tls);
+
+/* The standard reason phrase for status. */
+const char *wt_http_reason(int status);
+
+#endif

@@ -1,0 +1,151 @@
+/* One API request in flight, as route handlers see it. The loop fills the
+ * input half from the evhttp request (so workers never touch libevent),
+ * a worker authenticates and runs the handler, and the loop sends what the
+ * handler left in the output half. Internal to api/. */
+#ifndef WT_API_REQUEST_H
+#define WT_API_REQUEST_H
+
+#include "api.h"
+#include "roles.h"
+#include "validate.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct evhttp_request;
+struct wt_api_req;
+
+enum wt_method {
+	WT_GET = 1u << 0,
+	WT_POST = 1u << 1,
+	WT_PUT = 1u << 2,
+	WT_PATCH = 1u << 3,
+	WT_DELETE = 1u << 4,
+};
+
+/* Route flags, documented where defined. */
+enum {
+	WT_RF_LOOP = 1u << 0,        /* handler runs on the loop: cheap, no DB */
+	WT_RF_MUST_CHANGE_OK = 1u << 1, /* allowed while the password must be changed */
+	WT_RF_NO_CSRF = 1u << 2,     /* a write that needs no CSRF token (login itself) */
+};
+
+typedef void (*wt_api_handler)(struct wt_api_req *r);
+
+struct wt_api_route {
+	unsigned method;               /* one WT_* method */
+	const char *path;              /* "/api/v1/users/{id}": {name} matches a positive integer */
+	unsigned perm;                 /* WT_P_* needed; WT_P_PUBLIC: no credentials */
+	unsigned flags;                /* WT_RF_* */
+	const struct wt_field *body;   /* request body spec; NULL: no body accepted */
+	wt_api_handler handler;
+	const char *summary;           /* one line for OpenAPI */
+	const char *tag;               /* OpenAPI tag: "session", "users", ... */
+	int ok_status;                 /* status on success; 0 means 200 */
+};
+
+#define WT_API_MAX_IDS 4
+
+/* Who is calling, once authenticated. */
+struct wt_principal {
+	bool authenticated;
+	int64_t user_id;
+	char username[128];
+	char via[8];          /* "session" or "token" */
+	unsigned role_mask;   /* bit i = enum wt_role i */
+	unsigned perms;
+	bool must_change;
+	bool ldap;            /* an LDAP-backed account */
+	int64_t token_id;     /* when via token */
+};
+
+struct wt_api_req {
+	/* input, set on the loop */
+	struct wt_api *api;
+	const struct wt_api_options *opt;
+	const struct wt_api_route *route;
+	unsigned method;
+	int64_t ids[WT_API_MAX_IDS];
+	int nids;
+	json_t *body;            /* validated against route->body, or NULL */
+	char *query;             /* raw query string or NULL */
+	char peer[64];           /* client address */
+	bool tls;
+	char *session_cookie;    /* wt_session cookie value or NULL */
+	char *bearer;            /* Authorization: Bearer value or NULL */
+	char *csrf;              /* X-CSRF-Token header or NULL */
+
+	/* on the worker */
+	PGconn *db;              /* NULL for WT_RF_LOOP routes */
+	struct wt_principal who;
+
+	/* output */
+	int status;
+	json_t *reply;           /* 2xx body; NULL: 204 */
+	const char *err_code;    /* set by wt_api_fail: the reply is an error */
+	char err_msg[512];
+	char *set_cookie;        /* a Set-Cookie value to send */
+	int retry_after;         /* seconds, for 429/503 */
+	struct {
+		char kind[24];
+		char severity[12];
+		char actor[128];
+		char detail[256];
+	} audit[2];
+	int naudit;
+
+	struct evhttp_request *http; /* loop only */
+	void *conn;                  /* loop only: the connection's guard */
+};
+
+/* Sets a successful reply (takes ownership of body; NULL with 204). */
+void wt_api_ok(struct wt_api_req *r, int status, json_t *body);
+/* Sets an error reply: status, a stable UPPER_CASE code and a message
+ * naming what was wrong and where. The loop sends it through the one
+ * error function (wt_api_send_error). */
+void wt_api_fail(struct wt_api_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Records an audit event; the loop logs it and hands it to the hook. */
+void wt_api_audit(struct wt_api_req *r, const char *kind, const char *severity, const char *actor,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Sets a 503 DATABASE_UNAVAILABLE or 500 DATABASE_ERROR from a libpq failure. */
+void wt_api_fail_db(struct wt_api_req *r, const char *what);
+
+/* The table and how to walk it (routes.c). */
+extern const struct wt_api_route wt_api_routes[];
+extern const size_t wt_api_nroutes;
+const char *wt_method_name(unsigned m);
+/* Matches path against a pattern; fills ids. */
+bool wt_route_match(const char *pattern, const char *path, int64_t *ids, int *nids);
+
+/* Handlers, one file per resource. */
+void wt_h_login(struct wt_api_req *r);
+void wt_h_whoami(struct wt_api_req *r);
+void wt_h_logout(struct wt_api_req *r);
+void wt_h_change_password(struct wt_api_req *r);
+void wt_h_users_list(struct wt_api_req *r);
+void wt_h_users_create(struct wt_api_req *r);
+void wt_h_users_get(struct wt_api_req *r);
+void wt_h_users_update(struct wt_api_req *r);
+void wt_h_users_delete(struct wt_api_req *r);
+void wt_h_tokens_list(struct wt_api_req *r);
+void wt_h_tokens_create(struct wt_api_req *r);
+void wt_h_tokens_revoke(struct wt_api_req *r);
+void wt_h_version(struct wt_api_req *r);
+void wt_h_health(struct wt_api_req *r);
+void wt_h_openapi(struct wt_api_req *r);
+void wt_h_roles(struct wt_api_req *r);
+
+/* The OpenAPI 3 document built from the table (openapi.c). */
+json_t *wt_openapi_document(void);
+
+/* Authentication of a request's credentials (auth.c), on a worker. Sets
+ * r->who or fails r with 401/403. Returns true when the handler may run. */
+bool wt_api_authenticate(struct wt_api_req *r);
+
+/* The shared health snapshot the loop keeps (server.c). */
+json_t *wt_api_health_json(struct wt_api *api);
+
+#endif

@@ -258,7 +258,7 @@ static void free_value(struct wt_prof_value *v)
 
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
-	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index",
+	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
 					   "metrics",	"control", NULL};
 	char sub[256];
@@ -300,6 +300,13 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		if ((rc = get_int(e, sub, x, 0, 1000000, &ll)))
 			return rc;
 		en->index = (long)ll;
+	}
+	if ((x = json_object_get(j, "index_oid"))) {
+		snprintf(sub, sizeof sub, "%s.index_oid", path);
+		if (!en->walk)
+			return fail(e, sub, "\"index_oid\" needs a walk");
+		if ((rc = get_oid(e, sub, x, &en->index_oid)))
+			return rc;
 	}
 	en->max_rows = 4096;
 	if ((x = json_object_get(j, "max_rows"))) {
@@ -400,6 +407,7 @@ static void free_entity(struct wt_prof_entity *en)
 {
 	free(en->walk);
 	free(en->name_oid);
+	free(en->index_oid);
 	free(en->name_fmt);
 	free(en->unit_oid);
 	for (size_t i = 0; i < en->n_metrics; i++)

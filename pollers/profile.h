@@ -63,6 +63,7 @@ struct wt_prof_entity {
 	char *walk;         /* column OID to walk; NULL: a single entity */
 	int index_part;     /* suffix component giving the entity index: 1.., 0 = last */
 	long index;         /* index of a single entity (no walk) */
+	char *index_oid;    /* template of an OID holding the index (a "number" column) */
 	int max_rows;       /* rows beyond this are ignored (tables longer than their count) */
 	char *name_oid;     /* template of the entity's name, or NULL */
 	char *name_fmt;     /* fallback name, "{kind} {index}" style, or NULL */

@@ -456,6 +456,8 @@ int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st
 			int unit = en->unit_part ? unit_of(en, sfx, st) : 1;
 			if (!rc)
 				rc = add_expanded(gets, en->name_oid, sfx, unit);
+			if (!rc)
+				rc = add_expanded(gets, en->index_oid, sfx, unit);
 			for (size_t m = 0; m < en->n_metrics && !rc; m++) {
 				rc = add_expanded(gets, en->metrics[m].v.oid, sfx, unit);
 				if (!rc)
@@ -637,6 +639,12 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			const char *sfx = rows.v[r];
 			int unit = unit_of(en, sfx, st);
 			long index = en->walk ? suffix_part(sfx, en->index_part) : en->index;
+			char ioid[WT_OID_STR];
+			if (en->index_oid && wt_prof_expand(en->index_oid, sfx, unit, ioid, sizeof ioid) == 0) {
+				const struct wt_snmp_val *iv = wt_snmp_store_get(st, ioid);
+				if (iv && iv->type == WT_SV_INT && iv->i >= 0 && iv->i < 1000000)
+					index = (long)iv->i;
+			}
 			if (index < 0)
 				continue;
 			size_t first_point = m->n_points;

@@ -182,7 +182,9 @@ static int grow_series(struct wt_rollup *r, uint32_t series)
 {
 	if (series < r->cap)
 		return 0;
-	uint64_t want = (uint64_t)r->cap * 2;
+	/* 1.5x: ids are dense and registered mostly in order, so slack is
+	 * memory held for nothing; wt_rollup_reserve() avoids it entirely. */
+	uint64_t want = (uint64_t)r->cap + r->cap / 2;
 	if (want < 1024)
 		want = 1024;
 	if (want < (uint64_t)series + 1)
@@ -195,6 +197,21 @@ static int grow_series(struct wt_rollup *r, uint32_t series)
 	memset(n + r->cap, 0, (size_t)(want - r->cap) * sizeof *n);
 	r->ser = n;
 	r->cap = (uint32_t)want;
+	return 0;
+}
+
+int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series)
+{
+	if (max_series > WT_ROLLUP_MAX_SERIES)
+		return -EINVAL;
+	if (max_series < r->cap)
+		return 0;
+	struct ser *n = realloc(r->ser, ((size_t)max_series + 1) * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	memset(n + r->cap, 0, ((size_t)max_series + 1 - r->cap) * sizeof *n);
+	r->ser = n;
+	r->cap = max_series + 1;
 	return 0;
 }
 
@@ -419,7 +436,6 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 		return;
 	int64_t now = wt_clock_now(&r->clock);
 	int64_t limit = now + WT_BUCKET_MS;
-	int64_t first = r->next_close / WT_BUCKET_MS; /* next_close is aligned */
 	for (size_t i = 0; i < n; i++) {
 		const struct wt_sample *x = &s[i];
 		uint32_t id = x->series;
@@ -440,11 +456,13 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 			r->st.future++;
 			continue;
 		}
-		int64_t b = bucket_index(x->ts_ms);
-		if (b < first || b < INT32_MIN) {
+		/* next_close is aligned, so this is "its bucket is closed", and
+		 * it keeps absurd timestamps away from the bucket arithmetic. */
+		if (x->ts_ms < r->next_close) {
 			r->st.late++;
 			continue;
 		}
+		int64_t b = bucket_index(x->ts_ms);
 		if (b > INT32_MAX) { /* only with a clock beyond year 12000 */
 			r->st.future++;
 			continue;
@@ -475,9 +493,11 @@ static bool scratch_reserve(struct wt_rollup *r)
 {
 	size_t elem = sizeof(struct wt_bucket) > sizeof(struct wt_agg) ? sizeof(struct wt_bucket)
 								       : sizeof(struct wt_agg);
-	size_t want = ((size_t)r->cap + r->nside) * elem;
+	/* Open buckets and hour/day rows belong to registered series only. */
+	size_t want = ((size_t)r->nreg + r->nside) * elem;
 	if (want <= r->scratch_bytes)
 		return true;
+	want += want / 16;
 	void *n = realloc(r->scratch, want);
 	if (!n)
 		return false;
@@ -626,14 +646,16 @@ void wt_rollup_tick(struct wt_rollup *r)
 	r->busy = true;
 	int64_t now = wt_clock_now(&r->clock);
 	int64_t target = wt_rollup_align(now - WT_ROLLUP_GRACE_MS, WT_BUCKET_MS);
-	if (target - r->next_close > WT_HOUR_MS && nothing_held(r)) {
-		wt_notice("rollup: clock moved %lld s ahead with nothing held; skipping empty "
-			  "boundaries",
-			  (long long)((target - r->next_close) / 1000));
-		r->next_close = target;
-	}
-	while (r->next_close < target)
+	while (r->next_close < target) {
+		if (target - r->next_close > WT_HOUR_MS && nothing_held(r)) {
+			wt_notice("rollup: clock %lld s ahead with nothing held; skipping the "
+				  "empty boundaries",
+				  (long long)((target - r->next_close) / 1000));
+			r->next_close = target;
+			break;
+		}
 		close_boundary(r, r->next_close);
+	}
 	r->busy = false;
 }
 

@@ -119,6 +119,12 @@ void wt_rollup_free(struct wt_rollup *r);
 int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, double wrap)
 	__attribute__((warn_unused_result));
 
+/* Makes room for series ids up to max_series at once (the series table's
+ * highest id), so registering them does not grow the array step by step.
+ * Returns 0, -EINVAL or -ENOMEM. */
+int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series)
+	__attribute__((warn_unused_result));
+
 /* Subscribers for closed 5 s buckets (live view, aggregator, rules,
  * writer) and for closed hours and days (writer). Called in order of
  * subscription, from wt_rollup_tick() and wt_rollup_flush(). The close

@@ -1139,6 +1139,8 @@ static void add_common_headers(struct evhttp_request *req)
 	evhttp_add_header(h, "Server", "wattrack-sim");
 }
 
+static int hold(struct evhttp_request *req, struct rf_port *port, int fa, uint32_t delay_ms);
+
 static void truncate_written_cb(struct evhttp_connection *conn, void *arg)
 {
 	(void)arg;
@@ -1164,13 +1166,18 @@ static void reply_json(struct evhttp_request *req, int status, const char *reaso
 		char cl[24];
 		snprintf(cl, sizeof(cl), "%zu", full);
 		evhttp_add_header(h, "Content-Length", cl);
-		evhttp_send_reply_start(req, status, reason);
 		struct evbuffer *b = evbuffer_new();
-		if (b) {
-			evbuffer_add(b, txt, part);
-			evhttp_send_reply_chunk_with_cb(req, b, truncate_written_cb, NULL);
-			evbuffer_free(b);
+		if (!b || hold(req, NULL, fa, 0) < 0) {
+			if (b)
+				evbuffer_free(b);
+			free(txt);
+			evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+			return;
 		}
+		evhttp_send_reply_start(req, status, reason);
+		evbuffer_add(b, txt, part);
+		evhttp_send_reply_chunk_with_cb(req, b, truncate_written_cb, NULL);
+		evbuffer_free(b);
 		free(txt);
 		return;
 	}
@@ -1607,9 +1614,15 @@ static void handle(struct rf_port *port, struct evhttp_request *req, int fa)
 	}
 }
 
-/* ---- delay fault ---- */
+/* ---- held requests: delayed, unanswered, cut off ----
+ *
+ * evhttp hands a request to us and frees it when we finish the reply. A
+ * request we never finish (no answer, disconnect, truncated body) is, when
+ * its client goes away, detached from its connection and left to us; a
+ * delayed one must not be answered after its connection died. So every such
+ * request is held here, and the connection's close callback settles it. */
 
-static void pending_free(struct rf_pending *p)
+static void hold_free(struct rf_pending *p)
 {
 	if (p->prev)
 		p->prev->next = p->next;
@@ -1617,18 +1630,28 @@ static void pending_free(struct rf_pending *p)
 		g.pending = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	event_free(p->ev);
+	if (p->ev)
+		event_free(p->ev);
 	free(p);
 }
 
-static void pending_conn_closed(struct evhttp_connection *conn, void *arg)
+static void hold_conn_closed(struct evhttp_connection *conn, void *arg)
 {
-	(void)conn;
-	/* the client gave up: the request is gone with its connection */
-	pending_free(arg);
+	(void)arg;
+	struct rf_pending *p = g.pending;
+	while (p) {
+		struct rf_pending *next = p->next;
+		if (p->conn == conn) {
+			/* detached: ours to free; still attached: the connection frees it */
+			if (!evhttp_request_get_connection(p->req))
+				evhttp_request_free(p->req);
+			hold_free(p);
+		}
+		p = next;
+	}
 }
 
-static void pending_fire(evutil_socket_t fd, short what, void *arg)
+static void hold_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct rf_pending *p = arg;
 	(void)fd;
@@ -1636,9 +1659,47 @@ static void pending_fire(evutil_socket_t fd, short what, void *arg)
 	struct evhttp_request *req = p->req;
 	struct rf_port *port = p->port;
 	int fa = p->fa;
-	evhttp_connection_set_closecb(p->conn, NULL, NULL);
-	pending_free(p);
+	struct evhttp_connection *conn = p->conn;
+	hold_free(p);
+	bool more = false;
+	for (struct rf_pending *q = g.pending; q; q = q->next)
+		more |= q->conn == conn;
+	if (!more)
+		evhttp_connection_set_closecb(conn, NULL, NULL);
 	handle(port, req, fa);
+}
+
+/* Holds req until its connection closes, or until delay_ms if non-zero
+ * (then it is handled with fault action fa). 0 or -ENOMEM. */
+static int hold(struct evhttp_request *req, struct rf_port *port, int fa, uint32_t delay_ms)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	if (!conn)
+		return -EINVAL;
+	struct rf_pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	if (delay_ms) {
+		p->ev = evtimer_new(g.base, hold_fire, p);
+		if (!p->ev) {
+			free(p);
+			return -ENOMEM;
+		}
+	}
+	p->req = req;
+	p->conn = conn;
+	p->port = port;
+	p->fa = fa;
+	p->next = g.pending;
+	if (g.pending)
+		g.pending->prev = p;
+	g.pending = p;
+	evhttp_connection_set_closecb(conn, hold_conn_closed, NULL);
+	if (delay_ms) {
+		struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+		evtimer_add(p->ev, &tv);
+	}
+	return 0;
 }
 
 static void disconnect(struct evhttp_request *req)
@@ -1646,7 +1707,7 @@ static void disconnect(struct evhttp_request *req)
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
 	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-	/* libevent sees the socket fail and frees the connection and request */
+	/* libevent sees the socket fail and frees the connection */
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
@@ -1657,34 +1718,21 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	uint32_t delay_ms = 0;
 	enum sim_fault_action fa = sim_fault_check(port->dev, SIM_PROTO_REDFISH, &delay_ms);
 
-	if (fa == SIM_FA_DROP)
-		return; /* no answer; evhttp frees the request when the client leaves */
+	if (fa == SIM_FA_DROP) {
+		/* no answer, ever */
+		if (hold(req, port, fa, 0) < 0)
+			disconnect(req);
+		return;
+	}
 	if (fa == SIM_FA_DISCONNECT) {
-		disconnect(req);
+		if (hold(req, port, fa, 0) == 0)
+			disconnect(req);
+		else
+			reply_error(req, 500, "InternalError", "Out of memory.", SIM_FA_ANSWER);
 		return;
 	}
-	if (delay_ms) {
-		struct rf_pending *p = calloc(1, sizeof(*p));
-		if (p)
-			p->ev = evtimer_new(g.base, pending_fire, p);
-		if (!p || !p->ev) {
-			free(p);
-			handle(port, req, fa);
-			return;
-		}
-		p->req = req;
-		p->conn = evhttp_request_get_connection(req);
-		p->port = port;
-		p->fa = fa;
-		p->next = g.pending;
-		if (g.pending)
-			g.pending->prev = p;
-		g.pending = p;
-		evhttp_connection_set_closecb(p->conn, pending_conn_closed, p);
-		struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-		evtimer_add(p->ev, &tv);
+	if (delay_ms && hold(req, port, fa, delay_ms) == 0)
 		return;
-	}
 	handle(port, req, fa);
 }
 
@@ -1828,9 +1876,10 @@ int sim_redfish_start(struct sim *sim, struct event_base *base)
 
 void sim_redfish_stop(void)
 {
+	/* held requests still belong to their connections: evhttp_free frees them */
 	while (g.pending) {
 		evhttp_connection_set_closecb(g.pending->conn, NULL, NULL);
-		pending_free(g.pending);
+		hold_free(g.pending);
 	}
 	for (size_t i = 0; i < g.n_ports; i++)
 		if (g.ports[i].http)

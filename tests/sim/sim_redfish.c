@@ -466,8 +466,12 @@ static json_t *sensor_json(const struct rctx *r, unsigned unit, const struct rf_
 		json_object_set_new(o, "ReadingRangeMin", json_integer(0));
 		json_object_set_new(o, "ReadingRangeMax", num(s->range_max, 1));
 	}
-	if (s->kind != SK_ENERGY)
+	if (s->kind != SK_ENERGY) {
+		static const double accuracy[] = {0.5, 1, 1, 0, 0.1, 0.5, 2};
+		json_object_set_new(o, "Accuracy", json_real(accuracy[s->kind]));
+		json_object_set_new(o, "Precision", json_integer(s->kind == SK_VOLTAGE || s->kind == SK_POWER || s->kind == SK_TEMP ? 1 : 2));
 		json_object_set_new(o, "SensingInterval", json_string("PT1S"));
+	}
 	if (s->critical > 0)
 		json_object_set_new(o, "Thresholds",
 				    json_pack("{s:{s:o,s:s},s:{s:o,s:s}}", "UpperCritical",
@@ -554,6 +558,9 @@ static json_t *rack_pdu(const struct rctx *r, unsigned unit)
 		d->pdu.wiring == SIM_WIRING_1PH ? "WT-RFPDU-1P" : "WT-RFPDU-3P", "SerialNumber",
 		serial, "PartNumber", "WT-RF-24", "UUID", uuid, "Status", status_ok(true),
 		"PowerCapacityVA", (json_int_t)llround(va));
+	json_object_set_new(o, "Version", json_string("1.0"));
+	json_object_set_new(o, "ProductionDate", json_string("2024-01-15T08:00:00Z"));
+	json_object_set_new(o, "AssetTag", json_string(d->name));
 	json_t *place = json_object();
 	if (d->place.room[0])
 		json_object_set_new(place, "Room", json_string(d->place.room));
@@ -690,6 +697,10 @@ static json_t *branch(const struct rctx *r, unsigned unit, unsigned b)
 	snprintf(sid, sizeof(sid), "Power%s", bid);
 	json_object_set_new(o, "PowerWatts",
 			    power_reading(pdu, sid, br->power_w, va, va > 0 ? br->power_w / va : 0));
+	json_object_set_new(o, "PolyPhasePowerWatts",
+			    json_pack("{s:o}", line_voltage_key(d, l),
+				      power_reading(pdu, sid, br->power_w, va,
+						    va > 0 ? br->power_w / va : 0)));
 	json_object_set_new(o, "FrequencyHz", reading(pdu, "FreqMains", u->frequency_hz, 2));
 	snprintf(sid, sizeof(sid), "Energy%s", bid);
 	json_object_set_new(o, "EnergykWh", reading(pdu, sid, br->energy_wh / 1000.0, 3));

@@ -62,7 +62,8 @@ struct wt_series_info {
 int wt_registry_list_series(PGconn *c, struct wt_series_info **out, size_t *n)
 	__attribute__((warn_unused_result));
 
-/* Makes the metrics table match server/model.c (names, units, flags). */
+/* Makes the metrics table match server/model.c (names, units, flags).
+ * wt_storage_open does it; series can only be created after it ran (FK). */
 int wt_registry_sync_metrics(PGconn *c) __attribute__((warn_unused_result));
 
 #endif

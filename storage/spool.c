@@ -148,7 +148,8 @@ int wt_spool_open(struct wt_spool **out, const char *dir, uint64_t max_bytes)
 			s->next_seq = seq + 1;
 	}
 	closedir(d);
-	qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
+	if (s->n)
+		qsort(s->e, s->n, sizeof(*s->e), cmp_entry);
 	if (s->n)
 		wt_notice("spool: %zu batches (%" PRIu64 " bytes) waiting in %s", s->n, s->bytes,
 			  dir);

@@ -580,9 +580,63 @@ static void test_register(void)
 	a.series = 9999;
 	CHECK(wt_rollup_seed(f.r, WT_LEVEL_HOUR, &a) == -ENOENT, "seed unknown");
 	CHECK(wt_rollup_open_start(f.r, WT_LEVEL_HOUR) == T0, "open hour");
+	a = (struct wt_agg){.series = 1, .count = 1, .start_ms = T0};
+	CHECK(wt_rollup_seed(f.r, WT_LEVEL_DAY, &a) == -ERANGE, "day seed with an hour start");
+	a.start_ms = wt_rollup_align(T0, WT_DAY_MS);
+	CHECK(wt_rollup_seed(f.r, WT_LEVEL_DAY, &a) == 0, "day seed");
+	CHECK(wt_rollup_seed(f.r, WT_LEVEL_5S, &a) == -EINVAL, "5 s seed");
+	a.min = 2.0;
+	a.max = 1.0;
+	CHECK(wt_rollup_seed(f.r, WT_LEVEL_DAY, &a) == -EINVAL, "min > max");
 	/* Registering a new series with an open bucket elsewhere keeps data. */
 	reg(&f, 300000, 0, 0);
 	CHECK(wt_rollup_peek(f.r, 1, WT_LEVEL_5S, &a) && a.sum == 1.0, "data kept on growth");
+	fx_free(&f);
+}
+
+/* A subscriber that feeds the engine back (as the structure aggregator
+ * does) and tries to close from inside the callback. */
+struct reenter {
+	struct wt_rollup *r;
+	int64_t *now;
+	int calls;
+};
+
+static void reenter_close(void *ctx, int64_t start, const struct wt_bucket *b, size_t n)
+{
+	struct reenter *x = ctx;
+	if (n == 0 || b[0].series != 1)
+		return;
+	x->calls++;
+	struct wt_sample s[2] = {
+		{.series = 2, .ts_ms = start, .value = 100.0},                /* closing: late */
+		{.series = 2, .ts_ms = start + WT_BUCKET_MS, .value = b[0].sum}, /* open bucket */
+	};
+	wt_rollup_ingest(x->r, s, 2);
+	*x->now += 60000; /* a nested tick must not close anything */
+	wt_rollup_tick(x->r);
+	wt_rollup_flush(x->r);
+	*x->now -= 60000;
+}
+
+static void test_reentrant(void)
+{
+	struct fixture f;
+	fx_init(&f, T0 + 1000);
+	reg(&f, 1, 0, 0);
+	reg(&f, 2, 0, 0);
+	struct reenter x = {f.r, &f.now, 0};
+	CHECK(wt_rollup_on_close(f.r, reenter_close, &x) == 0, "subscribe");
+	put(&f, 1, T0 + 100, 7.0, WT_Q_GOOD);
+	f.now = T0 + 5500;
+	wt_rollup_tick(f.r);
+	CHECK(x.calls == 1 && count_events(&f.cap, EV_CLOSE) == 1,
+	      "nested tick/flush closed nothing (%zu closes)", count_events(&f.cap, EV_CLOSE));
+	CHECK(wt_rollup_stats(f.r)->late == 1, "sample for the closing bucket is late");
+	f.now = T0 + 10500;
+	wt_rollup_tick(f.r);
+	const struct wt_bucket *b = find_bucket(&f.cap, 2, T0 + 5000);
+	CHECK(b && b->sum == 7.0, "fed-back sample in the next bucket");
 	fx_free(&f);
 }
 
@@ -1175,6 +1229,7 @@ int main(void)
 	test_bad_samples();
 	test_out_of_order();
 	test_catch_up();
+	test_reentrant();
 	test_flush();
 	test_register();
 	test_seeding();

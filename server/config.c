@@ -70,7 +70,7 @@ static const struct wt_setting settings[] = {
 	    "how long 5-second data is kept (whole days)"),
 	STR("state_dir", state_dir, WT_SF_PATH, "/var/lib/wattrack",
 	    "directory for the private PostgreSQL cluster, the spool and generated keys"),
-	DUR("storage.flush_interval", storage_flush_interval_ms, R, "60s", 1 * MS_SEC,
+	DUR("storage.flush_interval", storage_flush_interval_ms, R, "60s", 5 * MS_SEC,
 	    60 * MS_SEC, "longest time closed 5-second buckets wait before they are written"),
 	STR("storage.spool_dir", storage_spool_dir, WT_SF_PATH, "",
 	    "where batches wait while PostgreSQL is unreachable; empty: <state_dir>/spool"),
@@ -890,6 +890,11 @@ int wt_config_finish(struct wt_config *c, struct wt_config_diags *d)
 		wt_format_duration(c->retention_daily_ms, b, sizeof(b));
 		cross_err(c, d, &errors, "retention.hourly", "retention.daily",
 			  "retention.hourly (%s) is longer than retention.daily (%s)", a, b);
+	}
+	if (c->storage_flush_interval_ms % (5 * MS_SEC)) {
+		diag_add(d, c->file, line_of(c, "storage.flush_interval"), "storage.flush_interval",
+			 "must be a multiple of 5s (it holds whole 5-second buckets)");
+		errors++;
 	}
 	/* storage.flush_interval <= retention.raw holds by their bounds (60s
 	 * at most against 1d at least): no check needed while that is so. */

@@ -366,7 +366,7 @@ static void test_malformed(void)
 		 "unknown setting"},
 		{"poll.interval = fast\n", 1, "poll.interval", "not a duration"},
 		{"poll.interval = 5\n", 1, "poll.interval", "not a duration"},
-		{"storage.flush_interval = 2h\n", 1, "storage.flush_interval", "out of range (1s..1m)"},
+		{"storage.flush_interval = 2h\n", 1, "storage.flush_interval", "out of range (5s..1m)"},
 		{"storage.flush_interval = 0\n", 1, "storage.flush_interval", "out of range"},
 		{"storage.spool_max = lots\n", 1, "storage.spool_max", "not a size"},
 		{"storage.spool_max = 2kB\n", 1, "storage.spool_max", "out of range (1MB..1TB)"},
@@ -399,6 +399,7 @@ static void test_malformed(void)
 		{"retention.hourly = 800d\nretention.daily = 700d\n", 2, "retention.daily",
 		 "longer than retention.daily"},
 		{"retention.raw = 36h\n", 1, "retention.raw", "whole number of days"},
+		{"storage.flush_interval = 12s\n", 1, "storage.flush_interval", "multiple of 5s"},
 		{"poll.interval = 2s\npoll.timeout = 3s\n", 2, "poll.timeout", "shorter than poll.interval"},
 		{"poll.timeout = 3s\npoll.interval = 2s\n", 2, "poll.interval", "shorter than poll.interval"},
 	};

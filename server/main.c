@@ -1,0 +1,480 @@
+/* wattrack: the daemon. Reads the configuration, starts the private
+ * PostgreSQL cluster when no database.url is set, the worker pool and the
+ * storage layer, then runs the libevent loop until SIGTERM or SIGINT.
+ * SIGHUP re-reads the configuration.
+ *
+ * Exit codes: 0 clean shutdown, 1 configuration or usage error, 2 runtime
+ * failure. Every failure prints one line saying why. */
+#include "config.h"
+#include "log.h"
+#include "pgcluster.h"
+#include "storage.h"
+#include "workers.h"
+#include "wt_build.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_CONFIG 1
+#define EXIT_RUNTIME 2
+
+#define DEFAULT_CONFIG WT_SYSCONFDIR "/wattrack.conf"
+#define MS_DAY 86400000LL
+/* The janitor runs just after each 5 s boundary, like the rollup tick. */
+#define JANITOR_MS 5000
+#define JANITOR_GRACE_MS 500
+
+struct daemon {
+	struct event_base *base;
+	struct wt_config cfg;
+	const char *config_path; /* NULL: defaults only (no file) */
+	bool config_explicit;    /* --config given: the file must exist */
+	int cli_log_level;       /* -1 when --log-level was not given */
+	struct wt_pgcluster *pg;
+	struct wt_workers *workers;
+	struct wt_storage *storage;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_janitor;
+	const char *stop_signal;
+	/* what the janitor last saw, to log changes once */
+	bool spool_full, workers_congested;
+	uint64_t workers_rejected;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: wattrack [OPTION]...\n"
+		"       wattrack probe URL...\n"
+		"Centralized power monitoring for data centres.\n"
+		"\n"
+		"  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
+		"      --check-config    report every problem in the configuration, then exit\n"
+		"      --dump-config     print every effective setting (secrets masked), then exit\n"
+		"  -l, --log-level L     error, warning, notice, info or debug (overrides log.level)\n"
+		"  -V, --version         print the version, then exit\n"
+		"  -h, --help            print this help, then exit\n"
+		"\n"
+		"Exit status: 0 clean shutdown, 1 configuration or usage error, 2 runtime failure.\n");
+}
+
+/* ---- configuration ---- */
+
+static bool file_exists(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* Loads the configuration the daemon was told to use into c. On failure
+ * every problem has been printed through report(). */
+static int load_config(struct daemon *d, struct wt_config *c, void (*report)(const char *line))
+{
+	struct wt_config_diags diags = {0};
+	int rc;
+
+	if (!d->config_path) {
+		rc = wt_config_defaults(c);
+		if (rc == 0)
+			rc = wt_config_finish(c, &diags);
+	} else {
+		rc = wt_config_load(c, d->config_path, &diags);
+	}
+	for (size_t i = 0; i < diags.n; i++) {
+		char line[1200];
+		wt_config_diag_format(&diags.v[i], line, sizeof(line));
+		report(line);
+	}
+	if (rc == -ENOMEM)
+		report("out of memory");
+	wt_config_diags_free(&diags);
+	return rc;
+}
+
+static void report_stderr(const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+}
+
+static void report_log(const char *line)
+{
+	wt_error("reload: %s", line);
+}
+
+static void apply_log_settings(struct daemon *d)
+{
+	int level = d->cli_log_level >= 0 ? d->cli_log_level : d->cfg.log_level;
+	wt_log_setup(d->cfg.log_syslog, "wattrack", (enum wt_log_level)level);
+}
+
+static void storage_options(const struct wt_config *c, const char *conninfo,
+			    struct wt_storage_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->conninfo = conninfo;
+	o->spool_dir = c->storage_spool_dir;
+	o->spool_max_bytes = c->storage_spool_max;
+	o->flush_interval_ms = (int)c->storage_flush_interval_ms;
+	/* Whole days: the validator refuses anything else. */
+	o->retention_5s_days = (int)(c->retention_raw_ms / MS_DAY);
+	o->retention_hourly_days = (int)(c->retention_hourly_ms / MS_DAY);
+	o->retention_daily_days = (int)(c->retention_daily_ms / MS_DAY);
+}
+
+struct reload_counts {
+	int applied, restart;
+};
+
+static void on_change(void *ctx, const struct wt_setting *s, bool applied, const char *old_v,
+		      const char *new_v)
+{
+	struct reload_counts *n = ctx;
+
+	if (applied) {
+		n->applied++;
+		wt_notice("reload: %s: %s -> %s", s->name, old_v, new_v);
+	} else {
+		n->restart++;
+		wt_warn("reload: %s: %s -> %s needs a restart; still using %s", s->name, old_v,
+			new_v, old_v);
+	}
+}
+
+static void reload(struct daemon *d)
+{
+	struct wt_config next;
+	struct reload_counts n = {0};
+	int rc;
+
+	/* A file created since start-up at the default place is picked up. */
+	if (!d->config_path && file_exists(DEFAULT_CONFIG))
+		d->config_path = DEFAULT_CONFIG;
+	wt_notice("reload: reading %s", d->config_path ? d->config_path : "(defaults)");
+	rc = load_config(d, &next, report_log);
+	if (rc < 0) {
+		wt_error("reload: %s has problems; keeping the running configuration",
+			 d->config_path ? d->config_path : "the configuration");
+		wt_config_free(&next);
+		return;
+	}
+	rc = wt_config_apply(&d->cfg, &next, on_change, &n);
+	wt_config_free(&next);
+	if (rc < 0) {
+		wt_error("reload: out of memory; the configuration may be partly applied");
+		return;
+	}
+	apply_log_settings(d);
+	if (d->cli_log_level >= 0 && n.applied)
+		wt_notice("reload: --log-level %s still overrides log.level",
+			  wt_config_find("log.level")->values[d->cli_log_level]);
+	if (d->storage) {
+		struct wt_storage_options o;
+		storage_options(&d->cfg, NULL, &o);
+		wt_storage_reload(d->storage, &o);
+	}
+	wt_notice("reload: done, %d change%s applied, %d need%s a restart", n.applied,
+		  n.applied == 1 ? "" : "s", n.restart, n.restart == 1 ? "s" : "");
+	wt_debug("reload: debug logging is on");
+}
+
+/* ---- the loop ---- */
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	d->stop_signal = sig == SIGINT ? "SIGINT" : "SIGTERM";
+	event_base_loopbreak(d->base);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	reload(arg);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm_janitor(struct daemon *d)
+{
+	int64_t now = now_ms();
+	int64_t next = now - now % JANITOR_MS + JANITOR_MS + JANITOR_GRACE_MS;
+	/* Still before this boundary's grace: run at it. */
+	if (next - JANITOR_MS > now)
+		next -= JANITOR_MS;
+	int64_t delay = next - now;
+	struct timeval tv = {(time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000};
+	evtimer_add(d->ev_janitor, &tv);
+}
+
+/* Periodic health watch: logs each change of the spool and the worker
+ * queue once, not at every pass. (The writer reports its own connection.) */
+static void on_janitor(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct wt_storage_health h;
+	struct wt_workers_stats ws;
+
+	(void)fd;
+	(void)what;
+	if (d->storage) {
+		wt_storage_health(d->storage, &h);
+		if (!h.spool_healthy != d->spool_full) {
+			d->spool_full = !h.spool_healthy;
+			if (d->spool_full)
+				wt_error("the spool is full (%" PRIu64 " bytes, storage.spool_max); "
+					 "new data is being refused",
+					 h.spool_bytes);
+			else
+				wt_notice("the spool has room again");
+		}
+	}
+	if (d->workers) {
+		wt_workers_stats(d->workers, &ws);
+		bool congested = wt_workers_congested(d->workers);
+		if (congested != d->workers_congested) {
+			d->workers_congested = congested;
+			if (congested)
+				wt_warn("worker queue is full (%zu jobs waiting, %d threads); "
+					"raise workers.threads or workers.queue_max",
+					ws.queued, ws.threads);
+			else
+				wt_notice("worker queue has room again");
+		}
+		if (ws.rejected != d->workers_rejected) {
+			wt_warn("worker queue refused %" PRIu64 " job(s) since the last check",
+				ws.rejected - d->workers_rejected);
+			d->workers_rejected = ws.rejected;
+		}
+	}
+	arm_janitor(d);
+}
+
+static void stop_cluster(struct daemon *d)
+{
+	char err[1024];
+
+	if (!d->pg)
+		return;
+	if (wt_pgcluster_stop(d->pg, err, sizeof(err)) < 0)
+		wt_error("private PostgreSQL: %s", err);
+	d->pg = NULL;
+}
+
+static void teardown(struct daemon *d)
+{
+	/* Jobs first (they may use storage), then storage (flushes every
+	 * buffered sample into PostgreSQL or the spool), then the database. */
+	if (d->workers) {
+		wt_workers_free(d->workers, true);
+		d->workers = NULL;
+	}
+	if (d->storage) {
+		wt_storage_close(d->storage);
+		d->storage = NULL;
+	}
+	stop_cluster(d);
+	if (d->ev_term)
+		event_free(d->ev_term);
+	if (d->ev_int)
+		event_free(d->ev_int);
+	if (d->ev_hup)
+		event_free(d->ev_hup);
+	if (d->ev_janitor)
+		event_free(d->ev_janitor);
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+}
+
+static int run(struct daemon *d)
+{
+	const char *conninfo = d->cfg.database_url;
+	char err[2048];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	d->base = event_base_new();
+	if (!d->base) {
+		fprintf(stderr, "wattrack: cannot create the event loop\n");
+		return EXIT_RUNTIME;
+	}
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->ev_janitor = evtimer_new(d->base, on_janitor, d);
+	if (!d->ev_term || !d->ev_int || !d->ev_hup || !d->ev_janitor ||
+	    evsignal_add(d->ev_term, NULL) < 0 || evsignal_add(d->ev_int, NULL) < 0 ||
+	    evsignal_add(d->ev_hup, NULL) < 0) {
+		wt_error("cannot install signal handlers");
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+
+	wt_notice("wattrack %s starting (pid %ld, config %s)", WT_VERSION, (long)getpid(),
+		  d->config_path ? d->config_path : "defaults");
+	if (!*conninfo) {
+		rc = wt_pgcluster_start(&d->pg, d->cfg.state_dir, err, sizeof(err));
+		if (rc < 0) {
+			wt_error("private PostgreSQL: %s", err);
+			teardown(d);
+			return EXIT_RUNTIME;
+		}
+		conninfo = wt_pgcluster_conninfo(d->pg);
+	}
+
+	struct wt_workers_options wo = {
+		.threads = d->cfg.workers_threads,
+		.queue_max = (size_t)d->cfg.workers_queue_max,
+		.name = "worker",
+	};
+	rc = wt_workers_new(&d->workers, d->base, &wo);
+	if (rc < 0) {
+		wt_error("cannot start %d worker threads: %s", wo.threads, strerror(-rc));
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+
+	struct wt_storage_options so;
+	storage_options(&d->cfg, conninfo, &so);
+	rc = wt_storage_open(&d->storage, &so, d->base, &wt_clock_real);
+	if (rc < 0) {
+		wt_error("cannot open storage (%s): %s", d->pg ? "private cluster" : "database.url",
+			 strerror(-rc));
+		d->storage = NULL;
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+
+	arm_janitor(d);
+	wt_notice("wattrack ready");
+	rc = event_base_dispatch(d->base);
+	if (rc < 0) {
+		wt_error("the event loop failed");
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+	wt_notice("%s received: shutting down", d->stop_signal ? d->stop_signal : "stop");
+	teardown(d);
+	wt_notice("wattrack stopped");
+	return 0;
+}
+
+/* ---- subcommands ---- */
+
+static int probe_command(int argc, char **argv)
+{
+	/* === `wattrack probe`: reserved for the lead to wire ===
+	 * The SNMP poller provides `int wt_probe_main(int argc, char **argv)`
+	 * in pollers/probe.h. To wire it: include "probe.h" above and replace
+	 * the body of this function with
+	 *     return wt_probe_main(argc - 1, argv + 1);
+	 * (argv[1] is "probe"; check what argv wt_probe_main expects). */
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "wattrack: the probe command is not built into this binary yet\n");
+	return EXIT_RUNTIME;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"dump-config", no_argument, NULL, 'D'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon d = {.cli_log_level = -1};
+	bool check = false, dump = false;
+	int opt, rc;
+
+	if (argc > 1 && strcmp(argv[1], "probe") == 0)
+		return probe_command(argc, argv);
+
+	while ((opt = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d.config_path = optarg;
+			d.config_explicit = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'D':
+			dump = true;
+			break;
+		case 'l':
+			d.cli_log_level = wt_log_level_parse(optarg);
+			if (d.cli_log_level < 0) {
+				fprintf(stderr,
+					"wattrack: --log-level %s: not one of error, warning, "
+					"notice, info, debug\n",
+					optarg);
+				return EXIT_CONFIG;
+			}
+			break;
+		case 'V':
+			printf("wattrack %s\n", WT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "wattrack: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		return EXIT_CONFIG;
+	}
+
+	wt_log_setup(false, "wattrack",
+		     d.cli_log_level >= 0 ? (enum wt_log_level)d.cli_log_level : WT_LOG_INFO);
+	if (!d.config_explicit && file_exists(DEFAULT_CONFIG))
+		d.config_path = DEFAULT_CONFIG;
+
+	rc = load_config(&d, &d.cfg, report_stderr);
+	if (rc < 0) {
+		fprintf(stderr, "wattrack: %s: configuration refused\n",
+			d.config_path ? d.config_path : "defaults");
+		wt_config_free(&d.cfg);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", d.config_path ? d.config_path : "defaults");
+		wt_config_free(&d.cfg);
+		return 0;
+	}
+	if (dump) {
+		wt_config_dump(&d.cfg, stdout);
+		wt_config_free(&d.cfg);
+		return 0;
+	}
+	if (!d.config_path)
+		fprintf(stderr, "wattrack: no %s: running with the defaults\n", DEFAULT_CONFIG);
+
+	apply_log_settings(&d);
+	rc = run(&d);
+	wt_config_free(&d.cfg);
+	libevent_global_shutdown();
+	return rc;
+}

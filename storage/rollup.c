@@ -534,35 +534,33 @@ static void emit_agg(struct wt_rollup *r, enum wt_level level, int64_t start,
 		r->agg_subs[i].fn(r->agg_subs[i].ctx, level, start, a, n);
 }
 
-static void close_hour(struct wt_rollup *r, int64_t start)
+/* Collects the hour's rows, folds each into its day and resets the hour
+ * in one pass, then emits the rows (unless the output array is missing). */
+static void close_hour(struct wt_rollup *r, int64_t start, bool have)
 {
 	struct wt_agg *out = r->scratch;
 	size_t k = 0;
-	if (r->hour_any) {
-		for (uint32_t id = 0; id < r->cap; id++) {
-			const struct ser *sp = &r->ser[id];
-			if (!sp->hcount)
-				continue;
+	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
+		struct ser *sp = &r->ser[id];
+		if (!sp->hcount)
+			continue;
+		if (have)
 			out[k++] = (struct wt_agg){.series = id, .count = sp->hcount,
 						   .start_ms = start, .min = sp->hmin,
-						   .max = sp->hmax, .sum = sp->hsum,
-						   .quality = sp->hq};
-		}
-	}
-	r->st.hours_closed += k;
-	emit_agg(r, WT_LEVEL_HOUR, start, out, k);
-	for (size_t i = 0; i < k; i++) {
-		struct ser *sp = &r->ser[out[i].series];
+						   .max = sp->hmax, .sum = sp->hsum, .quality = sp->hq};
+		else
+			count_nomem(r);
 		acc_fold(&sp->dmin, &sp->dmax, &sp->dsum, &sp->dcount, &sp->dq, sp->hmin, sp->hmax,
 			 sp->hsum, sp->hcount, sp->hq);
 		sp->hcount = 0;
+		r->day_any = true;
 	}
 	r->hour_any = false;
-	if (k)
-		r->day_any = true;
+	r->st.hours_closed += k;
+	emit_agg(r, WT_LEVEL_HOUR, start, out, k);
 }
 
-static void close_day(struct wt_rollup *r, int64_t start)
+static void close_day(struct wt_rollup *r, int64_t start, bool have)
 {
 	struct wt_agg *out = r->scratch;
 	size_t k = 0;
@@ -571,10 +569,13 @@ static void close_day(struct wt_rollup *r, int64_t start)
 			struct ser *sp = &r->ser[id];
 			if (!sp->dcount)
 				continue;
-			out[k++] = (struct wt_agg){.series = id, .count = sp->dcount,
-						   .start_ms = start, .min = sp->dmin,
-						   .max = sp->dmax, .sum = sp->dsum,
-						   .quality = sp->dq};
+			if (have)
+				out[k++] = (struct wt_agg){.series = id, .count = sp->dcount,
+							   .start_ms = start, .min = sp->dmin,
+							   .max = sp->dmax, .sum = sp->dsum,
+							   .quality = sp->dq};
+			else
+				count_nomem(r);
 			sp->dcount = 0;
 		}
 	}
@@ -583,55 +584,65 @@ static void close_day(struct wt_rollup *r, int64_t start)
 	emit_agg(r, WT_LEVEL_DAY, start, out, k);
 }
 
+/* Folds a closed bucket into its series' open hour. */
+static void fold_hour(struct ser *sp, const struct wt_bucket *b)
+{
+	acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, b->min, b->max, b->sum,
+		 b->count, b->quality);
+}
+
 /* Closes the 5 s boundary starting at B (== r->next_close), then the hour
- * and day if they end with it. */
+ * and day if they end with it. Each bucket is folded into its hour in the
+ * same pass that collects it, while its series' state is in cache. Out of
+ * memory for the output array loses the 5 s rows (counted) but not the
+ * hour and day. */
 static void close_boundary(struct wt_rollup *r, int64_t B)
 {
 	bool have = scratch_reserve(r);
-	struct wt_bucket *out = r->scratch;
-	size_t k = 0, j = 0;
+	struct wt_bucket *out = r->scratch, tmp;
+	size_t k = 0, j = 0, folded = 0;
 	for (size_t i = 0; i < r->nside; i++) {
-		if (r->side[i].b.start_ms != B)
+		const struct wt_bucket *b = &r->side[i].b;
+		if (b->start_ms != B) {
 			r->side[j++] = r->side[i];
-		else if (have)
-			out[k++] = r->side[i].b;
+			continue;
+		}
+		fold_hour(&r->ser[b->series], b);
+		folded++;
+		if (have)
+			out[k++] = *b;
 		else
 			count_nomem(r);
 	}
 	r->nside = j;
 	int32_t bi = (int32_t)(B / WT_BUCKET_MS);
-	if (r->open_slots) {
-		for (uint32_t id = 0; id < r->cap; id++) {
-			struct ser *sp = &r->ser[id];
-			if (!sp->count || sp->bidx != bi)
-				continue;
-			if (have)
-				slot_to_bucket(sp, id, &out[k++]);
-			else
-				count_nomem(r);
-			sp->count = 0;
-			r->open_slots--;
-		}
+	for (uint32_t id = 0; id < r->cap && r->open_slots; id++) {
+		struct ser *sp = &r->ser[id];
+		if (!sp->count || sp->bidx != bi)
+			continue;
+		struct wt_bucket *o = have ? &out[k] : &tmp;
+		slot_to_bucket(sp, id, o);
+		fold_hour(sp, o);
+		folded++;
+		if (have)
+			k++;
+		else
+			count_nomem(r);
+		sp->count = 0;
+		r->open_slots--;
 	}
+	if (folded)
+		r->hour_any = true;
 	/* Past this point samples for B are late, also from subscribers. */
 	r->next_close = B + WT_BUCKET_MS;
 	r->st.buckets_closed += k;
 	for (size_t i = 0; i < r->nclose_subs; i++)
 		r->close_subs[i].fn(r->close_subs[i].ctx, B, out, k);
-	for (size_t i = 0; i < k; i++) {
-		struct ser *sp = &r->ser[out[i].series];
-		acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, out[i].min,
-			 out[i].max, out[i].sum, out[i].count, out[i].quality);
-	}
-	if (k)
-		r->hour_any = true;
-	if (!have)
-		return; /* hour/day output needs the array too; they close next time */
 	int64_t end = B + WT_BUCKET_MS;
 	if (wt_rollup_align(end, WT_HOUR_MS) == end)
-		close_hour(r, end - WT_HOUR_MS);
+		close_hour(r, end - WT_HOUR_MS, have);
 	if (wt_rollup_align(end, WT_DAY_MS) == end)
-		close_day(r, end - WT_DAY_MS);
+		close_day(r, end - WT_DAY_MS, have);
 }
 
 static bool nothing_held(const struct wt_rollup *r)

@@ -170,7 +170,7 @@ json_t *sim_device_json(struct sim_device *d, int64_t now_ms)
 		json_t *units = json_array();
 		for (unsigned u = 0; u < d->pdu.n_units; u++)
 			json_array_append_new(units, unit_json(&d->pdu, &d->pdu.units[u], u + 1));
-		json_object_set_new(j, "pdu", json_pack("{s:s, s:s, s:f, s:s, s:o}", "wiring",
+		json_object_set_new(j, "pdu", json_pack("{s:s, s:f, s:o}", "wiring",
 			sim_wiring_name(d->pdu.wiring), "nominal_v", (double)d->pdu.nominal_v, "units", units));
 	} else {
 		const struct sim_ups *u = &d->ups;

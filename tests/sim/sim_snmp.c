@@ -379,7 +379,7 @@ static void handle_pdu(struct sim_device *dev, bool rw, int version, struct pdu_
 		size_t nrep = r->n - nonrep;
 		if (nrep && reps > MAX_BULK_VB / nrep)
 			reps = MAX_BULK_VB / nrep;
-		long cur[MAX_VB];
+		long cur[MAX_VB], last[MAX_VB];
 		bool stop = false;
 		for (size_t i = 0; i < nonrep && !stop; i++) {
 			size_t before = w->len;
@@ -397,22 +397,31 @@ static void handle_pdu(struct sim_device *dev, bool rw, int version, struct pdu_
 				stop = true;
 			}
 		}
-		for (size_t i = 0; i < nrep; i++)
+		for (size_t i = 0; i < nrep; i++) {
 			cur[i] = -2; /* not started */
+			last[i] = -1;
+		}
 		for (size_t rep = 0; rep < reps && !stop; rep++) {
 			bool any = false;
 			for (size_t j = 0; j < nrep && !stop; j++) {
 				size_t i = nonrep + j;
 				size_t before = w->len;
 				long e;
+				/* RFC 3416 4.2.3: an ended repeater repeats the last name it had */
+				const uint32_t *o = r->oid[i];
+				size_t on = r->oid_len[i];
+				if (last[j] >= 0) {
+					o = v->arcs + v->entries[last[j]].off;
+					on = v->entries[last[j]].len;
+				}
 				if (cur[j] == -2)
 					e = mib_find(v, r->oid[i], r->oid_len[i], true);
 				else
 					e = cur[j] < 0 || (size_t)cur[j] + 1 >= v->n ? -1 : cur[j] + 1;
 				cur[j] = e;
+				if (e >= 0)
+					last[j] = e;
 				if (e < 0) {
-					const uint32_t *o = r->oid[i];
-					size_t on = r->oid_len[i];
 					put_vb_exc(w, o, on, BER_ENDOFMIBVIEW);
 				} else {
 					any = true;
@@ -908,6 +917,7 @@ void sim_snmp_stop(void)
 	free(ag);
 	ag = NULL;
 	mib_views_free();
+	usm_fini();
 }
 
 void sim_snmp_get_stats(struct sim_snmp_stats *st)

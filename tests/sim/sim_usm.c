@@ -135,13 +135,24 @@ int usm_crypt(enum sim_priv_proto p, int enc, const uint8_t *privkey, uint32_t b
 	return 0;
 }
 
+static OSSL_PROVIDER *prov_legacy, *prov_default;
+
 int usm_init(void)
 {
 	/* Single DES lives in the legacy provider since OpenSSL 3; loading it
 	 * explicitly also requires loading the default one again. */
-	if (!OSSL_PROVIDER_load(NULL, "legacy"))
-		return -ENOTSUP;
-	if (!OSSL_PROVIDER_load(NULL, "default"))
-		return -ENOTSUP;
-	return 0;
+	if (!prov_legacy)
+		prov_legacy = OSSL_PROVIDER_load(NULL, "legacy");
+	if (!prov_default)
+		prov_default = OSSL_PROVIDER_load(NULL, "default");
+	return prov_legacy && prov_default ? 0 : -ENOTSUP;
+}
+
+void usm_fini(void)
+{
+	if (prov_legacy)
+		OSSL_PROVIDER_unload(prov_legacy);
+	if (prov_default)
+		OSSL_PROVIDER_unload(prov_default);
+	prov_legacy = prov_default = NULL;
 }

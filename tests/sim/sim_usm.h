@@ -34,5 +34,7 @@ __attribute__((warn_unused_result)) int usm_crypt(enum sim_priv_proto p, int enc
 						  size_t *out_len);
 /* Loads OpenSSL's legacy provider for single DES; 0 or -ENOTSUP. */
 int usm_init(void);
+/* Unloads what usm_init loaded. */
+void usm_fini(void);
 
 #endif

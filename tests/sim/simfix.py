@@ -1,0 +1,125 @@
+"""Fixtures for wattrack-sim tests: start the simulator, talk to its control
+API, and run net-snmp's command-line tools against it.
+
+    import sys, os; sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from simfix import *
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ.get(
+    "WT_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")), "tests/lib"))
+from wtfix import *  # noqa: E402,F401,F403
+from wtfix import spawn, stop_pid, tmpdir, Failures, REALDATA  # noqa: E402,F401
+
+SIM = os.environ.get("WT_SIM") or os.path.join(
+    os.environ.get("WT_BUILD_ROOT", "build"), "tests/sim/wattrack-sim")
+os.environ["MIBS"] = ""
+
+
+class Sim:
+    """A running wattrack-sim. args are extra command-line arguments."""
+
+    def __init__(self, args=(), timeout=60):
+        self.dir = tmpdir("wt-sim-")
+        self.fleet_path = os.path.join(self.dir, "fleet.json")
+        argv = [SIM, "--write-fleet", self.fleet_path] + list(args)
+        self.proc = spawn(argv, stdout=subprocess.PIPE, stderr=None, text=True)
+        line = ""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line or line.startswith("READY"):
+                break
+        if not line.startswith("READY"):
+            raise RuntimeError(f"wattrack-sim did not start: {line!r} rc={self.proc.poll()}")
+        kv = dict(x.split("=") for x in line.split()[1:])
+        self.snmp_port = int(kv["snmp"])
+        self.control_port = int(kv["control"])
+        self.n_devices = int(kv["devices"])
+        with open(self.fleet_path) as f:
+            self.fleet = json.load(f)
+        self.devices = self.fleet["devices"]
+
+    def stop(self):
+        rc = stop_pid(self.proc)
+        return rc
+
+    # -- control API --
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.control_port}{path}", data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def state(self, dev):
+        st, j = self.api("GET", f"/api/devices/{dev}")
+        assert st == 200, (st, j)
+        return j
+
+    def post(self, dev, action, body):
+        return self.api("POST", f"/api/devices/{dev}/{action}", body)
+
+    # -- SNMP --
+    def dev(self, pred):
+        return [d for d in self.devices if pred(d)]
+
+    def v2c(self, d, write=False):
+        s = d["snmp"]
+        return ["-v2c", "-c", s["write_community"] if write else s["community"]]
+
+    def v3(self, d, user=None, auth_pass=None, priv_pass=None, context=None):
+        v = d["snmp"]["v3"]
+        names = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256",
+                 "sha384": "SHA-384", "sha512": "SHA-512", "des": "DES", "aes": "AES"}
+        a = ["-v3", "-u", user or v["user"], "-n", context if context is not None else d["snmp"]["context"]]
+        if v["auth"] == "none":
+            return a + ["-l", "noAuthNoPriv"]
+        a += ["-a", names[v["auth"]], "-A", auth_pass or v["auth_pass"]]
+        if v["priv"] == "none":
+            return a + ["-l", "authNoPriv"]
+        return a + ["-l", "authPriv", "-x", names[v["priv"]], "-X", priv_pass or v["priv_pass"]]
+
+    def snmp(self, tool, auth, *args, port=None, timeout=2, retries=1):
+        """Runs a net-snmp tool; returns (rc, [(oid, type, value)], stderr)."""
+        argv = [tool, "-On", "-Oe", "-Ot", "-t", str(timeout), "-r", str(retries)] + auth + \
+            [f"127.0.0.1:{port or self.snmp_port}"] + list(args)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        return p.returncode, parse_snmp(p.stdout), p.stderr
+
+
+_LINE = re.compile(r"^(\.[0-9.]+) = (?:([A-Za-z0-9-]+): ?)?(.*)$")
+
+
+def parse_snmp(out):
+    rows = []
+    for line in out.splitlines():
+        m = _LINE.match(line)
+        if m:
+            oid, typ, val = m.group(1), m.group(2) or "", m.group(3)
+            if typ == "" and val.startswith("No Such"):
+                typ = "NoSuch"
+            if val.startswith('"') and val.endswith('"'):
+                val = val[1:-1]
+            rows.append((oid.lstrip("."), typ, val))
+        elif rows and not line.startswith("."):
+            o, t, v = rows[-1]  # a multi-line string value continues
+            rows[-1] = (o, t, v + "\n" + line)
+    return rows
+
+
+def num(v):
+    return float(v.split()[0])

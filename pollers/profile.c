@@ -258,7 +258,7 @@ static void free_value(struct wt_prof_value *v)
 
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
-	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid",
+	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
 					   "metrics",	"control", NULL};
 	char sub[256];
@@ -307,6 +307,15 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 			return fail(e, sub, "\"index_oid\" needs a walk");
 		if ((rc = get_oid(e, sub, x, &en->index_oid)))
 			return rc;
+	}
+	if ((x = json_object_get(j, "count_oid"))) {
+		snprintf(sub, sizeof sub, "%s.count_oid", path);
+		if (!en->walk)
+			return fail(e, sub, "\"count_oid\" needs a walk");
+		if ((rc = get_oid(e, sub, x, &en->count_oid)))
+			return rc;
+		if (strchr(en->count_oid, '{'))
+			return fail(e, sub, "no placeholders here");
 	}
 	en->max_rows = 4096;
 	if ((x = json_object_get(j, "max_rows"))) {
@@ -408,6 +417,7 @@ static void free_entity(struct wt_prof_entity *en)
 	free(en->walk);
 	free(en->name_oid);
 	free(en->index_oid);
+	free(en->count_oid);
 	free(en->name_fmt);
 	free(en->unit_oid);
 	for (size_t i = 0; i < en->n_metrics; i++)
@@ -495,7 +505,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 {
 	static const char *const keys[] = {"format",   "name",	   "description", "device_type",
 					   "match",    "snmp",	   "identity",	  "entities",
-					   "tests",    NULL};
+					   "tests",    "extends", NULL};
 	static const char *const types[] = {"pdu", "ups", "ats", "sensor", NULL};
 	int rc;
 	long long ll;
@@ -587,10 +597,25 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 	return 0;
 }
 
+static struct wt_profile *parse_root(json_t *root, const char *file, char *err, size_t errlen)
+{
+	struct perr e = {.buf = err, .len = errlen};
+	struct wt_profile *p = calloc(1, sizeof *p);
+	int rc = p ? parse_profile(&e, root, p) : -ENOMEM;
+	if (rc == 0 && file && !(p->file = strdup(file)))
+		rc = -ENOMEM;
+	if (rc) {
+		if (!e.set)
+			snprintf(err, errlen, "%s", strerror(-rc));
+		wt_profile_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 struct wt_profile *wt_profile_parse(const char *json, size_t len, const char *file, char *err,
 				    size_t errlen)
 {
-	struct perr e = {.buf = err, .len = errlen};
 	json_error_t jerr;
 	if (errlen)
 		err[0] = 0;
@@ -599,18 +624,40 @@ struct wt_profile *wt_profile_parse(const char *json, size_t len, const char *fi
 		snprintf(err, errlen, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
-	struct wt_profile *p = calloc(1, sizeof *p);
-	int rc = p ? parse_profile(&e, root, p) : -ENOMEM;
-	if (rc == 0 && file && !(p->file = strdup(file)))
-		rc = -ENOMEM;
+	struct wt_profile *p = NULL;
+	if (json_is_object(root) && json_object_get(root, "extends"))
+		snprintf(err, errlen, "extends: only resolved when loading a profile directory");
+	else
+		p = parse_root(root, file, err, errlen);
 	json_decref(root);
-	if (rc) {
-		if (!e.set)
-			snprintf(err, errlen, "%s", strerror(-rc));
-		wt_profile_free(p);
-		return NULL;
-	}
 	return p;
+}
+
+/* "extends": BASE: the base's entities come first, then the child's; the
+ * child's identity fields and other keys override the base's. */
+static json_t *merge_extends(json_t *base, json_t *child)
+{
+	json_t *m = json_deep_copy(base);
+	if (!m)
+		return NULL;
+	json_object_del(m, "tests");
+	json_object_del(m, "extends");
+	const char *key;
+	json_t *val;
+	json_object_foreach(child, key, val)
+	{
+		if (strcmp(key, "extends") == 0)
+			continue;
+		json_t *mine = json_object_get(m, key);
+		if (strcmp(key, "entities") == 0 && json_is_array(mine) && json_is_array(val)) {
+			json_array_extend(mine, val);
+		} else if (strcmp(key, "identity") == 0 && json_is_object(mine) && json_is_object(val)) {
+			json_object_update(mine, val);
+		} else {
+			json_object_set(m, key, val);
+		}
+	}
+	return m;
 }
 
 const struct wt_profile *wt_profiles_find(const struct wt_profile_set *set, const char *name)
@@ -702,11 +749,21 @@ int wt_profiles_load_dir(struct wt_profile_set *set, const char *dir)
 		wt_error("profiles: cannot read directory %s: %s", dir, strerror(errno));
 		return rc;
 	}
-	int loaded = 0;
+	json_t **roots = calloc((size_t)n + 1, sizeof *roots);
+	char **paths = calloc((size_t)n + 1, sizeof *paths);
+	if (!roots || !paths) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		free(roots);
+		free(paths);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < n; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
 		free(names[i]);
+		paths[i] = strdup(path);
 		char *buf;
 		size_t len;
 		int rc = read_file(path, &buf, &len);
@@ -714,23 +771,68 @@ int wt_profiles_load_dir(struct wt_profile_set *set, const char *dir)
 			wt_error("profile %s: skipped: %s", path, strerror(-rc));
 			continue;
 		}
-		char err[512];
-		struct wt_profile *p = wt_profile_parse(buf, len, path, err, sizeof err);
+		json_error_t jerr;
+		roots[i] = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 		free(buf);
-		if (!p) {
-			wt_error("profile %s: skipped: %s", path, err);
-			continue;
-		}
-		rc = wt_profiles_add(set, p);
-		if (rc) {
-			wt_error("profile %s: skipped: %s", path,
-				 rc == -EEXIST ? "another file already uses this name" : strerror(-rc));
-			wt_profile_free(p);
-			continue;
-		}
-		loaded++;
+		if (!roots[i])
+			wt_error("profile %s: skipped: line %d column %d: %s", path, jerr.line,
+				 jerr.column, jerr.text);
 	}
 	free(names);
+	/* resolve "extends" a few levels deep; a chain longer than that, a cycle
+	 * or a missing base is reported on the child */
+	for (int pass = 0; pass < 4; pass++) {
+		for (int i = 0; i < n; i++) {
+			json_t *ext = roots[i] ? json_object_get(roots[i], "extends") : NULL;
+			if (!json_is_string(ext))
+				continue;
+			for (int k = 0; k < n; k++) {
+				json_t *nm = roots[k] ? json_object_get(roots[k], "name") : NULL;
+				if (k == i || !json_is_string(nm) ||
+				    strcmp(json_string_value(nm), json_string_value(ext)) != 0 ||
+				    json_object_get(roots[k], "extends"))
+					continue;
+				json_t *m = merge_extends(roots[k], roots[i]);
+				if (m) {
+					json_decref(roots[i]);
+					roots[i] = m;
+				}
+				break;
+			}
+		}
+	}
+	int loaded = 0;
+	for (int i = 0; i < n; i++) {
+		if (!roots[i]) {
+			free(paths[i]);
+			continue;
+		}
+		char err[512];
+		struct wt_profile *p = NULL;
+		json_t *ext = json_object_get(roots[i], "extends");
+		if (ext)
+			snprintf(err, sizeof err, "extends: no loadable base profile named \"%s\"",
+				 json_is_string(ext) ? json_string_value(ext) : "?");
+		else
+			p = parse_root(roots[i], paths[i], err, sizeof err);
+		json_decref(roots[i]);
+		if (!p) {
+			wt_error("profile %s: skipped: %s", paths[i] ? paths[i] : "?", err);
+			free(paths[i]);
+			continue;
+		}
+		int rc = wt_profiles_add(set, p);
+		if (rc) {
+			wt_error("profile %s: skipped: %s", paths[i],
+				 rc == -EEXIST ? "another file already uses this name" : strerror(-rc));
+			wt_profile_free(p);
+		} else {
+			loaded++;
+		}
+		free(paths[i]);
+	}
+	free(roots);
+	free(paths);
 	return loaded;
 }
 

@@ -446,7 +446,10 @@ int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st
 	for (size_t e = 0; e < p->n_entities && !rc; e++) {
 		const struct wt_prof_entity *en = &p->entities[e];
 		struct wt_strv rows = {0};
-		rc = collect_rows(en, st, &rows);
+		if (en->count_oid)
+			rc = wt_strv_add(gets, en->count_oid);
+		if (!rc)
+			rc = collect_rows(en, st, &rows);
 		for (size_t r = 0; r < rows.n && !rc; r++) {
 			const char *sfx = rows.v[r];
 			if (en->unit_oid)
@@ -635,7 +638,17 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 		const struct wt_prof_entity *en = &p->entities[e];
 		struct wt_strv rows = {0};
 		rc = collect_rows(en, st, &rows);
-		for (size_t r = 0; r < rows.n && !rc; r++) {
+		size_t nrows = rows.n;
+		if (en->count_oid) {
+			/* agents that pad tables beyond their own line count (a 1-phase
+			 * UPS with 3 input rows) are believed on the count */
+			const struct wt_snmp_val *cv = wt_snmp_store_get(st, en->count_oid);
+			long long cnt = !cv ? -1 : cv->type == WT_SV_INT ? cv->i
+					       : cv->type == WT_SV_UINT ? (long long)cv->u : -1;
+			if (cnt >= 0 && (size_t)cnt < nrows)
+				nrows = (size_t)cnt;
+		}
+		for (size_t r = 0; r < nrows && !rc; r++) {
 			const char *sfx = rows.v[r];
 			int unit = unit_of(en, sfx, st);
 			long index = en->walk ? suffix_part(sfx, en->index_part) : en->index;

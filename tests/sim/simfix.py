@@ -112,6 +112,8 @@ def parse_snmp(out):
             oid, typ, val = m.group(1), m.group(2) or "", m.group(3)
             if typ == "" and val.startswith("No Such"):
                 typ = "NoSuch"
+            elif typ == "" and val.startswith('"'):
+                typ = "STRING"  # net-snmp prints an empty string without its type
             if val.startswith('"') and val.endswith('"'):
                 val = val[1:-1]
             rows.append((oid.lstrip("."), typ, val))

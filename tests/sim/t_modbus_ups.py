@@ -1,0 +1,244 @@
+"""wattrack-sim Modbus TCP: the APC Smart-UPS register map
+(realdata/modbus/apc-smart-ups-modbus-registers.txt) read with pymodbus and checked
+against the simulator's ground truth: status bit fields, binary-point scales, strings,
+a mains failure seen through the status word and the falling charge, the output
+switched by OutletCommand_BF (also with the off delay), writable settings, and
+exceptions."""
+
+import json
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
+from wtfix import *  # noqa: E402,F401
+
+from pymodbus.client import ModbusTcpClient  # noqa: E402
+
+SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-sim")
+F = Failures()
+
+
+class Sim:
+    """wattrack-sim with a fleet written by the test; ports come from --write-fleet."""
+
+    def __init__(self, devices):
+        self.dir = tmpdir("wt-simproto-")
+        fleet = os.path.join(self.dir, "fleet.json")
+        with open(fleet, "w") as f:
+            json.dump({"devices": devices}, f)
+        out = os.path.join(self.dir, "out.json")
+        self.errlog = os.path.join(self.dir, "stderr")
+        self.proc = spawn([SIM, "--fleet", fleet, "--write-fleet", out],
+                          stdout=subprocess.PIPE, stderr=open(self.errlog, "w"), text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if r else ""
+        if not line.startswith("READY"):
+            raise RuntimeError("wattrack-sim did not start: %r %s" % (line, open(self.errlog).read()))
+        with open(out) as f:
+            self.fleet = json.load(f)
+        self.devices = self.fleet["devices"]
+        self.control = self.fleet["control_port"]
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request("http://127.0.0.1:%d/api%s" % (self.control, path),
+                                     data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def state(self, dev):
+        return self.api("GET", "/devices/%d" % dev)
+
+    def faults(self, dev, **kw):
+        return self.api("POST", "/devices/%d/faults" % dev, kw)
+
+    def clear(self, dev):
+        return self.api("DELETE", "/devices/%d/faults" % dev)
+
+    def stop(self):
+        """Stops by SIGTERM; the exit status carries ASan/LSan findings."""
+        rc = stop_pid(self.proc)
+        log = open(self.errlog).read()
+        F.check(rc == 0, "wattrack-sim exit status %s; stderr tail: %s" % (rc, log[-3000:]))
+        F.check("Sanitizer" not in log, "sanitizer report in wattrack-sim stderr: " + log[-3000:])
+
+
+def string(regs):
+    return bytes(b for w in regs for b in (w >> 8, w & 255)).rstrip(b"\0").decode()
+
+
+def s16(v):
+    return v - 65536 if v & 0x8000 else v
+
+
+def near(what, got, want, rel=0.03, res=0.0):
+    tol = max(res, rel * abs(want))
+    return F.check(abs(got - want) <= tol, "%s: Modbus %.4f, ground truth %.4f (tol %.4f)" % (what, got, want, tol))
+
+
+sim = Sim([
+    {"model": "apc-ups", "protocol": "modbus"},
+    {"model": "apc-ups", "protocol": "modbus"},
+])
+UPS = 0
+port = sim.devices[UPS]["modbus"]["port"]
+unit = sim.devices[UPS]["modbus"]["unit"]
+unit2 = sim.devices[1]["modbus"]["unit"]
+F.check(sim.devices[1]["modbus"]["port"] == port and unit2 != unit, "two UPSs share one port: %s" %
+        [d["modbus"] for d in sim.devices])
+cli = ModbusTcpClient("127.0.0.1", port=port, timeout=3)
+F.check(cli.connect(), "pymodbus connects")
+
+
+def hr(addr, count, u=unit):
+    r = cli.read_holding_registers(addr, count, slave=u)
+    if r.isError():
+        F.check(False, "FC3 %d+%d: %s" % (addr, count, r))
+        return [0] * count
+    return r.registers
+
+
+def exc(r):
+    return getattr(r, "exception_code", None) if r.isError() else None
+
+
+def blocks(u=unit):
+    """The four blocks NUT polls, as {address: value}."""
+    regs = {}
+    for start, n in ((0, 27), (128, 44), (516, 120), (1026, 22)):
+        for i, v in enumerate(hr(start, n, u)):
+            regs[start + i] = v
+    return regs
+
+
+def u32(regs, a):
+    return (regs[a] << 16) | regs[a + 1]
+
+
+def s32(regs, a):
+    v = u32(regs, a)
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+time.sleep(1.0)
+st = sim.state(UPS)["ups"]
+R = blocks()
+st2 = sim.state(UPS)["ups"]
+status = u32(R, 0)
+F.check(status & (1 << 1) and not status & (1 << 2) and not status & (1 << 4),
+        "status word on line: 0x%x" % status)
+F.check(R[2] == 8, "UPSStatusChangeCause = AcceptableInput (8): %d" % R[2])
+F.check(u32(R, 3) == 1 and u32(R, 6) == 1, "MOG and SOG0 StateOn: %x %x" % (u32(R, 3), u32(R, 6)))
+F.check(u32(R, 9) == 0 and u32(R, 12) == 0, "SOG1/SOG2 absent read 0")
+F.check(R[590] == 3, "SOGRelayConfigSetting: MOG + SOG0 present (%d)" % R[590])
+F.check(R[18] == 0 and u32(R, 20) == 0 and R[22] == 0, "no shutdown-imminent, power or battery errors")
+near("battery.runtime (s)", u32(R, 128), (st["battery_runtime_s"] + st2["battery_runtime_s"]) / 2, 0.02, 5)
+near("battery.charge (raw/512)", R[130] / 512, st["battery_charge_pct"], 0.01, 0.05)
+near("battery.voltage (raw/32)", s16(R[131]) / 32, st["battery_voltage"], 0.01, 0.05)
+near("battery.temperature (raw/128)", s16(R[135]) / 128, st["battery_temperature"], 0.02, 0.1)
+out_w = sum(l["power"] for l in st["output"]["lines"])
+out_va = sum(l["apparent_power"] for l in st["output"]["lines"])
+out_a = sum(l["current"] for l in st["output"]["lines"])
+near("ups.load (raw/256, %% of W)", R[136] / 256, 100 * out_w / st["rating_w"], 0.08, 0.5)
+near("ups.power (raw/256, %% of VA)", R[138] / 256, 100 * out_va / st["rating_va"], 0.08, 0.5)
+near("output.current (raw/32)", R[140] / 32, out_a, 0.08, 0.05)
+near("output.voltage (raw/64)", R[142] / 64, st["output"]["lines"][0]["voltage"], 0.01, 0.1)
+near("output.frequency (raw/128)", R[144] / 128, st["output"]["frequency"], 0.005, 0.02)
+near("output energy (Wh)", u32(R, 145), st["output_energy_wh"], 0.02, 1.5)
+near("input.voltage (raw/64)", R[151] / 64, st["input"]["lines"][0]["voltage"], 0.01, 0.1)
+F.check(0 < s16(R[154]) / 128 <= 100, "efficiency %.1f %%" % (s16(R[154]) / 128))
+F.check(all(s16(R[a]) == -1 for a in (155, 156, 159, 160, 163, 164, 167, 168)) and s32(R, 157) == -1,
+        "every timer reads -1 (not active)")
+F.check(string([R[a] for a in range(516, 524)]) == sim.devices[UPS]["firmware"], "ups.firmware %r" %
+        string([R[a] for a in range(516, 524)]))
+F.check(string([R[a] for a in range(532, 548)]) == "Smart-UPS %d" % st["rating_va"],
+        "ups.model %r" % string([R[a] for a in range(532, 548)]))
+F.check(string([R[a] for a in range(564, 572)]) == sim.devices[UPS]["serial"][:16], "ups.serial")
+F.check(R[588] == st["rating_va"] and R[589] == st["rating_w"], "nominal VA/W %d/%d" % (R[588], R[589]))
+F.check(R[1026] > R[1027] > 0, "transfer high/low %d/%d" % (R[1026], R[1027]))
+R2 = blocks(unit2)
+F.check(string([R2[a] for a in range(564, 572)]) == sim.devices[1]["serial"][:16],
+        "second unit id answers for the second UPS")
+
+# ---- exceptions ----
+F.check(exc(cli.read_input_registers(0, 2, slave=unit)) == 1, "FC4 on the APC map: illegal function")
+F.check(exc(cli.read_holding_registers(200, 2, slave=unit)) == 2, "register 200 outside every block: 2")
+F.check(exc(cli.read_holding_registers(20, 10, slave=unit)) == 2, "span leaving the status block: 2")
+F.check(exc(cli.write_register(128, 5, slave=unit)) == 2, "write to battery.runtime (read-only): 2")
+F.check(exc(cli.write_register(596, 0x4142, slave=unit)) == 2, "write to half of ups.id: 2")
+F.check(exc(cli.write_registers(1538, [0, (1 << 1) | (1 << 2)], slave=unit)) == 3,
+        "OutletCommand with two commands: 3")
+F.check(exc(cli.write_registers(1538, [0, (1 << 2) | (1 << 10)], slave=unit)) == 3,
+        "OutletCommand on absent SOG1: 3")
+F.check(exc(cli.write_register(1027, 1000, slave=unit)) == 3, "low transfer voltage above high: 3")
+
+# ---- writable settings read back ----
+F.check(not cli.write_register(1026, 260, slave=unit).isError() and hr(1026, 1) == [260],
+        "input.transfer.high written and read back")
+name = b"RACK-7-UPS".ljust(16, b"\0")
+words = [(name[i] << 8) | name[i + 1] for i in range(0, 16, 2)]
+F.check(not cli.write_registers(596, words, slave=unit).isError() and string(hr(596, 8)) == "RACK-7-UPS",
+        "ups.id written and read back")
+
+# ---- mains failure: on battery, charge falls ----
+sim.api("POST", "/devices/%d/mains" % UPS, {"failed": True})
+time.sleep(0.2)
+R = blocks()
+status = u32(R, 0)
+F.check(status & (1 << 2) and not status & (1 << 1), "status OnBattery after mains failure: 0x%x" % status)
+F.check(R[2] == 2, "change cause LowInputVoltage (2): %d" % R[2])
+c0 = R[130] / 512
+time.sleep(2.5)
+c1 = hr(130, 1)[0] / 512
+truth = sim.state(UPS)["ups"]
+F.check(truth["on_battery"] and c1 < c0, "charge falls on battery: %.4f -> %.4f %%" % (c0, c1))
+near("charge on battery", c1, truth["battery_charge_pct"], 0.01, 0.05)
+sim.api("POST", "/devices/%d/mains" % UPS, {"failed": False})
+time.sleep(0.2)
+status = u32(hr(0, 2), 0)
+F.check(status & (1 << 1) and not status & (1 << 2), "back on line after restore: 0x%x" % status)
+
+# ---- the output switched by OutletCommand_BF ----
+OFF, ON, MOG, USE_OFF_DELAY = 1 << 2, 1 << 1, 1 << 8, 1 << 7
+r = cli.write_registers(1538, [0, OFF | MOG], slave=unit)
+F.check(not r.isError(), "OutletCommand output off: %s" % r)
+truth = sim.state(UPS)["ups"]
+F.check(truth["output_off"] is True, "ground truth: output off")
+time.sleep(0.2)
+R = blocks()
+F.check(u32(R, 0) & (1 << 4) and u32(R, 3) == 2, "status OutputOff and MOG StateOff: 0x%x 0x%x" % (u32(R, 0), u32(R, 3)))
+F.check(R[140] == 0 and R[136] == 0, "no output current or load while off: %d %d" % (R[140], R[136]))
+r = cli.write_registers(1538, [0, ON | MOG], slave=unit)
+F.check(not r.isError() and sim.state(UPS)["ups"]["output_off"] is False, "OutletCommand output on")
+F.check(u32(hr(3, 2), 0) == 1, "MOG StateOn again")
+
+# delayed off: 1 s off delay on the main group, pending bit, then off
+F.check(not cli.write_register(1029, 1, slave=unit).isError() and s16(hr(1029, 1)[0]) == 1, "off delay 1 s")
+r = cli.write_registers(1538, [0, OFF | MOG | USE_OFF_DELAY], slave=unit)
+mog = u32(hr(3, 2), 0)
+F.check(not r.isError() and mog & 1 and mog & (1 << 9), "pending off delay shown: 0x%x" % mog)
+F.check(sim.state(UPS)["ups"]["output_off"] is False, "output still on during the off delay")
+time.sleep(1.3)
+mog = u32(hr(3, 2), 0)
+F.check(mog == 2, "output off after the delay: 0x%x" % mog)
+F.check(sim.state(UPS)["ups"]["output_off"] is True, "ground truth: off after the delay")
+cli.write_registers(1538, [0, ON | MOG], slave=unit)
+F.check(sim.state(UPS)["ups"]["output_off"] is False, "output back on")
+
+# ---- faults through the APC map: forced exception ----
+sim.faults(UPS, modbus_exception=4)
+F.check(exc(cli.read_holding_registers(0, 2, slave=unit)) == 4, "forced exception 4 on the UPS")
+F.check(not cli.read_holding_registers(0, 2, slave=unit2).isError(), "the other UPS on the port answers")
+sim.clear(UPS)
+F.check(not cli.read_holding_registers(0, 2, slave=unit).isError(), "answers after clearing")
+
+cli.close()
+sim.stop()
+F.done()

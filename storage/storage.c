@@ -566,9 +566,9 @@ void wt_storage_flush(struct wt_storage *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int wt_storage_sync(struct wt_storage *s, int timeout_ms)
+int wt_storage_sync(struct wt_storage *s, int timeout_ms, bool all)
 {
-	return wt_writer_sync(s->writer, timeout_ms);
+	return wt_writer_sync(s->writer, timeout_ms, all);
 }
 
 void wt_storage_reload(struct wt_storage *s, const struct wt_storage_options *in)

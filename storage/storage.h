@@ -76,8 +76,10 @@ void wt_storage_tick(struct wt_storage *s);
 void wt_storage_flush(struct wt_storage *s);
 
 /* Waits until the writer has committed or spooled everything handed to it
- * (and replayed the spool when connected). 0 or -ETIMEDOUT. */
-int wt_storage_sync(struct wt_storage *s, int timeout_ms) __attribute__((warn_unused_result));
+ * (and replayed the spool when connected); with all, until everything is
+ * in the database (the spool empty). 0 or -ETIMEDOUT. */
+int wt_storage_sync(struct wt_storage *s, int timeout_ms, bool all)
+	__attribute__((warn_unused_result));
 
 /* Applies reloadable options (flush window, retention, spool cap). */
 void wt_storage_reload(struct wt_storage *s, const struct wt_storage_options *o);

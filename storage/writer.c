@@ -546,7 +546,7 @@ void wt_writer_visit(struct wt_writer *w, void (*fn)(void *ctx, const struct wt_
 	pthread_mutex_unlock(&w->lock);
 }
 
-int wt_writer_sync(struct wt_writer *w, int timeout_ms)
+int wt_writer_sync(struct wt_writer *w, int timeout_ms, bool all)
 {
 	struct timespec ts;
 	int rc = 0;
@@ -558,7 +558,8 @@ int wt_writer_sync(struct wt_writer *w, int timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&w->lock);
-	while (rc == 0 && (w->head || w->busy || (w->st.db_connected && w->st.spool_files)))
+	while (rc == 0 &&
+	       (w->head || w->busy || ((all || w->st.db_connected) && w->st.spool_files)))
 		rc = pthread_cond_timedwait(&w->idle, &w->lock, &ts);
 	pthread_mutex_unlock(&w->lock);
 	return rc == 0 ? 0 : -ETIMEDOUT;

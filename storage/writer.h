@@ -55,8 +55,10 @@ void wt_writer_visit(struct wt_writer *w, void (*fn)(void *ctx, const struct wt_
 		     void *ctx);
 
 /* Waits until the queue is empty and, if connected, the spool replayed;
- * returns 0 or -ETIMEDOUT. For tests, benchmarks and shutdown. */
-int wt_writer_sync(struct wt_writer *w, int timeout_ms) __attribute__((warn_unused_result));
+ * with all, also until the spool is empty (waiting for the database to
+ * return). Returns 0 or -ETIMEDOUT. For tests, benchmarks and shutdown. */
+int wt_writer_sync(struct wt_writer *w, int timeout_ms, bool all)
+	__attribute__((warn_unused_result));
 
 void wt_writer_stats(struct wt_writer *w, struct wt_writer_stats *out);
 

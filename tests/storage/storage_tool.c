@@ -20,7 +20,8 @@
  *              close, tick
  *   feed       ingest the next bucket's samples without closing it
  *   flush      wt_storage_flush
- *   sync MS    wait for the writer
+ *   sync MS    wait for the writer (committed or spooled)
+ *   drain MS   wait until everything is in the database
  *   health     print the health counters
  *   now        print the manual clock
  *   query ID FROM TO LEVEL BUDGET   (LEVEL -1 = auto) prints the points
@@ -243,8 +244,9 @@ static int drive(int argc, char **argv)
 			} else if (strcmp(cmd, "flush") == 0) {
 				wt_storage_flush(d.st);
 				printf("ok\n");
-			} else if (strcmp(cmd, "sync") == 0) {
-				rc = wt_storage_sync(d.st, (int)strtol(arg, NULL, 10));
+			} else if (strcmp(cmd, "sync") == 0 || strcmp(cmd, "drain") == 0) {
+				rc = wt_storage_sync(d.st, (int)strtol(arg, NULL, 10),
+						     cmd[0] == 'd');
 				printf(rc == 0 ? "ok\n" : "err timeout\n");
 			} else if (strcmp(cmd, "health") == 0) {
 				print_health(&d);

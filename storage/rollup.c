@@ -1,9 +1,9 @@
 /* The rollup engine. The rules (grace, late, future, counters, precision)
  * are in rollup.h; this file keeps them cheap.
  *
- * Layout: one 80-byte struct per series in an array indexed by series id.
- * Ingest touches only its first 32 bytes (the open 5 s bucket), so a sample
- * costs one cache line. Each series holds ONE open bucket. The only time a
+ * Layout: two arrays indexed by series id, 32 bytes of hot state (the open
+ * 5 s bucket, all that ingest touches) and 48 bytes of cold state (hour,
+ * day), 80 bytes per series in all. Each series holds ONE open bucket. The only time a
  * series needs two is when a sample for the next bucket arrives while the
  * previous one is still in its grace period; then the older bucket moves to
  * a small side list (normally empty) and is emitted from there at its close.
@@ -29,11 +29,11 @@ enum {
 	SF_HAS_TS = 1u << 3    /* counter: bidx/last_off give that reading's time */
 };
 
-/* Per-series state. Gauges keep min, max, last in g[]; counters keep
+/* Per-series hot state: the open 5 s bucket, all that ingest touches (two
+ * series per cache line). Gauges keep min, max, last in g[]; counters keep
  * min = max = last = sum (the delta), so g[0..1] hold the raw previous
  * reading as a double instead (see ser_raw). */
 struct ser {
-	/* open 5 s bucket: all that ingest touches */
 	double sum;        /* sum of values, or the counter delta */
 	float g[3];        /* gauge: min, max, last; counter: raw reading */
 	uint32_t count;    /* samples in the open bucket; 0 = none open */
@@ -41,7 +41,12 @@ struct ser {
 	uint16_t last_off; /* ms into the bucket of last (gauge) or of the last reading */
 	uint8_t quality;
 	uint8_t flags; /* SF_* */
-	/* open hour and day, folded from closed buckets */
+};
+_Static_assert(sizeof(struct ser) == 32, "hot per-series state grew");
+
+/* Per-series cold state: the open hour and day, folded from closed
+ * buckets; touched once per bucket at close, not per sample. */
+struct per {
 	double hsum, dsum;
 	float hmin, hmax;
 	uint32_t hcount;
@@ -50,7 +55,7 @@ struct ser {
 	uint8_t hq, dq;
 	uint8_t wrap_idx; /* index into wraps[], 0 = no wrap */
 };
-_Static_assert(sizeof(struct ser) == 80, "per-series state grew");
+_Static_assert(sizeof(struct per) == 48, "cold per-series state grew");
 
 /* A bucket pushed out of its series' slot while still inside its grace. */
 struct side {
@@ -71,7 +76,8 @@ struct agg_sub {
 struct wt_rollup {
 	struct wt_clock clock;
 	struct ser *ser;
-	uint32_t cap;  /* entries allocated in ser */
+	struct per *per;
+	uint32_t cap;  /* entries allocated in ser and per */
 	uint32_t nreg; /* registered series */
 	int64_t next_close; /* start of the oldest bucket not yet closed */
 	size_t open_slots;  /* series whose slot holds an open bucket */
@@ -152,6 +158,7 @@ void wt_rollup_free(struct wt_rollup *r)
 	if (!r)
 		return;
 	free(r->ser);
+	free(r->per);
 	free(r->side);
 	free(r->scratch);
 	free(r->close_subs);
@@ -178,6 +185,24 @@ static int wrap_index(struct wt_rollup *r, double wrap, uint8_t *out)
 	return 0;
 }
 
+/* Grows both arrays to want entries; on failure the capacity is unchanged
+ * (a grown first array is harmless). */
+static int resize(struct wt_rollup *r, uint64_t want)
+{
+	struct ser *n = realloc(r->ser, (size_t)want * sizeof *n);
+	if (!n)
+		return -ENOMEM;
+	r->ser = n;
+	struct per *p = realloc(r->per, (size_t)want * sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	r->per = p;
+	memset(n + r->cap, 0, (size_t)(want - r->cap) * sizeof *n);
+	memset(p + r->cap, 0, (size_t)(want - r->cap) * sizeof *p);
+	r->cap = (uint32_t)want;
+	return 0;
+}
+
 static int grow_series(struct wt_rollup *r, uint32_t series)
 {
 	if (series < r->cap)
@@ -191,13 +216,7 @@ static int grow_series(struct wt_rollup *r, uint32_t series)
 		want = (uint64_t)series + 1;
 	if (want > (uint64_t)WT_ROLLUP_MAX_SERIES + 1)
 		want = (uint64_t)WT_ROLLUP_MAX_SERIES + 1;
-	struct ser *n = realloc(r->ser, (size_t)want * sizeof *n);
-	if (!n)
-		return -ENOMEM;
-	memset(n + r->cap, 0, (size_t)(want - r->cap) * sizeof *n);
-	r->ser = n;
-	r->cap = (uint32_t)want;
-	return 0;
+	return resize(r, want);
 }
 
 int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series)
@@ -206,13 +225,7 @@ int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series)
 		return -EINVAL;
 	if (max_series < r->cap)
 		return 0;
-	struct ser *n = realloc(r->ser, ((size_t)max_series + 1) * sizeof *n);
-	if (!n)
-		return -ENOMEM;
-	memset(n + r->cap, 0, ((size_t)max_series + 1 - r->cap) * sizeof *n);
-	r->ser = n;
-	r->cap = max_series + 1;
-	return 0;
+	return resize(r, (uint64_t)max_series + 1);
 }
 
 int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, double wrap)
@@ -243,7 +256,7 @@ int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, dou
 		sp->flags = SF_REGISTERED | (counter ? SF_COUNTER : 0);
 		r->nreg++;
 	}
-	sp->wrap_idx = widx;
+	r->per[series].wrap_idx = widx;
 	return 0;
 }
 
@@ -395,7 +408,7 @@ static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int
 	if (v >= prev) {
 		d = v - prev;
 	} else {
-		double w = r->wraps[sp->wrap_idx];
+		double w = r->wraps[r->per[id].wrap_idx];
 		if (w > 0 && prev <= w && v >= 0 && w - prev + v <= w / 8) {
 			d = w - prev + v;
 			r->st.counter_wraps++;
@@ -541,18 +554,18 @@ static void close_hour(struct wt_rollup *r, int64_t start, bool have)
 	struct wt_agg *out = r->scratch;
 	size_t k = 0;
 	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
-		struct ser *sp = &r->ser[id];
-		if (!sp->hcount)
+		struct per *pp = &r->per[id];
+		if (!pp->hcount)
 			continue;
 		if (have)
-			out[k++] = (struct wt_agg){.series = id, .count = sp->hcount,
-						   .start_ms = start, .min = sp->hmin,
-						   .max = sp->hmax, .sum = sp->hsum, .quality = sp->hq};
+			out[k++] = (struct wt_agg){.series = id, .count = pp->hcount,
+						   .start_ms = start, .min = pp->hmin,
+						   .max = pp->hmax, .sum = pp->hsum, .quality = pp->hq};
 		else
 			count_nomem(r);
-		acc_fold(&sp->dmin, &sp->dmax, &sp->dsum, &sp->dcount, &sp->dq, sp->hmin, sp->hmax,
-			 sp->hsum, sp->hcount, sp->hq);
-		sp->hcount = 0;
+		acc_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcount, &pp->dq, pp->hmin, pp->hmax,
+			 pp->hsum, pp->hcount, pp->hq);
+		pp->hcount = 0;
 		r->day_any = true;
 	}
 	r->hour_any = false;
@@ -566,17 +579,17 @@ static void close_day(struct wt_rollup *r, int64_t start, bool have)
 	size_t k = 0;
 	if (r->day_any) {
 		for (uint32_t id = 0; id < r->cap; id++) {
-			struct ser *sp = &r->ser[id];
-			if (!sp->dcount)
+			struct per *pp = &r->per[id];
+			if (!pp->dcount)
 				continue;
 			if (have)
-				out[k++] = (struct wt_agg){.series = id, .count = sp->dcount,
-							   .start_ms = start, .min = sp->dmin,
-							   .max = sp->dmax, .sum = sp->dsum,
-							   .quality = sp->dq};
+				out[k++] = (struct wt_agg){.series = id, .count = pp->dcount,
+							   .start_ms = start, .min = pp->dmin,
+							   .max = pp->dmax, .sum = pp->dsum,
+							   .quality = pp->dq};
 			else
 				count_nomem(r);
-			sp->dcount = 0;
+			pp->dcount = 0;
 		}
 	}
 	r->st.days_closed += k;
@@ -585,9 +598,9 @@ static void close_day(struct wt_rollup *r, int64_t start, bool have)
 }
 
 /* Folds a closed bucket into its series' open hour. */
-static void fold_hour(struct ser *sp, const struct wt_bucket *b)
+static void fold_hour(struct per *pp, const struct wt_bucket *b)
 {
-	acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, b->min, b->max, b->sum,
+	acc_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcount, &pp->hq, b->min, b->max, b->sum,
 		 b->count, b->quality);
 }
 
@@ -607,7 +620,7 @@ static void close_boundary(struct wt_rollup *r, int64_t B)
 			r->side[j++] = r->side[i];
 			continue;
 		}
-		fold_hour(&r->ser[b->series], b);
+		fold_hour(&r->per[b->series], b);
 		folded++;
 		if (have)
 			out[k++] = *b;
@@ -622,7 +635,7 @@ static void close_boundary(struct wt_rollup *r, int64_t B)
 			continue;
 		struct wt_bucket *o = have ? &out[k] : &tmp;
 		slot_to_bucket(sp, id, o);
-		fold_hour(sp, o);
+		fold_hour(&r->per[id], o);
 		folded++;
 		if (have)
 			k++;
@@ -687,26 +700,26 @@ void wt_rollup_flush(struct wt_rollup *r)
 	int64_t ds = wt_rollup_align(r->next_close, WT_DAY_MS);
 	size_t k = 0;
 	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
-		const struct ser *sp = &r->ser[id];
-		if (sp->hcount)
-			out[k++] = (struct wt_agg){.series = id, .count = sp->hcount,
-						   .start_ms = hs, .min = sp->hmin,
-						   .max = sp->hmax, .sum = sp->hsum,
-						   .quality = sp->hq};
+		const struct per *pp = &r->per[id];
+		if (pp->hcount)
+			out[k++] = (struct wt_agg){.series = id, .count = pp->hcount,
+						   .start_ms = hs, .min = pp->hmin,
+						   .max = pp->hmax, .sum = pp->hsum,
+						   .quality = pp->hq};
 	}
 	emit_agg(r, WT_LEVEL_HOUR, hs, out, k);
 	k = 0;
 	for (uint32_t id = 0; id < r->cap && (r->hour_any || r->day_any); id++) {
-		const struct ser *sp = &r->ser[id];
-		if (!sp->hcount && !sp->dcount)
+		const struct per *pp = &r->per[id];
+		if (!pp->hcount && !pp->dcount)
 			continue;
-		float mn = sp->dmin, mx = sp->dmax;
-		double sum = sp->dsum;
-		uint32_t count = sp->dcount;
-		uint8_t q = sp->dq;
-		if (sp->hcount)
-			acc_fold(&mn, &mx, &sum, &count, &q, sp->hmin, sp->hmax, sp->hsum,
-				 sp->hcount, sp->hq);
+		float mn = pp->dmin, mx = pp->dmax;
+		double sum = pp->dsum;
+		uint32_t count = pp->dcount;
+		uint8_t q = pp->dq;
+		if (pp->hcount)
+			acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
+				 pp->hcount, pp->hq);
 		out[k++] = (struct wt_agg){.series = id, .count = count, .start_ms = ds,
 					   .min = mn, .max = mx, .sum = sum, .quality = q};
 	}
@@ -728,20 +741,20 @@ int wt_rollup_seed(struct wt_rollup *r, enum wt_level level, const struct wt_agg
 		return 0;
 	if (!check_agg(a))
 		return -EINVAL;
-	struct ser *sp = &r->ser[a->series];
+	struct per *pp = &r->per[a->series];
 	uint8_t q = a->quality > WT_Q_BAD ? WT_Q_BAD : a->quality;
 	switch (level) {
 	case WT_LEVEL_HOUR:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_HOUR_MS))
 			return -ERANGE;
-		acc_fold(&sp->hmin, &sp->hmax, &sp->hsum, &sp->hcount, &sp->hq, a->min, a->max,
+		acc_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcount, &pp->hq, a->min, a->max,
 			 a->sum, a->count, q);
 		r->hour_any = true;
 		return 0;
 	case WT_LEVEL_DAY:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_DAY_MS))
 			return -ERANGE;
-		acc_fold(&sp->dmin, &sp->dmax, &sp->dsum, &sp->dcount, &sp->dq, a->min, a->max,
+		acc_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcount, &pp->dq, a->min, a->max,
 			 a->sum, a->count, q);
 		r->day_any = true;
 		return 0;
@@ -807,6 +820,7 @@ bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level le
 	if (series >= r->cap || !(r->ser[series].flags & SF_REGISTERED))
 		return false;
 	const struct ser *sp = &r->ser[series];
+	const struct per *pp = &r->per[series];
 	memset(out, 0, sizeof *out);
 	out->series = series;
 	switch (level) {
@@ -823,12 +837,12 @@ bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level le
 	case WT_LEVEL_HOUR: {
 		int64_t hs = wt_rollup_align(r->next_close, WT_HOUR_MS);
 		out->start_ms = hs;
-		if (sp->hcount) {
-			out->count = sp->hcount;
-			out->min = sp->hmin;
-			out->max = sp->hmax;
-			out->sum = sp->hsum;
-			out->quality = sp->hq;
+		if (pp->hcount) {
+			out->count = pp->hcount;
+			out->min = pp->hmin;
+			out->max = pp->hmax;
+			out->sum = pp->hsum;
+			out->quality = pp->hq;
 		}
 		peek_open(r, series, hs, hs + WT_HOUR_MS, out);
 		return out->count > 0;
@@ -836,13 +850,13 @@ bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level le
 	case WT_LEVEL_DAY: {
 		int64_t ds = wt_rollup_align(r->next_close, WT_DAY_MS);
 		out->start_ms = ds;
-		float mn = sp->dmin, mx = sp->dmax;
-		double sum = sp->dsum;
-		uint32_t count = sp->dcount;
-		uint8_t q = sp->dq;
-		if (sp->hcount)
-			acc_fold(&mn, &mx, &sum, &count, &q, sp->hmin, sp->hmax, sp->hsum,
-				 sp->hcount, sp->hq);
+		float mn = pp->dmin, mx = pp->dmax;
+		double sum = pp->dsum;
+		uint32_t count = pp->dcount;
+		uint8_t q = pp->dq;
+		if (pp->hcount)
+			acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
+				 pp->hcount, pp->hq);
 		*out = (struct wt_agg){.series = series, .count = count, .start_ms = ds,
 				       .min = mn, .max = mx, .sum = sum, .quality = q};
 		peek_open(r, series, ds, ds + WT_DAY_MS, out);
@@ -861,7 +875,7 @@ size_t wt_rollup_bytes_per_series(const struct wt_rollup *r)
 {
 	if (r->nreg == 0)
 		return 0;
-	size_t bytes = (size_t)r->cap * sizeof(struct ser) + r->scratch_bytes +
+	size_t bytes = (size_t)r->cap * (sizeof(struct ser) + sizeof(struct per)) + r->scratch_bytes +
 		       r->cap_side * sizeof(struct side) +
 		       r->nclose_subs * sizeof(struct close_sub) +
 		       r->nagg_subs * sizeof(struct agg_sub);

@@ -81,6 +81,7 @@ struct wt_rollup {
 	uint32_t nreg; /* registered series */
 	int64_t next_close; /* start of the oldest bucket not yet closed */
 	size_t open_slots;  /* series whose slot holds an open bucket */
+	int64_t newest;     /* start of the newest bucket a sample was kept for */
 	bool hour_any, day_any;
 	bool busy; /* inside tick/flush: closing is not reentrant */
 	struct side *side;
@@ -150,6 +151,7 @@ struct wt_rollup *wt_rollup_new(const struct wt_clock *clock)
 		return NULL;
 	r->clock = *clock;
 	r->next_close = wt_rollup_align(wt_clock_now(&r->clock) - WT_ROLLUP_GRACE_MS, WT_BUCKET_MS);
+	r->newest = INT64_MIN;
 	return r;
 }
 
@@ -493,6 +495,8 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 			kept = ingest_gauge(r, sp, id, b, off, v, q);
 		}
 		if (kept) {
+			if (b * WT_BUCKET_MS > r->newest)
+				r->newest = b * WT_BUCKET_MS;
 			r->st.samples++;
 			if (q == WT_Q_BAD)
 				r->st.bad_quality++;
@@ -688,8 +692,15 @@ void wt_rollup_flush(struct wt_rollup *r)
 	if (r->busy)
 		return;
 	r->busy = true;
-	while (r->open_slots || r->nside)
-		close_boundary(r, r->next_close);
+	/* Up to the newest bucket open now, then one more round for samples
+	 * that subscribers fed back meanwhile (derived series stamped into the
+	 * next bucket). Going on until nothing is open would never end if a
+	 * subscriber always feeds the next bucket. */
+	for (int round = 0; round < 2; round++) {
+		int64_t last = r->newest;
+		while ((r->open_slots || r->nside) && r->next_close <= last)
+			close_boundary(r, r->next_close);
+	}
 	if (!scratch_reserve(r)) {
 		count_nomem(r);
 		r->busy = false;

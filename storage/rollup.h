@@ -151,7 +151,9 @@ void wt_rollup_tick(struct wt_rollup *r);
 
 /* Closes everything still open, as at shutdown: every open 5 s bucket is
  * emitted (also ones not yet due; later samples for them count as late),
- * with the hour/day ends in between. Then the open hour and the open day
+ * with the hour/day ends in between, plus one more round for samples that
+ * subscribers fed back during it (derived series stamped into the next
+ * bucket); what they feed in that round stays open. Then the open hour and the open day
  * (including that hour) are emitted to the agg subscribers as provisional
  * rows (the writer upserts them), without resetting them: the engine stays
  * usable and the final rows follow when the periods end. */

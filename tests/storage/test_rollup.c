@@ -640,6 +640,33 @@ static void test_reentrant(void)
 	fx_free(&f);
 }
 
+/* A subscriber that always feeds the bucket after the one closing. */
+static void feed_next(void *ctx, int64_t start, const struct wt_bucket *b, size_t n)
+{
+	struct reenter *x = ctx;
+	x->calls++;
+	struct wt_sample s = {.series = 2, .ts_ms = start + WT_BUCKET_MS, .value = (double)n};
+	wt_rollup_ingest(x->r, &s, 1);
+}
+
+static void test_flush_feedback(void)
+{
+	struct fixture f;
+	fx_init(&f, T0 + 1000);
+	reg(&f, 1, 0, 0);
+	reg(&f, 2, 0, 0);
+	struct reenter x = {f.r, &f.now, 0};
+	CHECK(wt_rollup_on_close(f.r, feed_next, &x) == 0, "subscribe");
+	put(&f, 1, T0 + 100, 7.0, WT_Q_GOOD);
+	wt_rollup_flush(f.r);
+	/* closes T0 (feeds T0+5000), then the fed-back T0+5000 (feeds T0+10000,
+	 * which stays open), and stops */
+	CHECK(x.calls == 2, "flush terminates after one feedback round: %d closes", x.calls);
+	const struct wt_bucket *b = find_bucket(&f.cap, 2, T0 + 5000);
+	CHECK(b && b->sum == 1.0, "fed-back bucket emitted by the flush");
+	fx_free(&f);
+}
+
 /* --- seeding equivalence ----------------------------------------------- */
 
 /* Deterministic per-sample data for the seeding test. */
@@ -1231,6 +1258,7 @@ int main(void)
 	test_out_of_order();
 	test_catch_up();
 	test_reentrant();
+	test_flush_feedback();
 	test_flush();
 	test_register();
 	test_seeding();

@@ -246,9 +246,20 @@ struct rf_sensor {
 	double va, pf;        /* power sensors */
 	double range_max;
 	double caution, critical; /* upper thresholds; 0 = none */
+	double low_caution, low_critical; /* lower thresholds; 0 = none */
 };
 
 #define RF_MAX_UNIT_SENSORS (SIM_MAX_LINES * 4 + 4 + SIM_MAX_BRANCHES * 3 + SIM_MAX_OUTLETS * 4 + SIM_MAX_SENSORS)
+
+/* Voltage limits around the nominal: caution at 6 %, critical at 10 %. */
+static void voltage_limits(const struct sim_device *dev, struct rf_sensor *s)
+{
+	double nv = dev->pdu.nominal_v > 0 ? dev->pdu.nominal_v : 230;
+	s->caution = nv * 1.06;
+	s->critical = nv * 1.10;
+	s->low_caution = nv * 0.94;
+	s->low_critical = nv * 0.90;
+}
 
 /* Fills out[] with every sensor of a unit; returns how many. */
 static size_t unit_sensors(const struct sim_device *dev, unsigned unit, struct rf_sensor *out)
@@ -269,6 +280,7 @@ static size_t unit_sensors(const struct sim_device *dev, unsigned unit, struct r
 		s->physical = "ACInput";
 		s->reading = ln->voltage_v;
 		s->range_max = 300;
+		voltage_limits(dev, s);
 		s = &out[n++];
 		memset(s, 0, sizeof(*s));
 		snprintf(s->id, sizeof(s->id), "CurrentMains%u", l + 1);
@@ -385,6 +397,7 @@ static size_t unit_sensors(const struct sim_device *dev, unsigned unit, struct r
 		s->physical = "PowerOutlet";
 		s->reading = ol->voltage_v;
 		s->range_max = 300;
+		voltage_limits(dev, s);
 		s = &out[n++];
 		memset(s, 0, sizeof(*s));
 		snprintf(s->id, sizeof(s->id), "CurrentOutlet%u", o + 1);
@@ -426,12 +439,14 @@ static size_t unit_sensors(const struct sim_device *dev, unsigned unit, struct r
 			s->range_max = 70;
 			s->caution = 35;
 			s->critical = 40;
+			s->low_caution = 10;
 		} else {
 			snprintf(s->id, sizeof(s->id), "Humidity%u", ++nh);
 			s->kind = SK_HUMIDITY;
 			s->range_max = 100;
 			s->caution = 55;
 			s->critical = 66;
+			s->low_caution = 20;
 		}
 		snprintf(s->name, sizeof(s->name), "%s", se->name);
 		s->physical = "Room";
@@ -472,12 +487,20 @@ static json_t *sensor_json(const struct rctx *r, unsigned unit, const struct rf_
 		json_object_set_new(o, "Precision", json_integer(s->kind == SK_VOLTAGE || s->kind == SK_POWER || s->kind == SK_TEMP ? 1 : 2));
 		json_object_set_new(o, "SensingInterval", json_string("PT1S"));
 	}
-	if (s->critical > 0)
-		json_object_set_new(o, "Thresholds",
-				    json_pack("{s:{s:o,s:s},s:{s:o,s:s}}", "UpperCritical",
-					      "Reading", num(s->critical, 1), "Activation",
-					      "Increasing", "UpperCaution", "Reading",
-					      num(s->caution, 1), "Activation", "Increasing"));
+	if (s->critical > 0) {
+		json_t *t = json_pack("{s:{s:o,s:s},s:{s:o,s:s}}", "UpperCritical", "Reading",
+				      num(s->critical, 1), "Activation", "Increasing", "UpperCaution",
+				      "Reading", num(s->caution, 1), "Activation", "Increasing");
+		if (s->low_caution > 0)
+			json_object_set_new(t, "LowerCaution",
+					    json_pack("{s:o,s:s}", "Reading", num(s->low_caution, 1),
+						      "Activation", "Decreasing"));
+		if (s->low_critical > 0)
+			json_object_set_new(t, "LowerCritical",
+					    json_pack("{s:o,s:s}", "Reading", num(s->low_critical, 1),
+						      "Activation", "Decreasing"));
+		json_object_set_new(o, "Thresholds", t);
+	}
 	char uri[200];
 	snprintf(uri, sizeof(uri), "%s/Sensors/%s", pdu, s->id);
 	json_object_set_new(o, "@odata.id", json_string(uri));
@@ -889,9 +912,9 @@ static uint32_t session_timeout(const struct sim_device *dev)
 
 static json_t *session_service(const struct rctx *r)
 {
-	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:I,s:o,s:s}", "@odata.type",
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:I,s:o,s:s}", "@odata.type",
 			 "#SessionService.v1_2_0.SessionService", "Id", "SessionService", "Name",
-			 "Session Service", "Status", status_ok(true), "ServiceEnabled", 1,
+			 "Session Service", "Description", "Session Service", "Status", status_ok(true), "ServiceEnabled", 1,
 			 "SessionTimeout", (json_int_t)session_timeout(r->dev), "Sessions",
 			 ref(RF_ROOT "/SessionService/Sessions"), "@odata.id",
 			 RF_ROOT "/SessionService");

@@ -154,6 +154,7 @@ static void reload(struct daemon *d)
 	struct reload_counts n = {0};
 	int rc;
 
+	wt_debug("reload: SIGHUP received");
 	/* A file created since start-up at the default place is picked up. */
 	if (!d->config_path && file_exists(DEFAULT_CONFIG))
 		d->config_path = DEFAULT_CONFIG;

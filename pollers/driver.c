@@ -1,0 +1,74 @@
+/* The driver table: URL scheme -> ops. Modbus and Redfish add a row each. */
+#include "driver.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pollers/snmp_dev.h"
+
+static int snmp_create(const struct wt_driver_env *env, long device_id, const char *name,
+		       const char *url, int timeout_ms, int retries, void **inst, char *err,
+		       size_t errlen)
+{
+	struct wt_snmp_target t;
+	int rc = wt_snmp_url_parse(url, &t, err, errlen);
+	if (rc)
+		return rc;
+	t.timeout_ms = timeout_ms;
+	t.retries = retries;
+	struct wt_snmp_dev *d = wt_snmp_dev_new(env, device_id, name, &t, err, errlen);
+	memset(&t, 0, sizeof t);
+	if (!d)
+		return -EINVAL;
+	*inst = d;
+	return 0;
+}
+
+static void snmp_destroy(void *inst)
+{
+	wt_snmp_dev_free(inst);
+}
+
+static int snmp_poll(void *inst, wt_poll_done_fn done, void *ctx)
+{
+	return wt_snmp_dev_poll(inst, done, ctx);
+}
+
+static void snmp_rebind(void *inst)
+{
+	wt_snmp_dev_rebind(inst);
+}
+
+static const char *snmp_last_error(void *inst)
+{
+	return wt_snmp_dev_error(inst);
+}
+
+static const struct wt_driver_ops snmp_ops = {
+	.version = WT_DRIVER_OPS_VERSION,
+	.name = "snmp",
+	.create = snmp_create,
+	.destroy = snmp_destroy,
+	.poll = snmp_poll,
+	.rebind = snmp_rebind,
+	.last_error = snmp_last_error,
+};
+
+static const struct {
+	const char *scheme;
+	const struct wt_driver_ops *ops;
+} drivers[] = {
+	{"snmp", &snmp_ops},
+	{"snmpv1", &snmp_ops},
+	{"snmpv2c", &snmp_ops},
+	{"snmpv3", &snmp_ops},
+};
+
+const struct wt_driver_ops *wt_driver_find(const char *scheme)
+{
+	for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
+		if (strcmp(drivers[i].scheme, scheme) == 0)
+			return drivers[i].ops->version == WT_DRIVER_OPS_VERSION ? drivers[i].ops : NULL;
+	return NULL;
+}

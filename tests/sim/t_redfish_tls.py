@@ -1,0 +1,279 @@
+"""wattrack-sim Redfish security and faults, driven with curl: HTTPS with the
+self-signed certificate made at start, basic authentication, SessionService sessions
+(X-Auth-Token, Location, DELETE, expiry), 401 on bad credentials, and every Redfish
+fault of the control API seen by a client over HTTP and HTTPS."""
+
+import json
+import os
+import select
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
+from wtfix import *  # noqa: E402,F401
+
+SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-sim")
+F = Failures()
+
+
+class Sim:
+    """wattrack-sim with a fleet written by the test; ports come from --write-fleet."""
+
+    def __init__(self, devices):
+        self.dir = tmpdir("wt-simproto-")
+        fleet = os.path.join(self.dir, "fleet.json")
+        with open(fleet, "w") as f:
+            json.dump({"devices": devices}, f)
+        out = os.path.join(self.dir, "out.json")
+        self.errlog = os.path.join(self.dir, "stderr")
+        self.proc = spawn([SIM, "--fleet", fleet, "--write-fleet", out],
+                          stdout=subprocess.PIPE, stderr=open(self.errlog, "w"), text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if r else ""
+        if not line.startswith("READY"):
+            raise RuntimeError("wattrack-sim did not start: %r %s" % (line, open(self.errlog).read()))
+        with open(out) as f:
+            self.fleet = json.load(f)
+        self.devices = self.fleet["devices"]
+        self.control = self.fleet["control_port"]
+
+    def api(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request("http://127.0.0.1:%d/api%s" % (self.control, path),
+                                     data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def state(self, dev):
+        return self.api("GET", "/devices/%d" % dev)
+
+    def faults(self, dev, **kw):
+        return self.api("POST", "/devices/%d/faults" % dev, kw)
+
+    def clear(self, dev):
+        return self.api("DELETE", "/devices/%d/faults" % dev)
+
+    def stop(self):
+        """Stops by SIGTERM; the exit status carries ASan/LSan findings."""
+        rc = stop_pid(self.proc)
+        log = open(self.errlog).read()
+        F.check(rc == 0, "wattrack-sim exit status %s; stderr tail: %s" % (rc, log[-3000:]))
+        F.check("Sanitizer" not in log, "sanitizer report in wattrack-sim stderr: " + log[-3000:])
+
+
+WORK = tmpdir("wt-redfish-")
+
+
+def curl(url, auth=None, method=None, data=None, headers=(), timeout=5, extra=()):
+    """Runs curl; returns (exit code, HTTP status, {header: value}, body bytes)."""
+    bf, hf = os.path.join(WORK, "body"), os.path.join(WORK, "hdr")
+    for p in (bf, hf):
+        if os.path.exists(p):
+            os.unlink(p)
+    argv = ["curl", "-s", "-g", "-m", str(timeout), "-o", bf, "-D", hf, "-w", "%{http_code}"]
+    if auth:
+        argv += ["-u", "%s:%s" % auth]
+    if method:
+        argv += ["-X", method]
+    if data is not None:
+        argv += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(data)]
+    for h in headers:
+        argv += ["-H", h]
+    argv += list(extra) + [url]
+    p = subprocess.run(argv, capture_output=True, text=True)
+    hdrs = {}
+    if os.path.exists(hf):
+        for line in open(hf, errors="replace"):
+            if ":" in line:
+                k, v = line.split(":", 1)
+                hdrs[k.strip().lower()] = v.strip()
+    body = open(bf, "rb").read() if os.path.exists(bf) else b""
+    status = int(p.stdout or 0) if (p.stdout or "0").isdigit() else 0
+    return p.returncode, status, hdrs, body
+
+
+
+sim = Sim([
+    {"model": "redfish-pdu", "protocol": "redfish", "wiring": "wye", "outlets": 12},
+    {"model": "redfish-pdu", "protocol": "redfish", "wiring": "1ph", "outlets": 8},
+])
+D = sim.devices[0]
+USER, PASS = D["http"]["user"], D["http"]["password"]
+F.check(USER and PASS, "the fleet gives Redfish devices credentials: %r" % D["http"])
+HTTP = "http://127.0.0.1:%d" % D["http"]["port"]
+HTTPS = "https://127.0.0.1:%d" % D["http"]["https_port"]
+PE = "/redfish/v1/PowerEquipment"
+PDU = PE + "/RackPDUs/1"
+
+
+def js(body):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+# ---- HTTPS with the self-signed certificate ----
+rc, st, _, body = curl(HTTPS + "/redfish/v1", extra=["-k"])
+F.check(rc == 0 and st == 200 and js(body) and js(body)["Id"] == "RootService", "HTTPS service root with -k: %d %d" % (rc, st))
+rc, st, _, _ = curl(HTTPS + "/redfish/v1")
+F.check(rc == 60, "without -k curl refuses the self-signed certificate (rc %d)" % rc)
+pem = ssl.get_server_certificate(("127.0.0.1", D["http"]["https_port"]))
+pem_file = os.path.join(WORK, "cert.pem")
+with open(pem_file, "w") as f:
+    f.write(pem)
+text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", pem_file], capture_output=True, text=True).stdout
+F.check("CN = localhost" in text and "IP Address:127.0.0.1" in text and "wattrack-sim" in text,
+        "certificate subject and SAN: %s" % [l.strip() for l in text.splitlines() if "Subject" in l or "IP Address" in l])
+rc, st, _, _ = curl(HTTPS + PDU, auth=(USER, PASS), extra=["--cacert", pem_file])
+F.check(rc == 0 and st == 200, "the certificate verifies when trusted (--cacert): rc %d HTTP %d" % (rc, st))
+rc, st, _, body = curl(HTTPS + PDU + "/Outlets/2", auth=(USER, PASS), extra=["-k"])
+o = js(body)
+F.check(rc == 0 and st == 200 and o and o["Id"] == "2" and "CurrentAmps" in o, "outlet over HTTPS")
+rc, st, _, _ = curl(HTTPS + PDU + "/Outlets/2/Outlet.PowerControl", auth=(USER, PASS), method="POST",
+                    data={"PowerState": "Off"}, extra=["-k"])
+F.check(rc == 0 and st == 204 and sim.state(0)["pdu"]["units"][0]["outlets"][1]["on"] is False,
+        "PowerControl over HTTPS switches the model")
+curl(HTTPS + PDU + "/Outlets/2/Outlet.PowerControl", auth=(USER, PASS), method="POST", data={"PowerState": "On"},
+     extra=["-k"])
+# keep-alive: several requests on one TLS connection
+p = subprocess.run(["curl", "-s", "-k", "-u", "%s:%s" % (USER, PASS), "-o", "/dev/null", "-o", "/dev/null",
+                    "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n", HTTPS + PDU, HTTPS + PDU + "/Mains/AC1",
+                    HTTPS + PDU + "/Metrics"], capture_output=True, text=True)
+lines = p.stdout.split()
+F.check(p.returncode == 0 and lines[0::2] == ["200"] * 3 and lines[1::2] == ["1", "0", "0"],
+        "three requests on one kept-alive TLS connection: %r" % p.stdout)
+
+# ---- basic authentication ----
+for base in (HTTP, HTTPS):
+    ex = ["-k"] if base == HTTPS else []
+    rc, st, h, body = curl(base + PE, extra=ex)
+    F.check(st == 401 and h.get("www-authenticate", "").startswith("Basic") and js(body) and "error" in js(body),
+            "%s no credentials: 401 with WWW-Authenticate and a Redfish error (%d)" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, auth=(USER, PASS + "x"), extra=ex)
+    F.check(st == 401, "%s wrong password: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, auth=("root", PASS), extra=ex)
+    F.check(st == 401, "%s wrong user: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, headers=["Authorization: Basic !!!notbase64"], extra=ex)
+    F.check(st == 401, "%s malformed Authorization: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, auth=(USER, PASS), extra=ex)
+    F.check(st == 200, "%s right credentials: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + "/redfish/v1", extra=ex)
+    F.check(st == 200, "%s service root needs no credentials: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, auth=(sim.devices[1]["http"]["user"], sim.devices[1]["http"]["password"]), extra=ex)
+    F.check(st == 401 or sim.devices[1]["http"]["password"] == PASS, "another device's password is refused: %d" % st)
+
+# ---- sessions ----
+SESS = "/redfish/v1/SessionService/Sessions"
+for base in (HTTP, HTTPS):
+    ex = ["-k"] if base == HTTPS else []
+    rc, st, h, body = curl(base + SESS, method="POST", data={"UserName": USER, "Password": "nope"}, extra=ex)
+    F.check(st == 401 and "x-auth-token" not in h, "%s login with a wrong password: %d" % (base[:5], st))
+    rc, st, h, body = curl(base + SESS, method="POST", data={"UserName": USER}, extra=ex)
+    F.check(st == 400, "%s login without a password: %d" % (base[:5], st))
+    rc, st, h, body = curl(base + SESS, method="POST", data={"UserName": USER, "Password": PASS}, extra=ex)
+    tok, loc = h.get("x-auth-token", ""), h.get("location", "")
+    s = js(body)
+    F.check(st == 201 and len(tok) >= 16 and loc.startswith(SESS + "/") and s and s["UserName"] == USER and
+            s["@odata.id"] == loc, "%s login: %d token %r location %r" % (base[:5], st, tok, loc))
+    T = ["X-Auth-Token: " + tok]
+    rc, st, _, body = curl(base + PDU + "/Outlets", headers=T, extra=ex)
+    F.check(st == 200 and js(body)["Members@odata.count"] == 12, "%s token authorises a GET: %d" % (base[:5], st))
+    rc, st, _, body = curl(base + loc, headers=T, extra=ex)
+    F.check(st == 200 and js(body)["Id"] == loc.rsplit("/", 1)[1], "%s GET own session: %d" % (base[:5], st))
+    rc, st, _, body = curl(base + SESS, headers=T, extra=ex)
+    F.check(st == 200 and {"@odata.id": loc} in js(body)["Members"], "%s session listed in the collection" % base[:5])
+    rc, st, _, _ = curl(base + PE, headers=["X-Auth-Token: " + tok[:-1] + ("0" if tok[-1] != "0" else "1")], extra=ex)
+    F.check(st == 401, "%s a forged token: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + loc, headers=T, method="DELETE", extra=ex)
+    F.check(st == 204, "%s DELETE session (logout): %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + PE, headers=T, extra=ex)
+    F.check(st == 401, "%s token after logout: %d" % (base[:5], st))
+    rc, st, _, _ = curl(base + loc, auth=(USER, PASS), method="DELETE", extra=ex)
+    F.check(st == 404, "%s DELETE a gone session: %d" % (base[:5], st))
+
+# expiry: the idle timeout (PATCHed down to 2 s for the test) ends a session
+rc, st, _, body = curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH",
+                       data={"SessionTimeout": 2})
+F.check(st == 200 and js(body)["SessionTimeout"] == 2, "PATCH SessionTimeout: %d %r" % (st, body[:120]))
+rc, st, _, _ = curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH", data={"SessionTimeout": "x"})
+F.check(st == 400, "PATCH SessionTimeout with a string: %d" % st)
+rc, st, h, _ = curl(HTTP + SESS, method="POST", data={"UserName": USER, "Password": PASS})
+T = ["X-Auth-Token: " + h.get("x-auth-token", "")]
+time.sleep(1.2)
+rc, st1, _, _ = curl(HTTP + PE, headers=T)
+time.sleep(1.2)
+rc, st2, _, _ = curl(HTTP + PE, headers=T)
+F.check(st1 == 200 and st2 == 200, "a used session stays alive (each use restarts the idle timer): %d %d" % (st1, st2))
+time.sleep(2.6)
+rc, st3, _, _ = curl(HTTP + PE, headers=T)
+F.check(st3 == 401, "an idle session expires after SessionTimeout: %d" % st3)
+rc, st, _, body = curl(HTTP + SESS, auth=(USER, PASS))
+F.check(st == 200 and js(body)["Members@odata.count"] == 0, "the expired session left the collection")
+curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH", data={"SessionTimeout": 1800})
+
+# ---- faults, over HTTP and HTTPS ----
+FD = 1
+FDEV = sim.devices[FD]
+FA = (FDEV["http"]["user"], FDEV["http"]["password"])
+URLS = {"http": "http://127.0.0.1:%d" % FDEV["http"]["port"], "https": "https://127.0.0.1:%d" % FDEV["http"]["https_port"]}
+
+
+def fget(scheme, path=PDU, timeout=3):
+    t0 = time.time()
+    rc, st, h, body = curl(URLS[scheme] + path, auth=FA, timeout=timeout, extra=["-k"])
+    return rc, st, body, time.time() - t0
+
+
+for scheme in ("http", "https"):
+    rc, st, body, _ = fget(scheme)
+    F.check(rc == 0 and st == 200 and js(body), "%s healthy before faults" % scheme)
+
+    sim.faults(FD, http_status=500)
+    rc, st, body, _ = fget(scheme)
+    F.check(st == 500 and js(body) and js(body)["error"]["code"].endswith("InternalError"), "%s fault 500: %d" % (scheme, st))
+    sim.faults(FD, http_status=503)
+    rc, st, body, _ = fget(scheme)
+    F.check(st == 503, "%s fault 503: %d" % (scheme, st))
+    sim.faults(FD, http_status=401)
+    rc, st, body, _ = fget(scheme)
+    F.check(st == 401, "%s fault 401 despite valid credentials: %d" % (scheme, st))
+
+    sim.faults(FD, http_status=0, garbage=True)
+    rc, st, body, _ = fget(scheme)
+    F.check(rc == 0 and st == 200 and body and js(body) is None, "%s garbage JSON: %r" % (scheme, body[:60]))
+
+    sim.faults(FD, garbage=False, truncated=True)
+    rc, st, body, _ = fget(scheme)
+    F.check(rc == 18 and js(body) is None and len(body) > 10, "%s truncated body: curl rc %d, %d bytes" % (scheme, rc, len(body)))
+
+    sim.faults(FD, truncated=False, timeout=True)
+    rc, st, body, dt = fget(scheme, timeout=1)
+    F.check(rc == 28 and dt >= 0.9, "%s no answer: curl rc %d after %.2f s" % (scheme, rc, dt))
+
+    sim.faults(FD, timeout=False, delay_ms=500)
+    rc, st, body, dt = fget(scheme)
+    F.check(rc == 0 and st == 200 and dt >= 0.45 and js(body), "%s delay 500 ms: %.3f s, %d" % (scheme, dt, st))
+    rc, st, body, dt = fget(scheme, timeout=0.2)
+    F.check(rc == 28, "%s client gives up during the delay: rc %d" % (scheme, rc))
+
+    sim.faults(FD, delay_ms=0, disconnect=True)
+    rc, st, body, _ = fget(scheme)
+    F.check(rc in (52, 35, 56) and st == 0, "%s disconnect: curl rc %d" % (scheme, rc))
+
+    sim.faults(FD, disconnect=False, loss_pct=50)
+    ok = sum(1 for _ in range(16) if fget(scheme, path="/redfish/v1", timeout=0.5)[0] == 0)
+    F.check(2 <= ok <= 14, "%s loss 50%%: %d of 16 answered" % (scheme, ok))
+
+    sim.clear(FD)
+    rc, st, body, _ = fget(scheme)
+    F.check(rc == 0 and st == 200 and js(body), "%s answers again after clearing faults" % scheme)
+
+rc, st, _, _ = curl(HTTP + PE, auth=(USER, PASS))
+F.check(st == 200, "the healthy device was never affected by the other's faults")
+sim.stop()
+F.done()

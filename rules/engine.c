@@ -107,7 +107,7 @@ static int set_str(char **dst, const char *src)
 	return 0;
 }
 
-int wt_rules_device_set(struct wt_rules *e, const struct wt_device_info *d)
+int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 {
 	if (d->id <= 0)
 		return -EINVAL;
@@ -154,7 +154,7 @@ int wt_rules_grow_series(struct wt_rules *e, uint32_t series)
 	return 0;
 }
 
-int wt_rules_series_set(struct wt_rules *e, const struct wt_series_info *si)
+int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *si)
 {
 	if (!si->series || si->device_id <= 0 || si->metric < 0 || si->metric >= WT_M__COUNT ||
 	    si->entity_kind < 0 || si->entity_kind >= WT_ENT__COUNT || si->phase > 3)

@@ -25,7 +25,7 @@
 struct wt_rules;
 
 /* What the engine must know about a device (strings copied). */
-struct wt_device_info {
+struct wt_rules_device {
 	int64_t id;
 	const char *name;
 	const char *type;  /* "pdu", "ups", "ats", "sensor": matched by type rules, shown in messages */
@@ -35,7 +35,7 @@ struct wt_device_info {
 
 /* A device series as bound from its profile. phase: 0 for a whole inlet or
  * device, 1..3 for line L1..L3 (a single-phase inlet may say 1). */
-struct wt_series_info {
+struct wt_rules_series {
 	uint32_t series;
 	int64_t device_id;
 	int64_t entity_id;
@@ -89,9 +89,9 @@ void wt_rules_set_registry(struct wt_rules *e, const struct wt_agg_registry *reg
  * engine already evaluated them, so nothing recurses or counts twice. */
 void wt_rules_set_feedback(struct wt_rules *e, const struct wt_sample_sink *sink);
 
-int wt_rules_device_set(struct wt_rules *e, const struct wt_device_info *d)
+int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 	__attribute__((warn_unused_result));
-int wt_rules_series_set(struct wt_rules *e, const struct wt_series_info *s)
+int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *s)
 	__attribute__((warn_unused_result));
 /* Replaces the structure (takes ownership, also on error; must be indexed). */
 void wt_rules_set_structure(struct wt_rules *e, struct wt_structure *s);

@@ -9,7 +9,7 @@ static const char *const thr_names[WT_THR__COUNT] = {"critical_above", "warning_
 						     "warning_below", "critical_below"};
 static const char *const sev_names[] = {"ok", "warning", "critical"};
 static const char *const scope_names[WT_SCOPE__COUNT] = {
-	"global", "type", "model", "device", "entity", "dc", "room", "row", "rack"};
+	"global", "type", "model", "device", "entity", "site", "room", "row", "rack"};
 
 const char *wt_thr_name(enum wt_thr t)
 {

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const kind_names[WT_EL__COUNT] = {"dc", "room", "row", "rack"};
+/* "site" is a data centre: the word the series table uses for its owner. */
+static const char *const kind_names[WT_EL__COUNT] = {"site", "room", "row", "rack"};
 static const char *const feed_names[WT_FEED__COUNT] = {"none", "A", "B", "C", "D"};
 
 const char *wt_elem_kind_name(enum wt_elem_kind k)
@@ -18,7 +19,7 @@ int wt_elem_kind_by_name(const char *name)
 	for (int i = 0; name && i < WT_EL__COUNT; i++)
 		if (strcmp(name, kind_names[i]) == 0)
 			return i;
-	return -1;
+	return name && strcmp(name, "dc") == 0 ? WT_EL_DC : -1;
 }
 
 const char *wt_feed_name(enum wt_feed f)

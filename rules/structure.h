@@ -66,8 +66,8 @@ const struct wt_placement *wt_structure_placement(const struct wt_structure *s, 
 /* True if a child of kind child may sit under a parent of kind parent
  * (parent -1: top level, only a data centre). */
 bool wt_elem_parent_ok(int parent_kind, enum wt_elem_kind child);
-const char *wt_elem_kind_name(enum wt_elem_kind k);
-/* "dc", "room", "row", "rack" -> kind, or -1. */
+const char *wt_elem_kind_name(enum wt_elem_kind k); /* "site" for a data centre */
+/* "site" (or "dc"), "room", "row", "rack" -> kind, or -1. */
 int wt_elem_kind_by_name(const char *name);
 /* "A".."D" or "none" -> feed; "" for unknown. */
 const char *wt_feed_name(enum wt_feed f);

@@ -222,14 +222,14 @@ static struct wt_rules *mkengine(void)
 static void add_dev(struct wt_rules *e, int64_t id, const char *name, const char *type,
 		    const char *model, double rating)
 {
-	struct wt_device_info d = {id, name, type, model, rating};
+	struct wt_rules_device d = {id, name, type, model, rating};
 	CHECK(wt_rules_device_set(e, &d) == 0, "device %lld", (long long)id);
 }
 
 static void add_ser(struct wt_rules *e, uint32_t sid, int64_t dev, int64_t ent, int kind, int idx,
 		    int phase, int metric, const char *ename)
 {
-	struct wt_series_info s = {sid, dev, ent, kind, idx, (uint8_t)phase, metric, ename};
+	struct wt_rules_series s = {sid, dev, ent, kind, idx, (uint8_t)phase, metric, ename};
 	CHECK(wt_rules_series_set(e, &s) == 0, "series %u", sid);
 }
 

@@ -215,7 +215,7 @@ static void ups_update(struct sim_device *d, int64_t now_ms, double dt_h)
 	u->load_pct = lw > lva ? lw : lva;
 	u->overload = u->load_pct > 100.0;
 	u->low_battery = u->battery_charge_pct < u->low_battery_pct;
-	u->battery_runtime_s = pw > 1.0 ? u->battery_capacity_wh * u->battery_charge_pct / 100.0 *
+	u->battery_runtime_s = u->battery_charge_pct <= 0.0 ? 0.0 : pw > 1.0 ? u->battery_capacity_wh * u->battery_charge_pct / 100.0 *
 						  0.92 / pw * 3600.0
 				       : 86400.0;
 	u->battery_voltage_v = u->battery_nominal_v * (0.92 + 0.14 * u->battery_charge_pct / 100.0) -

@@ -181,6 +181,8 @@ static void ups_update(struct sim_device *d, int64_t now_ms, double dt_h)
 			u->battery_charge_pct -= used_wh * 100.0 / u->battery_capacity_wh;
 		if (u->battery_charge_pct < 0)
 			u->battery_charge_pct = 0;
+		if (u->battery_charge_pct <= 0.0)
+			pw = 0; /* drained in this step: the output drops now */
 	}
 	double pf = u->load.pf > 0 ? u->load.pf : 1.0;
 	double old_out = 0;

@@ -211,7 +211,12 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 	if (op == NETSNMP_CALLBACK_OP_RESEND)
 		return 1; /* a retransmission, not a completion */
 	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
-		complete(s, op == NETSNMP_CALLBACK_OP_TIMED_OUT ? -ETIMEDOUT : -EIO, 0, NULL, 0);
+		/* SEC_ERROR: a v3 report (wrong digest, unknown user, not in time
+		 * window after retries): the credentials are refused */
+		complete(s, op == NETSNMP_CALLBACK_OP_TIMED_OUT   ? -ETIMEDOUT
+			    : op == NETSNMP_CALLBACK_OP_SEC_ERROR ? -EACCES
+								  : -EIO,
+			 0, NULL, 0);
 		return 1;
 	}
 	if (pdu->command == SNMP_MSG_REPORT) {

@@ -1557,7 +1557,14 @@ static void handle(struct rf_port *port, struct evhttp_request *req, int fa)
 		return;
 	}
 	char *dec = evhttp_uridecode(rawpath, 0, NULL);
-	snprintf(path, sizeof(path), "%s", dec ? dec : rawpath);
+	const char *p = dec ? dec : rawpath;
+	if (strlen(p) >= sizeof(path)) {
+		/* no resource has such a path; never match a truncated prefix */
+		free(dec);
+		reply_error(req, 404, "ResourceNotFound", "The resource does not exist.", fa);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s", p);
 	free(dec);
 	size_t plen = strlen(path);
 	while (plen > 1 && path[plen - 1] == '/')

@@ -76,8 +76,10 @@ int main(int argc, char **argv)
 		case 'g': gen = optarg; break;
 		case 'w': write_fleet = optarg; break;
 		case 'b':
+			/* the simulator never leaves loopback */
 			if (strncmp(optarg, "127.", 4) != 0) {
 				fprintf(stderr, "wattrack-sim: --bind must be a loopback address\n");
+				sim_free(sim);
 				return 2;
 			}
 			snprintf(sim->bind_addr, sizeof(sim->bind_addr), "%s", optarg);
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); sim_free(sim); return 2;
 		}
 		if (rc < 0) {
-			fprintf(stderr, "wattrack-sim: bad value for --%s\n", opts[0].name);
+			fprintf(stderr, "wattrack-sim: bad value '%s' for -%c\n", optarg, c);
 			usage(stderr);
 			sim_free(sim);
 			return 2;

@@ -258,7 +258,7 @@ static void free_value(struct wt_prof_value *v)
 
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
-	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid",
+	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
 					   "metrics",	"control", NULL};
 	char sub[256];
@@ -316,6 +316,37 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 			return rc;
 		if (strchr(en->count_oid, '{'))
 			return fail(e, sub, "no placeholders here");
+	}
+	if ((x = json_object_get(j, "filter"))) {
+		static const char *const fkeys[] = {"oid", "in", NULL};
+		snprintf(sub, sizeof sub, "%s.filter", path);
+		if (!en->walk)
+			return fail(e, sub, "a filter needs a walk");
+		if (!json_is_object(x))
+			return fail(e, sub, "must be {\"oid\": template, \"in\": [integers]}");
+		if ((rc = check_keys(e, sub, x, fkeys)))
+			return rc;
+		char sub2[300];
+		snprintf(sub2, sizeof sub2, "%s.oid", sub);
+		if ((rc = get_oid(e, sub2, json_object_get(x, "oid"), &en->filter_oid)))
+			return rc;
+		json_t *in = json_object_get(x, "in");
+		snprintf(sub2, sizeof sub2, "%s.in", sub);
+		if (!json_is_array(in) || json_array_size(in) == 0)
+			return fail(e, sub2, "must be a non-empty array of integers");
+		en->filter_in = calloc(json_array_size(in), sizeof *en->filter_in);
+		if (!en->filter_in)
+			return -ENOMEM;
+		size_t k;
+		json_t *it;
+		json_array_foreach(in, k, it)
+		{
+			char sub3[340];
+			snprintf(sub3, sizeof sub3, "%s[%zu]", sub2, k);
+			if ((rc = get_int(e, sub3, it, INT64_MIN, INT64_MAX, &en->filter_in[k])))
+				return rc;
+			en->n_filter++;
+		}
 	}
 	en->max_rows = 4096;
 	if ((x = json_object_get(j, "max_rows"))) {
@@ -418,6 +449,8 @@ static void free_entity(struct wt_prof_entity *en)
 	free(en->name_oid);
 	free(en->index_oid);
 	free(en->count_oid);
+	free(en->filter_oid);
+	free(en->filter_in);
 	free(en->name_fmt);
 	free(en->unit_oid);
 	for (size_t i = 0; i < en->n_metrics; i++)

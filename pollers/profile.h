@@ -66,6 +66,9 @@ struct wt_prof_entity {
 	char *index_oid;    /* template of an OID holding the index (a "number" column) */
 	int max_rows;       /* rows beyond this are ignored (tables longer than their count) */
 	char *count_oid;    /* scalar holding the real row count (upsInputNumLines), or NULL */
+	char *filter_oid;   /* template: a row is kept only if this OID's value is in filter_in */
+	long long *filter_in;
+	size_t n_filter;
 	char *name_oid;     /* template of the entity's name, or NULL */
 	char *name_fmt;     /* fallback name, "{kind} {index}" style, or NULL */
 	int unit_part;      /* suffix component giving the daisy-chain unit, 0 = none */

@@ -207,7 +207,14 @@ static bool str_number(const char *s, size_t len, double *out)
 		return false;
 	char *end;
 	double d = strtod(buf, &end);
-	if (end == buf || *end || !isfinite(d))
+	if (end == buf || !isfinite(d))
+		return false;
+	/* a unit glued to the number ("32A", "230V", "50Hz", "12%") is fine,
+	 * anything else ("1.2.3", "12abc3") is not a number */
+	for (const char *u = end; *u; u++)
+		if (!((*u >= 'A' && *u <= 'Z') || (*u >= 'a' && *u <= 'z') || *u == '%'))
+			return false;
+	if (*end == 'e' || *end == 'E')
 		return false;
 	*out = d;
 	return true;
@@ -461,6 +468,8 @@ int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st
 				rc = add_expanded(gets, en->name_oid, sfx, unit);
 			if (!rc)
 				rc = add_expanded(gets, en->index_oid, sfx, unit);
+			if (!rc)
+				rc = add_expanded(gets, en->filter_oid, sfx, unit);
 			for (size_t m = 0; m < en->n_metrics && !rc; m++) {
 				rc = add_expanded(gets, en->metrics[m].v.oid, sfx, unit);
 				if (!rc)
@@ -595,6 +604,29 @@ bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *ra
 	return true;
 }
 
+/* A row is kept when the profile's filter column holds one of its values. */
+static bool row_passes(const struct wt_prof_entity *en, const char *sfx, int unit,
+		       const struct wt_snmp_store *st)
+{
+	char oid[WT_OID_STR];
+	if (!en->filter_oid)
+		return true;
+	if (wt_prof_expand(en->filter_oid, sfx, unit, oid, sizeof oid))
+		return false;
+	const struct wt_snmp_val *v = wt_snmp_store_get(st, oid);
+	long long x;
+	if (v && v->type == WT_SV_INT)
+		x = v->i;
+	else if (v && v->type == WT_SV_UINT && v->u <= INT64_MAX)
+		x = (long long)v->u;
+	else
+		return false;
+	for (size_t i = 0; i < en->n_filter; i++)
+		if (en->filter_in[i] == x)
+			return true;
+	return false;
+}
+
 static void note_unit(struct wt_snmp_model *m, int unit)
 {
 	for (size_t i = 0; i < m->n_units; i++)
@@ -658,7 +690,7 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 				if (iv && iv->type == WT_SV_INT && iv->i >= 0 && iv->i < 1000000)
 					index = (long)iv->i;
 			}
-			if (index < 0)
+			if (index < 0 || !row_passes(en, sfx, unit, st))
 				continue;
 			size_t first_point = m->n_points;
 			for (size_t k = 0; k < en->n_metrics; k++) {

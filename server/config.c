@@ -29,6 +29,7 @@
 
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
 
+/* clang-format off */
 /* Field offset with a compile-time type check, so a row whose type does not
  * match its field fails to build: the table stays a one-line change. */
 #define FIELD(f, T)                                                                     \
@@ -46,6 +47,7 @@ static const char *const log_levels[] = {"error", "warning", "notice", "info", "
 #define ENUM(n, f, fl, def, vals, doc) {n, WT_ST_ENUM, FIELD(f, int), fl, def, 0, 0, vals, doc}
 
 #define R WT_SF_RELOAD
+/* clang-format on */
 
 /* The settings, alphabetical (a unit test checks the order and that every
  * default parses and is in range). */
@@ -70,8 +72,8 @@ static const struct wt_setting settings[] = {
 	    "how long 5-second data is kept (whole days)"),
 	STR("state_dir", state_dir, WT_SF_PATH, "/var/lib/wattrack",
 	    "directory for the private PostgreSQL cluster, the spool and generated keys"),
-	DUR("storage.flush_interval", storage_flush_interval_ms, R, "60s", 5 * MS_SEC,
-	    60 * MS_SEC, "longest time closed 5-second buckets wait before they are written"),
+	DUR("storage.flush_interval", storage_flush_interval_ms, R, "60s", 5 * MS_SEC, 60 * MS_SEC,
+	    "longest time closed 5-second buckets wait before they are written"),
 	STR("storage.spool_dir", storage_spool_dir, WT_SF_PATH, "",
 	    "where batches wait while PostgreSQL is unreachable; empty: <state_dir>/spool"),
 	SIZE("storage.spool_max", storage_spool_max, R, "1GB", MB, TB,
@@ -190,9 +192,9 @@ int wt_parse_size(const char *s, uint64_t *bytes)
 	static const struct {
 		const char *unit;
 		uint64_t mult;
-	} units[] = {{"b", 1},	  {"k", KB},   {"kb", KB},  {"kib", KB}, {"m", MB},
-		     {"mb", MB},  {"mib", MB}, {"g", GB},   {"gb", GB},  {"gib", GB},
-		     {"t", TB},	  {"tb", TB},  {"tib", TB}};
+	} units[] = {{"b", 1},   {"k", KB},   {"kb", KB}, {"kib", KB}, {"m", MB},
+		     {"mb", MB}, {"mib", MB}, {"g", GB},  {"gb", GB},  {"gib", GB},
+		     {"t", TB},  {"tb", TB},  {"tib", TB}};
 	uint64_t n, mult = 0;
 	char unit[8];
 	size_t ulen = 0;
@@ -234,7 +236,8 @@ void wt_format_duration(int64_t ms, char *buf, size_t len)
 	if (ms != 0)
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (ms % units[i].ms == 0) {
-				snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+				snprintf(buf, len, "%" PRId64 "%s", ms / units[i].ms,
+					 units[i].unit);
 				return;
 			}
 	if (ms == 0)
@@ -326,8 +329,8 @@ static int set_value(struct wt_config *c, const struct wt_setting *s, const char
 	}
 	case WT_ST_BOOL:
 		if (wt_parse_bool(v, (bool *)f) < 0) {
-			snprintf(err, errlen, "\"%s\" is not a boolean (true/false, yes/no, on/off)",
-				 v);
+			snprintf(err, errlen,
+				 "\"%s\" is not a boolean (true/false, yes/no, on/off)", v);
 			return -EINVAL;
 		}
 		return 0;
@@ -388,8 +391,7 @@ static int set_value(struct wt_config *c, const struct wt_setting *s, const char
 	return -EINVAL;
 }
 
-int wt_config_set(struct wt_config *c, const char *key, const char *value, char *err,
-		  size_t errlen)
+int wt_config_set(struct wt_config *c, const char *key, const char *value, char *err, size_t errlen)
 {
 	const struct wt_setting *s = wt_config_find(key);
 
@@ -485,7 +487,9 @@ static size_t edit_distance(const char *a, const char *b)
 		for (size_t j = 1; j <= lb; j++) {
 			size_t up = row[j];
 			size_t cost = tolower((unsigned char)a[i - 1]) ==
-					      tolower((unsigned char)b[j - 1]) ? 0 : 1;
+						      tolower((unsigned char)b[j - 1])
+					      ? 0
+					      : 1;
 			size_t best = diag + cost;
 			if (up + 1 < best)
 				best = up + 1;
@@ -599,8 +603,7 @@ static void perr(struct parse_ctx *p, int line, const char *key, const char *fmt
 
 /* Parses the value part of a line (after '='). On success *out is a
  * malloc'd string. Returns 0 or -EINVAL after reporting the problem. */
-static int parse_value(struct parse_ctx *p, int lineno, const char *key, const char *s,
-		       char **out)
+static int parse_value(struct parse_ctx *p, int lineno, const char *key, const char *s, char **out)
 {
 	size_t n = strlen(s);
 	char *v = malloc(n + 1);
@@ -991,15 +994,15 @@ static void mask_conninfo(const char *in, char *out, size_t len)
 	const char *s = in;
 	const char *scheme = strstr(in, "://");
 
-#define PUT(ch)                      \
-	do {                         \
-		if (o + 1 < len)     \
+#define PUT(ch)                          \
+	do {                             \
+		if (o + 1 < len)         \
 			out[o++] = (ch); \
 	} while (0)
-#define PUTS(str)                                   \
-	do {                                        \
+#define PUTS(str)                                       \
+	do {                                            \
 		for (const char *t_ = (str); *t_; t_++) \
-			PUT(*t_);                   \
+			PUT(*t_);                       \
 	} while (0)
 
 	if (scheme) {
@@ -1102,8 +1105,8 @@ static size_t quote(const char *v, char *buf, size_t len)
 	return o + 2;
 }
 
-size_t wt_config_format(const struct wt_config *c, const struct wt_setting *s, bool mask,
-			char *buf, size_t len)
+size_t wt_config_format(const struct wt_config *c, const struct wt_setting *s, bool mask, char *buf,
+			size_t len)
 {
 	const void *f = cfield(c, s);
 	char tmp[64];
@@ -1203,10 +1206,10 @@ int wt_config_apply(struct wt_config *cur, const struct wt_config *next, wt_conf
 				free(*(char **)field(cur, s));
 				*(char **)field(cur, s) = dup;
 			} else {
-				size_t sz = s->type == WT_ST_BOOL ? sizeof(bool)
+				size_t sz = s->type == WT_ST_BOOL       ? sizeof(bool)
 					    : s->type == WT_ST_DURATION ? sizeof(int64_t)
-					    : s->type == WT_ST_SIZE ? sizeof(uint64_t)
-					    : sizeof(int);
+					    : s->type == WT_ST_SIZE     ? sizeof(uint64_t)
+									: sizeof(int);
 				memcpy(field(cur, s), cfield(next, s), sz);
 			}
 			cur->line[i] = next->line[i];

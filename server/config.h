@@ -37,7 +37,7 @@ enum {
 };
 
 struct wt_setting {
-	const char *name;          /* dotted key, e.g. "storage.flush_interval" */
+	const char *name; /* dotted key, e.g. "storage.flush_interval" */
 	enum wt_setting_type type;
 	size_t offset;             /* of the field in struct wt_config */
 	unsigned flags;            /* WT_SF_* */
@@ -51,8 +51,8 @@ struct wt_setting {
 #define WT_CONFIG_MAX_SETTINGS 256
 
 struct wt_config {
-	char *database_url;       /* empty: a private cluster under state_dir/pg */
-	int log_level;            /* enum wt_log_level */
+	char *database_url; /* empty: a private cluster under state_dir/pg */
+	int log_level;      /* enum wt_log_level */
 	bool log_syslog;
 	int64_t poll_interval_ms;
 	int poll_retries;
@@ -62,7 +62,7 @@ struct wt_config {
 	int64_t retention_raw_ms;
 	char *state_dir;
 	int64_t storage_flush_interval_ms;
-	char *storage_spool_dir;  /* effective: <state_dir>/spool when not set */
+	char *storage_spool_dir; /* effective: <state_dir>/spool when not set */
 	uint64_t storage_spool_max;
 	int workers_queue_max;
 	int workers_threads;
@@ -103,8 +103,8 @@ int wt_config_load_buffer(struct wt_config *c, const char *name, const char *buf
 			  struct wt_config_diags *d) __attribute__((warn_unused_result));
 /* Sets one setting from its text form (the API's entry point). Returns 0,
  * -ENOENT for an unknown key, -EINVAL for a bad value; err gets the reason. */
-int wt_config_set(struct wt_config *c, const char *key, const char *value, char *err,
-		  size_t errlen) __attribute__((warn_unused_result));
+int wt_config_set(struct wt_config *c, const char *key, const char *value, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* Derives defaults that depend on other settings, then runs the
  * cross-field checks, adding problems to d. Returns 0 or -EINVAL. */
 int wt_config_finish(struct wt_config *c, struct wt_config_diags *d)
@@ -113,8 +113,8 @@ void wt_config_free(struct wt_config *c);
 
 /* Formats one setting's value in the file's syntax (strings quoted),
  * masking secrets when mask is set. Returns the length it needed. */
-size_t wt_config_format(const struct wt_config *c, const struct wt_setting *s, bool mask,
-			char *buf, size_t len);
+size_t wt_config_format(const struct wt_config *c, const struct wt_setting *s, bool mask, char *buf,
+			size_t len);
 /* Prints every effective setting as `key = value`, secrets masked. */
 void wt_config_dump(const struct wt_config *c, FILE *f);
 

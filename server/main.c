@@ -238,7 +238,8 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
 		if (!h.spool_healthy != d->spool_full) {
 			d->spool_full = !h.spool_healthy;
 			if (d->spool_full)
-				wt_error("the spool is full (%" PRIu64 " bytes, storage.spool_max); "
+				wt_error("the spool is full (%" PRIu64
+					 " bytes, storage.spool_max); "
 					 "new data is being refused",
 					 h.spool_bytes);
 			else
@@ -444,7 +445,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "wattrack: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		fprintf(stderr, "wattrack: unexpected argument \"%s\" (see --help)\n",
+			argv[optind]);
 		return EXIT_CONFIG;
 	}
 

@@ -520,8 +520,8 @@ static int clear_stale_pid(struct wt_pgcluster *pc, char *err, size_t errlen)
 		pid);
 	char pg_ctl[PATH_MAX + 16];
 	join(pg_ctl, sizeof(pg_ctl), pc->bindir, "/pg_ctl");
-	char *const argv[] = {pg_ctl, "-D", pc->datadir, "-w", "-t", PG_CTL_TIMEOUT, "-s",
-			      "-m", "fast", "stop", NULL};
+	char *const argv[] = {pg_ctl, "-D", pc->datadir, "-w",   "-t", PG_CTL_TIMEOUT,
+			      "-s",   "-m", "fast",      "stop", NULL};
 	rc = run_tool(pc, argv, out, sizeof(out));
 	if (rc != 0) {
 		one_line(out, line, sizeof(line));
@@ -563,8 +563,9 @@ static int start_server(struct wt_pgcluster *pc, char *err, size_t errlen)
 		if (rc < 0)
 			return fail(err, errlen, rc, "cannot write %s: %s", conf, strerror(-rc));
 
-		char *const argv[] = {pg_ctl, "-D", pc->datadir, "-l", pc->logfile, "-w", "-t",
-				      PG_CTL_TIMEOUT, "-s", "start", NULL};
+		char *const argv[] = {pg_ctl,      "-D",    pc->datadir, "-l",
+				      pc->logfile, "-w",    "-t",        PG_CTL_TIMEOUT,
+				      "-s",        "start", NULL};
 		rc = run_tool(pc, argv, out, sizeof(out));
 		if (rc == 0)
 			return 0;
@@ -597,8 +598,8 @@ static int create_database(struct wt_pgcluster *pc, char *err, size_t errlen)
 		char line[512];
 		one_line(PQerrorMessage(conn), line, sizeof(line));
 		PQfinish(conn);
-		return fail(err, errlen, -ECONNREFUSED, "cannot connect to the private PostgreSQL: %s",
-			    line);
+		return fail(err, errlen, -ECONNREFUSED,
+			    "cannot connect to the private PostgreSQL: %s", line);
 	}
 	r = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = '" PG_DBNAME "'");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -621,8 +622,7 @@ static int create_database(struct wt_pgcluster *pc, char *err, size_t errlen)
 	return rc;
 }
 
-int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *err,
-		       size_t errlen)
+int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *err, size_t errlen)
 {
 	struct wt_pgcluster *pc;
 	char real_state[PATH_MAX], ver[32], verfile[PATH_MAX];
@@ -704,10 +704,11 @@ int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *e
 					entries++;
 			closedir(d);
 			if (entries) {
-				rc = fail(err, errlen, -EEXIST,
-					  "%s exists but holds no PostgreSQL cluster (no PG_VERSION); "
-					  "move it away and start again",
-					  pc->datadir);
+				rc = fail(
+					err, errlen, -EEXIST,
+					"%s exists but holds no PostgreSQL cluster (no PG_VERSION); "
+					"move it away and start again",
+					pc->datadir);
 				goto out_free;
 			}
 		}
@@ -772,8 +773,8 @@ int wt_pgcluster_stop(struct wt_pgcluster *pc, char *err, size_t errlen)
 	join(pg_ctl, sizeof(pg_ctl), pc->bindir, "/pg_ctl");
 	/* fast: ends sessions and shuts down cleanly (a checkpoint, no
 	 * recovery at next start); the daemon has already flushed. */
-	char *const argv[] = {pg_ctl, "-D", pc->datadir, "-w", "-t", PG_CTL_TIMEOUT, "-s",
-			      "-m", "fast", "stop", NULL};
+	char *const argv[] = {pg_ctl, "-D", pc->datadir, "-w",   "-t", PG_CTL_TIMEOUT,
+			      "-s",   "-m", "fast",      "stop", NULL};
 	rc = run_tool(pc, argv, out, sizeof(out));
 	if (rc != 0) {
 		one_line(out, line, sizeof(line));

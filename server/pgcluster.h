@@ -19,8 +19,8 @@ struct wt_pgcluster;
 /* Creates the cluster if needed (initdb, database "wattrack"), clears a
  * stale postmaster.pid, and starts it. On failure err holds a one-line
  * reason such as "initdb failed: <its stderr>". */
-int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *err,
-		       size_t errlen) __attribute__((warn_unused_result));
+int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* A libpq conninfo for the database "wattrack" over the unix socket. */
 const char *wt_pgcluster_conninfo(const struct wt_pgcluster *pc);

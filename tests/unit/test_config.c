@@ -12,15 +12,15 @@
 static int failures;
 static int checks;
 
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		checks++;                                                \
-		if (!(cond)) {                                           \
-			failures++;                                      \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);      \
-			printf(__VA_ARGS__);                             \
-			printf("\n");                                    \
-		}                                                        \
+#define CHECK(cond, ...)                                            \
+	do {                                                        \
+		checks++;                                           \
+		if (!(cond)) {                                      \
+			failures++;                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+		}                                                   \
 	} while (0)
 
 /* ---- the table ---- */
@@ -44,7 +44,8 @@ static void test_table(void)
 		      "enum values of %s", t[i].name);
 		int rc = wt_config_set(&c, t[i].name, t[i].def, err, sizeof(err));
 		CHECK(rc == 0, "default of %s does not parse: %s", t[i].name, err);
-		if (t[i].type == WT_ST_INT || t[i].type == WT_ST_DURATION || t[i].type == WT_ST_SIZE)
+		if (t[i].type == WT_ST_INT || t[i].type == WT_ST_DURATION ||
+		    t[i].type == WT_ST_SIZE)
 			CHECK(t[i].min <= t[i].max, "bounds of %s", t[i].name);
 	}
 	CHECK(wt_config_find("no.such") == NULL, "find unknown");
@@ -123,8 +124,9 @@ static void test_duration(void)
 	static const struct {
 		int64_t ms;
 		const char *out;
-	} fmt[] = {{0, "0"}, {500, "500ms"}, {1000, "1s"}, {90000, "90s"}, {60000, "1m"},
-		   {5400000, "90m"}, {86400000, "1d"}, {1500, "1500ms"}, {3650 * 86400000LL, "3650d"}};
+	} fmt[] = {{0, "0"},         {500, "500ms"},   {1000, "1s"},
+		   {90000, "90s"},   {60000, "1m"},    {5400000, "90m"},
+		   {86400000, "1d"}, {1500, "1500ms"}, {3650 * 86400000LL, "3650d"}};
 	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
 		char buf[32];
 		wt_format_duration(fmt[i].ms, buf, sizeof(buf));
@@ -200,8 +202,7 @@ static void test_size(void)
 
 /* ---- the parser: well-formed input ---- */
 
-static bool has_diag(const struct wt_config_diags *d, int line, const char *key,
-		     const char *substr)
+static bool has_diag(const struct wt_config_diags *d, int line, const char *key, const char *substr)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct wt_config_diag *g = &d->v[i];
@@ -227,25 +228,24 @@ static void print_diags(const struct wt_config_diags *d)
 
 static void test_good(void)
 {
-	static const char text[] =
-		"# a comment\n"
-		"\n"
-		"   # an indented comment\n"
-		"database.url = \"postgresql://wt@db.example:5432/wattrack\"\n"
-		"state_dir=/srv/wattrack   # trailing comment\n"
-		"log.level = DEBUG\r\n"
-		"log.syslog = yes\n"
-		"\tstorage.flush_interval\t=\t30s\n"
-		"storage.spool_max = 512MB\n"
-		"storage.spool_dir = '/srv/spool dir/#x'\n"
-		"retention.raw = 7d\n"
-		"retention.hourly = 365d\n"
-		"retention.daily = 1000d\n"
-		"workers.threads = 8\n"
-		"poll.interval = 10s\n"
-		"poll.timeout = 1500ms\n"
-		"poll.retries = 0\n"
-		"workers.queue_max = 100";
+	static const char text[] = "# a comment\n"
+				   "\n"
+				   "   # an indented comment\n"
+				   "database.url = \"postgresql://wt@db.example:5432/wattrack\"\n"
+				   "state_dir=/srv/wattrack   # trailing comment\n"
+				   "log.level = DEBUG\r\n"
+				   "log.syslog = yes\n"
+				   "\tstorage.flush_interval\t=\t30s\n"
+				   "storage.spool_max = 512MB\n"
+				   "storage.spool_dir = '/srv/spool dir/#x'\n"
+				   "retention.raw = 7d\n"
+				   "retention.hourly = 365d\n"
+				   "retention.daily = 1000d\n"
+				   "workers.threads = 8\n"
+				   "poll.interval = 10s\n"
+				   "poll.timeout = 1500ms\n"
+				   "poll.retries = 0\n"
+				   "workers.queue_max = 100";
 	struct wt_config c;
 	struct wt_config_diags d = {0};
 	int rc = wt_config_load_buffer(&c, "good.conf", text, sizeof(text) - 1, &d);
@@ -318,9 +318,11 @@ static void test_masking(void)
 		const char *secret;
 		const char *kept;
 	} cases[] = {
-		{"postgresql://wt:s3cret@db:5432/wattrack", "s3cret", "postgresql://wt:****@db:5432"},
+		{"postgresql://wt:s3cret@db:5432/wattrack", "s3cret",
+		 "postgresql://wt:****@db:5432"},
 		{"postgres://wt:p%40ss@db/x?sslmode=require&password=other", "other", "sslmode"},
-		{"postgres://db/x?password=topsecret", "topsecret", "postgres://db/x?password=****"},
+		{"postgres://db/x?password=topsecret", "topsecret",
+		 "postgres://db/x?password=****"},
 		{"host=db user=wt password=hunter2 dbname=w", "hunter2", "host=db user=wt"},
 		{"host=db password = 'a b\\' c' dbname=w", "a b", "dbname=w"},
 		{"password=abc", "abc", "password=****"},
@@ -366,7 +368,8 @@ static void test_malformed(void)
 		 "unknown setting"},
 		{"poll.interval = fast\n", 1, "poll.interval", "not a duration"},
 		{"poll.interval = 5\n", 1, "poll.interval", "not a duration"},
-		{"storage.flush_interval = 2h\n", 1, "storage.flush_interval", "out of range (5s..1m)"},
+		{"storage.flush_interval = 2h\n", 1, "storage.flush_interval",
+		 "out of range (5s..1m)"},
 		{"storage.flush_interval = 0\n", 1, "storage.flush_interval", "out of range"},
 		{"storage.spool_max = lots\n", 1, "storage.spool_max", "not a size"},
 		{"storage.spool_max = 2kB\n", 1, "storage.spool_max", "out of range (1MB..1TB)"},
@@ -377,7 +380,8 @@ static void test_malformed(void)
 		{"workers.threads =\n", 1, "workers.threads", "empty value"},
 		{"log.syslog = maybe\n", 1, "log.syslog", "not a boolean"},
 		{"log.level = loud\n", 1, "log.level", "error, warning, notice, info, debug"},
-		{"log.level = info\n\nlog.level = debug\n", 3, "log.level", "set twice (first on line 1)"},
+		{"log.level = info\n\nlog.level = debug\n", 3, "log.level",
+		 "set twice (first on line 1)"},
 		{"log.level info\n", 1, "log.level", "missing '='"},
 		{"log.level\n", 1, "log.level", "missing '='"},
 		{"state_dir = \"/var/lib/x\n", 1, "state_dir", "unterminated double quote"},
@@ -400,8 +404,10 @@ static void test_malformed(void)
 		 "longer than retention.daily"},
 		{"retention.raw = 36h\n", 1, "retention.raw", "whole number of days"},
 		{"storage.flush_interval = 12s\n", 1, "storage.flush_interval", "multiple of 5s"},
-		{"poll.interval = 2s\npoll.timeout = 3s\n", 2, "poll.timeout", "shorter than poll.interval"},
-		{"poll.timeout = 3s\npoll.interval = 2s\n", 2, "poll.interval", "shorter than poll.interval"},
+		{"poll.interval = 2s\npoll.timeout = 3s\n", 2, "poll.timeout",
+		 "shorter than poll.interval"},
+		{"poll.timeout = 3s\npoll.interval = 2s\n", 2, "poll.interval",
+		 "shorter than poll.interval"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct wt_config c;
@@ -502,7 +508,8 @@ static void test_fuzz(void)
 			/* pure noise */
 			n = rnd() % sizeof(buf);
 			for (size_t i = 0; i < n; i++)
-				buf[i] = it % 2 ? (char)rnd() : alphabet[rnd() % (sizeof(alphabet) - 1)];
+				buf[i] = it % 2 ? (char)rnd()
+						: alphabet[rnd() % (sizeof(alphabet) - 1)];
 		} else {
 			/* mutations of a valid file */
 			n = sizeof(seed) - 1;

@@ -46,10 +46,10 @@ struct job {
 	int id;
 	bool gated;
 	int sleep_us;
-	bool ran;             /* set by the worker */
-	bool on_worker;       /* work ran on a thread other than the loop's */
-	bool done;            /* set by the completion */
-	bool done_on_loop;    /* completion ran on the loop thread */
+	bool ran;          /* set by the worker */
+	bool on_worker;    /* work ran on a thread other than the loop's */
+	bool done;         /* set by the completion */
+	bool done_on_loop; /* completion ran on the loop thread */
 	bool cancelled;
 	int resubmit_rc;      /* when the completion tried to submit again */
 	struct wt_workers *w; /* for completions that submit more */
@@ -157,13 +157,14 @@ static void test_basic(struct event_base *base)
 	CHECK(chained.resubmit_rc == 0, "resubmit from a completion: %d", chained.resubmit_rc);
 	/* The last completion queued one more job without a completion; drain it. */
 	wt_workers_free(w, true);
-	CHECK(atomic_load(&ran_count) == 200 + 6 + 1, "every job ran (%d)", atomic_load(&ran_count));
+	CHECK(atomic_load(&ran_count) == 200 + 6 + 1, "every job ran (%d)",
+	      atomic_load(&ran_count));
 }
 
 static void test_full(struct event_base *base)
 {
-	struct wt_workers_options o = {.threads = 2, .queue_max = 8, .low_watermark = 2,
-				       .name = "full"};
+	struct wt_workers_options o = {
+		.threads = 2, .queue_max = 8, .low_watermark = 2, .name = "full"};
 	struct wt_workers *w;
 	static struct job jobs[12];
 
@@ -187,7 +188,8 @@ static void test_full(struct event_base *base)
 	CHECK(wt_workers_submit(w, work, done, &jobs[10]) == -EAGAIN, "12th refused");
 	struct wt_workers_stats st;
 	wt_workers_stats(w, &st);
-	CHECK(st.rejected == 2, "two rejections counted, got %llu", (unsigned long long)st.rejected);
+	CHECK(st.rejected == 2, "two rejections counted, got %llu",
+	      (unsigned long long)st.rejected);
 	CHECK(st.queued == 8 && st.running == 2 && st.queued_peak == 8 && st.congestions == 1,
 	      "queued %zu running %zu peak %zu congestions %llu", st.queued, st.running,
 	      st.queued_peak, (unsigned long long)st.congestions);

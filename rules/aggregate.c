@@ -264,8 +264,16 @@ static void emit(struct wt_rules *e, struct agg *a, int64_t start)
 		return;
 	if (!e->fbuf && !(e->fbuf = malloc(FEEDBACK_CHUNK * sizeof(*e->fbuf))))
 		return;
+	/* Counters (energy) go back as a running total, like a device's
+	 * counter, so the rollup turns them into deltas with every other
+	 * counter; a new plan starts from 0, which it reads as a reset. */
+	const struct wt_metric_info *mi = wt_metric_info((enum wt_metric)a->metric);
+	bool counter = mi && (mi->flags & WT_MF_COUNTER);
+	if (counter)
+		a->total += a->value;
 	e->fbuf[e->fbuf_n++] = (struct wt_sample){.series = a->series, .quality = a->quality,
-						  .ts_ms = start + WT_BUCKET_MS, .value = a->value};
+						  .ts_ms = start + WT_BUCKET_MS,
+						  .value = counter ? a->total : a->value};
 	if (e->fbuf_n == FEEDBACK_CHUNK)
 		feedback_flush(e);
 }

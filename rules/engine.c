@@ -31,6 +31,7 @@ struct wt_rules *wt_rules_new(const struct wt_clock *clock)
 	for (int i = 0; i < 64; i++)
 		e->global_head[i] = -1;
 	e->dirty = true;
+	e->dirty_plan = true;
 	return e;
 }
 
@@ -75,6 +76,7 @@ void wt_rules_set_registry(struct wt_rules *e, const struct wt_agg_registry *reg
 {
 	e->reg = *reg;
 	e->dirty = true;
+	e->dirty_plan = true;
 }
 
 void wt_rules_set_feedback(struct wt_rules *e, const struct wt_sample_sink *sink)
@@ -95,6 +97,14 @@ const struct wt_structure *wt_rules_structure(const struct wt_rules *e)
 const struct wt_rules_stats *wt_rules_stats(const struct wt_rules *e)
 {
 	return &e->stats;
+}
+
+static uint64_t text_key(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
 }
 
 static int set_str(char **dst, const char *src)
@@ -131,7 +141,10 @@ int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 	if (set_str(&v->name, d->name) || set_str(&v->type, d->type) || set_str(&v->model, d->model))
 		return -ENOMEM;
 	v->rating_a = d->rating_a > 0 ? d->rating_a : 0;
+	v->type_key = text_key(v->type);
+	v->model_key = text_key(v->model);
 	e->dirty = true;
+	e->dirty_plan = true;
 	return 0;
 }
 
@@ -175,6 +188,7 @@ int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *si)
 	s->metric = (uint8_t)si->metric;
 	s->bound = true;
 	e->dirty = true;
+	e->dirty_plan = true;
 	return 0;
 }
 
@@ -183,6 +197,7 @@ void wt_rules_set_structure(struct wt_rules *e, struct wt_structure *s)
 	wt_structure_free(e->st_next);
 	e->st_next = s;
 	e->dirty = true;
+	e->dirty_plan = true;
 }
 
 static int rule_cmp(const void *a, const void *b)
@@ -204,14 +219,6 @@ void wt_rules_set_rules(struct wt_rules *e, struct wt_rule *rules, size_t n)
 }
 
 /* ---- resolution ---- */
-
-static uint64_t text_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static uint64_t rule_key(unsigned scope, uint64_t id, unsigned metric)
 {
@@ -307,9 +314,9 @@ static int32_t resolve(const struct wt_rules *e, const struct ser *s)
 		return r;
 	if ((r = lookup(e, WT_SCOPE_DEVICE, (uint64_t)d->id, s->metric, s->kind, NULL)) >= 0)
 		return r;
-	if ((r = lookup(e, WT_SCOPE_MODEL, text_key(d->model), s->metric, s->kind, d->model)) >= 0)
+	if ((r = lookup(e, WT_SCOPE_MODEL, d->model_key, s->metric, s->kind, d->model)) >= 0)
 		return r;
-	if ((r = lookup(e, WT_SCOPE_TYPE, text_key(d->type), s->metric, s->kind, d->type)) >= 0)
+	if ((r = lookup(e, WT_SCOPE_TYPE, d->type_key, s->metric, s->kind, d->type)) >= 0)
 		return r;
 	return pick(e, e->global_head[s->metric], s->kind, NULL);
 }
@@ -376,6 +383,9 @@ int wt_rules_commit(struct wt_rules *e)
 	double t0 = mono_ms();
 	int rc;
 
+	/* A rules-only change keeps the aggregate plan: at a million series
+	 * the plan is most of a commit's cost. */
+	bool plan = e->dirty_plan || e->st_next;
 	if (e->st_next) {
 		wt_agg_free(e); /* aggregates point into the old structure */
 		wt_structure_free(e->st);
@@ -391,25 +401,28 @@ int wt_rules_commit(struct wt_rules *e)
 		e->rules_next = NULL;
 		e->have_rules_next = false;
 	}
-	for (size_t d = 0; d < e->ndevs; d++) {
-		struct dev *v = &e->devs[d];
-		const struct wt_placement *p = e->st ? wt_structure_placement(e->st, v->id) : NULL;
-		v->rack = p ? wt_structure_find(e->st, p->rack_id) : -1;
-		v->feed = p && v->rack >= 0 ? (uint8_t)p->feed : WT_FEED_NONE;
+	if (plan) {
+		for (size_t d = 0; d < e->ndevs; d++) {
+			struct dev *v = &e->devs[d];
+			const struct wt_placement *p = e->st ? wt_structure_placement(e->st, v->id) : NULL;
+			v->rack = p ? wt_structure_find(e->st, p->rack_id) : -1;
+			v->feed = p && v->rack >= 0 ? (uint8_t)p->feed : WT_FEED_NONE;
+		}
+		for (size_t i = 0; i < e->nser; i++) {
+			struct ser *s = &e->ser[i];
+			s->was_agg = false;
+			s->dev = s->bound ? wt_idmap_get(&e->devmap, (uint64_t)s->device_id) : -1;
+		}
 	}
-	for (size_t i = 0; i < e->nser; i++) {
-		struct ser *s = &e->ser[i];
-		s->was_agg = false;
-		s->dev = s->bound ? wt_idmap_get(&e->devmap, (uint64_t)s->device_id) : -1;
-	}
-	if ((rc = build_rule_maps(e)) != 0 || (rc = wt_agg_plan(e)) != 0 ||
-	    (rc = element_counts(e)) != 0) {
+	if ((rc = build_rule_maps(e)) != 0 || (plan && (rc = wt_agg_plan(e)) != 0) ||
+	    (plan && (rc = element_counts(e)) != 0)) {
 		wt_error("rules: commit failed (%s); rules and aggregates are not evaluated",
 			 strerror(-rc));
 		wt_agg_free(e);
 		for (size_t i = 0; i < e->nser; i++)
 			e->ser[i].rule = -1;
 		e->dirty = false;
+		e->dirty_plan = true; /* the next commit plans again */
 		return rc;
 	}
 	if (e->st)
@@ -427,8 +440,9 @@ int wt_rules_commit(struct wt_rules *e)
 			clear_series_alarm(e, s);
 		s->rule_id = id;
 	}
-	wt_alarms_set_structure(e->alarms, e->st);
-	e->dirty = false;
+	if (plan)
+		wt_alarms_set_structure(e->alarms, e->st);
+	e->dirty = e->dirty_plan = false;
 	e->stats.commits++;
 	e->stats.last_commit_ms = mono_ms() - t0;
 	return 0;

@@ -50,8 +50,11 @@ struct wt_rules_series {
  * series have metric WT_M_HEADROOM and feed A or B: the current that feed
  * could still take on that phase if the other feed failed (rating minus
  * the load of both), negative when the rack is not redundant. Energy
- * aggregates carry the energy of each 5 s bucket (a delta), so register
- * them in the rollup without WT_MF_COUNTER. */
+ * aggregates are evaluated on each bucket's energy (the sum of the members'
+ * deltas) and fed back as a running total, a counter like a device's: so
+ * they register in the rollup with their metric's flags like every other
+ * series, and a new plan or a restart (total back to 0) reads as a counter
+ * reset, which the rollup handles. */
 struct wt_agg_key {
 	int64_t element_id;
 	enum wt_elem_kind element_kind;

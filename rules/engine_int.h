@@ -12,6 +12,7 @@ struct dev {
 	int64_t id;
 	char *name, *type, *model;
 	double rating_a;
+	uint64_t type_key, model_key; /* hashed once, for resolution */
 	int32_t rack;          /* element index, -1 unassigned (set at commit) */
 	uint8_t feed;
 	struct wt_alarm *comm; /* active communication-lost alarm */
@@ -47,6 +48,7 @@ struct agg {
 	bool fresh;            /* had members in the last close */
 	uint32_t expected, present, last_present;
 	double sum, value;
+	double total;          /* counters: cumulative, for the feedback */
 	/* headroom only: the two current aggregates and each feed's rating */
 	int32_t ha, hb;
 	double rating;
@@ -57,7 +59,8 @@ struct wt_rules {
 	struct wt_alarms *alarms;
 	struct wt_agg_registry reg;
 	struct wt_sample_sink feedback;
-	bool dirty;
+	bool dirty;      /* something changed: commit before the next close */
+	bool dirty_plan; /* devices, series, structure or registry changed: re-plan aggregates */
 
 	struct dev *devs;
 	size_t ndevs, devcap;

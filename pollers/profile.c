@@ -426,14 +426,32 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		if ((rc = check_keys(e, sub, x, ckeys)))
 			return rc;
 		char sub2[300];
+		json_t *coid = json_object_get(x, "oid");
 		snprintf(sub2, sizeof sub2, "%s.oid", sub);
-		if ((rc = get_oid(e, sub2, json_object_get(x, "oid"), &en->control.oid)))
+		if (coid && (rc = get_oid(e, sub2, coid, &en->control.oid)))
 			return rc;
 		for (int c = 0; c < WT_CTL__COUNT; c++) {
 			json_t *y = json_object_get(x, ctl_names[c]);
 			if (!y)
 				continue;
 			snprintf(sub2, sizeof sub2, "%s.%s", sub, ctl_names[c]);
+			if (json_is_object(y)) {
+				/* {"oid": ..., "value": N}: this command has its own OID */
+				static const char *const okeys[] = {"oid", "value", NULL};
+				char sub3[340];
+				if ((rc = check_keys(e, sub2, y, okeys)))
+					return rc;
+				snprintf(sub3, sizeof sub3, "%s.oid", sub2);
+				if ((rc = get_oid(e, sub3, json_object_get(y, "oid"), &en->control.cmd_oid[c])))
+					return rc;
+				snprintf(sub3, sizeof sub3, "%s.value", sub2);
+				if ((rc = get_int(e, sub3, json_object_get(y, "value"), 0, INT32_MAX,
+						  &en->control.value[c])))
+					return rc;
+				continue;
+			}
+			if (!en->control.oid)
+				return fail(e, sub2, "a plain value needs control.oid");
 			if ((rc = get_int(e, sub2, y, 0, INT32_MAX, &en->control.value[c])))
 				return rc;
 		}
@@ -457,6 +475,8 @@ static void free_entity(struct wt_prof_entity *en)
 		free_value(&en->metrics[i].v);
 	free(en->metrics);
 	free(en->control.oid);
+	for (int c = 0; c < WT_CTL__COUNT; c++)
+		free(en->control.cmd_oid[c]);
 }
 
 void wt_profile_free(struct wt_profile *p)

@@ -55,6 +55,7 @@ enum wt_ctl_cmd {
 struct wt_prof_control {
 	char *oid;                    /* template of the writable OID, NULL if none */
 	long long value[WT_CTL__COUNT]; /* INTEGER to SET for each command, -1 if absent */
+	char *cmd_oid[WT_CTL__COUNT]; /* per-command OID (Eaton: one OID per command), or NULL */
 };
 
 /* A template that yields one entity, or one per row of a table walk. */

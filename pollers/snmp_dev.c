@@ -890,7 +890,9 @@ int wt_snmp_dev_control(struct wt_snmp_dev *d, size_t entity, enum wt_ctl_cmd cm
 	if (!d->bound || !d->model || entity >= d->model->n_entities)
 		return -ENOENT;
 	const struct wt_snmp_entity *e = &d->model->entities[entity];
-	if ((unsigned)cmd >= WT_CTL__COUNT || !e->ctl_oid[0] || e->tmpl->control.value[cmd] < 0)
+	char oid[WT_OID_STR];
+	long value;
+	if (wt_snmp_control_oid(e, (int)cmd, oid, sizeof oid, &value))
 		return -ENOTSUP;
 	if (d->step != ST_IDLE || wt_snmp_sess_busy(d->sess))
 		return -EBUSY;
@@ -901,7 +903,7 @@ int wt_snmp_dev_control(struct wt_snmp_dev *d, size_t entity, enum wt_ctl_cmd cm
 	d->ctl_ctx = ctx;
 	d->ctl_deadline = now_ms(d) + (verify_ms > 0 ? verify_ms : 5000);
 	wt_info("device %ld %s: outlet %ld %s", d->id, d->name, e->index, wt_ctl_cmd_name(cmd));
-	int rc = wt_snmp_set_int(d->sess, e->ctl_oid, (long)e->tmpl->control.value[cmd], on_ctl_set, d);
+	int rc = wt_snmp_set_int(d->sess, oid, value, on_ctl_set, d);
 	if (rc) {
 		d->step = ST_IDLE;
 		return rc;

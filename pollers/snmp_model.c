@@ -590,6 +590,19 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len,
+			long *value)
+{
+	if (cmd < 0 || cmd >= WT_CTL__COUNT || !e->ctl_oid[0] || e->tmpl->control.value[cmd] < 0)
+		return -ENOTSUP;
+	const char *t = e->tmpl->control.cmd_oid[cmd] ? e->tmpl->control.cmd_oid[cmd]
+						      : e->tmpl->control.oid;
+	if (!t || wt_prof_expand(t, e->sfx, e->unit, oid, len))
+		return -ENOTSUP;
+	*value = (long)e->tmpl->control.value[cmd];
+	return 0;
+}
+
 bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *raw)
 {
 	double v;
@@ -717,7 +730,8 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			if (rc)
 				break;
 			char ctl[WT_OID_STR] = "";
-			if (en->control.oid && wt_prof_expand(en->control.oid, sfx, unit, ctl, sizeof ctl))
+			const char *ct = en->control.oid ? en->control.oid : en->control.cmd_oid[WT_CTL_ON];
+			if (ct && wt_prof_expand(ct, sfx, unit, ctl, sizeof ctl))
 				ctl[0] = 0;
 			if (m->n_points == first_point && !ctl[0])
 				continue;
@@ -730,6 +744,7 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			ent->unit = unit;
 			ent->tmpl = en;
 			snprintf(ent->ctl_oid, sizeof ent->ctl_oid, "%s", ctl);
+			snprintf(ent->sfx, sizeof ent->sfx, "%s", sfx);
 			char *nm = NULL;
 			char noid[WT_OID_STR];
 			if (en->name_oid && wt_prof_expand(en->name_oid, sfx, unit, noid, sizeof noid) == 0)

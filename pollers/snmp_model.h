@@ -90,7 +90,8 @@ struct wt_snmp_entity {
 	long index;
 	int unit;   /* daisy-chain unit, 1 when not chained */
 	char name[96];
-	char ctl_oid[WT_OID_STR]; /* "" when not switchable */
+	char ctl_oid[WT_OID_STR]; /* "" when not switchable (else the on/off OID) */
+	char sfx[64];             /* row suffix, to expand per-command control OIDs */
 	const struct wt_prof_entity *tmpl;
 };
 
@@ -126,6 +127,10 @@ struct wt_snmp_model {
 int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *st,
 			struct wt_snmp_model **out) __attribute__((warn_unused_result));
 void wt_snmp_model_free(struct wt_snmp_model *m);
+
+/* The OID and INTEGER that perform cmd on entity e; -ENOTSUP if it has none. */
+int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len,
+			long *value) __attribute__((warn_unused_result));
 
 /* Stores a polled raw value into a point; returns true if it gave a reading. */
 bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *raw);

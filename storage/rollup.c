@@ -32,10 +32,11 @@ enum {
 /* Per-series hot state: the open 5 s bucket, all that ingest touches (two
  * series per cache line). Gauges keep min, max, last in g[]; counters keep
  * min = max = last = sum (the delta), so g[0..1] hold the raw previous
- * reading as a double instead (see ser_raw). */
+ * reading as a double instead (ser_raw) and g[2] the index of the wrap
+ * value (ser_wrap). */
 struct ser {
 	double sum;        /* sum of values, or the counter delta */
-	float g[3];        /* gauge: min, max, last; counter: raw reading */
+	float g[3];        /* gauge: min, max, last; counter: raw reading, wrap index */
 	uint32_t count;    /* samples in the open bucket; 0 = none open */
 	int32_t bidx;      /* open bucket index (ts / 5000); counter: of the last reading */
 	uint16_t last_off; /* ms into the bucket of last (gauge) or of the last reading */
@@ -45,17 +46,29 @@ struct ser {
 _Static_assert(sizeof(struct ser) == 32, "hot per-series state grew");
 
 /* Per-series cold state: the open hour and day, folded from closed
- * buckets; touched once per bucket at close, not per sample. */
+ * buckets; touched once per bucket at close, not per sample. Count and
+ * quality share a word (count << 2 | quality; 0 = empty), which saves the
+ * padding two separate quality bytes would cost. */
 struct per {
 	double hsum, dsum;
-	float hmin, hmax;
-	uint32_t hcount;
-	float dmin, dmax;
-	uint32_t dcount;
-	uint8_t hq, dq;
-	uint8_t wrap_idx; /* index into wraps[], 0 = no wrap */
+	float hmin, hmax, dmin, dmax;
+	uint32_t hcq, dcq;
 };
-_Static_assert(sizeof(struct per) == 48, "cold per-series state grew");
+_Static_assert(sizeof(struct per) == 40, "cold per-series state grew");
+
+/* Largest count an hour or day holds (2^30 - 1: over 12,000 samples a
+ * second for a day); more saturates. */
+#define CQ_MAX ((1u << 30) - 1)
+
+static uint32_t cq_count(uint32_t cq)
+{
+	return cq >> 2;
+}
+
+static uint8_t cq_q(uint32_t cq)
+{
+	return (uint8_t)(cq & 3);
+}
 
 /* A bucket pushed out of its series' slot while still inside its grace. */
 struct side {
@@ -121,6 +134,18 @@ static double ser_raw(const struct ser *sp)
 static void ser_set_raw(struct ser *sp, double d)
 {
 	memcpy(sp->g, &d, sizeof d);
+}
+
+static uint32_t ser_wrap(const struct ser *sp)
+{
+	uint32_t w;
+	memcpy(&w, &sp->g[2], sizeof w);
+	return w;
+}
+
+static void ser_set_wrap(struct ser *sp, uint32_t w)
+{
+	memcpy(&sp->g[2], &w, sizeof w);
 }
 
 static uint8_t worst(uint8_t a, uint8_t b)
@@ -258,7 +283,8 @@ int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, dou
 		sp->flags = SF_REGISTERED | (counter ? SF_COUNTER : 0);
 		r->nreg++;
 	}
-	r->per[series].wrap_idx = widx;
+	if (counter)
+		ser_set_wrap(sp, widx);
 	return 0;
 }
 
@@ -410,7 +436,7 @@ static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int
 	if (v >= prev) {
 		d = v - prev;
 	} else {
-		double w = r->wraps[r->per[id].wrap_idx];
+		double w = r->wraps[ser_wrap(sp)];
 		if (w > 0 && prev <= w && v >= 0 && w - prev + v <= w / 8) {
 			d = w - prev + v;
 			r->st.counter_wraps++;
@@ -514,7 +540,7 @@ static bool scratch_reserve(struct wt_rollup *r)
 	size_t want = ((size_t)r->nreg + r->nside) * elem;
 	if (want <= r->scratch_bytes)
 		return true;
-	want += want / 16;
+	want += (want / 16 < 4096 * elem ? want / 16 : 4096 * elem);
 	void *n = realloc(r->scratch, want);
 	if (!n)
 		return false;
@@ -540,8 +566,20 @@ static void acc_fold(float *mn, float *mx, double *sum, uint32_t *count, uint8_t
 	if (fmax > *mx)
 		*mx = fmax;
 	*sum += bsum;
-	*count += bcount;
+	*count = *count > UINT32_MAX - bcount ? UINT32_MAX : *count + bcount;
 	*q = worst(*q, bq);
+}
+
+/* acc_fold for an hour or day of struct per. */
+static void per_fold(float *mn, float *mx, double *sum, uint32_t *cq, double bmin, double bmax,
+		     double bsum, uint32_t bcount, uint8_t bq)
+{
+	uint32_t c = cq_count(*cq);
+	uint8_t q = cq_q(*cq);
+	acc_fold(mn, mx, sum, &c, &q, bmin, bmax, bsum, bcount, bq);
+	if (c > CQ_MAX)
+		c = CQ_MAX;
+	*cq = c << 2 | q;
 }
 
 static void emit_agg(struct wt_rollup *r, enum wt_level level, int64_t start,
@@ -559,17 +597,18 @@ static void close_hour(struct wt_rollup *r, int64_t start, bool have)
 	size_t k = 0;
 	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
 		struct per *pp = &r->per[id];
-		if (!pp->hcount)
+		if (!pp->hcq)
 			continue;
 		if (have)
-			out[k++] = (struct wt_agg){.series = id, .count = pp->hcount,
+			out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->hcq),
 						   .start_ms = start, .min = pp->hmin,
-						   .max = pp->hmax, .sum = pp->hsum, .quality = pp->hq};
+						   .max = pp->hmax, .sum = pp->hsum,
+						   .quality = cq_q(pp->hcq)};
 		else
 			count_nomem(r);
-		acc_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcount, &pp->dq, pp->hmin, pp->hmax,
-			 pp->hsum, pp->hcount, pp->hq);
-		pp->hcount = 0;
+		per_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcq, pp->hmin, pp->hmax, pp->hsum,
+			 cq_count(pp->hcq), cq_q(pp->hcq));
+		pp->hcq = 0;
 		r->day_any = true;
 	}
 	r->hour_any = false;
@@ -584,16 +623,16 @@ static void close_day(struct wt_rollup *r, int64_t start, bool have)
 	if (r->day_any) {
 		for (uint32_t id = 0; id < r->cap; id++) {
 			struct per *pp = &r->per[id];
-			if (!pp->dcount)
+			if (!pp->dcq)
 				continue;
 			if (have)
-				out[k++] = (struct wt_agg){.series = id, .count = pp->dcount,
+				out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->dcq),
 							   .start_ms = start, .min = pp->dmin,
 							   .max = pp->dmax, .sum = pp->dsum,
-							   .quality = pp->dq};
+							   .quality = cq_q(pp->dcq)};
 			else
 				count_nomem(r);
-			pp->dcount = 0;
+			pp->dcq = 0;
 		}
 	}
 	r->st.days_closed += k;
@@ -604,8 +643,8 @@ static void close_day(struct wt_rollup *r, int64_t start, bool have)
 /* Folds a closed bucket into its series' open hour. */
 static void fold_hour(struct per *pp, const struct wt_bucket *b)
 {
-	acc_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcount, &pp->hq, b->min, b->max, b->sum,
-		 b->count, b->quality);
+	per_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcq, b->min, b->max, b->sum, b->count,
+		 b->quality);
 }
 
 /* Closes the 5 s boundary starting at B (== r->next_close), then the hour
@@ -687,6 +726,21 @@ void wt_rollup_tick(struct wt_rollup *r)
 	r->busy = false;
 }
 
+/* The open day of a series with its open hour folded in; false if empty. */
+static bool day_with_hour(const struct per *pp, uint32_t id, int64_t ds, struct wt_agg *o)
+{
+	float mn = pp->dmin, mx = pp->dmax;
+	double sum = pp->dsum;
+	uint32_t count = cq_count(pp->dcq);
+	uint8_t q = cq_q(pp->dcq);
+	if (pp->hcq)
+		acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
+			 cq_count(pp->hcq), cq_q(pp->hcq));
+	*o = (struct wt_agg){.series = id, .count = count, .start_ms = ds, .min = mn, .max = mx,
+			     .sum = sum, .quality = q};
+	return count > 0;
+}
+
 void wt_rollup_flush(struct wt_rollup *r)
 {
 	if (r->busy)
@@ -712,27 +766,18 @@ void wt_rollup_flush(struct wt_rollup *r)
 	size_t k = 0;
 	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
 		const struct per *pp = &r->per[id];
-		if (pp->hcount)
-			out[k++] = (struct wt_agg){.series = id, .count = pp->hcount,
+		if (pp->hcq)
+			out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->hcq),
 						   .start_ms = hs, .min = pp->hmin,
 						   .max = pp->hmax, .sum = pp->hsum,
-						   .quality = pp->hq};
+						   .quality = cq_q(pp->hcq)};
 	}
 	emit_agg(r, WT_LEVEL_HOUR, hs, out, k);
 	k = 0;
 	for (uint32_t id = 0; id < r->cap && (r->hour_any || r->day_any); id++) {
-		const struct per *pp = &r->per[id];
-		if (!pp->hcount && !pp->dcount)
-			continue;
-		float mn = pp->dmin, mx = pp->dmax;
-		double sum = pp->dsum;
-		uint32_t count = pp->dcount;
-		uint8_t q = pp->dq;
-		if (pp->hcount)
-			acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
-				 pp->hcount, pp->hq);
-		out[k++] = (struct wt_agg){.series = id, .count = count, .start_ms = ds,
-					   .min = mn, .max = mx, .sum = sum, .quality = q};
+		struct wt_agg a;
+		if (day_with_hour(&r->per[id], id, ds, &a))
+			out[k++] = a;
 	}
 	emit_agg(r, WT_LEVEL_DAY, ds, out, k);
 	r->busy = false;
@@ -758,14 +803,14 @@ int wt_rollup_seed(struct wt_rollup *r, enum wt_level level, const struct wt_agg
 	case WT_LEVEL_HOUR:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_HOUR_MS))
 			return -ERANGE;
-		acc_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcount, &pp->hq, a->min, a->max,
+		per_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcq, a->min, a->max,
 			 a->sum, a->count, q);
 		r->hour_any = true;
 		return 0;
 	case WT_LEVEL_DAY:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_DAY_MS))
 			return -ERANGE;
-		acc_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcount, &pp->dq, a->min, a->max,
+		per_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcq, a->min, a->max,
 			 a->sum, a->count, q);
 		r->day_any = true;
 		return 0;
@@ -848,28 +893,19 @@ bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level le
 	case WT_LEVEL_HOUR: {
 		int64_t hs = wt_rollup_align(r->next_close, WT_HOUR_MS);
 		out->start_ms = hs;
-		if (pp->hcount) {
-			out->count = pp->hcount;
+		if (pp->hcq) {
+			out->count = cq_count(pp->hcq);
 			out->min = pp->hmin;
 			out->max = pp->hmax;
 			out->sum = pp->hsum;
-			out->quality = pp->hq;
+			out->quality = cq_q(pp->hcq);
 		}
 		peek_open(r, series, hs, hs + WT_HOUR_MS, out);
 		return out->count > 0;
 	}
 	case WT_LEVEL_DAY: {
 		int64_t ds = wt_rollup_align(r->next_close, WT_DAY_MS);
-		out->start_ms = ds;
-		float mn = pp->dmin, mx = pp->dmax;
-		double sum = pp->dsum;
-		uint32_t count = pp->dcount;
-		uint8_t q = pp->dq;
-		if (pp->hcount)
-			acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
-				 pp->hcount, pp->hq);
-		*out = (struct wt_agg){.series = series, .count = count, .start_ms = ds,
-				       .min = mn, .max = mx, .sum = sum, .quality = q};
+		day_with_hour(pp, series, ds, out);
 		peek_open(r, series, ds, ds + WT_DAY_MS, out);
 		return out->count > 0;
 	}

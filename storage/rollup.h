@@ -78,7 +78,7 @@ enum wt_level { WT_LEVEL_5S = 0, WT_LEVEL_HOUR, WT_LEVEL_DAY };
  * samples). For counters sum is the energy delta over the period. */
 struct wt_agg {
 	uint32_t series;
-	uint32_t count;   /* samples folded in */
+	uint32_t count;   /* samples folded in (saturates at 2^30 - 1) */
 	int64_t start_ms; /* UTC-aligned hour or day start */
 	double min, max, sum;
 	uint8_t quality;

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	printf("close (5 s boundary, incl. subscriber call and hour fold): %.1f ns/sample\n", cls);
 	printf("close of the last boundary + hour end: %.1f ms (%.1f ns/series)\n", hour_ns / 1e6,
 	       hour_ns / (double)nser);
-	printf("memory: %zu bytes/series (state %d, output array the rest)\n", bps, 80);
+	printf("memory: %zu bytes/series (72 state, the rest the output array)\n", bps);
 	printf("RESULT rollup ingest_ns=%.1f close_ns=%.1f hour_close_ms=%.1f bytes_per_series=%zu "
 	       "series=%ld\n",
 	       ing, cls, hour_ns / 1e6, bps, nser);

@@ -2,11 +2,12 @@
  * are in rollup.h; this file keeps them cheap.
  *
  * Layout: two arrays indexed by series id, 32 bytes of hot state (the open
- * 5 s bucket, all that ingest touches) and 48 bytes of cold state (hour,
- * day), 80 bytes per series in all. Each series holds ONE open bucket. The only time a
- * series needs two is when a sample for the next bucket arrives while the
- * previous one is still in its grace period; then the older bucket moves to
- * a small side list (normally empty) and is emitted from there at its close.
+ * 5 s bucket, all that ingest touches) and 40 bytes of cold state (hour,
+ * day), 72 bytes per series in all. Each series holds ONE open bucket. The
+ * only time a series needs two is when a sample for the next bucket arrives
+ * while the previous one is still in its grace period; then the older
+ * bucket moves to a small side list (normally empty) and is emitted from
+ * there at its close.
  *
  * Closing boundary B scans the series array for open buckets at B. At 5 s
  * polling nearly every series has one, so the scan is the output, and it
@@ -121,7 +122,8 @@ int64_t wt_rollup_align(int64_t ts_ms, int64_t period_ms)
 
 static int64_t bucket_index(int64_t ts_ms)
 {
-	return wt_rollup_align(ts_ms, WT_BUCKET_MS) / WT_BUCKET_MS;
+	int64_t q = ts_ms / WT_BUCKET_MS;
+	return ts_ms % WT_BUCKET_MS < 0 ? q - 1 : q;
 }
 
 static double ser_raw(const struct ser *sp)
@@ -340,8 +342,9 @@ static int evict(struct wt_rollup *r, struct ser *sp, uint32_t id)
 }
 
 /* A sample for an open bucket older than the one in the series' slot (the
- * slot moved on while this bucket is still in its grace). Rare. */
-static void side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off, double v,
+ * slot moved on while this bucket is still in its grace). Rare, so a
+ * linear search. Returns false when out of memory. */
+static bool side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off, double v,
 		      float f, uint8_t q)
 {
 	int64_t start = b * WT_BUCKET_MS;
@@ -360,16 +363,17 @@ static void side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off,
 			e->last_off = off;
 		}
 		e->b.quality = worst(e->b.quality, q);
-		return;
+		return true;
 	}
 	if (side_reserve(r) < 0) {
 		count_nomem(r);
-		return;
+		return false;
 	}
 	struct side *e = &r->side[r->nside++];
 	e->b = (struct wt_bucket){.series = id, .count = 1, .start_ms = start, .min = f,
 				  .max = f, .sum = v, .last = f, .quality = q};
 	e->last_off = off;
+	return true;
 }
 
 /* Returns false when the sample could not be kept (out of memory). */
@@ -391,11 +395,8 @@ static bool ingest_gauge(struct wt_rollup *r, struct ser *sp, uint32_t id, int64
 		sp->quality = worst(sp->quality, q);
 		return true;
 	}
-	if (sp->count && b < sp->bidx) {
-		uint64_t before = r->st.dropped_nomem;
-		side_fold(r, id, b, off, v, f, q);
-		return r->st.dropped_nomem == before;
-	}
+	if (sp->count && b < sp->bidx)
+		return side_fold(r, id, b, off, v, f, q);
 	if (sp->count) {
 		if (evict(r, sp, id) < 0) {
 			count_nomem(r);
@@ -444,6 +445,10 @@ static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int
 			d = v > 0 ? v : 0;
 			r->st.counter_resets++;
 		}
+	}
+	if (d > FLT_MAX) { /* only from readings near +-FLT_MAX: garbage */
+		r->st.inf++;
+		return false;
 	}
 	if (sp->count && sp->bidx != b) {
 		/* Counter readings only move forward, so b is newer. */
@@ -510,16 +515,16 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 		}
 		uint16_t off = (uint16_t)(x->ts_ms - b * WT_BUCKET_MS);
 		uint8_t q = x->quality > WT_Q_BAD ? WT_Q_BAD : x->quality;
+		if (fabs(v) > FLT_MAX) {
+			r->st.inf++;
+			continue;
+		}
 		struct ser *sp = &r->ser[id];
 		bool kept;
-		if (sp->flags & SF_COUNTER) {
+		if (sp->flags & SF_COUNTER)
 			kept = ingest_counter(r, sp, id, b, x->ts_ms, off, v, q);
-		} else if (fabs(v) > FLT_MAX) {
-			r->st.inf++;
-			kept = false;
-		} else {
+		else
 			kept = ingest_gauge(r, sp, id, b, off, v, q);
-		}
 		if (kept) {
 			if (b * WT_BUCKET_MS > r->newest)
 				r->newest = b * WT_BUCKET_MS;

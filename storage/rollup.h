@@ -16,7 +16,7 @@
  *
  * Sample rules (each outcome counted in struct wt_rollup_stats):
  * - unknown (never registered) series, NaN, +-inf: dropped.
- * - a gauge value beyond float range (|v| > FLT_MAX): dropped, counted as inf
+ * - a value beyond float range (|v| > FLT_MAX): dropped, counted as inf
  *   (min/max/last are held as float, see below).
  * - ts more than one bucket ahead of the clock (ts > now + 5000): dropped as
  *   future; a device or poller clock that far off cannot be trusted.
@@ -24,7 +24,9 @@
  *   not folded into the next bucket, because that would put a reading in a
  *   time slot it was not taken in, and the closed row has already gone to the
  *   writer and rules, so it cannot be amended without a second, conflicting
- *   row for the same (series, bucket).
+ *   row for the same (series, bucket). For the same reason, after the clock
+ *   is stepped back, samples stamped before the last closed boundary count
+ *   as late until the clock catches up.
  * - out of order within an open bucket: folded normally; last is the sample
  *   with the greatest timestamp (ties: the later to arrive), not the last to
  *   arrive.

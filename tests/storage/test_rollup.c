@@ -373,6 +373,11 @@ static void test_counters(void)
 	CHECK(st->stale == 2, "stale %" PRIu64, st->stale);
 	CHECK(st->counter_wraps == 1, "wraps %" PRIu64, st->counter_wraps);
 	CHECK(st->counter_resets == 3, "resets %" PRIu64, st->counter_resets);
+	/* A counter reading beyond float range is garbage: dropped, raw kept. */
+	f.now = T0 + 10600;
+	uint64_t inf0 = st->inf;
+	put(&f, 2, T0 + 10550, 1e39, WT_Q_GOOD);
+	CHECK(st->inf == inf0 + 1, "counter beyond float range");
 	/* A negative reading after a reset gives no negative energy. */
 	f.now = T0 + 11000;
 	put(&f, 1, T0 + 10900, -3.0, WT_Q_GOOD);

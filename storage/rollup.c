@@ -91,8 +91,8 @@ struct wt_rollup {
 	struct wt_clock clock;
 	struct ser *ser;
 	struct per *per;
-	uint32_t cap;  /* entries allocated in ser and per */
-	uint32_t nreg; /* registered series */
+	uint32_t cap;       /* entries allocated in ser and per */
+	uint32_t nreg;      /* registered series */
 	int64_t next_close; /* start of the oldest bucket not yet closed */
 	size_t open_slots;  /* series whose slot holds an open bucket */
 	int64_t newest;     /* start of the newest bucket a sample was kept for */
@@ -277,7 +277,7 @@ int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, dou
 			if (sp->count)
 				return -EBUSY;
 			/* A gauge's g[] is not a raw reading and vice versa. */
-			sp->flags &= (uint8_t)~(SF_COUNTER | SF_HAS_PREV | SF_HAS_TS);
+			sp->flags &= (uint8_t) ~(SF_COUNTER | SF_HAS_PREV | SF_HAS_TS);
 			if (counter)
 				sp->flags |= SF_COUNTER;
 		}
@@ -344,8 +344,8 @@ static int evict(struct wt_rollup *r, struct ser *sp, uint32_t id)
 /* A sample for an open bucket older than the one in the series' slot (the
  * slot moved on while this bucket is still in its grace). Rare, so a
  * linear search. Returns false when out of memory. */
-static bool side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off, double v,
-		      float f, uint8_t q)
+static bool side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off, double v, float f,
+		      uint8_t q)
 {
 	int64_t start = b * WT_BUCKET_MS;
 	for (size_t i = r->nside; i-- > 0;) {
@@ -370,15 +370,21 @@ static bool side_fold(struct wt_rollup *r, uint32_t id, int64_t b, uint16_t off,
 		return false;
 	}
 	struct side *e = &r->side[r->nside++];
-	e->b = (struct wt_bucket){.series = id, .count = 1, .start_ms = start, .min = f,
-				  .max = f, .sum = v, .last = f, .quality = q};
+	e->b = (struct wt_bucket){.series = id,
+				  .count = 1,
+				  .start_ms = start,
+				  .min = f,
+				  .max = f,
+				  .sum = v,
+				  .last = f,
+				  .quality = q};
 	e->last_off = off;
 	return true;
 }
 
 /* Returns false when the sample could not be kept (out of memory). */
-static bool ingest_gauge(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b,
-			 uint16_t off, double v, uint8_t q)
+static bool ingest_gauge(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b, uint16_t off,
+			 double v, uint8_t q)
 {
 	float f = (float)v;
 	if (sp->count && sp->bidx == b) {
@@ -416,11 +422,10 @@ static bool ingest_gauge(struct wt_rollup *r, struct ser *sp, uint32_t id, int64
 
 /* Turns a counter reading into a delta (rules in rollup.h). Returns false
  * when the sample was dropped (stale, or delta out of range). */
-static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b,
-			   int64_t ts, uint16_t off, double v, uint8_t q)
+static bool ingest_counter(struct wt_rollup *r, struct ser *sp, uint32_t id, int64_t b, int64_t ts,
+			   uint16_t off, double v, uint8_t q)
 {
-	if ((sp->flags & SF_HAS_TS) &&
-	    ts <= (int64_t)sp->bidx * WT_BUCKET_MS + sp->last_off) {
+	if ((sp->flags & SF_HAS_TS) && ts <= (int64_t)sp->bidx * WT_BUCKET_MS + sp->last_off) {
 		r->st.stale++;
 		return false;
 	}
@@ -554,8 +559,8 @@ static bool scratch_reserve(struct wt_rollup *r)
 	return true;
 }
 
-static void acc_fold(float *mn, float *mx, double *sum, uint32_t *count, uint8_t *q,
-		     double bmin, double bmax, double bsum, uint32_t bcount, uint8_t bq)
+static void acc_fold(float *mn, float *mx, double *sum, uint32_t *count, uint8_t *q, double bmin,
+		     double bmax, double bsum, uint32_t bcount, uint8_t bq)
 {
 	float fmin = (float)bmin, fmax = (float)bmax;
 	if (*count == 0) {
@@ -605,9 +610,12 @@ static void close_hour(struct wt_rollup *r, int64_t start, bool have)
 		if (!pp->hcq)
 			continue;
 		if (have)
-			out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->hcq),
-						   .start_ms = start, .min = pp->hmin,
-						   .max = pp->hmax, .sum = pp->hsum,
+			out[k++] = (struct wt_agg){.series = id,
+						   .count = cq_count(pp->hcq),
+						   .start_ms = start,
+						   .min = pp->hmin,
+						   .max = pp->hmax,
+						   .sum = pp->hsum,
 						   .quality = cq_q(pp->hcq)};
 		else
 			count_nomem(r);
@@ -631,9 +639,12 @@ static void close_day(struct wt_rollup *r, int64_t start, bool have)
 			if (!pp->dcq)
 				continue;
 			if (have)
-				out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->dcq),
-							   .start_ms = start, .min = pp->dmin,
-							   .max = pp->dmax, .sum = pp->dsum,
+				out[k++] = (struct wt_agg){.series = id,
+							   .count = cq_count(pp->dcq),
+							   .start_ms = start,
+							   .min = pp->dmin,
+							   .max = pp->dmax,
+							   .sum = pp->dsum,
 							   .quality = cq_q(pp->dcq)};
 			else
 				count_nomem(r);
@@ -741,8 +752,13 @@ static bool day_with_hour(const struct per *pp, uint32_t id, int64_t ds, struct 
 	if (pp->hcq)
 		acc_fold(&mn, &mx, &sum, &count, &q, pp->hmin, pp->hmax, pp->hsum,
 			 cq_count(pp->hcq), cq_q(pp->hcq));
-	*o = (struct wt_agg){.series = id, .count = count, .start_ms = ds, .min = mn, .max = mx,
-			     .sum = sum, .quality = q};
+	*o = (struct wt_agg){.series = id,
+			     .count = count,
+			     .start_ms = ds,
+			     .min = mn,
+			     .max = mx,
+			     .sum = sum,
+			     .quality = q};
 	return count > 0;
 }
 
@@ -772,9 +788,12 @@ void wt_rollup_flush(struct wt_rollup *r)
 	for (uint32_t id = 0; id < r->cap && r->hour_any; id++) {
 		const struct per *pp = &r->per[id];
 		if (pp->hcq)
-			out[k++] = (struct wt_agg){.series = id, .count = cq_count(pp->hcq),
-						   .start_ms = hs, .min = pp->hmin,
-						   .max = pp->hmax, .sum = pp->hsum,
+			out[k++] = (struct wt_agg){.series = id,
+						   .count = cq_count(pp->hcq),
+						   .start_ms = hs,
+						   .min = pp->hmin,
+						   .max = pp->hmax,
+						   .sum = pp->hsum,
 						   .quality = cq_q(pp->hcq)};
 	}
 	emit_agg(r, WT_LEVEL_HOUR, hs, out, k);
@@ -808,15 +827,15 @@ int wt_rollup_seed(struct wt_rollup *r, enum wt_level level, const struct wt_agg
 	case WT_LEVEL_HOUR:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_HOUR_MS))
 			return -ERANGE;
-		per_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcq, a->min, a->max,
-			 a->sum, a->count, q);
+		per_fold(&pp->hmin, &pp->hmax, &pp->hsum, &pp->hcq, a->min, a->max, a->sum,
+			 a->count, q);
 		r->hour_any = true;
 		return 0;
 	case WT_LEVEL_DAY:
 		if (a->start_ms != wt_rollup_align(r->next_close, WT_DAY_MS))
 			return -ERANGE;
-		per_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcq, a->min, a->max,
-			 a->sum, a->count, q);
+		per_fold(&pp->dmin, &pp->dmax, &pp->dsum, &pp->dcq, a->min, a->max, a->sum,
+			 a->count, q);
 		r->day_any = true;
 		return 0;
 	case WT_LEVEL_5S:
@@ -868,8 +887,8 @@ static void peek_open(const struct wt_rollup *r, uint32_t id, int64_t from, int6
 	for (size_t i = 0; i < r->nside; i++) {
 		const struct wt_bucket *b = &r->side[i].b;
 		if (b->series == id && b->start_ms >= from && b->start_ms < to)
-			acc_fold(&mn, &mx, &o->sum, &o->count, &o->quality, b->min, b->max,
-				 b->sum, b->count, b->quality);
+			acc_fold(&mn, &mx, &o->sum, &o->count, &o->quality, b->min, b->max, b->sum,
+				 b->count, b->quality);
 	}
 	o->min = mn;
 	o->max = mx;
@@ -890,8 +909,12 @@ bool wt_rollup_peek(const struct wt_rollup *r, uint32_t series, enum wt_level le
 			return false;
 		struct wt_bucket b;
 		slot_to_bucket(sp, series, &b);
-		*out = (struct wt_agg){.series = series, .count = b.count, .start_ms = b.start_ms,
-				       .min = b.min, .max = b.max, .sum = b.sum,
+		*out = (struct wt_agg){.series = series,
+				       .count = b.count,
+				       .start_ms = b.start_ms,
+				       .min = b.min,
+				       .max = b.max,
+				       .sum = b.sum,
 				       .quality = b.quality};
 		return true;
 	}
@@ -927,8 +950,8 @@ size_t wt_rollup_bytes_per_series(const struct wt_rollup *r)
 {
 	if (r->nreg == 0)
 		return 0;
-	size_t bytes = (size_t)r->cap * (sizeof(struct ser) + sizeof(struct per)) + r->scratch_bytes +
-		       r->cap_side * sizeof(struct side) +
+	size_t bytes = (size_t)r->cap * (sizeof(struct ser) + sizeof(struct per)) +
+		       r->scratch_bytes + r->cap_side * sizeof(struct side) +
 		       r->nclose_subs * sizeof(struct close_sub) +
 		       r->nagg_subs * sizeof(struct agg_sub);
 	return bytes / r->nreg;

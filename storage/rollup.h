@@ -73,7 +73,11 @@ struct wt_rollup;
 /* Highest series id the engine accepts (state is an array indexed by id). */
 #define WT_ROLLUP_MAX_SERIES (1u << 26)
 
-enum wt_level { WT_LEVEL_5S = 0, WT_LEVEL_HOUR, WT_LEVEL_DAY };
+enum wt_level {
+	WT_LEVEL_5S = 0,
+	WT_LEVEL_HOUR,
+	WT_LEVEL_DAY
+};
 
 /* An hourly or daily aggregate (min/avg/max where avg = sum/count of the
  * 5 s bucket averages, weighted by bucket sample count, i.e. the mean of all
@@ -96,9 +100,9 @@ struct wt_rollup_stats {
 	uint64_t unknown_series; /* id never registered */
 	uint64_t counter_resets; /* counter went back: device reboot or reset */
 	uint64_t counter_wraps;  /* counter passed its wrap value */
-	uint64_t buckets_closed;
+	uint64_t buckets_closed; /* 5 s buckets emitted */
 	uint64_t stale;          /* counter reading not newer than the previous */
-	uint64_t bad_quality;    /* accepted samples with quality other than GOOD/ESTIMATED */
+	uint64_t bad_quality;    /* accepted samples of BAD (or unknown) quality */
 	uint64_t hours_closed;   /* hourly aggregates emitted (non-empty) */
 	uint64_t days_closed;    /* daily aggregates emitted (non-empty) */
 	uint64_t dropped_nomem;  /* samples or buckets lost to a failed allocation */
@@ -124,8 +128,7 @@ int wt_rollup_register(struct wt_rollup *r, uint32_t series, unsigned flags, dou
 /* Makes room for series ids up to max_series at once (the series table's
  * highest id), so registering them does not grow the array step by step.
  * Returns 0, -EINVAL or -ENOMEM. */
-int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series)
-	__attribute__((warn_unused_result));
+int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series) __attribute__((warn_unused_result));
 
 /* Subscribers for closed 5 s buckets (live view, aggregator, rules,
  * writer) and for closed hours and days (writer). Called in order of

@@ -47,8 +47,7 @@ static void on_close(void *ctx, int64_t start, const struct wt_bucket *b, size_t
 	seen_rows += n;
 }
 
-static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a,
-		   size_t n)
+static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		seen_sum += a[i].sum;
@@ -73,7 +72,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--buckets") == 0 && i + 1 < argc) {
 			nbuckets = parse_long(argv[++i], nbuckets);
 		} else {
-			fprintf(stderr, "usage: %s [--quick] [--series N] [--buckets K]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick] [--series N] [--buckets K]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -85,8 +85,8 @@ int main(int argc, char **argv)
 	int64_t now = t0;
 	struct wt_clock clock = {wt_clock_manual_now, &now};
 	struct wt_rollup *r = wt_rollup_new(&clock);
-	if (!r || wt_rollup_on_close(r, on_close, NULL) < 0 || wt_rollup_on_agg(r, on_agg, NULL) < 0 ||
-	    wt_rollup_reserve(r, (uint32_t)nser - 1) < 0) {
+	if (!r || wt_rollup_on_close(r, on_close, NULL) < 0 ||
+	    wt_rollup_on_agg(r, on_agg, NULL) < 0 || wt_rollup_reserve(r, (uint32_t)nser - 1) < 0) {
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 					v = counter[id] += 1.0 + (double)(rnd() % 100) / 10.0;
 				else
 					v = 230.0 + (double)(rnd() % 1000) / 100.0;
-				s[n++] = (struct wt_sample){.series = (uint32_t)id, .ts_ms = ts,
-							    .value = v};
+				s[n++] = (struct wt_sample){
+					.series = (uint32_t)id, .ts_ms = ts, .value = v};
 			}
 		}
 		now = bstart + 4900;

@@ -14,15 +14,15 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			failures++;                                                         \
+#define CHECK(cond, ...)                                                                     \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
+			failures++;                                                          \
 			fprintf(stderr, "%s:%d: %s: check failed: %s: ", __FILE__, __LINE__, \
-				__func__, #cond);                                           \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fputc('\n', stderr);                                                \
-		}                                                                           \
+				__func__, #cond);                                            \
+			fprintf(stderr, __VA_ARGS__);                                        \
+			fputc('\n', stderr);                                                 \
+		}                                                                            \
 	} while (0)
 
 /* 2026-03-01T21:00:00Z: three hours before a day end. */
@@ -30,7 +30,11 @@ static int failures;
 
 /* --- capture of everything the engine emits ---------------------------- */
 
-enum ev_kind { EV_CLOSE, EV_HOUR, EV_DAY };
+enum ev_kind {
+	EV_CLOSE,
+	EV_HOUR,
+	EV_DAY
+};
 
 struct event {
 	enum ev_kind kind;
@@ -79,8 +83,7 @@ static void cap_close(void *ctx, int64_t start, const struct wt_bucket *b, size_
 	c->nb += n;
 }
 
-static void cap_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a,
-		    size_t n)
+static void cap_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a, size_t n)
 {
 	struct capture *c = ctx;
 	c->aggs = grow(c->aggs, &c->capa, c->na + n, sizeof *a);
@@ -212,8 +215,8 @@ static void test_boundary_and_grace(void)
 	struct fixture f;
 	fx_init(&f, T0 + 1000);
 	reg(&f, 7, 0, 0);
-	put(&f, 7, T0, 1.0, WT_Q_GOOD);           /* first ms of bucket T0 */
-	put(&f, 7, T0 + 4999, 2.0, WT_Q_GOOD);    /* last ms of bucket T0 */
+	put(&f, 7, T0, 1.0, WT_Q_GOOD);        /* first ms of bucket T0 */
+	put(&f, 7, T0 + 4999, 2.0, WT_Q_GOOD); /* last ms of bucket T0 */
 	f.now = T0 + 5000;
 	put(&f, 7, T0 + 5000, 10.0, WT_Q_GOOD); /* exactly on the boundary: next bucket */
 	f.now = T0 + 5499;
@@ -251,7 +254,7 @@ static void test_negative_epoch(void)
 	put(&f, 1, -5000, 6.0, WT_Q_GOOD); /* bucket -5000, on its boundary */
 	f.now = -4000;
 	put(&f, 1, -1, 7.0, WT_Q_GOOD); /* bucket -5000 */
-	put(&f, 1, 0, 8.0, WT_Q_GOOD); /* bucket 0, the first of 1970-01-01 */
+	put(&f, 1, 0, 8.0, WT_Q_GOOD);  /* bucket 0, the first of 1970-01-01 */
 	f.now = 5500;
 	wt_rollup_tick(f.r);
 	const struct wt_bucket *b = find_bucket(&f.cap, 1, -10000);
@@ -276,8 +279,7 @@ static void test_negative_epoch(void)
 			close_0 = e + 1;
 	}
 	CHECK(close_m5 && hour && close_0 && close_m5 < hour && hour < close_0,
-	      "order: close -5000 (%zu) < hour end (%zu) < close 0 (%zu)", close_m5, hour,
-	      close_0);
+	      "order: close -5000 (%zu) < hour end (%zu) < close 0 (%zu)", close_m5, hour, close_0);
 	fx_free(&f);
 }
 
@@ -319,8 +321,8 @@ static void test_hour_day(void)
 	      count_events(&f.cap, EV_HOUR));
 	CHECK(count_events(&f.cap, EV_DAY) == 1, "1 day end");
 	/* from the bucket before the start (still in grace at creation) */
-	CHECK(count_events(&f.cap, EV_CLOSE) == 3 * 720 + 1,
-	      "one close call per boundary, got %zu", count_events(&f.cap, EV_CLOSE));
+	CHECK(count_events(&f.cap, EV_CLOSE) == 3 * 720 + 1, "one close call per boundary, got %zu",
+	      count_events(&f.cap, EV_CLOSE));
 	CHECK(wt_rollup_stats(f.r)->hours_closed == 3 && wt_rollup_stats(f.r)->days_closed == 1,
 	      "hours/days counted");
 	fx_free(&f);
@@ -348,12 +350,12 @@ static void test_counters(void)
 	put(&f, 2, T0 + 200, 65500.0, WT_Q_GOOD);
 	put(&f, 3, T0 + 100, 530.0, WT_Q_GOOD); /* delta from the seed */
 	f.now = T0 + 5000;
-	put(&f, 1, T0 + 5100, 7.0, WT_Q_GOOD);   /* reset (reboot): delta = 7 */
-	put(&f, 2, T0 + 5100, 64.0, WT_Q_GOOD);  /* wrap: 65536 - 65500 + 64 = 100 */
+	put(&f, 1, T0 + 5100, 7.0, WT_Q_GOOD);     /* reset (reboot): delta = 7 */
+	put(&f, 2, T0 + 5100, 64.0, WT_Q_GOOD);    /* wrap: 65536 - 65500 + 64 = 100 */
 	put(&f, 2, T0 + 5200, 30000.0, WT_Q_GOOD); /* +29936 */
-	put(&f, 2, T0 + 5300, 10.0, WT_Q_GOOD);  /* drop from mid-range: reset, delta 10 */
+	put(&f, 2, T0 + 5300, 10.0, WT_Q_GOOD);    /* drop from mid-range: reset, delta 10 */
 	put(&f, 2, T0 + 5400, 50000.0, WT_Q_GOOD); /* +49990 */
-	put(&f, 2, T0 + 5500, 20.0, WT_Q_GOOD); /* implied advance 15556 > 65536/8: reset */
+	put(&f, 2, T0 + 5500, 20.0, WT_Q_GOOD);    /* implied advance 15556 > 65536/8: reset */
 	f.now = T0 + 10500;
 	wt_rollup_tick(f.r);
 	const struct wt_rollup_stats *st = wt_rollup_stats(f.r);
@@ -403,13 +405,13 @@ static void test_bad_samples(void)
 		{.series = 1, .ts_ms = T0 + 100, .value = -INFINITY},
 		{.series = 1, .ts_ms = T0 + 100, .value = 1e300}, /* beyond float */
 		{.series = 2, .ts_ms = T0 + 100, .value = NAN},
-		{.series = 5, .ts_ms = T0 + 100, .value = 1.0},          /* unknown */
-		{.series = 4000000, .ts_ms = T0 + 100, .value = 1.0},    /* unknown, beyond cap */
-		{.series = 1, .ts_ms = T0 + 2000 + 5001, .value = 1.0},  /* future */
-		{.series = 1, .ts_ms = T0 + 2000 + 5000, .value = 4.0},  /* at the limit: kept */
-		{.series = 1, .ts_ms = T0 - 5000 - 501, .value = 1.0},   /* closed before start */
-		{.series = 1, .ts_ms = INT64_MIN, .value = 1.0},         /* late */
-		{.series = 1, .ts_ms = INT64_MAX, .value = 1.0},         /* future */
+		{.series = 5, .ts_ms = T0 + 100, .value = 1.0},         /* unknown */
+		{.series = 4000000, .ts_ms = T0 + 100, .value = 1.0},   /* unknown, beyond cap */
+		{.series = 1, .ts_ms = T0 + 2000 + 5001, .value = 1.0}, /* future */
+		{.series = 1, .ts_ms = T0 + 2000 + 5000, .value = 4.0}, /* at the limit: kept */
+		{.series = 1, .ts_ms = T0 - 5000 - 501, .value = 1.0},  /* closed before start */
+		{.series = 1, .ts_ms = INT64_MIN, .value = 1.0},        /* late */
+		{.series = 1, .ts_ms = INT64_MAX, .value = 1.0},        /* future */
 		{.series = 1, .ts_ms = T0 + 300, .value = 2.0, .quality = WT_Q_BAD},
 		{.series = 1, .ts_ms = T0 + 400, .value = 3.0, .quality = 77}, /* unknown = BAD */
 		{.series = 1, .ts_ms = T0 + 200, .value = 1.0, .quality = WT_Q_GOOD},
@@ -449,9 +451,9 @@ static void test_out_of_order(void)
 	put(&f, 3, T0 + 1000, 1.0, WT_Q_GOOD); /* older, arrives later */
 	put(&f, 3, T0 + 3000, 3.0, WT_Q_GOOD);
 	f.now = T0 + 5200;
-	put(&f, 3, T0 + 5100, 50.0, WT_Q_GOOD);  /* next bucket while T0 is in grace */
-	put(&f, 3, T0 + 4500, 4.5, WT_Q_BAD);    /* back to T0: folded, is the new last */
-	put(&f, 3, T0 + 2000, 2.0, WT_Q_GOOD);   /* and again */
+	put(&f, 3, T0 + 5100, 50.0, WT_Q_GOOD); /* next bucket while T0 is in grace */
+	put(&f, 3, T0 + 4500, 4.5, WT_Q_BAD);   /* back to T0: folded, is the new last */
+	put(&f, 3, T0 + 2000, 2.0, WT_Q_GOOD);  /* and again */
 	struct wt_agg a;
 	CHECK(wt_rollup_peek(f.r, 3, WT_LEVEL_5S, &a) && a.start_ms == T0 + 5000 && a.sum == 50.0,
 	      "peek 5S gives the newest open bucket");
@@ -496,7 +498,8 @@ static void test_catch_up(void)
 	for (size_t e = 0; e < f.cap.nev; e++) {
 		const struct event *ev = &f.cap.ev[e];
 		if (ev->kind == EV_HOUR) {
-			CHECK(ev->start == T0 && k == 3, "hour end after the 3rd close, got %zu", k);
+			CHECK(ev->start == T0 && k == 3, "hour end after the 3rd close, got %zu",
+			      k);
 			hour_seen = true;
 			continue;
 		}
@@ -505,7 +508,8 @@ static void test_catch_up(void)
 		CHECK(ev->start == starts[k], "close %zu in order", k);
 		CHECK(ev->n == (k % 2 ? 2u : 1u), "close %zu has %zu rows", k, ev->n);
 		for (size_t i = ev->first; i < ev->first + ev->n; i++)
-			CHECK(f.cap.buckets[i].start_ms == ev->start, "row belongs to its boundary");
+			CHECK(f.cap.buckets[i].start_ms == ev->start,
+			      "row belongs to its boundary");
 		k++;
 	}
 	CHECK(k == 6 && hour_seen, "6 closes (%zu) and an hour end", k);
@@ -594,8 +598,13 @@ static void test_register(void)
 	a.max = 1.0;
 	CHECK(wt_rollup_seed(f.r, WT_LEVEL_DAY, &a) == -EINVAL, "min > max");
 	/* counts saturate instead of wrapping */
-	a = (struct wt_agg){.series = 300, .count = UINT32_MAX - 5, .start_ms = T0, .min = 1,
-			    .max = 2, .sum = 3, .quality = WT_Q_ESTIMATED};
+	a = (struct wt_agg){.series = 300,
+			    .count = UINT32_MAX - 5,
+			    .start_ms = T0,
+			    .min = 1,
+			    .max = 2,
+			    .sum = 3,
+			    .quality = WT_Q_ESTIMATED};
 	reg(&f, 300, 0, 0);
 	CHECK(wt_rollup_seed(f.r, WT_LEVEL_HOUR, &a) == 0, "huge seed");
 	put(&f, 300, T0 + 20, 5.0, WT_Q_GOOD);
@@ -626,7 +635,7 @@ static void reenter_close(void *ctx, int64_t start, const struct wt_bucket *b, s
 		return;
 	x->calls++;
 	struct wt_sample s[2] = {
-		{.series = 2, .ts_ms = start, .value = 100.0},                /* closing: late */
+		{.series = 2, .ts_ms = start, .value = 100.0},                   /* closing: late */
 		{.series = 2, .ts_ms = start + WT_BUCKET_MS, .value = b[0].sum}, /* open bucket */
 	};
 	wt_rollup_ingest(x->r, s, 2);
@@ -796,7 +805,8 @@ static void test_seeding(void)
 			const struct wt_agg *a = find_agg(&A.cap, ev->kind, b->series, ev->start);
 			CHECK(a && a->count == b->count && a->sum == b->sum && a->min == b->min &&
 				      a->max == b->max && a->quality == b->quality,
-			      "%s %" PRId64 " series %u: A count %u sum %.17g, B count %u sum %.17g",
+			      "%s %" PRId64
+			      " series %u: A count %u sum %.17g, B count %u sum %.17g",
 			      ev->kind == EV_HOUR ? "hour" : "day", ev->start, b->series,
 			      a ? a->count : 0, a ? a->sum : NAN, b->count, b->sum);
 			compared++;
@@ -1012,8 +1022,7 @@ static void ref_close(void *ctx, int64_t B, const struct wt_bucket *b, size_t n)
 			continue;
 		const struct ref_acc *a = &acc[i];
 		struct sim_series *ss = &R->ser[i];
-		bool ok = b[k].count == a->count && near(b[k].sum, a->sum) &&
-			  b[k].quality == a->q;
+		bool ok = b[k].count == a->count && near(b[k].sum, a->sum) && b[k].quality == a->q;
 		if (ss->counter)
 			ok = ok && b[k].min == b[k].sum && b[k].max == b[k].sum &&
 			     b[k].last == b[k].sum;
@@ -1035,8 +1044,7 @@ static void ref_close(void *ctx, int64_t B, const struct wt_bucket *b, size_t n)
 	}
 }
 
-static void ref_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a,
-		    size_t n)
+static void ref_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a, size_t n)
 {
 	struct ref *R = ctx;
 	bool hour = level == WT_LEVEL_HOUR;
@@ -1136,7 +1144,8 @@ static void test_simulation(void)
 					s->counter_v += 2.0 + 40.0 * rndf(&g);
 					if (s->wrap > 0 && s->counter_v >= s->wrap)
 						s->counter_v -= s->wrap;
-					if (!reset_done[i] && ts > start + (int64_t)(i + 1) * 3600000 &&
+					if (!reset_done[i] &&
+					    ts > start + (int64_t)(i + 1) * 3600000 &&
 					    (i == 5 || i == 10)) {
 						s->counter_v = 3.0; /* reboot */
 						reset_done[i] = true;
@@ -1161,8 +1170,8 @@ static void test_simulation(void)
 				int64_t sts = ts;
 				if (dice == 989)
 					sts = ts + 9000; /* device clock ahead: future */
-				struct wt_sample smp = {.series = s->id, .quality = q,
-							.ts_ms = sts, .value = v};
+				struct wt_sample smp = {
+					.series = s->id, .quality = q, .ts_ms = sts, .value = v};
 				fl = grow(fl, &capfl, nfl + 2, sizeof *fl);
 				fl[nfl++] = (struct flight){ts + lat, smp};
 				if (ts + lat < min_arrive)
@@ -1179,7 +1188,8 @@ static void test_simulation(void)
 		for (; nfl && now >= min_arrive;) {
 			size_t best = nfl;
 			for (size_t k = 0; k < nfl; k++)
-				if (fl[k].arrive <= now && (best == nfl || fl[k].arrive < fl[best].arrive))
+				if (fl[k].arrive <= now &&
+				    (best == nfl || fl[k].arrive < fl[best].arrive))
 					best = k;
 			if (best == nfl || nb == 256)
 				break;
@@ -1222,9 +1232,8 @@ static void test_simulation(void)
 	/* The scenario must actually exercise every path. */
 	CHECK(R->late > 10 && R->future > 10 && R->nan > 10 && R->inf > 3 && R->unknown > 10 &&
 		      R->stale > 0 && R->wraps >= 2 && R->resets >= 2,
-	      "scenario coverage: late %" PRIu64 " future %" PRIu64 " nan %" PRIu64
-	      " inf %" PRIu64 " unknown %" PRIu64 " stale %" PRIu64 " wraps %" PRIu64
-	      " resets %" PRIu64,
+	      "scenario coverage: late %" PRIu64 " future %" PRIu64 " nan %" PRIu64 " inf %" PRIu64
+	      " unknown %" PRIu64 " stale %" PRIu64 " wraps %" PRIu64 " resets %" PRIu64,
 	      R->late, R->future, R->nan, R->inf, R->unknown, R->stale, R->wraps, R->resets);
 	CHECK(R->buckets_checked > 40000 * 3, "buckets checked %zu", R->buckets_checked);
 	/* 72 hour ends + the provisional one, 50 series each */

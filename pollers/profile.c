@@ -258,7 +258,7 @@ static void free_value(struct wt_prof_value *v)
 
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
-	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter",
+	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter", "index_major_part", "index_stride",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
 					   "metrics",	"control", NULL};
 	char sub[256];
@@ -291,6 +291,17 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		if ((rc = get_int(e, sub, x, 0, 9, &ll)))
 			return rc;
 		en->index_part = (int)ll;
+	}
+	if ((x = json_object_get(j, "index_major_part"))) {
+		snprintf(sub, sizeof sub, "%s.index_major_part", path);
+		if ((rc = get_int(e, sub, x, 1, 9, &ll)))
+			return rc;
+		en->index_major_part = (int)ll;
+		x = json_object_get(j, "index_stride");
+		snprintf(sub, sizeof sub, "%s.index_stride", path);
+		if ((rc = get_int(e, sub, x, 2, 1000000, &ll)))
+			return rc;
+		en->index_stride = (long)ll;
 	}
 	if ((x = json_object_get(j, "index"))) {
 		snprintf(sub, sizeof sub, "%s.index", path);

@@ -65,6 +65,8 @@ struct wt_prof_entity {
 	int index_part;     /* suffix component giving the entity index: 1.., 0 = last */
 	long index;         /* index of a single entity (no walk) */
 	char *index_oid;    /* template of an OID holding the index (a "number" column) */
+	int index_major_part; /* with index_stride: index = major * stride + index_part's value */
+	long index_stride;
 	int max_rows;       /* rows beyond this are ignored (tables longer than their count) */
 	char *count_oid;    /* scalar holding the real row count (upsInputNumLines), or NULL */
 	char *filter_oid;   /* template: a row is kept only if this OID's value is in filter_in */

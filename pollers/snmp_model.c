@@ -697,6 +697,11 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			const char *sfx = rows.v[r];
 			int unit = unit_of(en, sfx, st);
 			long index = en->walk ? suffix_part(sfx, en->index_part) : en->index;
+			if (en->walk && en->index_major_part && index >= 0) {
+				/* outlets numbered per infeed (Sentry3 AA1, AB1): make them unique */
+				long major = suffix_part(sfx, en->index_major_part);
+				index = major >= 0 && index < en->index_stride ? major * en->index_stride + index : -1;
+			}
 			char ioid[WT_OID_STR];
 			if (en->index_oid && wt_prof_expand(en->index_oid, sfx, unit, ioid, sizeof ioid) == 0) {
 				const struct wt_snmp_val *iv = wt_snmp_store_get(st, ioid);

@@ -97,7 +97,10 @@ struct wt_rollup {
 	size_t open_slots;  /* series whose slot holds an open bucket */
 	int64_t newest;     /* start of the newest bucket a sample was kept for */
 	bool hour_any, day_any;
-	bool busy; /* inside tick/flush: closing is not reentrant */
+	bool busy;           /* inside tick/flush: closing is not reentrant */
+	bool accept_closing; /* in the first close call: take samples for closing */
+	int64_t closing;     /* the boundary being closed */
+	size_t derived;      /* samples fed back for it during the first call */
 	struct side *side;
 	size_t nside, cap_side;
 	void *scratch; /* output array handed to subscribers, reused */
@@ -509,9 +512,13 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 		}
 		/* next_close is aligned, so this is "its bucket is closed", and
 		 * it keeps absurd timestamps away from the bucket arithmetic. */
+		bool derived = false;
 		if (x->ts_ms < r->next_close) {
-			r->st.late++;
-			continue;
+			if (!r->accept_closing || x->ts_ms < r->closing) {
+				r->st.late++;
+				continue;
+			}
+			derived = true;
 		}
 		int64_t b = bucket_index(x->ts_ms);
 		if (b > INT32_MAX) { /* only with a clock beyond year 12000 */
@@ -531,6 +538,10 @@ void wt_rollup_ingest(struct wt_rollup *r, const struct wt_sample *s, size_t n)
 		else
 			kept = ingest_gauge(r, sp, id, b, off, v, q);
 		if (kept) {
+			if (derived) {
+				r->derived++;
+				r->st.derived++;
+			}
 			if (b * WT_BUCKET_MS > r->newest)
 				r->newest = b * WT_BUCKET_MS;
 			r->st.samples++;
@@ -663,14 +674,12 @@ static void fold_hour(struct per *pp, const struct wt_bucket *b)
 		 b->quality);
 }
 
-/* Closes the 5 s boundary starting at B (== r->next_close), then the hour
- * and day if they end with it. Each bucket is folded into its hour in the
- * same pass that collects it, while its series' state is in cache. Out of
- * memory for the output array loses the 5 s rows (counted) but not the
- * hour and day. */
-static void close_boundary(struct wt_rollup *r, int64_t B)
+/* Collects every open bucket at B (side list and slots) into the output
+ * array and folds each into its hour, in the same pass, while its series'
+ * state is in cache. Without the array (out of memory) the 5 s rows are
+ * lost (counted) but the hour still gets them. Returns the rows collected. */
+static size_t collect(struct wt_rollup *r, int64_t B, bool have)
 {
-	bool have = scratch_reserve(r);
 	struct wt_bucket *out = r->scratch, tmp;
 	size_t k = 0, j = 0, folded = 0;
 	for (size_t i = 0; i < r->nside; i++) {
@@ -705,11 +714,34 @@ static void close_boundary(struct wt_rollup *r, int64_t B)
 	}
 	if (folded)
 		r->hour_any = true;
-	/* Past this point samples for B are late, also from subscribers. */
-	r->next_close = B + WT_BUCKET_MS;
 	r->st.buckets_closed += k;
+	return k;
+}
+
+static void emit_close(struct wt_rollup *r, int64_t B, size_t k)
+{
 	for (size_t i = 0; i < r->nclose_subs; i++)
-		r->close_subs[i].fn(r->close_subs[i].ctx, B, out, k);
+		r->close_subs[i].fn(r->close_subs[i].ctx, B, r->scratch, k);
+}
+
+/* Closes the 5 s boundary starting at B (== r->next_close), then the hour
+ * and day if they end with it. */
+static void close_boundary(struct wt_rollup *r, int64_t B)
+{
+	bool have = scratch_reserve(r);
+	size_t k = collect(r, B, have);
+	/* From here on samples for B are late, except what subscribers feed
+	 * back for B during this first call (derived series). */
+	r->next_close = B + WT_BUCKET_MS;
+	r->closing = B;
+	r->derived = 0;
+	r->accept_closing = true;
+	emit_close(r, B, k);
+	r->accept_closing = false;
+	if (r->derived) {
+		have = scratch_reserve(r);
+		emit_close(r, B, collect(r, B, have));
+	}
 	int64_t end = B + WT_BUCKET_MS;
 	if (wt_rollup_align(end, WT_HOUR_MS) == end)
 		close_hour(r, end - WT_HOUR_MS, have);

@@ -106,6 +106,7 @@ struct wt_rollup_stats {
 	uint64_t hours_closed;   /* hourly aggregates emitted (non-empty) */
 	uint64_t days_closed;    /* daily aggregates emitted (non-empty) */
 	uint64_t dropped_nomem;  /* samples or buckets lost to a failed allocation */
+	uint64_t derived;        /* fed back by subscribers for the bucket closing */
 };
 
 typedef void (*wt_agg_fn)(void *ctx, enum wt_level level, int64_t start_ms,
@@ -133,11 +134,17 @@ int wt_rollup_reserve(struct wt_rollup *r, uint32_t max_series) __attribute__((w
 /* Subscribers for closed 5 s buckets (live view, aggregator, rules,
  * writer) and for closed hours and days (writer). Called in order of
  * subscription, from wt_rollup_tick() and wt_rollup_flush(). The close
- * subscribers are called once per boundary, in time order, even when no
- * bucket closed there (n = 0), so they can rely on it as a 5 s heartbeat;
+ * subscribers are called once per boundary (plus the derived call below),
+ * in time order, even when no bucket closed there (n = 0), so they can rely
+ * on it as a 5 s heartbeat;
  * agg subscribers likewise once per hour and day end. The arrays are only
- * valid during the call. A subscriber may call wt_rollup_ingest() (samples
- * for the bucket being closed then count as late) but not tick/flush/free.
+ * valid during the call. A subscriber may call wt_rollup_ingest(), not
+ * tick/flush/free. Samples it feeds for the bucket being closed (derived
+ * series such as rack sums, stamped with that bucket's time) are accepted
+ * during that first call and emitted in a second call for the same
+ * boundary, after the first has reached every subscriber; samples for that
+ * bucket fed during the second call are late. Samples fed for later buckets
+ * are ordinary samples.
  * Returns 0 or -ENOMEM. */
 int wt_rollup_on_close(struct wt_rollup *r, wt_close_fn fn, void *ctx);
 int wt_rollup_on_agg(struct wt_rollup *r, wt_agg_fn fn, void *ctx);

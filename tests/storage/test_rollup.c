@@ -631,12 +631,20 @@ struct reenter {
 static void reenter_close(void *ctx, int64_t start, const struct wt_bucket *b, size_t n)
 {
 	struct reenter *x = ctx;
-	if (n == 0 || b[0].series != 1)
+	if (n == 0 || start != T0)
 		return;
 	x->calls++;
+	if (b[0].series == 2) {
+		/* the derived call: feeding the same bucket again is late */
+		struct wt_sample s = {.series = 3, .ts_ms = start + 10, .value = 1.0};
+		wt_rollup_ingest(x->r, &s, 1);
+		return;
+	}
 	struct wt_sample s[2] = {
-		{.series = 2, .ts_ms = start, .value = 100.0},                   /* closing: late */
-		{.series = 2, .ts_ms = start + WT_BUCKET_MS, .value = b[0].sum}, /* open bucket */
+		/* a derived value for the bucket closing: comes back in a 2nd call */
+		{.series = 2, .ts_ms = start, .value = 100.0 + b[0].sum},
+		/* and an ordinary sample for the open bucket */
+		{.series = 2, .ts_ms = start + WT_BUCKET_MS, .value = b[0].sum},
 	};
 	wt_rollup_ingest(x->r, s, 2);
 	*x->now += 60000; /* a nested tick must not close anything */
@@ -651,18 +659,30 @@ static void test_reentrant(void)
 	fx_init(&f, T0 + 1000);
 	reg(&f, 1, 0, 0);
 	reg(&f, 2, 0, 0);
+	reg(&f, 3, 0, 0);
 	struct reenter x = {f.r, &f.now, 0};
 	CHECK(wt_rollup_on_close(f.r, reenter_close, &x) == 0, "subscribe");
 	put(&f, 1, T0 + 100, 7.0, WT_Q_GOOD);
 	f.now = T0 + 5500;
 	wt_rollup_tick(f.r);
-	CHECK(x.calls == 1 && count_events(&f.cap, EV_CLOSE) == 1,
-	      "nested tick/flush closed nothing (%zu closes)", count_events(&f.cap, EV_CLOSE));
-	CHECK(wt_rollup_stats(f.r)->late == 1, "sample for the closing bucket is late");
+	const struct wt_rollup_stats *st = wt_rollup_stats(f.r);
+	CHECK(x.calls == 2 && count_events(&f.cap, EV_CLOSE) == 2,
+	      "device call + derived call, nested tick/flush closed nothing (%d calls, %zu "
+	      "closes)",
+	      x.calls, count_events(&f.cap, EV_CLOSE));
+	CHECK(f.cap.nev == 2 && f.cap.ev[0].start == T0 && f.cap.ev[0].n == 1 &&
+		      f.cap.ev[1].start == T0 && f.cap.ev[1].n == 1 &&
+		      f.cap.buckets[1].series == 2 && f.cap.buckets[1].sum == 107.0,
+	      "second call for T0 carries the derived bucket");
+	CHECK(st->derived == 1 && st->late == 1, "derived %" PRIu64 " late %" PRIu64, st->derived,
+	      st->late);
 	f.now = T0 + 10500;
 	wt_rollup_tick(f.r);
 	const struct wt_bucket *b = find_bucket(&f.cap, 2, T0 + 5000);
 	CHECK(b && b->sum == 7.0, "fed-back sample in the next bucket");
+	struct wt_agg a;
+	CHECK(wt_rollup_peek(f.r, 2, WT_LEVEL_HOUR, &a) && a.count == 2 && a.sum == 114.0,
+	      "derived bucket folded into the hour: count %u sum %g", a.count, a.sum);
 	fx_free(&f);
 }
 

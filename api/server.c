@@ -212,6 +212,8 @@ static struct bufferevent *guard_wrap(struct wt_api *api, struct bufferevent *un
 		free(g);
 		return NULL;
 	}
+	struct timeval io = {.tv_sec = api->opt.io_timeout_s > 0 ? api->opt.io_timeout_s : 30};
+	bufferevent_set_timeouts(under, &io, &io);
 	g->api = api;
 	g->bev = bev;
 	g->tls = tls;
@@ -546,6 +548,7 @@ static void bootstrap_work(void *arg)
 	char why[256], pw[21], hash[WT_PASSWORD_HASH_MAX], st[6];
 	PGconn *db = wt_api_db(o->db_conninfo, why, sizeof(why));
 	if (!db) {
+		atomic_store(&b->api->db_ok, 0);
 		wt_warn("api: cannot check for an administrator yet: %s", why);
 		return;
 	}
@@ -656,7 +659,8 @@ static int listen_on(struct wt_api *api, struct listener *l, int port, bool tls,
 	 * JSON 413 itself. */
 	evhttp_set_max_body_size(l->http, (ev_ssize_t)(api->opt.max_body_bytes * 4 + 4096));
 	evhttp_set_max_headers_size(l->http, (ev_ssize_t)api->opt.max_header_bytes);
-	evhttp_set_timeout(l->http, api->opt.io_timeout_s);
+	/* No evhttp_set_timeout: on a filtered bufferevent it stalls replies
+	 * (libevent 2.1); guard_wrap sets the idle timeouts on the socket. */
 	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(l->http, on_request, l);
 	evhttp_set_bevcb(l->http, tls ? bev_tls : bev_plain, api);

@@ -6,6 +6,7 @@
  * Exit codes: 0 clean shutdown, 1 configuration or usage error, 2 runtime
  * failure. Every failure prints one line saying why. */
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "pgcluster.h"
 #include "storage.h"
@@ -338,6 +339,16 @@ static int run(struct daemon *d)
 			return EXIT_RUNTIME;
 		}
 		conninfo = wt_pgcluster_conninfo(d->pg);
+	}
+
+	/* The spool must exist before storage opens (with database.url set,
+	 * nothing else creates the state directory). */
+	rc = wt_mkdir_p(d->cfg.storage_spool_dir, 0750);
+	if (rc < 0) {
+		wt_error("cannot create the spool directory %s: %s", d->cfg.storage_spool_dir,
+			 strerror(-rc));
+		teardown(d);
+		return EXIT_RUNTIME;
 	}
 
 	struct wt_workers_options wo = {

@@ -1,5 +1,6 @@
 #include "pgcluster.h"
 
+#include "fsutil.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -292,28 +293,6 @@ static int mkdir_owned(const struct wt_pgcluster *pc, const char *dir, mode_t mo
 	if (pc->as_postgres && chown(dir, pc->uid, pc->gid) < 0)
 		return -errno;
 	if (chmod(dir, mode) < 0)
-		return -errno;
-	return 0;
-}
-
-/* mkdir -p for the state directory itself (owned by the daemon's user). */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, path, n + 1);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -647,7 +626,7 @@ int wt_pgcluster_start(struct wt_pgcluster **out, const char *state_dir, char *e
 		pc->gid = pw->pw_gid;
 	}
 
-	rc = mkdir_p(state_dir, 0755);
+	rc = wt_mkdir_p(state_dir, 0755);
 	if (rc < 0) {
 		free(pc);
 		return fail(err, errlen, rc, "cannot create state_dir %s: %s", state_dir,

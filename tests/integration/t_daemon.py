@@ -15,8 +15,7 @@ from wtfix import Failures, Postgres, free_port, tmpdir  # noqa: E402
 
 f = Failures()
 d = tmpdir("wt-daemon-")
-state = os.path.join(d, "state")
-os.makedirs(state)
+state = os.path.join(d, "state", "nested")  # created by the daemon
 conf = os.path.join(d, "wattrack.conf")
 
 pg = Postgres()
@@ -50,6 +49,7 @@ if ready is None:
     w.stop()
     f.done()
 
+f.check(os.path.isdir(os.path.join(state, "spool")), "state_dir/spool was created")
 rows = pg.sql("SELECT count(*) FROM schema_migrations", db="wt_daemon")
 f.check(int(rows[0][0]) >= 1, f"migrations applied: {rows}")
 tables = {r[0] for r in pg.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
@@ -88,6 +88,8 @@ m = w.mark()
 w.signal(signal.SIGHUP)
 f.check(w.wait_for(r"debug: reload: SIGHUP received", start=m, timeout=10) is not None,
         "debug logging stayed on (the old configuration is kept)")
+f.check(w.wait_for(r"keeping the running configuration", start=m) is not None,
+        "the broken file is refused again")
 
 # A good file again, lowering the level: after the change is applied, no
 # info or debug lines.

@@ -162,6 +162,30 @@ f.check(r.returncode == 2, f"a non-cluster data dir exits 2, got {r.returncode}"
 f.check("holds no PostgreSQL cluster" in r.stderr, f"and says why: {r.stderr[-300:]!r}")
 
 if os.geteuid() == 0:
+    # Not root (as under systemd with User=wattrack): the daemon runs initdb
+    # and the postmaster as itself.
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    ndir = os.path.join(d, "nobody")
+    os.makedirs(ndir)
+    os.chown(ndir, nobody.pw_uid, nobody.pw_gid)
+    nconf = os.path.join(d, "nobody.conf")
+    with open(nconf, "w") as fh:
+        fh.write(f"state_dir = {ndir}/state\n")
+    w = Daemon(nconf, user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
+    f.check(w.wait_for(r"notice: wattrack ready", timeout=120) is not None,
+            "ready when not running as root")
+    npid = None
+    try:
+        with open(os.path.join(ndir, "state", "pg", "data", "postmaster.pid")) as fh:
+            npid = int(fh.readline())
+        f.check(os.stat(f"/proc/{npid}").st_uid == nobody.pw_uid,
+                "the postmaster runs as the daemon's own user")
+    except (OSError, ValueError) as e:
+        f.check(False, f"postmaster.pid of the non-root cluster: {e}")
+    rc = w.stop()
+    f.check(rc == 0 and (npid is None or wait_gone(npid)), f"non-root clean stop (rc {rc})")
+
     # The postgres user cannot reach a state_dir inside a root-only directory.
     hidden = os.path.join(d, "hidden")
     os.makedirs(hidden, mode=0o700)

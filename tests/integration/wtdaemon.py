@@ -21,11 +21,12 @@ def run(args, **kw):
 class Daemon:
     """wattrack in the foreground; every stderr line is kept and echoed."""
 
-    def __init__(self, config, extra=()):
+    def __init__(self, config, extra=(), **popen_kw):
         self.lines = []
         self._cv = threading.Condition()
         self.proc = spawn([WATTRACK, "--config", config] + list(extra),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          **popen_kw)
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
 

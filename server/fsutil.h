@@ -1,0 +1,11 @@
+/* Small file-system helpers shared by the daemon's modules. */
+#ifndef WT_FSUTIL_H
+#define WT_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p: creates path and its missing parents. Parents get 0755; path
+ * itself gets mode (an existing path is left as it is). 0 or -errno. */
+int wt_mkdir_p(const char *path, mode_t mode) __attribute__((warn_unused_result));
+
+#endif

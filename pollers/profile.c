@@ -258,7 +258,7 @@ static void free_value(struct wt_prof_value *v)
 
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
-	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter", "index_major_part", "index_stride",
+	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter", "index_major_part", "index_stride", "require_name", "empty_names",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
 					   "metrics",	"control", NULL};
 	char sub[256];
@@ -371,6 +371,29 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		if ((rc = get_oid(e, sub, x, &en->name_oid)))
 			return rc;
 	}
+	if ((x = json_object_get(j, "require_name"))) {
+		snprintf(sub, sizeof sub, "%s.require_name", path);
+		if (!json_is_boolean(x))
+			return fail(e, sub, "must be true or false");
+		en->require_name = json_is_true(x);
+	}
+	if ((x = json_object_get(j, "empty_names"))) {
+		snprintf(sub, sizeof sub, "%s.empty_names", path);
+		if (!json_is_array(x))
+			return fail(e, sub, "must be an array of strings");
+		en->empty_names = calloc(json_array_size(x) + 1, sizeof *en->empty_names);
+		if (!en->empty_names)
+			return -ENOMEM;
+		size_t k;
+		json_t *it;
+		json_array_foreach(x, k, it)
+		{
+			char sub2[300];
+			snprintf(sub2, sizeof sub2, "%s[%zu]", sub, k);
+			if ((rc = get_str(e, sub2, it, &en->empty_names[k])))
+				return rc;
+		}
+	}
 	if ((x = json_object_get(j, "name_fmt"))) {
 		snprintf(sub, sizeof sub, "%s.name_fmt", path);
 		if ((rc = get_str(e, sub, x, &en->name_fmt)))
@@ -478,6 +501,9 @@ static void free_entity(struct wt_prof_entity *en)
 	free(en->name_oid);
 	free(en->index_oid);
 	free(en->count_oid);
+	for (char **n = en->empty_names; n && *n; n++)
+		free(*n);
+	free(en->empty_names);
 	free(en->filter_oid);
 	free(en->filter_in);
 	free(en->name_fmt);

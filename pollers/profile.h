@@ -74,6 +74,8 @@ struct wt_prof_entity {
 	size_t n_filter;
 	char *name_oid;     /* template of the entity's name, or NULL */
 	char *name_fmt;     /* fallback name, "{kind} {index}" style, or NULL */
+	bool require_name;  /* drop rows whose name OID is empty (unpopulated table rows) */
+	char **empty_names; /* names that count as empty ("NA"), NULL-terminated, or NULL */
 	int unit_part;      /* suffix component giving the daisy-chain unit, 0 = none */
 	char *unit_oid;     /* template of an OID holding the unit number, or NULL */
 	struct wt_prof_metric *metrics;

@@ -427,6 +427,8 @@ static void after_sys(struct wt_snmp_dev *d)
 	const struct wt_snmp_val *v;
 	copy_str(d->sys.descr, sizeof d->sys.descr, wt_snmp_store_get(d->store, SYS_DESCR));
 	copy_str(d->sys.objectid, sizeof d->sys.objectid, wt_snmp_store_get(d->store, SYS_OBJECTID));
+	if (d->sys.objectid[0] == '.') /* some agents send it as a ".1.3..." string (HPE) */
+		memmove(d->sys.objectid, d->sys.objectid + 1, strlen(d->sys.objectid));
 	copy_str(d->sys.name, sizeof d->sys.name, wt_snmp_store_get(d->store, SYS_NAME));
 	v = wt_snmp_store_get(d->store, SYS_UPTIME);
 	if (v && v->type == WT_SV_UINT) {

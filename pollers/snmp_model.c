@@ -710,6 +710,17 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			}
 			if (index < 0 || !row_passes(en, sfx, unit, st))
 				continue;
+			char *nm = NULL;
+			char noid[WT_OID_STR];
+			if (en->name_oid && wt_prof_expand(en->name_oid, sfx, unit, noid, sizeof noid) == 0)
+				nm = val_string(wt_snmp_store_get(st, noid));
+			for (char **en_n = en->empty_names; nm && en_n && *en_n; en_n++)
+				if (strcmp(nm, *en_n) == 0) {
+					free(nm);
+					nm = NULL;
+				}
+			if (!nm && en->require_name)
+				continue; /* an unpopulated row (HPE: 48 rows, 24 outlets) */
 			size_t first_point = m->n_points;
 			for (size_t k = 0; k < en->n_metrics; k++) {
 				const struct wt_prof_metric *pm = &en->metrics[k];
@@ -732,16 +743,22 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 				wt_snmp_point_update(pt, v);
 				m->n_points++;
 			}
-			if (rc)
+			if (rc) {
+				free(nm);
 				break;
+			}
 			char ctl[WT_OID_STR] = "";
 			const char *ct = en->control.oid ? en->control.oid : en->control.cmd_oid[WT_CTL_ON];
 			if (ct && wt_prof_expand(ct, sfx, unit, ctl, sizeof ctl))
 				ctl[0] = 0;
-			if (m->n_points == first_point && !ctl[0])
+			if (m->n_points == first_point && !ctl[0]) {
+				free(nm);
 				continue;
-			if ((rc = grow((void **)&m->entities, &ecap, m->n_entities, sizeof *m->entities)))
+			}
+			if ((rc = grow((void **)&m->entities, &ecap, m->n_entities, sizeof *m->entities))) {
+				free(nm);
 				break;
+			}
 			struct wt_snmp_entity *ent = &m->entities[m->n_entities++];
 			memset(ent, 0, sizeof *ent);
 			ent->kind = en->kind;
@@ -750,10 +767,6 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			ent->tmpl = en;
 			snprintf(ent->ctl_oid, sizeof ent->ctl_oid, "%s", ctl);
 			snprintf(ent->sfx, sizeof ent->sfx, "%s", sfx);
-			char *nm = NULL;
-			char noid[WT_OID_STR];
-			if (en->name_oid && wt_prof_expand(en->name_oid, sfx, unit, noid, sizeof noid) == 0)
-				nm = val_string(wt_snmp_store_get(st, noid));
 			if (nm)
 				snprintf(ent->name, sizeof ent->name, "%s", nm);
 			else

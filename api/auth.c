@@ -167,21 +167,21 @@ static void throttle_bump(struct wt_api_req *r, const char *key, int free_attemp
 	/* One statement, so concurrent failures on several instances count
 	 * exactly: a failure older than the window starts the count again;
 	 * past the free attempts each failure doubles the lockout. */
+	/* The new count is spelled out twice because SET sees the old row. */
+#define NEWF "(CASE WHEN t.last_failure < now() - make_interval(secs => $2::int)" \
+	     " THEN 1 ELSE t.failures + 1 END)"
+#define LOCK(n) "CASE WHEN " n " > $3::int THEN now() + make_interval(secs =>" \
+		" least($5::float8, $4::float8 * power(2, least(" n " - $3::int - 1, 30))))" \
+		" ELSE NULL END"
 	PGresult *res = wt_api_db_exec(
 		r->db,
-		"WITH f AS ("
-		" INSERT INTO login_throttle AS t (key, failures, last_failure) VALUES ($1, 1, now())"
-		" ON CONFLICT (key) DO UPDATE SET"
-		"  failures = CASE WHEN t.last_failure < now() - make_interval(secs => $2::int)"
-		"             THEN 1 ELSE t.failures + 1 END,"
-		"  last_failure = now()"
-		" RETURNING key, failures)"
-		" UPDATE login_throttle l SET locked_until = CASE WHEN f.failures > $3::int"
-		"  THEN now() + make_interval(secs => least($5::float8,"
-		"       $4::float8 * power(2, least(f.failures - $3::int - 1, 30))))"
-		"  ELSE NULL END"
-		" FROM f WHERE l.key = f.key RETURNING f.failures",
+		"INSERT INTO login_throttle AS t (key, failures, last_failure, locked_until)"
+		" VALUES ($1, 1, now(), " LOCK("1") ")"
+		" ON CONFLICT (key) DO UPDATE SET failures = " NEWF ", last_failure = now(),"
+		"  locked_until = " LOCK(NEWF),
 		5, p, st);
+#undef NEWF
+#undef LOCK
 	PQclear(res);
 }
 
@@ -228,9 +228,11 @@ static bool auth_token(struct wt_api_req *r)
 	w->token_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	w->user_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	snprintf(w->username, sizeof(w->username), "%s", PQgetvalue(res, 0, 2));
-	/* A token never holds more than its owner holds today. */
-	w->role_mask = wt_auth_roles_from_pg(PQgetvalue(res, 0, 3)) &
-		       wt_auth_roles_from_pg(PQgetvalue(res, 0, 4));
+	/* A token never does more than its owner may do today: its roles are
+	 * shown, its permissions are cut to the owner's current ones. */
+	unsigned owner = wt_auth_roles_from_pg(PQgetvalue(res, 0, 3));
+	w->role_mask = wt_auth_roles_from_pg(PQgetvalue(res, 0, 4));
+	w->perms = (wt_roles_perms(w->role_mask) & wt_roles_perms(owner)) | WT_P_AUTH;
 	w->must_change = PQgetvalue(res, 0, 5)[0] == 't';
 	w->ldap = strcmp(PQgetvalue(res, 0, 6), "ldap") == 0;
 	snprintf(w->via, sizeof(w->via), "token");
@@ -304,7 +306,8 @@ bool wt_api_authenticate(struct wt_api_req *r)
 	if (!ok)
 		return false;
 	r->who.authenticated = true;
-	r->who.perms = wt_roles_perms(r->who.role_mask) | WT_P_AUTH;
+	if (!r->bearer)
+		r->who.perms = wt_roles_perms(r->who.role_mask) | WT_P_AUTH;
 	if (r->who.must_change && !(rt->flags & WT_RF_MUST_CHANGE_OK)) {
 		wt_api_fail(r, 403, "PASSWORD_CHANGE_REQUIRED",
 			    "user \"%s\" must change the password first "

@@ -86,7 +86,12 @@ void wt_h_tokens_create(struct wt_api_req *r)
 			wt_api_fail(r, 400, "INVALID_REQUEST", "%s", why);
 			return;
 		}
-		unsigned extra = mask & ~r->who.role_mask;
+		/* Narrower means fewer permissions: an admin may hand a script
+		 * a readonly token, a readonly user may not mint a power one. */
+		unsigned extra = 0;
+		for (int i = 0; i < WT_ROLE__COUNT; i++)
+			if ((mask & (1u << i)) && !wt_perm_allows(r->who.perms, wt_role_perms(i)))
+				extra |= 1u << i;
 		if (extra) {
 			wt_auth_roles_to_pg(extra, roles, sizeof(roles));
 			wt_api_fail(r, 403, "ROLE_NOT_HELD",

@@ -169,6 +169,8 @@ static const struct {
 	[SIM_MODEL_APC_UPS] = {"apc-ups", SIM_KIND_UPS, 0, 0, "AS"},
 	[SIM_MODEL_MODBUS_PDU] = {"modbus-pdu", SIM_KIND_PDU, 16, 2, "MB"},
 	[SIM_MODEL_REDFISH_PDU] = {"redfish-pdu", SIM_KIND_PDU, 24, 2, "RF"},
+	[SIM_MODEL_SOCOMEC_UPS] = {"socomec-ups", SIM_KIND_UPS, 0, 0, "SC"},
+	[SIM_MODEL_HUAWEI_UPS] = {"huawei-ups2000", SIM_KIND_UPS, 0, 0, "HW"},
 };
 
 const char *sim_model_name(enum sim_model m)
@@ -318,12 +320,13 @@ struct sim_device *sim_add_device(struct sim *sim, enum sim_model model, enum si
 			}
 	} else {
 		struct sim_ups *up = &d->ups;
-		bool big = model == SIM_MODEL_UPS_MIB;
+		bool big = model == SIM_MODEL_UPS_MIB || model == SIM_MODEL_SOCOMEC_UPS;
 		up->n_lines = big ? 3 : 1;
 		up->nominal_v = 230.0f;
-		up->rating_va = big ? 80000.0f : 750.0f;
-		up->rating_w = big ? 72000.0f : 500.0f;
-		up->battery_nominal_v = big ? 480.0f : 24.0f;
+		up->rating_va = model == SIM_MODEL_UPS_MIB ? 80000.0f : big ? 60000.0f
+				: model == SIM_MODEL_HUAWEI_UPS ? 3000.0f : 750.0f;
+		up->rating_w = model == SIM_MODEL_APC_UPS ? 500.0f : up->rating_va * 0.9f;
+		up->battery_nominal_v = big ? 480.0f : model == SIM_MODEL_HUAWEI_UPS ? 72.0f : 24.0f;
 		/* about 15 min at 50 % load */
 		up->battery_capacity_wh = (float)(up->rating_w * 0.5 * 0.25);
 		up->low_battery_pct = 25.0f;

@@ -38,6 +38,8 @@ enum sim_model {
 				  * or the APC Modbus register map (Modbus) */
 	SIM_MODEL_MODBUS_PDU,    /* the PDU register map of tests/sim/MODBUS-PDU-MAP.md */
 	SIM_MODEL_REDFISH_PDU,   /* DSP0268 PowerDistribution, like DMTF public-pdu */
+	SIM_MODEL_SOCOMEC_UPS,   /* Socomec Delphys, 3 lines: JBUS map (Modbus) or UPS-MIB (SNMP) */
+	SIM_MODEL_HUAWEI_UPS,    /* Huawei UPS2000, 1 line: its Modbus map or UPS-MIB (SNMP) */
 	SIM_MODEL__COUNT
 };
 

@@ -91,10 +91,11 @@ int sim_fleet_demo(struct sim *sim)
 				}
 			}
 		}
-		/* UPS row: two big three-phase UPS-MIB units, four APC Smart-UPS
-		 * (three SNMP, one Modbus), one more Modbus APC UPS. */
+		/* UPS row: three big three-phase UPS-MIB units, four APC Smart-UPS
+		 * over SNMP, and over Modbus one APC, one Socomec, one Huawei. */
 		for (unsigned i = 0; i < 10; i++) {
-			enum sim_model m = i < 3 ? SIM_MODEL_UPS_MIB : SIM_MODEL_APC_UPS;
+			enum sim_model m = i < 3 ? SIM_MODEL_UPS_MIB : i == 8 ? SIM_MODEL_SOCOMEC_UPS
+					   : i == 9 ? SIM_MODEL_HUAWEI_UPS : SIM_MODEL_APC_UPS;
 			enum sim_proto p = i >= 7 ? SIM_PROTO_MODBUS : SIM_PROTO_SNMP;
 			struct sim_device *d = sim_add_device(sim, m, p, SIM_WIRING_1PH, 1, 0);
 			if (!d)

@@ -421,6 +421,28 @@ void mib_value_get(struct sim_device *dev, const struct mib_view *v, long ei, in
 		x = se ? se->value : 0;
 		break;
 	}
+	case V_TEMP_F: {
+		const struct sim_sensor *se = pdu ? sensor_of(u, SIM_SENSOR_TEMPERATURE) : NULL;
+		x = se ? se->value * 9.0 / 5.0 + 32.0 : 0;
+		break;
+	}
+	case V_SENSOR_KIND:
+	case V_SENSOR_NAME:
+	case V_SENSOR_VALUE: {
+		const struct sim_sensor *se = pdu && e->elem < u->n_sensors ? &u->sensors[e->elem] : NULL;
+		bool temp = !se || se->kind == SIM_SENSOR_TEMPERATURE;
+		if (o->var == V_SENSOR_NAME) {
+			set_str(out, se ? se->name : "");
+			num = false;
+		} else if (o->var == V_SENSOR_KIND) {
+			x = temp ? o->a : o->b;
+			k = 1;
+		} else {
+			x = se ? se->value : 0;
+			k = pow(10.0, temp ? o->a : o->b);
+		}
+		break;
+	}
 	case V_ST4_CORD_ID:
 		snprintf(tmp, sizeof(tmp), "%cA", 'A' + e->unit);
 		set_str(out, tmp);

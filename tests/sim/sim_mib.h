@@ -48,7 +48,10 @@ enum mib_var {
 	V_OUT_CTRL_APC, V_OUT_CTRL_RARITAN, V_OUT_CTRL_EATON_OFF, V_OUT_CTRL_EATON_ON,
 	V_OUT_CTRL_EATON_REBOOT, V_OUT_CTRL_ST4, V_OUT_ST4_STATE,
 	/* environment sensors of the unit (first of the kind) */
-	V_TEMP, V_HUMID,
+	V_TEMP, V_HUMID, V_TEMP_F,
+	/* environment sensor {s}: kind (a temperature, b humidity), name, value
+	 * scaled by 10^a (temperature) or 10^b (humidity) */
+	V_SENSOR_KIND, V_SENSOR_NAME, V_SENSOR_VALUE,
 	/* labels */
 	V_ST4_CORD_ID, V_ST4_LINE_LABEL, V_ST4_PHASE_LABEL, V_ST4_BRANCH_LABEL, V_ST4_OUTLET_ID,
 	V_RARITAN_OUTLET_LABEL, V_RARITAN_OCP_LABEL,

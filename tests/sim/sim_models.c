@@ -125,6 +125,20 @@ static const struct mib_obj apc_rpdu2[] = {
 	{R2 ".9.4.3.1.8.{O}", I, V_OUT_POWER, 1, 0, 0, NULL, 0},
 	{R2 ".9.4.3.1.11.{O}", I, V_OUT_ENERGY, 0.01, 0, 0, NULL, 0},
 	{R2 ".9.4.3.1.12.{O}", S, V_STR, 0, 0, 0, "C13", 0},
+	/* rPDU2SensorTempHumidityStatusTable: one probe per module; type
+	 * temperatureHumidity(2), statuses normal(4), tenths of degrees */
+	{R2 ".10.1.0", I, V_N_UNITS, 0, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.1.{u}", I, V_UNIT, 0, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.2.{u}", I, V_UNIT, 0, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.3.{u}", S, V_STR, 0, 0, 0, "Temp/Humidity", 0},
+	{R2 ".10.2.2.1.4.{u}", I, V_UNIT, 0, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.5.{u}", I, V_CONST, 0, 2, 0, NULL, 0},
+	{R2 ".10.2.2.1.6.{u}", I, V_CONST, 0, 1, 0, NULL, 0},
+	{R2 ".10.2.2.1.7.{u}", I, V_TEMP_F, 10, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.8.{u}", I, V_TEMP, 10, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.9.{u}", I, V_CONST, 0, 4, 0, NULL, 0},
+	{R2 ".10.2.2.1.10.{u}", I, V_HUMID, 1, 0, 0, NULL, 0},
+	{R2 ".10.2.2.1.11.{u}", I, V_CONST, 0, 4, 0, NULL, 0},
 };
 
 /* Raritan PDU2-MIB — raritan-px3-5493u-k2.snmprec. Index pduId (the unit of a
@@ -166,6 +180,11 @@ static const struct mib_obj raritan_px3[] = {
 	RX_DIGITS("5", "{u}.{o}", "5", 0), RX_DIGITS("5", "{u}.{o}", "6", 0),
 	RX_DIGITS("5", "{u}.{o}", "7", 2), RX_DIGITS("5", "{u}.{o}", "8", 0),
 	RX_DIGITS("5", "{u}.{o}", "14", 0), RX_DIGITS("5", "{u}.{o}", "23", 1),
+	/* externalSensorConfigurationTable: type temperature(10) humidity(11),
+	 * decimal digits 1 and 0 */
+	{RX ".3.6.3.1.2.{u}.{s}", I, V_SENSOR_KIND, 0, 10, 11, NULL, 0},
+	{RX ".3.6.3.1.4.{u}.{s}", S, V_SENSOR_NAME, 0, 0, 0, NULL, 0},
+	{RX ".3.6.3.1.17.{u}.{s}", G, V_SENSOR_KIND, 0, 1, 0, NULL, 0},
 	/* outletSwitchControlTable: switchingOperation off(0) on(1) cycle(2);
 	 * outletSwitchingState on(7) off(8) */
 	{RX ".4.1.2.1.2.{u}.{o}", I, V_OUT_CTRL_RARITAN, 0, 0, 0, NULL, MIB_RW},
@@ -193,6 +212,11 @@ static const struct mib_obj raritan_px3[] = {
 	{RX ".5.4.3.1.5.{u}.{o}.14", G, V_UNIXTIME, 0, 0, 0, NULL, 0},
 	{RX ".5.4.3.1.6.{u}.{o}.14", I, V_OUT_STATE, 0, 0, 1, NULL, 0},
 	RX_MEAS("4", "{u}.{o}", "23", V_IN_FREQ, 10),
+	/* externalSensorMeasurementsTable (pduId.sensorID) */
+	{RX ".5.5.3.1.2.{u}.{s}", I, V_CONST, 0, 1, 0, NULL, 0},
+	{RX ".5.5.3.1.3.{u}.{s}", I, V_CONST, 0, 4, 0, NULL, 0},
+	{RX ".5.5.3.1.4.{u}.{s}", I, V_SENSOR_VALUE, 0, 1, 0, NULL, 0},
+	{RX ".5.5.3.1.5.{u}.{s}", G, V_UNIXTIME, 0, 0, 0, NULL, 0},
 };
 
 /* EATON-EPDU-MIB — eaton-epdu-ma-24out.snmprec. Strongly indexed: unit
@@ -445,6 +469,12 @@ static const struct mib_model models[SIM_MODEL__COUNT] = {
 	[SIM_MODEL_UPS_MIB] = {"1.3.6.1.2.1.33", "UPS 80 kVA", "wattrack-sim", ups_mib, N(ups_mib)},
 	[SIM_MODEL_APC_UPS] = {"1.3.6.1.4.1.318.1.3.27", "Smart-UPS X 750", "APC", apc_ups,
 			       N(apc_ups)},
+	/* their network cards answer the RFC 1628 UPS-MIB on a net-snmp agent
+	 * (socomec-netvision-rfc-ups / huawei-ups5000-gse200m.snmprec) */
+	[SIM_MODEL_SOCOMEC_UPS] = {"1.3.6.1.4.1.8072.3.2.10", "DELPHYS MX 60", "Socomec", ups_mib,
+				   N(ups_mib)},
+	[SIM_MODEL_HUAWEI_UPS] = {"1.3.6.1.4.1.8072.3.2.10", "UPS2000-A-3KTTS", "Huawei", ups_mib,
+				  N(ups_mib)},
 };
 
 const struct mib_model *mib_model_for(enum sim_model m)

@@ -18,7 +18,7 @@ rooms = {d["placement"]["room"] for d in devs}
 F.check(len(rooms) == 2, f"two rooms: {rooms}")
 models = collections.Counter(d["model"] for d in devs)
 protos = collections.Counter(d["protocol"] for d in devs)
-F.check(len(models) == 8, f"every model: {models}")
+F.check(len(models) == 10, f"every model: {models}")
 F.check(protos["snmp"] > 100 and protos["modbus"] >= 10 and protos["redfish"] >= 10, f"protocols {protos}")
 F.check(any(d.get("units", 1) > 1 for d in devs), "daisy chains in the demo")
 F.check({d.get("wiring") for d in devs if d["kind"] == "pdu"} >= {"1ph", "wye", "delta"}, "all wirings")

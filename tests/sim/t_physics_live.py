@@ -93,6 +93,14 @@ for _ in range(4):
     prev = vals
     time.sleep(0.5)
 
+# environment sensors over SNMP agree with the ground truth (APC tenths of a degree, Raritan)
+rc, rows, _ = sim.snmp("snmpget", sim.v2c(apc), "1.3.6.1.4.1.318.1.1.26.10.2.2.1.8.1",
+                       "1.3.6.1.4.1.318.1.1.26.10.2.2.1.10.1")
+sens = {x["kind"]: x["value"] for x in sim.state(apc["id"])["pdu"]["units"][0]["sensors"]}
+F.check(rc == 0 and abs(int(rows[0][2]) / 10 - sens["temperature"]) < 0.5 and
+        abs(int(rows[1][2]) - sens["humidity"]) < 1.5, f"APC probe {rows} vs {sens}")
+F.check(15 < sens["temperature"] < 40 and 10 < sens["humidity"] < 80, f"plausible climate {sens}")
+
 # UPSs: load percent from output power, runtime positive, all on mains
 for d in upss:
     u = sim.state(d["id"])["ups"]

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct daemon {
 	struct wt_workers *workers;
 	struct wt_storage *storage;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_janitor;
+	int lock_fd; /* <state_dir>/wattrack.pid, locked while we run */
 	const char *stop_signal;
 	/* what the janitor last saw, to log changes once */
 	bool spool_full, workers_congested;
@@ -189,6 +191,23 @@ static void reload(struct daemon *d)
 
 /* ---- the loop ---- */
 
+/* A start-up failure: logged, and also on stderr when the log goes to
+ * syslog, so whoever started the daemon sees the reason. */
+static void fatal(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fatal(struct daemon *d, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wt_error("%s", msg);
+	if (d->cfg.log_syslog)
+		fprintf(stderr, "wattrack: %s\n", msg);
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -303,6 +322,10 @@ static void teardown(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;
+	if (d->lock_fd >= 0) {
+		close(d->lock_fd);
+		d->lock_fd = -1;
+	}
 }
 
 static int run(struct daemon *d)
@@ -324,17 +347,38 @@ static int run(struct daemon *d)
 	if (!d->ev_term || !d->ev_int || !d->ev_hup || !d->ev_janitor ||
 	    evsignal_add(d->ev_term, NULL) < 0 || evsignal_add(d->ev_int, NULL) < 0 ||
 	    evsignal_add(d->ev_hup, NULL) < 0) {
-		wt_error("cannot install signal handlers");
+		fatal(d, "cannot install signal handlers");
 		teardown(d);
 		return EXIT_RUNTIME;
 	}
 
 	wt_notice("wattrack %s starting (pid %ld, config %s)", WT_VERSION, (long)getpid(),
 		  d->config_path ? d->config_path : "defaults");
+
+	/* One daemon per state_dir: a second one would share the spool and
+	 * take the first one's private cluster for a leftover and stop it. */
+	char lock_path[4096];
+	long holder;
+	rc = wt_mkdir_p(d->cfg.state_dir, 0755); /* the postgres user traverses it */
+	if (rc == 0) {
+		snprintf(lock_path, sizeof(lock_path), "%s/wattrack.pid", d->cfg.state_dir);
+		rc = wt_lock_pidfile(lock_path, &d->lock_fd, &holder);
+	}
+	if (rc == -EWOULDBLOCK) {
+		fatal(d, "another wattrack (pid %ld) is running with state_dir %s", holder,
+		      d->cfg.state_dir);
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+	if (rc < 0) {
+		fatal(d, "cannot use state_dir %s: %s", d->cfg.state_dir, strerror(-rc));
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
 	if (!*conninfo) {
 		rc = wt_pgcluster_start(&d->pg, d->cfg.state_dir, err, sizeof(err));
 		if (rc < 0) {
-			wt_error("private PostgreSQL: %s", err);
+			fatal(d, "private PostgreSQL: %s", err);
 			teardown(d);
 			return EXIT_RUNTIME;
 		}
@@ -345,8 +389,8 @@ static int run(struct daemon *d)
 	 * nothing else creates the state directory). */
 	rc = wt_mkdir_p(d->cfg.storage_spool_dir, 0750);
 	if (rc < 0) {
-		wt_error("cannot create the spool directory %s: %s", d->cfg.storage_spool_dir,
-			 strerror(-rc));
+		fatal(d, "cannot create the spool directory %s: %s", d->cfg.storage_spool_dir,
+		      strerror(-rc));
 		teardown(d);
 		return EXIT_RUNTIME;
 	}
@@ -358,7 +402,7 @@ static int run(struct daemon *d)
 	};
 	rc = wt_workers_new(&d->workers, d->base, &wo);
 	if (rc < 0) {
-		wt_error("cannot start %d worker threads: %s", wo.threads, strerror(-rc));
+		fatal(d, "cannot start %d worker threads: %s", wo.threads, strerror(-rc));
 		teardown(d);
 		return EXIT_RUNTIME;
 	}
@@ -367,8 +411,8 @@ static int run(struct daemon *d)
 	storage_options(&d->cfg, conninfo, &so);
 	rc = wt_storage_open(&d->storage, &so, d->base, &wt_clock_real);
 	if (rc < 0) {
-		wt_error("cannot open storage (%s): %s", d->pg ? "private cluster" : "database.url",
-			 strerror(-rc));
+		fatal(d, "cannot open storage (%s): %s", d->pg ? "private cluster" : "database.url",
+		      strerror(-rc));
 		d->storage = NULL;
 		teardown(d);
 		return EXIT_RUNTIME;
@@ -378,7 +422,7 @@ static int run(struct daemon *d)
 	wt_notice("wattrack ready");
 	rc = event_base_dispatch(d->base);
 	if (rc < 0) {
-		wt_error("the event loop failed");
+		fatal(d, "the event loop failed");
 		teardown(d);
 		return EXIT_RUNTIME;
 	}
@@ -415,7 +459,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon d = {.cli_log_level = -1};
+	struct daemon d = {.cli_log_level = -1, .lock_fd = -1};
 	bool check = false, dump = false;
 	int opt, rc;
 

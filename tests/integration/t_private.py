@@ -110,6 +110,15 @@ f.check(r.returncode == 0 and r.stdout.strip() == "1",
 listen = psql(port, "SHOW listen_addresses").stdout.strip()
 f.check(listen == "127.0.0.1", f"listens on 127.0.0.1 only: {listen!r}")
 
+# A second daemon on the same state_dir is refused, and leaves the first
+# one's cluster alone.
+r = run(["--config", conf])
+f.check(r.returncode == 2 and f"another wattrack (pid {w.proc.pid}) is running" in r.stderr,
+        f"a second daemon on the same state_dir exits 2: {r.returncode} {r.stderr[-300:]!r}")
+f.check(alive(pid) and postmaster()[0] == pid, "the first daemon's postmaster still runs")
+r = psql(port, "SELECT 1")
+f.check(r.returncode == 0, "and still serves")
+
 rc = w.stop()
 f.check(rc == 0, f"SIGTERM exits 0, got {rc}")
 f.check(wait_gone(pid), "the postmaster is stopped at exit")

@@ -194,6 +194,10 @@ static int plan_register(struct wt_rules *e)
 		if (!e->reg.series_id)
 			continue; /* computed and reported, but neither stored nor evaluated */
 		int rc = e->reg.series_id(e->reg.ctx, &k, &id);
+		if (rc == -EAGAIN) {
+			e->agg_pending++; /* the registry creates it; the next commit binds it */
+			continue;
+		}
 		if (rc || !id) {
 			wt_error("rules: no series for aggregate %s %lld feed %s phase %u %s: %d",
 				 wt_elem_kind_name(el->kind), (long long)el->id, wt_feed_name(a->feed),
@@ -223,6 +227,7 @@ int wt_agg_plan(struct wt_rules *e)
 	int rc;
 
 	wt_agg_free(e);
+	e->agg_pending = 0;
 	if (!e->st)
 		return 0;
 	if ((rc = plan_members(e, &cap)) != 0)

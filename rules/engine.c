@@ -63,6 +63,7 @@ void wt_rules_free(struct wt_rules *e)
 	if (e->have_rules_next)
 		free_rules(e->rules_next, e->nrules_next);
 	free(e->rule_next);
+	free(e->budget_rule);
 	wt_idmap_free(&e->rulemap);
 	free(e->elem_expected);
 	free(e->elem_reporting);
@@ -237,13 +238,15 @@ static int build_rule_maps(struct wt_rules *e)
 	wt_idmap_free(&e->rulemap);
 	free(e->rule_next);
 	e->rule_next = calloc(e->nrules ? e->nrules : 1, sizeof(*e->rule_next));
+	for (size_t k = 0; e->rule_next && k < e->nrules; k++)
+		e->rule_next[k] = -1;
 	if (!e->rule_next)
 		return -ENOMEM;
 	for (int i = 0; i < 64; i++)
 		e->global_head[i] = -1;
 	/* Walk backwards and push to the front: chains end up in id order, so
 	 * among equally specific rules the oldest wins, deterministically. */
-	for (size_t k = e->nrules; k-- > 0;) {
+	for (size_t k = e->nuser; k-- > 0;) {
 		struct wt_rule *r = &e->rules[k];
 		const char *why;
 		if (!r->enabled)
@@ -263,6 +266,57 @@ static int build_rule_maps(struct wt_rules *e)
 		int rc = wt_idmap_put(&e->rulemap, key, (int32_t)k);
 		if (rc)
 			return rc;
+	}
+	return 0;
+}
+
+#define BUDGET_WARN 0.9
+#define BUDGET_BAND 0.02
+#define BUDGET_DWELL_S 30
+
+static int build_budget_rules(struct wt_rules *e)
+{
+	for (size_t k = e->nuser; k < e->nrules; k++)
+		wt_rule_clear(&e->rules[k]);
+	e->nrules = e->nuser;
+	free(e->budget_rule);
+	e->budget_rule = NULL;
+	if (!e->st)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < e->st->n; i++)
+		n += (e->st->el[i].kind == WT_EL_RACK) * ((e->st->el[i].budget_w > 0) + (e->st->el[i].budget_a > 0));
+	e->budget_rule = malloc((e->st->n ? e->st->n : 1) * sizeof(*e->budget_rule));
+	struct wt_rule *v = realloc(e->rules, (e->nuser + n + 1) * sizeof(*v));
+	if (!e->budget_rule || !v) {
+		if (v)
+			e->rules = v;
+		return -ENOMEM;
+	}
+	e->rules = v;
+	for (size_t i = 0; i < e->st->n; i++) {
+		const struct wt_element *el = &e->st->el[i];
+		e->budget_rule[i][0] = e->budget_rule[i][1] = -1;
+		if (el->kind != WT_EL_RACK)
+			continue;
+		for (int w = 0; w < 2; w++) {
+			double b = w ? el->budget_a : el->budget_w;
+			if (!(b > 0))
+				continue;
+			struct wt_rule *r = &e->rules[e->nrules];
+			*r = (struct wt_rule){.id = -(2 * el->id + w), .enabled = true,
+					      .metric = w ? WT_M_CURRENT : WT_M_POWER_ACTIVE,
+					      .scope = WT_SCOPE_RACK, .scope_id = el->id, .entity_kind = WT_EL_RACK,
+					      .hysteresis = b * BUDGET_BAND, .dwell_s = BUDGET_DWELL_S};
+			r->thr[WT_THR_CRIT_ABOVE] = b;
+			r->thr_on[WT_THR_CRIT_ABOVE] = true;
+			r->thr[WT_THR_WARN_ABOVE] = b * BUDGET_WARN;
+			r->thr_on[WT_THR_WARN_ABOVE] = true;
+			r->name = strdup(w ? "Rack current budget" : "Rack power budget");
+			if (!r->name)
+				return -ENOMEM;
+			e->budget_rule[i][w] = (int32_t)e->nrules++;
+		}
 	}
 	return 0;
 }
@@ -304,6 +358,14 @@ static int32_t resolve(const struct wt_rules *e, const struct ser *s)
 			r = lookup(e, WT_SCOPE_DC + x->kind, (uint64_t)x->id, a->metric, kind, NULL);
 			if (r >= 0)
 				return r;
+			/* The rack's own budget is more specific than any rule of its
+			 * row or room: total power, and each phase's current. */
+			if (el == a->element && e->budget_rule && a->feed == WT_FEED_NONE) {
+				if (a->metric == WT_M_POWER_ACTIVE && a->phase == 0 && e->budget_rule[el][0] >= 0)
+					return e->budget_rule[el][0];
+				if (a->metric == WT_M_CURRENT && a->phase > 0 && e->budget_rule[el][1] >= 0)
+					return e->budget_rule[el][1];
+			}
 		}
 		return -1;
 	}
@@ -385,7 +447,7 @@ int wt_rules_commit(struct wt_rules *e)
 
 	/* A rules-only change keeps the aggregate plan: at a million series
 	 * the plan is most of a commit's cost. */
-	bool plan = e->dirty_plan || e->st_next;
+	bool plan = e->dirty_plan || e->st_next || e->agg_pending;
 	if (e->st_next) {
 		wt_agg_free(e); /* aggregates point into the old structure */
 		wt_structure_free(e->st);
@@ -397,7 +459,7 @@ int wt_rules_commit(struct wt_rules *e)
 			e->ser[i].rule = -1;
 		free_rules(e->rules, e->nrules);
 		e->rules = e->rules_next;
-		e->nrules = e->nrules_next;
+		e->nrules = e->nuser = e->nrules_next;
 		e->rules_next = NULL;
 		e->have_rules_next = false;
 	}
@@ -414,8 +476,8 @@ int wt_rules_commit(struct wt_rules *e)
 			s->dev = s->bound ? wt_idmap_get(&e->devmap, (uint64_t)s->device_id) : -1;
 		}
 	}
-	if ((rc = build_rule_maps(e)) != 0 || (plan && (rc = wt_agg_plan(e)) != 0) ||
-	    (plan && (rc = element_counts(e)) != 0)) {
+	if ((plan && (rc = wt_agg_plan(e)) != 0) || (plan && (rc = element_counts(e)) != 0) ||
+	    (rc = build_budget_rules(e)) != 0 || (rc = build_rule_maps(e)) != 0) {
 		wt_error("rules: commit failed (%s); rules and aggregates are not evaluated",
 			 strerror(-rc));
 		wt_agg_free(e);
@@ -641,6 +703,11 @@ void wt_rules_device_rebooted(struct wt_rules *e, int64_t device_id)
 }
 
 /* ---- queries ---- */
+
+size_t wt_rules_agg_pending(const struct wt_rules *e)
+{
+	return e->agg_pending;
+}
 
 uint32_t wt_rules_agg_series(const struct wt_rules *e, const struct wt_agg_key *k)
 {

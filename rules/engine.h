@@ -63,8 +63,11 @@ struct wt_agg_key {
 	uint8_t metric; /* enum wt_metric */
 };
 
-/* Get-or-create of aggregate series ids (the storage registry, through a
- * cache: it is called at commit time, for new aggregates only). */
+/* Aggregate series ids, called at commit time on the loop, so it must not
+ * block: rules/rulesdb.h has a cache (wt_agg_cache_lookup) that answers
+ * -EAGAIN for ids not created yet; such aggregates are computed but neither
+ * evaluated nor fed back until a later commit finds their id
+ * (wt_rules_agg_pending tells how many wait). */
 struct wt_agg_registry {
 	int (*series_id)(void *ctx, const struct wt_agg_key *key, uint32_t *id);
 	void *ctx;
@@ -99,11 +102,20 @@ int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *s)
 /* Replaces the structure (takes ownership, also on error; must be indexed). */
 void wt_rules_set_structure(struct wt_rules *e, struct wt_structure *s);
 /* Replaces the rule set (takes ownership of the array and its strings).
- * Invalid rules are logged and ignored. */
+ * Invalid rules are logged and ignored.
+ *
+ * Racks with a budget get built-in rules on their all-feeds aggregates
+ * unless a rule scoped to that rack covers the metric: "Rack power budget"
+ * on total active power (warning above 90 %, critical above 100 % of
+ * budget_w) and "Rack current budget" on each phase's current (same, of
+ * budget_a); hysteresis 2 % of the budget, dwell 30 s. Their rule ids are
+ * negative: -(2 * rack id) and -(2 * rack id + 1). */
 void wt_rules_set_rules(struct wt_rules *e, struct wt_rule *rules, size_t n);
 
 /* Recomputes resolution and the aggregate plan now. */
 int wt_rules_commit(struct wt_rules *e) __attribute__((warn_unused_result));
+/* Aggregates of the last commit still waiting for a series id. */
+size_t wt_rules_agg_pending(const struct wt_rules *e);
 
 /* The rollup close subscriber (a wt_close_fn; ctx is the engine). */
 void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucket *buckets, size_t n);

@@ -70,8 +70,11 @@ struct wt_rules {
 	size_t nser; /* highest series id + 1 */
 
 	struct wt_structure *st, *st_next;
+	/* rules[0, nuser) are the operator's; rules[nuser, nrules) are the
+	 * built-in rack budget rules, rebuilt at every commit */
 	struct wt_rule *rules, *rules_next;
-	size_t nrules, nrules_next;
+	size_t nrules, nuser, nrules_next;
+	int32_t (*budget_rule)[2]; /* per element: power, current budget rule, -1 */
 	bool have_rules_next;
 	int32_t *rule_next;           /* chain of rules with the same key */
 	struct wt_idmap rulemap;      /* (scope, id, metric) -> first rule */
@@ -79,6 +82,7 @@ struct wt_rules {
 
 	struct agg *aggs;
 	size_t naggs, nplain;         /* headroom aggregates follow the nplain plain ones */
+	size_t agg_pending;           /* aggregates whose series the registry has yet to create */
 	struct wt_idmap aggmap;       /* (element, feed, phase, metric) -> aggregate */
 	int32_t *contrib;
 	size_t ncontrib;

@@ -588,6 +588,50 @@ static void test_restore(void)
 	wt_rules_free(e);
 }
 
+/* A rack's budget is a built-in rule on its all-feed aggregates. */
+static void test_budget(void)
+{
+	struct wt_rules *e = mkengine();
+	add_dev(e, 1, "A-PDU", "PDU", "PX3", 16);
+	add_dev(e, 2, "B-PDU", "PDU", "PX3", 16);
+	add_ser(e, 1, 1, 100, WT_ENT_INLET, 1, 0, WT_M_POWER_ACTIVE, "I1");
+	add_ser(e, 2, 2, 200, WT_ENT_INLET, 1, 0, WT_M_POWER_ACTIVE, "I1");
+	add_ser(e, 3, 1, 101, WT_ENT_PHASE, 1, 1, WT_M_CURRENT, "L1");
+	add_ser(e, 4, 2, 201, WT_ENT_PHASE, 1, 1, WT_M_CURRENT, "L1");
+	wt_rules_set_structure(e, mkstructure()); /* R1: 8000 W, 32 A */
+	CHECK(wt_rules_commit(e) == 0, "commit");
+	uint32_t p = agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE);
+	uint32_t i1 = agg(e, 1000, WT_EL_RACK, 0, 1, WT_M_CURRENT);
+	uint32_t pa = agg(e, 1000, WT_EL_RACK, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
+	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == -2000, "power budget rule on the rack total");
+	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001, "current budget rule on L1");
+	CHECK(!wt_rules_resolved(e, pa), "no budget rule on one feed");
+	CHECK(!wt_rules_resolved(e, agg(e, 100, WT_EL_ROW, 0, 0, WT_M_POWER_ACTIVE)), "no budget on the row");
+	ev_reset();
+	int64_t t = 0;
+	for (int i = 0; i < 7; i++, t += 5000) {
+		struct wt_bucket b[4] = {bk(1, t, 3800), bk(2, t, 3700), bk(3, t, 10), bk(4, t, 10)};
+		close_at(e, t, b, 4);
+		if (i == 4)
+			CHECK(ev_count[WT_ALARM_RAISED] == 0, "budget dwell of 30 s not yet over");
+	}
+	CHECK(ev_count[WT_ALARM_RAISED] == 1, "7500 W of 8000 W: warning after 30 s");
+	CHECK(strstr(last_msg, "Value of 7500 W for power_active of rack \"R1\" has exceeded the warning "
+			       "threshold of 7200 W via rule \"Rack power budget\"") != NULL, "msg %s", last_msg);
+	/* an explicit rule on the rack wins over its budget */
+	struct wt_rule *r = calloc(1, sizeof(*r));
+	r[0] = mkrule(5, "my rack power", WT_M_POWER_ACTIVE, WT_SCOPE_RACK, 1000, NULL);
+	thr(&r[0], WT_THR_WARN_ABOVE, 10000);
+	wt_rules_set_rules(e, r, 1);
+	CHECK(wt_rules_commit(e) == 0, "commit");
+	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == 5, "explicit rack rule wins");
+	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001, "current budget stays");
+	struct wt_bucket b[4] = {bk(1, t, 3800), bk(2, t, 3700), bk(3, t, 10), bk(4, t, 10)};
+	close_at(e, t, b, 4);
+	CHECK(ev_count[WT_ALARM_CLEARED] == 1, "under the explicit rule's threshold: cleared");
+	wt_rules_free(e);
+}
+
 int main(void)
 {
 	test_structure();
@@ -597,6 +641,7 @@ int main(void)
 	test_aggregates();
 	test_escalation_and_device_alarms();
 	test_restore();
+	test_budget();
 	printf("%d of %d checks passed\n", checks - failures, checks);
 	return failures ? 1 : 0;
 }

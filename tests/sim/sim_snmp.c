@@ -763,13 +763,31 @@ size_t sim_snmp_handle(struct sim *sim, struct sim_device *port_dev, const uint8
 
 /* ---- sockets ---- */
 
+/* A response held back by the delay fault; kept on a list so that stopping
+ * the agent frees the ones still waiting. */
 struct delayed {
+	struct delayed *prev, *next;
+	struct event *ev;
 	int fd;
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	size_t len;
 	uint8_t data[];
 };
+static struct delayed *delayed_list;
+
+static void delayed_free(struct delayed *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		delayed_list = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	if (d->ev)
+		event_free(d->ev);
+	free(d);
+}
 
 static void send_delayed(evutil_socket_t fd, short what, void *arg)
 {
@@ -778,7 +796,7 @@ static void send_delayed(evutil_socket_t fd, short what, void *arg)
 	struct delayed *d = arg;
 	if (sendto(d->fd, d->data, d->len, 0, (struct sockaddr *)&d->to, d->tolen) >= 0)
 		ag->st.responses++;
-	free(d);
+	delayed_free(d);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -799,7 +817,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (delay) {
-			struct delayed *d = malloc(sizeof(*d) + out);
+			struct delayed *d = calloc(1, sizeof(*d) + out);
 			if (!d)
 				continue;
 			d->fd = fd;
@@ -807,9 +825,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			d->tolen = fl;
 			d->len = out;
 			memcpy(d->data, ag->out, out);
+			d->next = delayed_list;
+			if (delayed_list)
+				delayed_list->prev = d;
+			delayed_list = d;
 			struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
-			if (event_base_once(ag->base, -1, EV_TIMEOUT, send_delayed, d, &tv) < 0)
-				free(d);
+			d->ev = evtimer_new(ag->base, send_delayed, d);
+			if (!d->ev || evtimer_add(d->ev, &tv) < 0)
+				delayed_free(d);
 			continue;
 		}
 		if (sendto(fd, ag->out, out, 0, (struct sockaddr *)&from, fl) >= 0)
@@ -908,6 +931,8 @@ void sim_snmp_stop(void)
 {
 	if (!ag)
 		return;
+	while (delayed_list)
+		delayed_free(delayed_list);
 	for (size_t i = 0; i < ag->n_socks; i++) {
 		event_free(ag->socks[i].ev);
 		close(ag->socks[i].fd);

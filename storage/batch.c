@@ -20,9 +20,6 @@ void wt_batch_free(struct wt_batch *b)
 	if (!b)
 		return;
 	free(b->copy);
-	free(b->c_series);
-	free(b->c_raw);
-	free(b->c_ts);
 	free(b);
 }
 
@@ -153,7 +150,7 @@ static int grow(struct wt_window *w, uint32_t series)
 	if (!v)
 		return -ENOMEM;
 	w->v = v;
-	uint16_t *cnt = realloc(w->cnt, cap * nb * sizeof(uint16_t));
+	uint8_t *cnt = realloc(w->cnt, cap * nb);
 	if (!cnt)
 		return -ENOMEM;
 	w->cnt = cnt;
@@ -165,7 +162,7 @@ static int grow(struct wt_window *w, uint32_t series)
 	if (!q)
 		return -ENOMEM;
 	w->q = q;
-	memset(w->cnt + w->cap * nb, 0, (cap - w->cap) * nb * sizeof(uint16_t));
+	memset(w->cnt + w->cap * nb, 0, (cap - w->cap) * nb);
 	memset(w->mm + w->cap, 0, (cap - w->cap) * sizeof(float *));
 	memset(w->q + w->cap, 0xff, cap - w->cap);
 	w->cap = cap;
@@ -201,19 +198,23 @@ int wt_window_add(struct wt_window *w, const struct wt_bucket *b)
 	uint16_t c = b->count > 0xfffe ? 0xfffe : (uint16_t)b->count;
 	float *mm = w->mm[s];
 	if (c > 1 && !mm) {
-		mm = w->mm[s] = malloc(2 * nb * sizeof(float));
+		mm = w->mm[s] = malloc(2 * nb * sizeof(float) + nb * sizeof(uint16_t));
 		if (!mm)
 			return -ENOMEM;
 		/* Buckets already here had one sample: min = max = avg. */
-		for (size_t k = 0; k < nb; k++)
+		uint16_t *ec = (uint16_t *)(mm + 2 * nb);
+		for (size_t k = 0; k < nb; k++) {
 			mm[k] = mm[nb + k] = w->cnt[s * nb + k] ? w->v[s * nb + k] : NAN;
+			ec[k] = w->cnt[s * nb + k];
+		}
 	}
 	/* A bucket closed twice (should not happen) keeps the last one. */
-	w->cnt[s * nb + i] = c;
+	w->cnt[s * nb + i] = c > 255 ? 255 : (uint8_t)c;
 	w->v[s * nb + i] = (float)(b->sum / b->count);
 	if (mm) {
 		mm[i] = (float)b->min;
 		mm[nb + i] = (float)b->max;
+		((uint16_t *)(mm + 2 * nb))[i] = c;
 	}
 	return 0;
 }
@@ -235,7 +236,16 @@ static void put_f4_array(struct wt_batch *b, const float *v, const uint16_t *cnt
 	}
 }
 
-int wt_window_take(struct wt_window *w, struct wt_batch **out)
+/* Exact per-bucket counts of series s. */
+static void exact_counts(const struct wt_window *w, size_t s, uint16_t *out)
+{
+	size_t nb = (size_t)w->nb;
+	const uint16_t *ec = w->mm[s] ? (const uint16_t *)(w->mm[s] + 2 * nb) : NULL;
+	for (size_t k = 0; k < nb; k++)
+		out[k] = !w->cnt[s * nb + k] ? 0 : ec ? ec[k] : w->cnt[s * nb + k];
+}
+
+int wt_window_take(struct wt_window *w, wt_raw_fn raw_of, void *ctx, struct wt_batch **out)
 {
 	*out = NULL;
 	if (w->nlive == 0) {
@@ -246,15 +256,17 @@ int wt_window_take(struct wt_window *w, struct wt_batch **out)
 	if (!b)
 		return -ENOMEM;
 	size_t nb = (size_t)w->nb;
-	/* Worst case per row: 2 + 8 + 12 + 6 + 3 arrays of 4+20+8n + int2 array. */
-	if (reserve(b, w->nlive * (30 + 4 * (4 + ARR_HDR) + nb * 30) + 2) < 0) {
+	/* Worst case per row: 2 + 8 + 12 + 6 + 3 arrays of 4+20+8n + int2 array
+	 * + 12 for raw. */
+	if (reserve(b, w->nlive * (42 + 4 * (4 + ARR_HDR) + nb * 30) + 2) < 0) {
 		wt_batch_free(b);
 		return -ENOMEM;
 	}
 	for (size_t li = 0; li < w->nlive; li++) {
 		uint32_t s = w->live[li];
-		uint16_t *cnt = w->cnt + (size_t)s * nb;
+		uint16_t cnt[WT_WINDOW_MAX_BUCKETS];
 		float *v = w->v + (size_t)s * nb;
+		exact_counts(w, s, cnt);
 		int lo = 0, hi = w->nb - 1;
 		bool ones = true;
 		while (lo < w->nb && !cnt[lo])
@@ -267,7 +279,7 @@ int wt_window_take(struct wt_window *w, struct wt_batch **out)
 				ones = false;
 		int64_t start = w->start_ms + (int64_t)lo * WT_BUCKET_MS;
 		unsigned char *p = put(b, 2 + 8 + 12 + 6);
-		wt_be16(p, 7);
+		wt_be16(p, WT_ROW5S_FIELDS);
 		wt_be32(p + 2, 4);
 		wt_be32(p + 6, s);
 		wt_be32(p + 10, 8);
@@ -301,12 +313,22 @@ int wt_window_take(struct wt_window *w, struct wt_batch **out)
 			put_f4_array(b, mm, cnt, lo, n, NAN);
 			put_f4_array(b, mm + nb, cnt, lo, n, NAN);
 		}
+		double raw;
+		if (raw_of && raw_of(ctx, s, &raw)) {
+			uint64_t u;
+			memcpy(&u, &raw, 8);
+			p = put(b, 12);
+			wt_be32(p, 8);
+			wt_be64(p + 4, u);
+		} else {
+			wt_be32(put(b, 4), 0xffffffffu);
+		}
 		b->rows++;
 		for (int k = lo; k <= hi; k++)
 			b->samples += cnt[k] != 0;
 		note_ts(b, start);
 		/* Reset the slot for the next window. */
-		memset(cnt, 0, nb * sizeof(uint16_t));
+		memset(w->cnt + (size_t)s * nb, 0, nb);
 		free(w->mm[s]);
 		w->mm[s] = NULL;
 		w->q[s] = 0xff;
@@ -330,8 +352,8 @@ bool wt_window_peek(const struct wt_window *w, uint32_t s, struct wt_row5s *out)
 	out->start_ms = w->start_ms;
 	out->quality = w->q[s];
 	out->nb = w->nb;
+	exact_counts(w, s, out->cnt);
 	for (size_t k = 0; k < nb; k++) {
-		out->cnt[k] = w->cnt[s * nb + k];
 		out->v[k] = out->cnt[k] ? w->v[s * nb + k] : NAN;
 		out->mn[k] = w->mm[s] && out->cnt[k] ? w->mm[s][k] : out->v[k];
 		out->mx[k] = w->mm[s] && out->cnt[k] ? w->mm[s][nb + k] : out->v[k];
@@ -341,7 +363,7 @@ bool wt_window_peek(const struct wt_window *w, uint32_t s, struct wt_row5s *out)
 
 size_t wt_window_bytes(const struct wt_window *w)
 {
-	return (size_t)w->nb * (sizeof(float) + sizeof(uint16_t)) + sizeof(float *) + 1;
+	return (size_t)w->nb * (sizeof(float) + sizeof(uint8_t)) + sizeof(float *) + 1;
 }
 
 /* ---- aggregates ---- */
@@ -425,7 +447,8 @@ static int parse_array(const unsigned char *p, int len, uint32_t oid, int *n, fl
 	return 0;
 }
 
-int wt_row5s_decode(const char *const f[7], const int len[7], struct wt_row5s *r)
+int wt_row5s_decode(const char *const f[WT_ROW5S_FIELDS], const int len[WT_ROW5S_FIELDS],
+		    struct wt_row5s *r)
 {
 	const unsigned char *const *u = (const unsigned char *const *)f;
 	int n = 0, m;
@@ -457,13 +480,19 @@ int wt_row5s_decode(const char *const f[7], const int len[7], struct wt_row5s *r
 		memcpy(r->mn, r->v, (size_t)n * sizeof(float));
 		memcpy(r->mx, r->v, (size_t)n * sizeof(float));
 	}
+	r->has_raw = len[7] == 8;
+	if (len[7] != -1 && len[7] != 8)
+		return -EBADMSG;
+	if (r->has_raw) {
+		uint64_t uu = wt_rd64(u[7]);
+		memcpy(&r->raw, &uu, 8);
+	}
 	return 0;
 }
 
-/* Walks the tuples of a binary COPY stream with 7 fields each. */
-static int walk_copy(const struct wt_batch *b, int (*row)(void *ctx, const char *const f[7],
-							   const int len[7]),
-		     void *ctx)
+/* Walks the tuples of a binary COPY stream with nfields fields each. */
+static int walk_copy(const struct wt_batch *b, uint16_t want,
+		     int (*row)(void *ctx, const char *const *f, const int *len), void *ctx)
 {
 	const unsigned char *p = b->copy, *end = b->copy + b->copy_len;
 	if (b->copy_len < 21 || memcmp(p, copy_sig, 11) != 0)
@@ -476,11 +505,11 @@ static int walk_copy(const struct wt_batch *b, int (*row)(void *ctx, const char 
 		p += 2;
 		if (nf == 0xffff)
 			return 0;
-		if (nf != 7)
+		if (nf != want)
 			return -EBADMSG;
-		const char *f[7];
-		int len[7];
-		for (int i = 0; i < 7; i++) {
+		const char *f[WT_ROW5S_FIELDS];
+		int len[WT_ROW5S_FIELDS];
+		for (int i = 0; i < nf; i++) {
 			if (end - p < 4)
 				return -EBADMSG;
 			int32_t l = (int32_t)wt_rd32(p);
@@ -504,7 +533,7 @@ struct walk5 {
 	struct wt_row5s r;
 };
 
-static int row5(void *ctx, const char *const f[7], const int len[7])
+static int row5(void *ctx, const char *const *f, const int *len)
 {
 	struct walk5 *w = ctx;
 	if (wt_row5s_decode(f, len, &w->r) < 0)
@@ -522,7 +551,7 @@ int wt_batch_foreach_5s(const struct wt_batch *b,
 		return -ENOMEM;
 	w->fn = fn;
 	w->ctx = ctx;
-	int rc = walk_copy(b, row5, w);
+	int rc = walk_copy(b, WT_ROW5S_FIELDS, row5, w);
 	free(w);
 	return rc;
 }
@@ -540,7 +569,7 @@ static double rdf8(const char *p)
 	return d;
 }
 
-static int rowa(void *ctx, const char *const f[7], const int len[7])
+static int rowa(void *ctx, const char *const *f, const int *len)
 {
 	struct walka *w = ctx;
 	struct wt_agg a;
@@ -563,5 +592,5 @@ int wt_batch_foreach_agg(const struct wt_batch *b, int (*fn)(void *ctx, const st
 	if (b->level == WT_LEVEL_5S)
 		return -EINVAL;
 	struct walka w = {fn, ctx};
-	return walk_copy(b, rowa, &w);
+	return walk_copy(b, 7, rowa, &w);
 }

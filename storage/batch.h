@@ -26,11 +26,6 @@ struct wt_batch {
 	int64_t min_ts, max_ts; /* oldest and newest row start, Unix ms */
 	unsigned char *copy;    /* complete binary COPY stream (header..trailer) */
 	size_t copy_len, copy_cap;
-	/* Counters' last raw values at flush time (5 s batches only). */
-	uint32_t ncounters;
-	uint32_t *c_series;
-	double *c_raw;
-	int64_t *c_ts;
 	struct wt_batch *next; /* writer queue link */
 };
 
@@ -41,15 +36,19 @@ struct wt_row5s {
 	uint32_t series;
 	int64_t start_ms;
 	uint8_t quality;
+	bool has_raw;  /* counters: raw reading at the end of the row */
+	double raw;
 	int nb;
 	uint16_t cnt[WT_WINDOW_MAX_BUCKETS];
 	float v[WT_WINDOW_MAX_BUCKETS], mn[WT_WINDOW_MAX_BUCKETS], mx[WT_WINDOW_MAX_BUCKETS];
 };
 
-/* Decodes the binary fields (series, start, quality, cnt, v, mn, mx) of a
- * 5 s row, from a COPY stream or a binary query result; len -1 is NULL.
+/* Decodes the binary fields (series, start, quality, cnt, v, mn, mx, raw) of
+ * a 5 s row, from a COPY stream or a binary query result; len -1 is NULL.
  * Returns 0 or -EBADMSG for anything malformed (never trusts lengths). */
-int wt_row5s_decode(const char *const f[7], const int len[7], struct wt_row5s *out)
+#define WT_ROW5S_FIELDS 8
+int wt_row5s_decode(const char *const f[WT_ROW5S_FIELDS], const int len[WT_ROW5S_FIELDS],
+		    struct wt_row5s *out)
 	__attribute__((warn_unused_result));
 
 /* Calls fn for each row of a 5 s batch; stops early if fn returns nonzero.
@@ -69,8 +68,11 @@ struct wt_window {
 	int64_t start_ms; /* current window start; INT64_MIN when empty */
 	uint32_t cap;     /* slots allocated: highest series id + 1 */
 	float *v;         /* cap * nb */
-	uint16_t *cnt;    /* cap * nb, 0 = empty */
-	float **mm;       /* per series NULL, or 2*nb floats (min, then max) */
+	uint8_t *cnt;     /* cap * nb, 0 = empty; exact in the side block when one exists */
+	/* Per series NULL, or (only when some bucket had more than one sample)
+	 * a side block: nb minima, nb maxima (float), nb exact counts (uint16).
+	 * At a 5 s poll interval it stays NULL: 5 bytes per bucket per series. */
+	float **mm;
 	uint8_t *q;       /* worst quality; 0xff = series has nothing in this window */
 	uint32_t *live;   /* series with data in this window */
 	size_t nlive, live_cap;
@@ -86,8 +88,12 @@ int64_t wt_window_align(const struct wt_window *w, int64_t ts_ms);
  * caller's bug (flush first); returns -ERANGE then, -ENOMEM on allocation. */
 int wt_window_add(struct wt_window *w, const struct wt_bucket *b)
 	__attribute__((warn_unused_result));
-/* Encodes the window into a 5 s batch (NULL when empty) and empties it. */
-int wt_window_take(struct wt_window *w, struct wt_batch **out) __attribute__((warn_unused_result));
+/* Gives a counter's latest raw reading; false for gauges. */
+typedef bool (*wt_raw_fn)(void *ctx, uint32_t series, double *raw);
+/* Encodes the window into a 5 s batch (NULL when empty) and empties it.
+ * raw_of (may be NULL) fills the raw column of counters. */
+int wt_window_take(struct wt_window *w, wt_raw_fn raw_of, void *ctx, struct wt_batch **out)
+	__attribute__((warn_unused_result));
 /* Copies series' row in the open window (false when it has nothing). */
 bool wt_window_peek(const struct wt_window *w, uint32_t series, struct wt_row5s *out);
 /* Bytes held per series slot (for the RAM figure). */

@@ -111,12 +111,12 @@ static int read_db(PGconn *pg, struct ctx *c, enum wt_level level, int64_t from,
 	char sql[400];
 	if (level == WT_LEVEL_5S)
 		snprintf(sql, sizeof(sql),
-			 "SELECT series, start, quality, cnt, v, mn, mx FROM samples_5s "
+			 "SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
 			 "WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
 			 "AND start < to_timestamp($3::int8 / 1000.0)");
 	else
 		snprintf(sql, sizeof(sql),
-			 "SELECT series, start, count, quality, min, max, sum FROM %s "
+			 "SELECT series, start, count, quality, min, max, sum, NULL FROM %s "
 			 "WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
 			 "AND start < to_timestamp($3::int8 / 1000.0)",
 			 table_of[level]);
@@ -138,9 +138,9 @@ static int read_db(PGconn *pg, struct ctx *c, enum wt_level level, int64_t from,
 	}
 	c->mem = false;
 	for (int i = 0; i < PQntuples(r) && c->err == 0; i++) {
-		const char *f[7];
-		int fl[7];
-		for (int k = 0; k < 7; k++) {
+		const char *f[WT_ROW5S_FIELDS];
+		int fl[WT_ROW5S_FIELDS];
+		for (int k = 0; k < WT_ROW5S_FIELDS; k++) {
 			f[k] = PQgetvalue(r, i, k);
 			fl[k] = PQgetisnull(r, i, k) ? -1 : PQgetlength(r, i, k);
 		}

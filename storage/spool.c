@@ -204,8 +204,7 @@ static int write_all(int fd, const void *buf, size_t len)
 
 int wt_spool_put(struct wt_spool *s, const struct wt_batch *b, bool force)
 {
-	size_t clen = b->ncounters * 20u;
-	uint64_t size = HDR + b->copy_len + clen;
+	uint64_t size = HDR + b->copy_len;
 	if (!force && s->max_bytes && s->bytes + size > s->max_bytes)
 		return -ENOSPC;
 
@@ -220,20 +219,12 @@ int wt_spool_put(struct wt_spool *s, const struct wt_batch *b, bool force)
 	p[9] = p[10] = p[11] = 0;
 	wt_be32(p + 12, b->rows);
 	wt_be32(p + 16, b->samples);
-	wt_be32(p + 20, b->ncounters);
+	wt_be32(p + 20, 0); /* reserved */
 	wt_be64(p + 24, (uint64_t)b->min_ts);
 	wt_be64(p + 32, (uint64_t)b->max_ts);
 	wt_be64(p + 40, b->copy_len);
 	p += 48;
 	memcpy(p, b->copy, b->copy_len);
-	p += b->copy_len;
-	for (uint32_t i = 0; i < b->ncounters; i++, p += 20) {
-		uint64_t u;
-		memcpy(&u, &b->c_raw[i], 8);
-		wt_be32(p, b->c_series[i]);
-		wt_be64(p + 4, u);
-		wt_be64(p + 12, (uint64_t)b->c_ts[i]);
-	}
 	wt_be32(buf + 8, wt_crc32c(0, buf + 12, size - 12));
 
 	char name[64], tmp[80];
@@ -316,9 +307,7 @@ int wt_spool_peek(struct wt_spool *s, struct wt_batch **out)
 		if (!why) {
 			const unsigned char *p = buf + 12;
 			uint64_t clen = wt_rd64(p + 40);
-			uint32_t nc = wt_rd32(p + 20);
-			if (p[8] > WT_LEVEL_DAY || clen > size - HDR ||
-			    (size - HDR - clen) != (uint64_t)nc * 20)
+			if (p[8] > WT_LEVEL_DAY || clen != size - HDR)
 				why = "inconsistent";
 			else if (!(b = calloc(1, sizeof(*b))))
 				goto nomem;
@@ -327,24 +316,13 @@ int wt_spool_peek(struct wt_spool *s, struct wt_batch **out)
 				b->level = p[8];
 				b->rows = wt_rd32(p + 12);
 				b->samples = wt_rd32(p + 16);
-				b->ncounters = nc;
 				b->min_ts = (int64_t)wt_rd64(p + 24);
 				b->max_ts = (int64_t)wt_rd64(p + 32);
 				b->copy_len = b->copy_cap = clen;
 				b->copy = malloc(clen ? clen : 1);
-				b->c_series = malloc(nc * sizeof(uint32_t) + 1);
-				b->c_raw = malloc(nc * sizeof(double) + 1);
-				b->c_ts = malloc(nc * sizeof(int64_t) + 1);
-				if (!b->copy || !b->c_series || !b->c_raw || !b->c_ts)
+				if (!b->copy)
 					goto nomem;
 				memcpy(b->copy, buf + HDR, clen);
-				const unsigned char *c = buf + HDR + clen;
-				for (uint32_t i = 0; i < nc; i++, c += 20) {
-					uint64_t u = wt_rd64(c + 4);
-					b->c_series[i] = wt_rd32(c);
-					memcpy(&b->c_raw[i], &u, 8);
-					b->c_ts[i] = (int64_t)wt_rd64(c + 12);
-				}
 			}
 		}
 		free(buf);

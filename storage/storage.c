@@ -20,7 +20,10 @@
 #define MAINT_INTERVAL_MS (15 * 60 * 1000)
 #define TICK_MARGIN_MS 20
 
-enum { CF_COUNTER = 1, CF_DIRTY = 2 };
+struct cstate {
+	double raw;
+	int64_t ts; /* INT64_MIN: no reading yet */
+};
 
 struct wt_storage {
 	struct wt_storage_options o;
@@ -33,13 +36,11 @@ struct wt_storage {
 	pthread_mutex_t lock;
 	struct wt_rollup *rollup;
 	struct wt_window win;
-	/* Counters' newest raw reading, indexed by series id. */
+	/* Counters' newest raw reading: cidx[series] - 1 indexes cs. */
 	uint32_t ccap;
-	uint8_t *cflag;
-	double *craw;
-	int64_t *cts;
-	uint32_t *dirty;
-	size_t ndirty, dirty_cap;
+	uint32_t *cidx;
+	struct cstate *cs;
+	size_t ncs, cs_cap;
 
 	struct wt_writer *writer;
 	uint64_t enc_errors;
@@ -78,30 +79,21 @@ static void apply_defaults(struct wt_storage_options *o, const struct wt_storage
 		o->retention_daily_days = d.retention_daily_days;
 }
 
-/* ---- counters' raw values ---- */
+/* ---- counters' raw values ----
+ * Only counters need their raw reading kept (the 5 s rows hold deltas), so
+ * the dense per-series part is a 4-byte index into a compact array of
+ * counter states. */
 
 static int counters_grow(struct wt_storage *s, uint32_t series)
 {
 	uint32_t cap = s->ccap ? s->ccap : 1024;
 	while (cap <= series)
 		cap *= 2;
-	uint8_t *f = realloc(s->cflag, cap);
-	if (!f)
+	uint32_t *ix = realloc(s->cidx, cap * sizeof(uint32_t));
+	if (!ix)
 		return -ENOMEM;
-	s->cflag = f;
-	memset(s->cflag + s->ccap, 0, cap - s->ccap);
-	/* Values only for counters would save memory, but a dense array keeps
-	 * ingest O(1) with no lookup; 16 bytes per series. */
-	double *r = realloc(s->craw, cap * sizeof(double));
-	if (!r)
-		return -ENOMEM;
-	s->craw = r;
-	int64_t *t = realloc(s->cts, cap * sizeof(int64_t));
-	if (!t)
-		return -ENOMEM;
-	s->cts = t;
-	for (uint32_t i = s->ccap; i < cap; i++)
-		s->cts[i] = INT64_MIN;
+	memset(ix + s->ccap, 0, (cap - s->ccap) * sizeof(uint32_t));
+	s->cidx = ix;
 	s->ccap = cap;
 	return 0;
 }
@@ -114,32 +106,37 @@ static int mark_counter(struct wt_storage *s, uint32_t series, bool counter)
 		if (counters_grow(s, series) < 0)
 			return -ENOMEM;
 	}
-	if (counter)
-		s->cflag[series] |= CF_COUNTER;
-	else
-		s->cflag[series] &= (uint8_t)~CF_COUNTER;
+	if (!counter || s->cidx[series]) {
+		/* A series that stops being a counter keeps its slot, unused. */
+		if (!counter)
+			s->cidx[series] = 0;
+		return 0;
+	}
+	if (s->ncs == s->cs_cap) {
+		size_t cap = s->cs_cap ? s->cs_cap * 2 : 256;
+		struct cstate *n = realloc(s->cs, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->cs = n;
+		s->cs_cap = cap;
+	}
+	s->cs[s->ncs] = (struct cstate){0, INT64_MIN};
+	s->cidx[series] = (uint32_t)++s->ncs;
 	return 0;
 }
 
-static int attach_counters(struct wt_storage *s, struct wt_batch *b)
+static struct cstate *counter_of(struct wt_storage *s, uint32_t series)
 {
-	if (!s->ndirty)
-		return 0;
-	b->c_series = malloc(s->ndirty * sizeof(uint32_t));
-	b->c_raw = malloc(s->ndirty * sizeof(double));
-	b->c_ts = malloc(s->ndirty * sizeof(int64_t));
-	if (!b->c_series || !b->c_raw || !b->c_ts)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->ndirty; i++) {
-		uint32_t id = s->dirty[i];
-		b->c_series[i] = id;
-		b->c_raw[i] = s->craw[id];
-		b->c_ts[i] = s->cts[id];
-		s->cflag[id] &= (uint8_t)~CF_DIRTY;
-	}
-	b->ncounters = (uint32_t)s->ndirty;
-	s->ndirty = 0;
-	return 0;
+	return series < s->ccap && s->cidx[series] ? &s->cs[s->cidx[series] - 1] : NULL;
+}
+
+static bool raw_of(void *ctx, uint32_t series, double *raw)
+{
+	const struct cstate *c = counter_of(ctx, series);
+	if (!c || c->ts == INT64_MIN)
+		return false;
+	*raw = c->raw;
+	return true;
 }
 
 /* ---- window -> writer ---- */
@@ -147,15 +144,13 @@ static int attach_counters(struct wt_storage *s, struct wt_batch *b)
 static void flush_window(struct wt_storage *s)
 {
 	struct wt_batch *b;
-	if (wt_window_take(&s->win, &b) < 0) {
+	if (wt_window_take(&s->win, raw_of, s, &b) < 0) {
 		s->enc_errors++;
 		wt_error("storage: out of memory encoding a batch; its 5 s data is lost");
 		return;
 	}
 	if (!b)
 		return;
-	if (attach_counters(s, b) < 0)
-		wt_warn("storage: out of memory saving counters' raw values (kept for next flush)");
 	wt_writer_submit(s->writer, b);
 }
 
@@ -235,7 +230,7 @@ static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
 	snprintf(hi, sizeof(hi), "%" PRId64, (int64_t)(hour + WT_HOUR_MS));
 	const char *p[] = {lo, hi};
 	PGresult *r = PQexecParams(c,
-				   "SELECT series, start, quality, cnt, v, mn, mx FROM samples_5s "
+				   "SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
 				   "WHERE start >= to_timestamp($1::int8 / 1000.0) "
 				   "AND start < to_timestamp($2::int8 / 1000.0) ORDER BY series, start",
 				   2, NULL, p, NULL, NULL, 1);
@@ -254,9 +249,9 @@ static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
 	a.series = UINT32_MAX;
 	for (int i = 0; i <= rows; i++) {
 		if (i < rows) {
-			const char *f[7];
-			int len[7];
-			for (int k = 0; k < 7; k++) {
+			const char *f[WT_ROW5S_FIELDS];
+			int len[WT_ROW5S_FIELDS];
+			for (int k = 0; k < WT_ROW5S_FIELDS; k++) {
 				f[k] = PQgetvalue(r, i, k);
 				len[k] = PQgetisnull(r, i, k) ? -1 : PQgetlength(r, i, k);
 			}
@@ -325,22 +320,32 @@ static int seed_day(struct wt_storage *s, PGconn *c, int64_t day, int64_t hour)
 	return 0;
 }
 
+/* Each counter's newest raw reading, from its newest 5 s row (one index
+ * probe per counter series and partition). */
 static int seed_counters(struct wt_storage *s, PGconn *c)
 {
 	PGresult *r;
-	if (wt_pg_query(c, "read counter_last", &r,
-			"SELECT series, raw, (extract(epoch FROM ts) * 1000)::int8 FROM counter_last",
+	int seeded = 0;
+	if (wt_pg_query(c, "read counters' last readings", &r,
+			"SELECT s.id, x.raw, (extract(epoch FROM x.start) * 1000)::int8 "
+			"FROM series s JOIN metrics m ON m.id = s.metric AND m.flags & 1 = 1 "
+			"CROSS JOIN LATERAL (SELECT raw, start FROM samples_5s y WHERE y.series = s.id "
+			"AND y.raw IS NOT NULL ORDER BY y.start DESC LIMIT 1) x",
 			0, NULL) < 0)
 		return -EIO;
 	for (int i = 0; i < PQntuples(r); i++) {
 		uint32_t id = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
 		double raw = strtod(PQgetvalue(r, i, 1), NULL);
-		if (wt_rollup_seed_counter(s->rollup, id, raw) == 0 && id < s->ccap) {
-			s->craw[id] = raw;
-			s->cts[id] = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		struct cstate *cs = counter_of(s, id);
+		if (wt_rollup_seed_counter(s->rollup, id, raw) == 0 && cs) {
+			cs->raw = raw;
+			cs->ts = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+			seeded++;
 		}
 	}
 	PQclear(r);
+	if (seeded)
+		wt_info("storage: seeded %d counters' last readings", seeded);
 	return 0;
 }
 
@@ -529,24 +534,11 @@ void wt_storage_ingest(struct wt_storage *s, const struct wt_sample *v, size_t n
 	pthread_mutex_lock(&s->lock);
 	wt_rollup_ingest(s->rollup, v, n);
 	for (size_t i = 0; i < n; i++) {
-		uint32_t id = v[i].series;
-		if (id >= s->ccap || !(s->cflag[id] & CF_COUNTER) || !isfinite(v[i].value) ||
-		    v[i].ts_ms <= s->cts[id])
+		struct cstate *c = counter_of(s, v[i].series);
+		if (!c || !isfinite(v[i].value) || v[i].ts_ms <= c->ts)
 			continue;
-		s->craw[id] = v[i].value;
-		s->cts[id] = v[i].ts_ms;
-		if (!(s->cflag[id] & CF_DIRTY)) {
-			if (s->ndirty == s->dirty_cap) {
-				size_t cap = s->dirty_cap ? s->dirty_cap * 2 : 256;
-				uint32_t *d = realloc(s->dirty, cap * sizeof(*d));
-				if (!d)
-					continue; /* retried at the next reading */
-				s->dirty = d;
-				s->dirty_cap = cap;
-			}
-			s->dirty[s->ndirty++] = id;
-			s->cflag[id] |= CF_DIRTY;
-		}
+		c->raw = v[i].value;
+		c->ts = v[i].ts_ms;
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -616,8 +608,10 @@ void wt_storage_health(struct wt_storage *s, struct wt_storage_health *out)
 size_t wt_storage_bytes_per_series(struct wt_storage *s)
 {
 	pthread_mutex_lock(&s->lock);
+	/* Counter states are per counter; spread over all series. */
+	size_t n = s->ccap ? s->ccap : 1;
 	size_t b = wt_rollup_bytes_per_series(s->rollup) + wt_window_bytes(&s->win) +
-		   sizeof(uint8_t) + sizeof(double) + sizeof(int64_t);
+		   sizeof(uint32_t) + s->cs_cap * sizeof(struct cstate) / n;
 	pthread_mutex_unlock(&s->lock);
 	return b;
 }
@@ -723,10 +717,8 @@ void wt_storage_close(struct wt_storage *s)
 	}
 	wt_rollup_free(s->rollup);
 	wt_window_free(&s->win);
-	free(s->cflag);
-	free(s->craw);
-	free(s->cts);
-	free(s->dirty);
+	free(s->cidx);
+	free(s->cs);
 	pthread_mutex_destroy(&s->lock);
 	free(s->conninfo);
 	free(s->spool_dir);

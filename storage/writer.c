@@ -171,56 +171,6 @@ static int exec_ok(struct wt_writer *w, const char *what, const char *sql, int n
 	return 0;
 }
 
-/* Appends s to a growing string; returns -ENOMEM on failure. */
-static int sb_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		while (c < *len + n + 1)
-			c *= 2;
-		char *nb = realloc(*buf, c);
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*cap = c;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = 0;
-	return 0;
-}
-
-static int write_counters(struct wt_writer *w, const struct wt_batch *b)
-{
-	char *arr[3] = {NULL, NULL, NULL};
-	size_t len[3] = {0}, cap[3] = {0};
-	int rc = 0;
-	for (uint32_t i = 0; i < b->ncounters && rc == 0; i++) {
-		char tmp[3][40];
-		int n[3];
-		n[0] = snprintf(tmp[0], 40, "%c%" PRIu32, i ? ',' : '{', b->c_series[i]);
-		n[1] = snprintf(tmp[1], 40, "%c%.17g", i ? ',' : '{', b->c_raw[i]);
-		n[2] = snprintf(tmp[2], 40, "%c%" PRId64, i ? ',' : '{', b->c_ts[i]);
-		for (int k = 0; k < 3 && rc == 0; k++)
-			rc = sb_add(&arr[k], &len[k], &cap[k], tmp[k], (size_t)n[k]);
-	}
-	for (int k = 0; k < 3 && rc == 0; k++)
-		rc = sb_add(&arr[k], &len[k], &cap[k], "}", 1);
-	if (rc == 0) {
-		const char *p[3] = {arr[0], arr[1], arr[2]};
-		rc = exec_ok(w, "counter_last",
-			     "INSERT INTO counter_last (series, raw, ts) "
-			     "SELECT s, r, to_timestamp(t / 1000.0) "
-			     "FROM unnest($1::int4[], $2::float8[], $3::int8[]) AS u(s, r, t) "
-			     "ON CONFLICT (series) DO UPDATE SET raw = EXCLUDED.raw, ts = EXCLUDED.ts "
-			     "WHERE counter_last.ts <= EXCLUDED.ts",
-			     3, p, b, NULL);
-	}
-	for (int k = 0; k < 3; k++)
-		free(arr[k]);
-	return rc;
-}
-
 /* Returns 0 written, 1 already in the database, -ENOTCONN retry later,
  * -EBADMSG the database refused the content. */
 static int write_batch(struct wt_writer *w, const struct wt_batch *b)
@@ -260,7 +210,7 @@ static int write_batch(struct wt_writer *w, const struct wt_batch *b)
 	}
 	if (b->level == WT_LEVEL_5S) {
 		rc = copy_in(w,
-			     "COPY samples_5s (series, start, quality, cnt, v, mn, mx) "
+			     "COPY samples_5s (series, start, quality, cnt, v, mn, mx, raw) "
 			     "FROM STDIN (FORMAT binary)",
 			     b);
 	} else {
@@ -278,8 +228,6 @@ static int write_batch(struct wt_writer *w, const struct wt_batch *b)
 		if (rc == 0)
 			rc = exec_ok(w, "upsert aggregates", upsert[b->level], 0, NULL, b, NULL);
 	}
-	if (rc == 0 && b->ncounters)
-		rc = write_counters(w, b);
 	if (rc == 0)
 		rc = exec_ok(w, "COMMIT", "COMMIT", 0, NULL, b, NULL);
 	return rc;

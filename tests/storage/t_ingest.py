@@ -89,7 +89,12 @@ f.check(int(rows[3]) == two * steps // 12 and int(rows[4]) == two * steps // 12,
         f"min/max/cnt arrays only where a bucket had several samples: {rows}")
 parts = pg.sql("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'samples_5s_p%'")[0][0]
 f.check(int(parts) >= 4, f"daily partitions created as data arrived ({parts})")
-last = pg.sql("SELECT series, raw FROM counter_last ORDER BY series")
+last = pg.sql("SELECT DISTINCT ON (series) series, raw FROM samples_5s WHERE raw IS NOT NULL"
+              " ORDER BY series, start DESC")
 want = [[str(ids[k - 1]), "%g" % counter_raw(k, starts[-1] + 2000)] for k in range(5, N + 1, 5)]
-f.check([[a, "%g" % float(b)] for a, b in last] == want, f"counter_last: {last} vs {want}")
+f.check([[a, "%g" % float(b)] for a, b in last] == want,
+        f"counters' last raw reading stored with their rows: {last} vs {want}")
+f.check(pg.sql("SELECT count(*) FROM samples_5s WHERE raw IS NOT NULL AND series NOT IN (%s)"
+               % ",".join(str(ids[k - 1]) for k in range(5, N + 1, 5)))[0][0] == "0",
+        "no raw reading stored for gauges")
 f.done()

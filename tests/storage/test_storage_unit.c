@@ -159,6 +159,16 @@ static int on_agg(void *ctx, const struct wt_agg *a)
 	return 0;
 }
 
+/* Series 3 and 2 are "counters" with a known raw reading. */
+static bool raw5(void *ctx, uint32_t series, double *raw)
+{
+	(void)ctx;
+	if (series != 3 && series != 2)
+		return false;
+	*raw = 12345.678;
+	return true;
+}
+
 static struct wt_bucket bk(uint32_t s, int64_t start, uint32_t count, double mn, double mx,
 			   double sum, uint8_t q)
 {
@@ -194,7 +204,7 @@ static void test_window(void)
 	      "peek open window");
 	CHECK(!wt_window_peek(&w, 4, &pk), "peek unknown series");
 
-	CHECK(wt_window_take(&w, &b) == 0 && b, "take");
+	CHECK(wt_window_take(&w, raw5, NULL, &b) == 0 && b, "take");
 	CHECK(b->rows == 2 && b->samples == 5, "rows %u samples %u", b->rows, b->samples);
 	CHECK(b->min_ts == T && b->max_ts == T + 5000, "row start range");
 	CHECK(wt_batch_foreach_5s(b, on_row, c) == 0 && c->n == 2, "decode %d rows", c->n);
@@ -206,6 +216,8 @@ static void test_window(void)
 	      "values");
 	CHECK(r->mn[0] == 10.5f && r->mx[3] == 12.0f, "min = max = avg when single");
 	CHECK(r->quality == 1, "worst quality");
+	CHECK(r->has_raw && r->raw == 12345.678, "raw reading of a counter row");
+	CHECK(!c->rows[1].has_raw, "no raw reading for a gauge");
 	r = &c->rows[1];
 	CHECK(r->series == 2000 && r->start_ms == T && r->nb == 12, "full row");
 	CHECK(r->cnt[0] == 1 && r->cnt[11] == 2 && r->v[11] == 6.0f && r->mn[11] == 4.0f &&
@@ -214,10 +226,10 @@ static void test_window(void)
 	wt_batch_free(b);
 
 	/* The window is empty again and slots were reset. */
-	CHECK(wt_window_take(&w, &b) == 0 && b == NULL, "empty window gives no batch");
+	CHECK(wt_window_take(&w, NULL, NULL, &b) == 0 && b == NULL, "empty window gives no batch");
 	struct wt_bucket again = bk(3, T + 60000, 1, 7, 7, 7, 0);
 	CHECK(wt_window_add(&w, &again) == 0 && w.start_ms == T + 60000, "next window");
-	CHECK(wt_window_take(&w, &b) == 0 && b && b->rows == 1, "one row");
+	CHECK(wt_window_take(&w, NULL, NULL, &b) == 0 && b && b->rows == 1, "one row");
 	c->n = 0;
 	CHECK(wt_batch_foreach_5s(b, on_row, c) == 0 && c->n == 1 && c->rows[0].nb == 1 &&
 		      c->rows[0].quality == 0,
@@ -241,6 +253,16 @@ static void test_window(void)
 	CHECK(wt_batch_foreach_agg(b, on_agg, c) == -EBADMSG, "truncated batch refused");
 	wt_batch_free(b);
 
+	/* Counts above 255 (a 60 Hz feed) stay exact through the side block. */
+	struct wt_bucket big[] = {bk(5, T + 120000, 1, 2, 2, 2, 0), bk(5, T + 125000, 300, 1, 3, 600, 0)};
+	CHECK(wt_window_add(&w, &big[0]) == 0 && wt_window_add(&w, &big[1]) == 0, "add big");
+	CHECK(wt_window_take(&w, NULL, NULL, &b) == 0 && b, "take big");
+	c->n = 0;
+	CHECK(wt_batch_foreach_5s(b, on_row, c) == 0 && c->n == 1 && c->rows[0].cnt[0] == 1 &&
+		      c->rows[0].cnt[1] == 300 && c->rows[0].v[1] == 2.0f && c->rows[0].mn[0] == 2.0f,
+	      "count 300 exact, earlier single bucket kept");
+	wt_batch_free(b);
+
 	uint64_t id1 = wt_batch_new_id(&w), id2 = wt_batch_new_id(&w);
 	CHECK(id2 == id1 + 1 && id1 < (1ULL << 63), "batch ids sequential and positive");
 	wt_window_free(&w);
@@ -259,16 +281,9 @@ static void test_spool(void)
 	CHECK(wt_window_init(&w, 60000) == 0, "window");
 	for (int i = 0; i < 3; i++) {
 		struct wt_bucket x = bk((uint32_t)(i + 1), T + i * 60000, 1, i, i, i, 0);
-		CHECK(wt_window_add(&w, &x) == 0 && wt_window_take(&w, &b[i]) == 0 && b[i],
+		CHECK(wt_window_add(&w, &x) == 0 && wt_window_take(&w, raw5, NULL, &b[i]) == 0 && b[i],
 		      "batch %d", i);
 	}
-	b[1]->ncounters = 1;
-	b[1]->c_series = malloc(4);
-	b[1]->c_raw = malloc(8);
-	b[1]->c_ts = malloc(8);
-	b[1]->c_series[0] = 5;
-	b[1]->c_raw[0] = 12345.678;
-	b[1]->c_ts[0] = T + 3;
 
 	CHECK(wt_spool_open(&s, dir, 0) == 0, "open");
 	for (int i = 0; i < 3; i++)
@@ -314,9 +329,12 @@ static void test_spool(void)
 	CHECK(wt_spool_put(s, b[1], false) == 0, "fits under cap");
 	CHECK(wt_spool_put(s, b[2], false) == -ENOSPC, "cap refuses");
 	CHECK(wt_spool_put(s, b[2], true) == 0, "forced past cap");
-	CHECK(wt_spool_peek(s, &got) == 0 && got->ncounters == 1 && got->c_series[0] == 5 &&
-		      got->c_raw[0] == 12345.678 && got->c_ts[0] == T + 3,
-	      "counters round trip");
+	struct collect *cc = calloc(1, sizeof(*cc));
+	CHECK(wt_spool_peek(s, &got) == 0 && wt_batch_foreach_5s(got, on_row, cc) == 0 &&
+		      cc->n == 1 && cc->rows[0].series == 2 && cc->rows[0].has_raw &&
+		      cc->rows[0].raw == 12345.678 && cc->rows[0].start_ms == T + 60000,
+	      "a spooled batch decodes with its raw reading");
+	free(cc);
 	wt_batch_free(got);
 	CHECK(wt_spool_pop(s) == 0 && wt_spool_pop(s) == 0, "drain");
 	wt_spool_close(s);

@@ -73,6 +73,20 @@ PGresult *wt_api_db_exec(PGconn *db, const char *sql, int nparams, const char *c
 	sqlstate[0] = '\0';
 	PGresult *res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && PQstatus(db) == CONNECTION_BAD) {
+		/* An idle connection the server dropped (restart, failover) is
+		 * found only by using it: reconnect once and run it again. The
+		 * statement cannot have committed, the server was gone. */
+		PQclear(res);
+		PQreset(db);
+		if (PQstatus(db) != CONNECTION_OK) {
+			wt_warn("api: database connection lost; reconnect failed");
+			return NULL;
+		}
+		wt_notice("api: reconnected to the database");
+		res = PQexecParams(db, sql, nparams, NULL, params, NULL, NULL, 0);
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	}
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return res;
 	const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;

@@ -47,13 +47,18 @@
  *   counter_resets.
  * - A counter reading not newer than the previous one is dropped (stale): the
  *   newer reading's delta already covers that interval, so nothing is lost.
- * - A 5 s counter bucket has min = max = sum = last = its total delta; the
- *   hour/day sum is the total delta, min/max the smallest/largest 5 s delta.
+ * - A 5 s counter bucket has min = max = sum = last = its total delta and
+ *   count = the number of deltas in it; the hour/day sum is the total delta,
+ *   min/max the smallest/largest 5 s delta.
  *
  * Precision. Sums are double. min, max and last are held as float (24-bit
  * mantissa, about 7 significant digits, far finer than any meter's accuracy
  * class), which keeps per-series state compact; they are widened to double
- * on the way out. */
+ * on the way out.
+ *
+ * Memory: 72 bytes of state per series id up to the highest registered,
+ * plus one reusable output array of one struct wt_bucket (56 bytes) per
+ * registered series: 128 bytes per series in all. */
 #ifndef WT_ROLLUP_H
 #define WT_ROLLUP_H
 

@@ -35,6 +35,23 @@ struct usm_user {
 	uint8_t priv_key[USM_MAX_KEY];
 };
 
+/* Keys of one user localised to one device's own engine (port-range mode). */
+struct dev_keys {
+	const struct usm_user *user;
+	bool bad;
+	uint8_t auth_key[USM_MAX_KEY];
+	uint8_t priv_key[USM_MAX_KEY];
+};
+
+/* The authoritative engine of a message: the shared one, or in port-range
+ * mode the device's own (its id, its boots, its time since boot). */
+struct engine {
+	uint8_t id[24];
+	size_t len;
+	uint32_t boots, time;
+	const uint8_t *auth_key, *priv_key; /* the user's keys at this engine */
+};
+
 struct sock {
 	int fd;
 	struct event *ev;
@@ -52,6 +69,8 @@ struct agent {
 	uint32_t engine_boots;
 	struct usm_user *users;
 	size_t n_users;
+	struct dev_keys **dkeys; /* per device id, lazily */
+	size_t n_dkeys;
 	uint64_t salt;
 	struct sim_snmp_stats st;
 	uint8_t in[SNMP_BUF];
@@ -149,7 +168,68 @@ int sim_snmp_init(struct sim *sim)
 	ag->salt = (uint64_t)ag->engine_start_ms * 2654435761u;
 	if (usm_init() < 0)
 		wt_warn("snmp: OpenSSL legacy provider not available: DES privacy disabled");
+	for (size_t i = 0; i < ag->n_dkeys; i++)
+		free(ag->dkeys[i]);
+	free(ag->dkeys);
+	ag->n_dkeys = sim->n_devices;
+	ag->dkeys = calloc(sim->n_devices + 1, sizeof(*ag->dkeys));
+	if (!ag->dkeys)
+		return -ENOMEM;
 	return users_build(sim);
+}
+
+static uint32_t engine_time(void);
+
+static void engine_of(const struct sim_device *port_dev, struct engine *e)
+{
+	if (!port_dev) {
+		memcpy(e->id, ag->engine_id, ag->engine_len);
+		e->len = ag->engine_len;
+		e->boots = ag->engine_boots;
+		e->time = engine_time();
+		return;
+	}
+	/* RFC 3411 format 5 (octets): "wtsim" and the device id */
+	static const uint8_t pre[] = {0x80, 0x00, 0x1f, 0x88, 0x05, 'w', 't', 's', 'i', 'm'};
+	memcpy(e->id, pre, sizeof(pre));
+	for (int i = 0; i < 4; i++)
+		e->id[sizeof(pre) + i] = (uint8_t)(port_dev->id >> (24 - 8 * i));
+	e->len = sizeof(pre) + 4;
+	e->boots = port_dev->boots;
+	int64_t t = (sim_now_ms(ag->sim) - port_dev->boot_ms) / 1000;
+	e->time = t < 0 ? 0 : (uint32_t)t;
+}
+
+/* Sets e's key pointers for user u: cached per user (shared engine) or per
+ * device (its own engine), localised once. false if the passwords are bad. */
+static bool engine_keys(struct engine *e, const struct sim_device *port_dev, struct usm_user *u)
+{
+	if (!port_dev) {
+		if (!user_keys(u))
+			return false;
+		e->auth_key = u->auth_key;
+		e->priv_key = u->priv_key;
+		return true;
+	}
+	if (port_dev->id >= ag->n_dkeys)
+		return false;
+	struct dev_keys *k = ag->dkeys[port_dev->id];
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return false;
+		ag->dkeys[port_dev->id] = k;
+	}
+	if (k->user != u) {
+		k->user = u;
+		k->bad = (u->auth != SIM_AUTH_NONE &&
+			  usm_localize_key(u->auth, u->dev->creds.v3_auth_pass, e->id, e->len, k->auth_key) < 0) ||
+			 (u->priv != SIM_PRIV_NONE &&
+			  usm_localize_key(u->auth, u->dev->creds.v3_priv_pass, e->id, e->len, k->priv_key) < 0);
+	}
+	e->auth_key = k->auth_key;
+	e->priv_key = k->priv_key;
+	return !k->bad;
 }
 
 const uint8_t *sim_snmp_engine_id(size_t *len)
@@ -513,11 +593,12 @@ struct v3_msg {
 
 /* Writes a complete v3 message around pdu (already encoded, pdu_len bytes).
  * level: 0 noAuth, 1 auth, 3 authPriv. */
-static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, const uint8_t *ctx,
-		      size_t ctx_len, const uint8_t *pdu, size_t pdu_len, uint8_t *out, size_t cap)
+static size_t v3_wrap(const struct v3_msg *in, const struct engine *e, struct usm_user *u, int level,
+		      const uint8_t *ctx, size_t ctx_len, const uint8_t *pdu, size_t pdu_len,
+		      uint8_t *out, size_t cap)
 {
 	struct ber_wr w = {out, cap, 0, false};
-	uint32_t boots = ag->engine_boots, etime = engine_time();
+	uint32_t boots = e->boots, etime = e->time;
 	size_t macl = level ? usm_mac_len(u->auth) : 0;
 	uint8_t salt[8] = {0};
 	size_t m = ber_begin(&w, BER_SEQUENCE);
@@ -531,7 +612,7 @@ static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, co
 	ber_end(&w, h);
 	size_t sp = ber_begin(&w, BER_OCTETS);
 	size_t sq = ber_begin(&w, BER_SEQUENCE);
-	ber_put_octets(&w, BER_OCTETS, ag->engine_id, ag->engine_len);
+	ber_put_octets(&w, BER_OCTETS, e->id, e->len);
 	ber_put_int(&w, BER_INTEGER, boots);
 	ber_put_int(&w, BER_INTEGER, etime);
 	ber_put_octets(&w, BER_OCTETS, in->user, in->user_len);
@@ -562,7 +643,7 @@ static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, co
 	struct ber_wr sw = {ag->scratch2, sizeof(ag->scratch2) - 16, 0, false};
 	struct ber_wr *pw = level == 3 ? &sw : &w;
 	size_t s0 = ber_begin(pw, BER_SEQUENCE);
-	ber_put_octets(pw, BER_OCTETS, ag->engine_id, ag->engine_len);
+	ber_put_octets(pw, BER_OCTETS, e->id, e->len);
 	ber_put_octets(pw, BER_OCTETS, ctx, ctx_len);
 	ber_put_raw(pw, pdu, pdu_len);
 	ber_end(pw, s0);
@@ -570,7 +651,7 @@ static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, co
 		if (sw.overflow)
 			return 0;
 		size_t elen = 0;
-		if (usm_crypt(u->priv, 1, u->priv_key, boots, etime, salt, sw.buf, sw.len,
+		if (usm_crypt(u->priv, 1, e->priv_key, boots, etime, salt, sw.buf, sw.len,
 			      ag->scratch, &elen) < 0)
 			return 0;
 		ber_put_octets(&w, BER_OCTETS, ag->scratch, elen);
@@ -580,7 +661,7 @@ static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, co
 		return 0;
 	if (level) {
 		uint8_t mac[USM_MAX_MAC];
-		if (usm_hmac(u->auth, u->auth_key, w.buf, w.len, mac) < 0)
+		if (usm_hmac(u->auth, e->auth_key, w.buf, w.len, mac) < 0)
 			return 0;
 		memcpy(w.buf + mac_at, mac, macl);
 	}
@@ -588,7 +669,8 @@ static size_t v3_wrap(const struct v3_msg *in, struct usm_user *u, int level, co
 }
 
 /* A Report PDU carrying one usmStats counter. */
-static size_t v3_report(const struct v3_msg *in, struct usm_user *u, int level, int64_t reqid,
+static size_t v3_report(const struct v3_msg *in, const struct engine *e, struct usm_user *u,
+			int level, int64_t reqid,
 			const uint32_t *oid, size_t oid_len, uint64_t count, uint8_t *out, size_t cap)
 {
 	uint8_t pdu[256];
@@ -602,7 +684,7 @@ static size_t v3_report(const struct v3_msg *in, struct usm_user *u, int level, 
 	ber_end(&w, l);
 	ber_end(&w, m);
 	ag->st.reports++;
-	return v3_wrap(in, u, level, NULL, 0, pdu, w.len, out, cap);
+	return v3_wrap(in, e, u, level, NULL, 0, pdu, w.len, out, cap);
 }
 
 /* Reads the request-id of a plaintext scoped PDU, for reports. */
@@ -649,40 +731,42 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 	size_t limit = m.max_size > 484 && (size_t)m.max_size < cap ? (size_t)m.max_size : cap;
 	const uint8_t *data = msg->p;
 	size_t data_len = (size_t)(msg->end - msg->p);
+	struct engine eng;
+	engine_of(port_dev, &eng);
 	/* discovery: unknown engine id */
-	if (m.eid_len != ag->engine_len || memcmp(m.eid, ag->engine_id, m.eid_len) != 0) {
+	if (m.eid_len != eng.len || memcmp(m.eid, eng.id, m.eid_len) != 0) {
 		if (!(m.flags & 4))
 			return 0;
 		int64_t reqid = priv ? 0 : scoped_reqid(data, data_len);
-		return v3_report(&m, NULL, 0, reqid, oid_unknown_engine, 11, ++ag->st.reports, out, limit);
+		return v3_report(&m, &eng, NULL, 0, reqid, oid_unknown_engine, 11, ++ag->st.reports, out, limit);
 	}
 	struct usm_user *u = user_find(m.user, m.user_len);
 	if (!u) {
 		int64_t reqid = priv ? 0 : scoped_reqid(data, data_len);
-		return v3_report(&m, NULL, 0, reqid, oid_unknown_user, 11, ag->st.reports, out, limit);
+		return v3_report(&m, &eng, NULL, 0, reqid, oid_unknown_user, 11, ag->st.reports, out, limit);
 	}
 	int ulevel = u->auth == SIM_AUTH_NONE ? 0 : u->priv == SIM_PRIV_NONE ? 1 : 3;
 	int rlevel = (auth ? 1 : 0) | (priv ? 2 : 0);
 	if (rlevel > ulevel || (u->auth != SIM_AUTH_NONE && !auth)) {
 		int64_t reqid = priv ? 0 : scoped_reqid(data, data_len);
-		return v3_report(&m, NULL, 0, reqid, oid_unsupported_level, 11, ag->st.reports, out, limit);
+		return v3_report(&m, &eng, NULL, 0, reqid, oid_unsupported_level, 11, ag->st.reports, out, limit);
 	}
 	if (auth) {
-		if (!user_keys(u))
+		if (!engine_keys(&eng, port_dev, u))
 			return 0;
 		size_t macl = usm_mac_len(u->auth);
 		if (m.authp_len != macl || msg_len > sizeof(ag->scratch))
-			return v3_report(&m, NULL, 0, 0, oid_wrong_digest, 11, ag->st.reports, out, limit);
+			return v3_report(&m, &eng, NULL, 0, 0, oid_wrong_digest, 11, ag->st.reports, out, limit);
 		memcpy(ag->scratch, msg_start, msg_len);
 		memset(ag->scratch + (m.authp - msg_start), 0, macl);
 		uint8_t mac[USM_MAX_MAC];
-		if (usm_hmac(u->auth, u->auth_key, ag->scratch, msg_len, mac) < 0 ||
+		if (usm_hmac(u->auth, eng.auth_key, ag->scratch, msg_len, mac) < 0 ||
 		    memcmp(mac, m.authp, macl) != 0)
-			return v3_report(&m, NULL, 0, 0, oid_wrong_digest, 11, ag->st.reports, out, limit);
+			return v3_report(&m, &eng, NULL, 0, 0, oid_wrong_digest, 11, ag->st.reports, out, limit);
 		/* RFC 3414 3.2.7: outside the 150 s window -> authenticated report */
-		int64_t et = engine_time();
-		if (m.boots != ag->engine_boots || m.time > et + 150 || m.time < et - 150)
-			return v3_report(&m, u, 1, 0, oid_not_in_time, 11, ag->st.reports, out, limit);
+		int64_t et = eng.time;
+		if (m.boots != eng.boots || m.time > et + 150 || m.time < et - 150)
+			return v3_report(&m, &eng, u, 1, 0, oid_not_in_time, 11, ag->st.reports, out, limit);
 	}
 	const uint8_t *sp_data = data;
 	size_t sp_len = data_len;
@@ -692,9 +776,9 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 		size_t ctl;
 		size_t pl = 0;
 		if (ber_read_octets(&enc, &ct, &ctl) < 0 || m.privp_len != 8 || ctl > SNMP_BUF ||
-		    usm_crypt(u->priv, 0, u->priv_key, (uint32_t)m.boots, (uint32_t)m.time, m.privp, ct,
+		    usm_crypt(u->priv, 0, eng.priv_key, (uint32_t)m.boots, (uint32_t)m.time, m.privp, ct,
 			      ctl, ag->scratch, &pl) < 0)
-			return v3_report(&m, u, 1, 0, oid_decryption_error, 11, ag->st.reports, out, limit);
+			return v3_report(&m, &eng, u, 1, 0, oid_decryption_error, 11, ag->st.reports, out, limit);
 		sp_data = ag->scratch;
 		sp_len = pl;
 	}
@@ -714,11 +798,11 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 	else if (!port_dev)
 		dev = sim_find_context(ag->sim, (const char *)ctx, ctx_len);
 	if (!dev)
-		return v3_report(&m, u, rlevel, r.reqid, oid_unknown_context, 10, ag->st.reports, out, limit);
+		return v3_report(&m, &eng, u, rlevel, r.reqid, oid_unknown_context, 10, ag->st.reports, out, limit);
 	/* The user must be one of this device's users: a device's credentials
 	 * guard it even on the shared port. */
 	if (strlen(dev->creds.v3_user) != m.user_len || memcmp(dev->creds.v3_user, m.user, m.user_len) != 0)
-		return v3_report(&m, u, rlevel, r.reqid, oid_unknown_context, 10, ag->st.reports, out, limit);
+		return v3_report(&m, &eng, u, rlevel, r.reqid, oid_unknown_context, 10, ag->st.reports, out, limit);
 	uint32_t delay;
 	enum sim_fault_action fa = sim_fault_check(dev, SIM_PROTO_SNMP, &delay);
 	last_delay = delay;
@@ -736,7 +820,7 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 	handle_pdu(dev, u->priv != SIM_PRIV_NONE || u->auth != SIM_AUTH_NONE, 3, &r, &w);
 	if (w.overflow)
 		return 0;
-	size_t n = v3_wrap(&m, u, rlevel, ctx, ctx_len, pdu, w.len, out, limit);
+	size_t n = v3_wrap(&m, &eng, u, rlevel, ctx, ctx_len, pdu, w.len, out, limit);
 	if (fa == SIM_FA_TRUNCATE)
 		n = sim_fault_truncate_len(n);
 	return n;
@@ -939,6 +1023,9 @@ void sim_snmp_stop(void)
 	}
 	free(ag->socks);
 	free(ag->users);
+	for (size_t i = 0; i < ag->n_dkeys; i++)
+		free(ag->dkeys[i]);
+	free(ag->dkeys);
 	free(ag);
 	ag = NULL;
 	mib_views_free();

@@ -68,4 +68,33 @@ F.check(rc == 0 and not sim.state(apc["id"])["pdu"]["units"][0]["outlets"][0]["o
 st, stats = sim.api("GET", "/api/stats")
 F.check(st == 200 and stats["snmp"]["reports"] > 0, f"v3 reports counted: {stats}")
 sim.stop()
+
+# port-range mode: every device is its own engine (id, boots, time); the
+# empty context is the port's device
+from simfix import free_port  # noqa: E402
+base = free_port() & ~0xff
+if base > 60000:
+    base = 41000
+sim2 = Sim(["--generate", "pdus=3", "--snmp-port-base", str(base)])
+d0, d1 = sim2.devices[0], sim2.devices[1]
+
+
+def eid(d):
+    return "0x80001f8805777473696d%08x" % d["id"]
+
+
+for d in (d0, d1):
+    port = d["snmp"]["port"]
+    rc, rows, err = sim2.snmp("snmpget", sim2.v3(d, context=""), "1.3.6.1.2.1.1.5.0", port=port)
+    F.check(rc == 0 and rows and rows[0][2] == d["name"], f"port-range v3 empty context: {rows} {err}")
+    rc, rows, err = sim2.snmp("snmpget", ["-e", eid(d)] + sim2.v3(d, context=""), "1.3.6.1.2.1.1.5.0", port=port)
+    F.check(rc == 0 and rows and rows[0][2] == d["name"], f"device's own engine id {eid(d)}: {rows} {err}")
+rc, rows, err = sim2.snmp("snmpget", ["-e", eid(d1)] + sim2.v3(d0, context=""), "1.3.6.1.2.1.1.5.0",
+                          port=d0["snmp"]["port"], timeout=1, retries=0)
+F.check(rc != 0 and not rows, f"another device's engine id accepted: {rows}")
+# a reboot bumps engineBoots; a fresh client still gets in (discovery, time sync)
+sim2.post(d0["id"], "reboot", {})
+rc, rows, err = sim2.snmp("snmpget", sim2.v3(d0, context=""), "1.3.6.1.2.1.1.3.0", port=d0["snmp"]["port"])
+F.check(rc == 0 and rows and int(rows[0][2]) < 1000, f"after reboot: {rows} {err}")
+sim2.stop()
 F.done()

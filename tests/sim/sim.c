@@ -228,7 +228,8 @@ static int pdu_unit_init(struct sim_device *d, struct sim_pdu_unit *u, unsigned 
 	if (!u->outlets)
 		return -ENOMEM;
 	u->rating_a = n_lines == 3 ? 16.0f : 32.0f;
-	unsigned per_line = n_lines == 3 ? 2 : 2;
+	/* two 16 A breakers per line, like the banks of the recorded PDUs */
+	const unsigned per_line = 2;
 	u->n_branches = (uint8_t)(n_lines * per_line);
 	for (unsigned b = 0; b < u->n_branches; b++) {
 		struct sim_branch *br = &u->branches[b];
@@ -244,7 +245,7 @@ static int pdu_unit_init(struct sim_device *d, struct sim_pdu_unit *u, unsigned 
 		unsigned b = (unsigned)((uint64_t)o * u->n_branches / n_outlets);
 		ol->branch = (uint8_t)b;
 		ol->line = u->branches[b].line;
-		ol->switchable = d->model != SIM_MODEL_SENTRY4 || true;
+		ol->switchable = true; /* a fleet file may make a PDU metered-only */
 		ol->metered = true;
 		ol->on = true;
 		snprintf(ol->name, sizeof(ol->name), "Outlet %u-%u", unit_no + 1, o + 1);

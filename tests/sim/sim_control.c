@@ -188,6 +188,8 @@ static void device_action(struct evhttp_request *req, struct sim_device *d, cons
 		return reply_error(req, 404, "NOT_FOUND", "unknown device action");
 	}
 	json_decref(body);
+	if (rc == 0 && !err)
+		wt_info("control: %s %s", d->name, rest);
 	if (rc < 0 || err)
 		return reply_error(req, rc == -ENOENT ? 404 : 400, rc == -ENOENT ? "NOT_FOUND" : "BAD_REQUEST",
 				   err ? err : "invalid request");

@@ -336,6 +336,12 @@ static int load_device(struct sim *sim, json_t *jd, const char **err)
 	} else if (p == SIM_PROTO_REDFISH) {
 		set_http(d);
 	}
+	/* "switched": false makes a metered-only PDU: SETs are refused */
+	json_t *sw = json_object_get(jd, "switched");
+	if (json_is_boolean(sw) && d->kind == SIM_KIND_PDU)
+		for (unsigned u = 0; u < d->pdu.n_units; u++)
+			for (unsigned o = 0; o < d->pdu.units[u].n_outlets; o++)
+				d->pdu.units[u].outlets[o].switchable = json_is_true(sw);
 	json_t *seed = json_object_get(jd, "seed");
 	if (json_is_integer(seed))
 		d->seed = (uint64_t)json_integer_value(seed);
@@ -398,6 +404,7 @@ int sim_fleet_write(const struct sim *sim, const char *path)
 		if (d->kind == SIM_KIND_PDU) {
 			json_object_set_new(jd, "units", json_integer(d->pdu.n_units));
 			json_object_set_new(jd, "outlets", json_integer(d->pdu.units[0].n_outlets));
+			json_object_set_new(jd, "switched", json_boolean(d->pdu.units[0].outlets[0].switchable));
 		}
 		if (d->proto == SIM_PROTO_SNMP) {
 			json_t *sn = json_pack("{s:i, s:s, s:s, s:s}", "port", (int)d->ep.snmp_port,

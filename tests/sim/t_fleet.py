@@ -60,6 +60,17 @@ for args, want in ((["--generate", "pdus=x"], "number"), (["--generate", "toaste
                    (["--fleet", os.path.join(d, "missing.json")], "fleet")):
     p = subprocess.run([SIM] + args, capture_output=True, text=True, timeout=30)
     F.check(p.returncode == 2 and want in p.stderr, f"{args}: rc {p.returncode} {p.stderr.strip()}")
+# a metered-only PDU refuses switching with the SNMP error a real one gives
+mo = os.path.join(d, "metered.json")
+with open(mo, "w") as f:
+    json.dump({"devices": [{"model": "apc-rpdu2", "switched": False}]}, f)
+m = Sim(["--fleet", mo])
+F.check(m.devices[0]["switched"] is False, "switched flag written")
+rc, rows, err = m.snmp("snmpset", m.v2c(m.devices[0], write=True), "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.1", "i", "2")
+F.check(rc != 0 and "noAccess" in err and m.state(0)["pdu"]["units"][0]["outlets"][0]["on"], f"metered-only: {err}")
+st, j = m.post(0, "outlets/1/1", {"action": "off"})
+F.check(st == 400 and "switchable" in j["error"]["message"], f"control API refuses too: {st} {j}")
+m.stop()
 bad = os.path.join(d, "bad.json")
 with open(bad, "w") as f:
     f.write('{"devices": [{"model": "no-such-model"}]}')

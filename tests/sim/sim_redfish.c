@@ -35,6 +35,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define RF_ROOT "/redfish/v1"
@@ -148,10 +150,19 @@ static json_t *error_body(const char *msgid, const char *message)
 
 /* ---- resource context ---- */
 
+/* Per-request scratch: the sensor list of one unit. */
+struct rf_sensor;
+struct rf_scache {
+	struct rf_sensor *list;
+	size_t n;
+	unsigned unit;
+};
+
 struct rctx {
 	struct sim_device *dev;
 	struct rf_port *port;
 	int64_t now_ms;
+	struct rf_scache *sc;
 };
 
 static char line_letter(unsigned l)
@@ -816,37 +827,49 @@ static json_t *outlet(const struct rctx *r, unsigned unit, unsigned k)
 	return o;
 }
 
+/* The unit's sensor list, made once per request: an expanded Sensors
+ * collection looks up every member, which would otherwise be quadratic. */
+static const struct rf_sensor *sensor_list(const struct rctx *r, unsigned unit, size_t *n)
+{
+	struct rf_scache *sc = r->sc;
+	if (!sc)
+		return NULL;
+	if (!sc->list || sc->unit != unit) {
+		if (!sc->list)
+			sc->list = calloc(RF_MAX_UNIT_SENSORS, sizeof(*sc->list));
+		if (!sc->list)
+			return NULL;
+		sc->n = unit_sensors(r->dev, unit, sc->list);
+		sc->unit = unit;
+	}
+	*n = sc->n;
+	return sc->list;
+}
+
 static json_t *sensors_collection(const struct rctx *r, unsigned unit)
 {
-	struct rf_sensor *s = calloc(RF_MAX_UNIT_SENSORS, sizeof(*s));
 	char pdu[96], uri[128];
+	size_t n = 0;
+	const struct rf_sensor *s = sensor_list(r, unit, &n);
 	if (!s)
 		return NULL;
 	pdu_uri(r, unit, pdu, sizeof(pdu));
 	snprintf(uri, sizeof(uri), "%s/Sensors", pdu);
-	size_t n = unit_sensors(r->dev, unit, s);
 	json_t *m = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(m, ref("%s/Sensors/%s", pdu, s[i].id));
-	free(s);
 	return collection("#SensorCollection.SensorCollection", "Rack PDU Sensor Collection", uri,
 			  m);
 }
 
 static json_t *sensor(const struct rctx *r, unsigned unit, const char *id)
 {
-	struct rf_sensor *s = calloc(RF_MAX_UNIT_SENSORS, sizeof(*s));
-	json_t *o = NULL;
-	if (!s)
-		return NULL;
-	size_t n = unit_sensors(r->dev, unit, s);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s[i].id, id) == 0) {
-			o = sensor_json(r, unit, &s[i]);
-			break;
-		}
-	free(s);
-	return o;
+	size_t n = 0;
+	const struct rf_sensor *s = sensor_list(r, unit, &n);
+	for (size_t i = 0; s && i < n; i++)
+		if (strcmp(s[i].id, id) == 0)
+			return sensor_json(r, unit, &s[i]);
+	return NULL;
 }
 
 static json_t *metrics(const struct rctx *r, unsigned unit)
@@ -1508,9 +1531,10 @@ static bool try_action(const struct rctx *r, struct evhttp_request *req, const c
 
 /* ---- request dispatch ---- */
 
-static void handle(struct rf_port *port, struct evhttp_request *req, int fa)
+static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
+		       struct rf_scache *sc)
 {
-	struct rctx r = {.dev = port->dev, .port = port, .now_ms = sim_now_ms(g.sim)};
+	struct rctx r = {.dev = port->dev, .port = port, .now_ms = sim_now_ms(g.sim), .sc = sc};
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -1655,6 +1679,14 @@ static void handle(struct rf_port *port, struct evhttp_request *req, int fa)
 	}
 }
 
+/* Answers one request (after the fault decision fa). */
+static void handle(struct rf_port *port, struct evhttp_request *req, int fa)
+{
+	struct rf_scache sc = {NULL, 0, 0};
+	handle_req(port, req, fa, &sc);
+	free(sc.list);
+}
+
 /* ---- held requests: delayed, unanswered, cut off ----
  *
  * evhttp hands a request to us and frees it when we finish the reply. A
@@ -1753,10 +1785,25 @@ static void disconnect(struct evhttp_request *req)
 		shutdown(fd, SHUT_RDWR);
 }
 
+/* Responses leave in several segments (headers, a large body, TLS records):
+ * without TCP_NODELAY, Nagle meets the client's delayed ACK and each answer
+ * stalls for 40 ms. evhttp offers no hook for accepted sockets, so set it on
+ * the first request of every connection (cheap when repeated). */
+static void set_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct rf_port *port = arg;
 	uint32_t delay_ms = 0;
+	set_nodelay(req);
 	enum sim_fault_action fa = sim_fault_check(port->dev, SIM_PROTO_REDFISH, &delay_ms);
 
 	if (fa == SIM_FA_DROP) {

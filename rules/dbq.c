@@ -130,10 +130,8 @@ int wt_dbq_audit(struct wt_dbq *q, const struct wt_audit_event *ev)
 static void store_save(void *ctx, const struct wt_alarm *a, enum wt_alarm_change change)
 {
 	struct wt_dbq *q = ctx;
-	if (change == WT_ALARM_REPEAT) {
-		/* only last_notify moves: not worth an audit entry, but keep the row
-		 * right so a restart repeats on schedule */
-	}
+	/* Every change saves the row, repeats too (last_notify moves, so a
+	 * restart repeats on schedule); repeats are not audited. */
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		wt_error("rules: out of memory saving alarm %lld", (long long)a->id);

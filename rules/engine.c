@@ -139,6 +139,7 @@ int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 		e->devs[e->ndevs++] = (struct dev){.id = d->id, .rack = -1, .seen = INT64_MIN};
 	}
 	struct dev *v = &e->devs[i];
+	v->removed = false;
 	if (set_str(&v->name, d->name) || set_str(&v->type, d->type) || set_str(&v->model, d->model))
 		return -ENOMEM;
 	v->rating_a = d->rating_a > 0 ? d->rating_a : 0;
@@ -409,7 +410,7 @@ static void attach_alarms(struct wt_rules *e)
 			s->rs.level = al->severity;
 			s->rs.thr = al->thr;
 			s->rs.pending = 0;
-		} else if (al->kind == WT_ALARM_COMM_LOST && d >= 0 && !e->devs[d].comm) {
+		} else if (al->kind == WT_ALARM_COMM_LOST && d >= 0 && !e->devs[d].removed && !e->devs[d].comm) {
 			e->devs[d].comm = al;
 		}
 	}
@@ -466,7 +467,8 @@ int wt_rules_commit(struct wt_rules *e)
 	if (plan) {
 		for (size_t d = 0; d < e->ndevs; d++) {
 			struct dev *v = &e->devs[d];
-			const struct wt_placement *p = e->st ? wt_structure_placement(e->st, v->id) : NULL;
+			const struct wt_placement *p =
+				e->st && !v->removed ? wt_structure_placement(e->st, v->id) : NULL;
 			v->rack = p ? wt_structure_find(e->st, p->rack_id) : -1;
 			v->feed = p && v->rack >= 0 ? (uint8_t)p->feed : WT_FEED_NONE;
 		}
@@ -650,7 +652,74 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 static struct dev *find_dev(struct wt_rules *e, int64_t id)
 {
 	int32_t i = id > 0 ? wt_idmap_get(&e->devmap, (uint64_t)id) : -1;
-	return i < 0 ? NULL : &e->devs[i];
+	return i < 0 || e->devs[i].removed ? NULL : &e->devs[i];
+}
+
+void wt_rules_series_unbind(struct wt_rules *e, uint32_t series)
+{
+	if (series >= e->nser || !e->ser[series].bound)
+		return;
+	struct ser *s = &e->ser[series];
+	clear_series_alarm(e, s);
+	s->bound = false;
+	s->dev = -1;
+	s->rule = -1;
+	s->rule_id = 0;
+	s->contrib_n = 0;
+	e->dirty = e->dirty_plan = true;
+}
+
+int wt_rules_device_remove(struct wt_rules *e, int64_t device_id)
+{
+	struct dev *d = find_dev(e, device_id);
+	if (!d)
+		return -ENOENT;
+	if (d->comm)
+		wt_alarms_clear(e->alarms, d->comm, 0);
+	d->comm = NULL;
+	/* Rare (an operator deletes a device), so a scan is fine. */
+	for (size_t i = 0; i < e->nser; i++)
+		if (e->ser[i].bound && e->ser[i].device_id == device_id)
+			wt_rules_series_unbind(e, (uint32_t)i);
+	d->removed = true;
+	d->rack = -1;
+	e->dirty = e->dirty_plan = true;
+	return 0;
+}
+
+size_t wt_rules_clear_orphans(struct wt_rules *e)
+{
+	size_t n = wt_alarms_count(e->alarms), cleared = 0;
+	int64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (!ids)
+		return 0;
+	/* by id: clearing an acknowledged alarm frees it and reorders the table */
+	for (size_t i = 0; i < n; i++)
+		ids[i] = wt_alarms_at(e->alarms, i)->id;
+	for (size_t i = 0; i < n; i++) {
+		struct wt_alarm *al = wt_alarms_get(e->alarms, ids[i]);
+		if (!al || !al->active)
+			continue;
+		bool orphan = false;
+		if (al->kind == WT_ALARM_THRESHOLD)
+			orphan = al->series >= e->nser ||
+				 (!e->ser[al->series].bound && e->ser[al->series].agg < 0);
+		else if (al->kind == WT_ALARM_COMM_LOST)
+			orphan = !find_dev(e, al->device_id);
+		if (!orphan)
+			continue;
+		if (al->kind == WT_ALARM_THRESHOLD && al->series < e->nser && e->ser[al->series].alarm == al) {
+			clear_series_alarm(e, &e->ser[al->series]);
+		} else {
+			int32_t d = al->device_id > 0 ? wt_idmap_get(&e->devmap, (uint64_t)al->device_id) : -1;
+			if (d >= 0 && e->devs[d].comm == al)
+				e->devs[d].comm = NULL;
+			wt_alarms_clear(e->alarms, al, al->value);
+		}
+		cleared++;
+	}
+	free(ids);
+	return cleared;
 }
 
 static void device_alarm_tmpl(struct wt_rules *e, const struct dev *d, enum wt_alarm_kind k,

@@ -99,6 +99,15 @@ int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 	__attribute__((warn_unused_result));
 int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *s)
 	__attribute__((warn_unused_result));
+/* A device left the inventory: its series are unbound and its alarms
+ * (thresholds and communication loss) clear. -ENOENT if unknown. */
+int wt_rules_device_remove(struct wt_rules *e, int64_t device_id) __attribute__((warn_unused_result));
+/* A series left its device's profile: unbound, its alarm clears. */
+void wt_rules_series_unbind(struct wt_rules *e, uint32_t series);
+/* After start-up (bindings, structure, rules and restored alarms loaded and
+ * committed): clears restored alarms whose series or device no longer
+ * exists, since nothing would ever clear them. Returns how many. */
+size_t wt_rules_clear_orphans(struct wt_rules *e);
 /* Replaces the structure (takes ownership, also on error; must be indexed). */
 void wt_rules_set_structure(struct wt_rules *e, struct wt_structure *s);
 /* Replaces the rule set (takes ownership of the array and its strings).

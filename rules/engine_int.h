@@ -18,6 +18,7 @@ struct dev {
 	struct wt_alarm *comm; /* active communication-lost alarm */
 	int64_t seen;          /* bucket start of the last close it reported in */
 	uint64_t has_inlet, has_total; /* metric bits present (commit scratch) */
+	bool removed;          /* gone from the inventory; the slot stays for its id */
 };
 
 /* Everything per series id: what it is, which rule applies, its state. */

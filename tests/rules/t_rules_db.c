@@ -94,7 +94,9 @@ static void rig_open(struct rig *g, PGconn *c, const char *dsn)
 		CHECK(wt_agg_cache_create_missing(c, g->cache) == 0, "create aggregate series");
 		CHECK(wt_rules_commit(g->e) == 0, "commit again");
 	}
-	CHECK(wt_agg_cache_missing(g->cache) == 0, "no aggregate left without a series");
+	CHECK(wt_agg_cache_missing(g->cache) == 0 && wt_rules_agg_pending(g->e) == 0,
+	      "no aggregate left without a series");
+	CHECK(wt_rules_clear_orphans(g->e) == 0, "no orphaned alarm");
 }
 
 static void rig_close(struct rig *g)
@@ -259,7 +261,15 @@ static int setup(PGconn *c, const char *dsn)
 	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'alarm'") == 4, "alarm changes audited");
 	struct wt_audit_event ev = {.severity = WT_AUDIT_INFO, .category = WT_AUDIT_LOGIN, .actor = "alice",
 				    .message = "alice logged in from 10.0.0.1"};
-	CHECK(wt_rulesdb_audit_insert(c, &ev, NULL) == 0, "login event");
+	int64_t aid = 0;
+	CHECK(wt_rulesdb_audit_insert(c, &ev, &aid) == 0 && aid > 0, "login event");
+	CHECK(wt_rulesdb_audit_set_state(c, "bob", aid, WT_AUDIT_INVESTIGATING, "who is alice?") == 0,
+	      "audit entry investigated");
+	CHECK(wt_rulesdb_audit_comment(c, "carol", aid, "she is new") == 0, "audit comment");
+	CHECK(wt_rulesdb_audit_comment(c, "carol", 987654321, "nope") == -ENOENT, "comment on a missing entry");
+	CHECK(wt_rulesdb_audit_set_state(c, "bob", 987654321, WT_AUDIT_DONE, NULL) == -ENOENT, "state of a missing entry");
+	CHECK(q1(c, "SELECT count(*) FROM audit_comments") == 2, "two comments stored");
+	CHECK(q1(c, "SELECT state FROM audit_log WHERE category = 'login'") == WT_AUDIT_INVESTIGATING, "state stored");
 	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_CLOSED_ERROR, 30) == 0, "retention set");
 	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_NONE, 30) == -EINVAL, "class none refused");
 	return 0;

@@ -7,6 +7,7 @@
 #include "rule.h"
 #include "structure.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,34 @@ static void test_restore(void)
 	wt_rules_device_comm(e, 1, false);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 2, "restored comm loss clears");
 	CHECK(wt_alarms_get(wt_rules_alarms(e), 77)->active, "alarm 77 still active");
+
+	/* the device leaves the inventory: its alarms clear, its series stop */
+	ev_reset();
+	wt_rules_device_comm(e, 1, true);
+	CHECK(wt_rules_device_remove(e, 1) == 0, "remove device");
+	CHECK(ev_count[WT_ALARM_CLEARED] == 2, "threshold and comm alarms of a removed device clear (%d)",
+	      ev_count[WT_ALARM_CLEARED]);
+	CHECK(wt_rules_device_remove(e, 1) == -ENOENT, "removed twice");
+	uint64_t unknown = wt_rules_stats(e)->unknown_series;
+	int raised = ev_count[WT_ALARM_RAISED];
+	struct wt_bucket gone = bk(11, 10000, 20);
+	close_at(e, 10000, &gone, 1);
+	CHECK(wt_rules_stats(e)->unknown_series == unknown + 1 && ev_count[WT_ALARM_RAISED] == raised,
+	      "a removed device's bucket is not evaluated");
+	wt_rules_free(e);
+
+	/* restored alarms whose series and device are gone are cleared once at start-up */
+	e = mkengine();
+	add_dev(e, 2, "B-PDU", "PDU", "PX3", 16);
+	wt_rules_set_structure(e, mkstructure());
+	struct wt_alarm o1 = a1, o2 = a3;
+	o1.series = 999; /* never bound */
+	o2.device_id = 42; /* unknown device */
+	CHECK(wt_alarms_restore(wt_rules_alarms(e), &o1) && wt_alarms_restore(wt_rules_alarms(e), &o2), "restore");
+	CHECK(wt_rules_commit(e) == 0, "commit");
+	ev_reset();
+	CHECK(wt_rules_clear_orphans(e) == 2 && ev_count[WT_ALARM_CLEARED] == 2, "orphans cleared");
+	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 1) == WT_SEV_OK, "site green");
 	wt_rules_free(e);
 }
 

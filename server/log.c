@@ -2,13 +2,15 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
 
-static bool log_syslog;
-static enum wt_log_level log_max = WT_LOG_INFO;
+/* Atomic: a reload (SIGHUP, on the loop) changes them while workers log. */
+static atomic_bool log_syslog;
+static atomic_int log_max = WT_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug"};
@@ -16,12 +18,15 @@ static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LO
 
 void wt_log_setup(bool use_syslog, const char *ident, enum wt_log_level max_level)
 {
-	if (log_syslog && !use_syslog)
-		closelog();
-	log_syslog = use_syslog;
-	log_max = max_level;
-	if (use_syslog)
+	bool was = atomic_load(&log_syslog);
+
+	/* Open before switching, close after, so no message is lost. */
+	if (use_syslog && !was)
 		openlog(ident ? ident : "wattrack", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&log_max, (int)max_level);
+	atomic_store(&log_syslog, use_syslog);
+	if (was && !use_syslog)
+		closelog();
 }
 
 int wt_log_level_parse(const char *s)
@@ -36,10 +41,10 @@ static void vlog(enum wt_log_level level, const char *prefix, const char *fmt, v
 {
 	char msg[2048];
 
-	if (level > log_max)
+	if ((int)level > atomic_load(&log_max))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_syslog) {
+	if (atomic_load(&log_syslog)) {
 		syslog(syslog_prio[level], "%s%s", prefix, msg);
 		return;
 	}
@@ -69,7 +74,7 @@ void wt_dlog(enum wt_log_level level, long device_id, const char *device_name,
 	char prefix[160];
 	va_list ap;
 
-	if (level > log_max)
+	if ((int)level > atomic_load(&log_max))
 		return;
 	snprintf(prefix, sizeof(prefix), "device %ld \"%s\": ", device_id,
 		 device_name ? device_name : "");

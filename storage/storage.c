@@ -467,7 +467,13 @@ int wt_storage_open(struct wt_storage **out, const struct wt_storage_options *in
 	apply_defaults(&s->o, in);
 	s->clock = clock;
 	s->base = base;
-	pthread_mutex_init(&s->lock, NULL);
+	/* Recursive: close subscribers (the structure aggregator) may feed
+	 * samples back through wt_storage_ingest from inside wt_storage_tick. */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	s->conninfo = strdup(in->conninfo ? in->conninfo : "");
 	s->spool_dir = strdup(in->spool_dir ? in->spool_dir : "spool");
 	if (!s->conninfo || !s->spool_dir)
@@ -496,6 +502,9 @@ int wt_storage_open(struct wt_storage **out, const struct wt_storage_options *in
 	if ((rc = wt_writer_start(&s->writer, s->conninfo, s->spool_dir, s->o.spool_max_bytes)) <
 	    0)
 		goto fail;
+	/* Retention at start too, not only at the first maintenance timer. */
+	wt_writer_maintain(s->writer, wt_clock_now(clock), s->o.retention_5s_days,
+			   s->o.retention_hourly_days, s->o.retention_daily_days);
 	if (base) {
 		struct timeval maint = {MAINT_INTERVAL_MS / 1000, 0};
 		s->tick_ev = evtimer_new(base, tick_cb, s);

@@ -9,7 +9,8 @@
  * the in-memory state, so a query on a worker can read it safely. Callers
  * that use the engine from wt_storage_rollup() directly (subscribing is
  * fine) must not call ingest/tick on it themselves: go through
- * wt_storage_ingest/wt_storage_tick.
+ * wt_storage_ingest/wt_storage_tick. The mutex is recursive, so a close
+ * subscriber (called inside wt_storage_tick) may call wt_storage_ingest.
  *
  * What a kill -9 can lose: the 5 s buckets of the open flush window (at
  * most flush_interval_ms of data, 60 s by default) and the batches queued

@@ -7,6 +7,10 @@
  *   storage_tool migrate CONNINFO DIR
  *   storage_tool retention CONNINFO NOW_MS DAYS_5S DAYS_1H DAYS_1D
  *   storage_tool drive CONNINFO SPOOL_DIR START_MS NSERIES [FLUSH_MS [SPOOL_MAX]]
+ *   storage_tool realtime CONNINFO SPOOL_DIR NSERIES SECONDS
+ *     the real clock and libevent timers (storage's own 5 s tick), one
+ *     sample per series per second, until SECONDS pass or SIGTERM; prints
+ *     "ingested N" (samples per series) after wt_storage_close.
  *
  * Samples (the tests compute the same values independently):
  *   series k (1-based position in creation order) is a counter (energy_active)
@@ -36,6 +40,7 @@
 #include "storage.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -283,6 +288,69 @@ static int drive(int argc, char **argv)
 	return 0;
 }
 
+struct rt {
+	struct drv d;
+	struct event_base *base;
+	long ingested, seconds;
+};
+
+static void rt_feed(evutil_socket_t fd, short what, void *arg)
+{
+	struct rt *rt = arg;
+	int64_t now = wt_clock_now(&wt_clock_real);
+	struct wt_sample *v = calloc((size_t)rt->d.n, sizeof(*v));
+	for (int i = 0; i < rt->d.n; i++)
+		v[i] = (struct wt_sample){rt->d.ids[i], WT_Q_GOOD, now,
+					  (i + 1) % 5 == 0 ? counter_raw(i + 1, now, rt->d.t0)
+							   : gauge_value(i + 1, now)};
+	wt_storage_ingest(rt->d.st, v, (size_t)rt->d.n);
+	free(v);
+	if (++rt->ingested >= rt->seconds)
+		event_base_loopbreak(rt->base);
+}
+
+static void rt_term(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static int realtime(int argc, char **argv)
+{
+	struct rt rt = {0};
+	struct wt_storage_options o;
+	if (argc < 6)
+		return 2;
+	rt.d.n = (int)strtol(argv[4], NULL, 10);
+	rt.seconds = strtol(argv[5], NULL, 10);
+	rt.d.t0 = 1767225600000LL;
+	if (rt.d.n <= 0 || create_series(argv[2], &rt.d) < 0)
+		return 1;
+	rt.base = event_base_new();
+	wt_storage_defaults(&o);
+	o.conninfo = argv[2];
+	o.spool_dir = argv[3];
+	int rc = wt_storage_open(&rt.d.st, &o, rt.base, &wt_clock_real);
+	if (rc < 0) {
+		fprintf(stderr, "realtime: wt_storage_open: %s\n", strerror(-rc));
+		return 1;
+	}
+	struct event *feed_ev = event_new(rt.base, -1, EV_PERSIST, rt_feed, &rt);
+	struct event *term_ev = evsignal_new(rt.base, SIGTERM, rt_term, rt.base);
+	struct timeval one = {1, 0};
+	event_add(feed_ev, &one);
+	event_add(term_ev, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	event_base_dispatch(rt.base);
+	event_free(feed_ev);
+	event_free(term_ev);
+	wt_storage_close(rt.d.st);
+	event_base_free(rt.base);
+	printf("ingested %ld\n", rt.ingested);
+	free(rt.d.ids);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {0};
@@ -317,6 +385,11 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "drive") == 0)
 		return drive(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "realtime") == 0) {
+		/* libevent's signal handling takes SIGTERM over. */
+		signal(SIGTERM, SIG_DFL);
+		return realtime(argc, argv);
+	}
 	fprintf(stderr, "usage: storage_tool migrate|retention|drive ...\n");
 	return 2;
 }

@@ -554,14 +554,16 @@ static void message(const struct wt_rules *e, const struct ser *s, const struct 
 		 d->type[0] ? d->type : "device", d->name);
 }
 
-void wt_rules_eval_one(struct wt_rules *e, uint32_t series, double v, int64_t start)
+/* Evaluates v observed over [t0, t1): a closed bucket, or one sample
+ * (t0 == t1). */
+static void eval_span(struct wt_rules *e, uint32_t series, double v, int64_t t0, int64_t t1)
 {
 	struct ser *s = &e->ser[series];
 	if (s->rule < 0)
 		return;
 	const struct wt_rule *r = &e->rules[s->rule];
 	e->stats.evaluations++;
-	struct wt_rule_step st = wt_rule_eval(r, &s->rs, v, start, start + WT_BUCKET_MS);
+	struct wt_rule_step st = wt_rule_eval(r, &s->rs, v, t0, t1);
 	if (st.to == st.from) {
 		if (s->alarm)
 			wt_alarms_maybe_repeat(e->alarms, s->alarm, r->repeat_s);
@@ -590,6 +592,38 @@ void wt_rules_eval_one(struct wt_rules *e, uint32_t series, double v, int64_t st
 		.message = msg, .rule_name = r->name,
 	};
 	s->alarm = wt_alarms_raise(e->alarms, &t);
+}
+
+void wt_rules_eval_one(struct wt_rules *e, uint32_t series, double v, int64_t start)
+{
+	eval_span(e, series, v, start, start + WT_BUCKET_MS);
+}
+
+static bool is_counter(unsigned metric)
+{
+	const struct wt_metric_info *mi = wt_metric_info((enum wt_metric)metric);
+	return mi && (mi->flags & WT_MF_COUNTER);
+}
+
+void wt_rules_on_samples(void *ctx, const struct wt_sample *smp, size_t n)
+{
+	struct wt_rules *e = ctx;
+	if (e->dirty && wt_rules_commit(e) != 0) {
+		/* logged by the commit */
+	}
+	e->sample_mode = true;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = smp[i].series;
+		if (id >= e->nser)
+			continue;
+		const struct ser *s = &e->ser[id];
+		/* Counters are raw readings here: their rules apply to the
+		 * bucket's delta, at the close. */
+		if (s->rule < 0 || s->dev < 0 || s->agg >= 0 || smp[i].quality == WT_Q_BAD ||
+		    is_counter(s->metric) || smp[i].value != smp[i].value)
+			continue;
+		eval_span(e, id, smp[i].value, smp[i].ts_ms, smp[i].ts_ms);
+	}
 }
 
 static double bucket_value(const struct wt_bucket *b, unsigned metric)
@@ -634,7 +668,9 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 		double v = bucket_value(&b[i], s->metric);
 		if (s->contrib_n)
 			wt_agg_add(e, s, v, b[i].quality);
-		if (s->rule >= 0 && b[i].quality != WT_Q_BAD)
+		/* With samples evaluated as they arrive, the close only does
+		 * counters; else every device series is evaluated here. */
+		if (s->rule >= 0 && b[i].quality != WT_Q_BAD && (!e->sample_mode || is_counter(s->metric)))
 			wt_rules_eval_one(e, id, v, start);
 	}
 	wt_agg_finish(e, start);

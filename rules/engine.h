@@ -126,8 +126,17 @@ int wt_rules_commit(struct wt_rules *e) __attribute__((warn_unused_result));
 /* Aggregates of the last commit still waiting for a series id. */
 size_t wt_rules_agg_pending(const struct wt_rules *e);
 
-/* The rollup close subscriber (a wt_close_fn; ctx is the engine). */
+/* The rollup close subscriber (a wt_close_fn; ctx is the engine): sums and
+ * evaluates the aggregates, and evaluates device buckets (their average;
+ * the maximum for state metrics; the delta for counters). */
 void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucket *buckets, size_t n);
+/* Optional, and what the daemon should do: a tap on the drivers' sample
+ * sink (a wt_sample_sink emit; ctx is the engine) beside the rollup's
+ * ingest. Device gauges and states are then evaluated on each sample as it
+ * arrives, so an alarm trips within one poll instead of at the next close;
+ * from the first call on, closes evaluate only counters and aggregates.
+ * Dwell is measured in sample time. */
+void wt_rules_on_samples(void *ctx, const struct wt_sample *samples, size_t n);
 
 /* Built-in alarm conditions, called by the poller's device state machine. */
 void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost);

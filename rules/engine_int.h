@@ -62,6 +62,7 @@ struct wt_rules {
 	struct wt_sample_sink feedback;
 	bool dirty;      /* something changed: commit before the next close */
 	bool dirty_plan; /* devices, series, structure or registry changed: re-plan aggregates */
+	bool sample_mode; /* device series are evaluated per sample (wt_rules_on_samples) */
 
 	struct dev *devs;
 	size_t ndevs, devcap;

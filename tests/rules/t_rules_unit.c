@@ -661,6 +661,50 @@ static void test_budget(void)
 	wt_rules_free(e);
 }
 
+/* Samples evaluated as they arrive: the alarm does not wait for the close,
+ * and the close does not evaluate the same series again. */
+static void test_sample_mode(void)
+{
+	struct wt_rules *e = mkengine();
+	add_dev(e, 1, "A-PDU", "PDU", "PX3", 16);
+	add_ser(e, 11, 1, 102, WT_ENT_OUTLET, 2, 0, WT_M_CURRENT, "O2");
+	add_ser(e, 12, 1, 100, WT_ENT_INLET, 1, 0, WT_M_ENERGY_ACTIVE, "I1");
+	wt_rules_set_structure(e, mkstructure());
+	struct wt_rule *r = calloc(2, sizeof(*r));
+	r[0] = mkrule(1, "outlet", WT_M_CURRENT, WT_SCOPE_GLOBAL, 0, NULL);
+	thr(&r[0], WT_THR_CRIT_ABOVE, 16);
+	r[0].dwell_s = 10;
+	r[1] = mkrule(2, "energy per 5 s", WT_M_ENERGY_ACTIVE, WT_SCOPE_GLOBAL, 0, NULL);
+	thr(&r[1], WT_THR_WARN_ABOVE, 100);
+	wt_rules_set_rules(e, r, 2);
+	CHECK(wt_rules_commit(e) == 0, "commit");
+	ev_reset();
+	int64_t t = 1700000000000LL;
+	struct wt_sample s1 = {11, WT_Q_GOOD, t + 1200, 20};
+	now_ms = t + 1300;
+	wt_rules_on_samples(e, &s1, 1);
+	CHECK(ev_count[WT_ALARM_RAISED] == 0, "dwell 10 s holds the first sample");
+	struct wt_sample s2 = {11, WT_Q_GOOD, t + 6200, 21}, s3 = {11, WT_Q_GOOD, t + 11200, 22};
+	wt_rules_on_samples(e, &s2, 1);
+	CHECK(ev_count[WT_ALARM_RAISED] == 0, "5 s held: not yet");
+	now_ms = t + 11300;
+	wt_rules_on_samples(e, &s3, 1);
+	CHECK(ev_count[WT_ALARM_RAISED] == 1, "raised on the sample that completes the dwell, before any close");
+	/* the close of a bucket whose average is below the threshold must not
+	 * clear it: the close leaves gauges to the sample path */
+	struct wt_bucket b[2] = {bk(11, t + 10000, 10), bk(12, t + 10000, 150)};
+	close_at(e, t + 10000, b, 2);
+	CHECK(ev_count[WT_ALARM_CLEARED] == 0, "close does not re-evaluate sampled gauges");
+	CHECK(ev_count[WT_ALARM_RAISED] == 2, "counters are still evaluated at the close (delta 150 Wh)");
+	struct wt_sample raw = {12, WT_Q_GOOD, t + 16000, 123456};
+	wt_rules_on_samples(e, &raw, 1);
+	CHECK(ev_count[WT_ALARM_RAISED] == 2, "a raw counter reading is not evaluated");
+	struct wt_sample s4 = {11, WT_Q_GOOD, t + 16200, 3};
+	wt_rules_on_samples(e, &s4, 1);
+	CHECK(ev_count[WT_ALARM_CLEARED] == 1, "cleared by the next sample");
+	wt_rules_free(e);
+}
+
 int main(void)
 {
 	test_structure();
@@ -671,6 +715,7 @@ int main(void)
 	test_escalation_and_device_alarms();
 	test_restore();
 	test_budget();
+	test_sample_mode();
 	printf("%d of %d checks passed\n", checks - failures, checks);
 	return failures ? 1 : 0;
 }

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -34,6 +35,7 @@
 #define MB_FC_READ_INPUT 4
 #define MB_FC_WRITE_SINGLE 6
 #define MB_FC_WRITE_MULTIPLE 16
+#define MB_FC_DEVICE_ID 43 /* encapsulated interface, MEI type 14: read device identification */
 
 #define MB_EX_ILLEGAL_FUNCTION 1
 #define MB_EX_ILLEGAL_ADDRESS 2
@@ -57,7 +59,8 @@ enum mb_type {
 	T_U32_LE, /* little-endian word order: first register = low word */
 	T_F32,    /* IEEE 754, big-endian word order (ABCD) */
 	T_F32_LE, /* IEEE 754, word-swapped (CDAB) */
-	T_STR     /* ASCII, two characters per register, high byte first */
+	T_STR,    /* ASCII, two characters per register, high byte first */
+	T_STR_LO  /* ASCII, two characters per register, low byte first (Socomec) */
 };
 
 enum { TAB_HOLDING = 1u << 0, TAB_INPUT = 1u << 1 };
@@ -111,6 +114,7 @@ static unsigned field_regs(const struct mb_field *f)
 	case T_S16:
 		return 1;
 	case T_STR:
+	case T_STR_LO:
 		return f->nregs;
 	default:
 		return 2;
@@ -141,13 +145,15 @@ static void encode_field(const struct mb_model *m, const struct mb_ctx *c,
 	bool ok;
 	uint32_t u = 0;
 
-	if (f->type == T_STR) {
+	if (f->type == T_STR || f->type == T_STR_LO) {
 		char s[2 * 64 + 1];
 		unsigned n = f->nregs > 64 ? 64 : f->nregs;
 		memset(s, 0, sizeof(s));
 		m->string(c, f->src, inst, s, 2 * n);
-		for (unsigned i = 0; i < n; i++)
-			words[i] = (uint16_t)(((uint8_t)s[2 * i] << 8) | (uint8_t)s[2 * i + 1]);
+		for (unsigned i = 0; i < n; i++) {
+			uint8_t a = (uint8_t)s[2 * i], b = (uint8_t)s[2 * i + 1];
+			words[i] = f->type == T_STR ? (uint16_t)((a << 8) | b) : (uint16_t)((b << 8) | a);
+		}
 		return;
 	}
 	ok = m->value(c, f->src, inst, &v) && isfinite(v);
@@ -409,6 +415,8 @@ struct apc_state {
 	char ups_id[17];
 	char group_name[APC_GROUPS][17];
 	uint16_t test_status;
+	uint16_t hw_flags; /* Huawei: bit0 autostart (1044), bit1 bypass on shutdown (1045),
+			    * bit2 beeper disabled (1046) */
 };
 
 static struct {
@@ -1192,8 +1200,594 @@ static const struct mb_model model_pdu = {
 	.write = pdu_write,
 };
 
+/* ---- Socomec Delphys JBUS map (realdata/modbus/socomec-delphys-jbus-registers.txt) ----
+ * Holding and input registers alike (NUT reads them with FC 3), unsigned 16-bit,
+ * 0xFFFF where a value does not exist (phases 2-3 of a single-phase unit). */
+
+enum socomec_src {
+	S_CODE = 1,
+	S_KVA10,
+	S_SERIAL,
+	S_NOM_IN_V,
+	S_NOM_OUT_V,
+	S_NOM_IN_HZ,
+	S_NOM_OUT_HZ,
+	S_BATT_AH10,
+	S_BATT_CELLS,
+	S_CLOCK0, /* packed time and date, four registers */
+	S_CLOCK1,
+	S_CLOCK2,
+	S_CLOCK3,
+	S_STATUS0,
+	S_STATUS1,
+	S_STATUS2,
+	S_STATUS3,
+	S_STATUS4,
+	S_ALARM0,
+	S_ALARM1,
+	S_ALARM2,
+	S_ALARM3,
+	S_LOAD1, /* ..S_LOAD3 */
+	S_LOAD2,
+	S_LOAD3,
+	S_LOAD,
+	S_CHARGE,
+	S_BYP_V1, /* ..3 */
+	S_BYP_V2,
+	S_BYP_V3,
+	S_OUT_V1, /* ..3 */
+	S_OUT_V2,
+	S_OUT_V3,
+	S_OUT_A1, /* ..3 */
+	S_OUT_A2,
+	S_OUT_A3,
+	S_BYP_HZ,
+	S_OUT_HZ,
+	S_BATT_V,
+	S_AMBIENT,
+	S_RUNTIME_MIN,
+	S_BATT_A
+};
+
+#define SOCOMEC_CODE_DELPHYS_MX 515
+
+static const struct mb_field socomec_ident_f[] = {
+	{0, T_U16, 0, 1, S_CODE, 0},      /* 0x1000 UPS code */
+	{1, T_U16, 0, 1, S_KVA10, 0},     /* 0x1001 kVA * 10 */
+	{3, T_STR_LO, 5, 1, S_SERIAL, 0}, /* 0x1003..0x1007 */
+};
+static const struct mb_field socomec_status_f[] = {
+	{0, T_U16, 0, 1, S_STATUS0, 0}, {1, T_U16, 0, 1, S_STATUS1, 0},
+	{2, T_U16, 0, 1, S_STATUS2, 0}, {3, T_U16, 0, 1, S_STATUS3, 0},
+	{4, T_U16, 0, 1, S_STATUS4, 0},
+};
+static const struct mb_field socomec_alarm_f[] = {
+	{0, T_U16, 0, 1, S_ALARM0, 0}, {1, T_U16, 0, 1, S_ALARM1, 0},
+	{2, T_U16, 0, 1, S_ALARM2, 0}, {3, T_U16, 0, 1, S_ALARM3, 0},
+};
+static const struct mb_field socomec_meas_f[] = {
+	{0, T_U16, 0, 1, S_LOAD1, 0},   {1, T_U16, 0, 1, S_LOAD2, 0},
+	{2, T_U16, 0, 1, S_LOAD3, 0},   {3, T_U16, 0, 1, S_LOAD, 0},
+	{4, T_U16, 0, 1, S_CHARGE, 0},  {5, T_U16, 0, 1, S_BATT_AH10, 0},
+	{6, T_U16, 0, 1, S_BYP_V1, 0},  {7, T_U16, 0, 1, S_BYP_V2, 0},
+	{8, T_U16, 0, 1, S_BYP_V3, 0},  {9, T_U16, 0, 1, S_OUT_V1, 0},
+	{10, T_U16, 0, 1, S_OUT_V2, 0}, {11, T_U16, 0, 1, S_OUT_V3, 0},
+	{15, T_U16, 0, 1, S_OUT_A1, 0}, {16, T_U16, 0, 1, S_OUT_A2, 0},
+	{17, T_U16, 0, 1, S_OUT_A3, 0}, {18, T_U16, 0, 10, S_BYP_HZ, 0},
+	{19, T_U16, 0, 10, S_OUT_HZ, 0}, {20, T_U16, 0, 10, S_BATT_V, 0},
+	{22, T_U16, 0, 1, S_AMBIENT, 0}, {23, T_U16, 0, 1, S_RUNTIME_MIN, 0},
+	{24, T_U16, 0, 10, S_BATT_A, 0},
+};
+static const struct mb_field socomec_nominal_f[] = {
+	{0, T_U16, 0, 1, S_NOM_IN_V, 0},  {1, T_U16, 0, 1, S_NOM_OUT_V, 0},
+	{2, T_U16, 0, 1, S_NOM_IN_HZ, 0}, {3, T_U16, 0, 1, S_NOM_OUT_HZ, 0},
+	{8, T_U16, 0, 1, S_BATT_AH10, 0}, {9, T_U16, 0, 1, S_BATT_CELLS, 0},
+};
+static const struct mb_field socomec_clock_f[] = {
+	{0, T_U16, 0, 1, S_CLOCK0, 0}, {1, T_U16, 0, 1, S_CLOCK1, 0},
+	{2, T_U16, 0, 1, S_CLOCK2, 0}, {3, T_U16, 0, 1, S_CLOCK3, 0},
+};
+
+/* The blocks NUT's socomec_jbus reads, with their lengths. */
+static const struct mb_block socomec_blocks[] = {
+	{TAB_HOLDING | TAB_INPUT, 0x1000, 12, PER_ONE, socomec_ident_f, NF(socomec_ident_f)},
+	{TAB_HOLDING | TAB_INPUT, 0x1020, 6, PER_ONE, socomec_status_f, NF(socomec_status_f)},
+	{TAB_HOLDING | TAB_INPUT, 0x1040, 4, PER_ONE, socomec_alarm_f, NF(socomec_alarm_f)},
+	{TAB_HOLDING | TAB_INPUT, 0x1060, 48, PER_ONE, socomec_meas_f, NF(socomec_meas_f)},
+	{TAB_HOLDING | TAB_INPUT, 0x10E0, 32, PER_ONE, socomec_nominal_f, NF(socomec_nominal_f)},
+	{TAB_HOLDING | TAB_INPUT, 0x1360, 4, PER_ONE, socomec_clock_f, NF(socomec_clock_f)},
+};
+
+static double ups_out_w(const struct sim_ups *u)
+{
+	double w = 0;
+	for (unsigned i = 0; i < u->n_lines && i < SIM_MAX_LINES; i++)
+		w += u->output.power_w[i];
+	return w;
+}
+
+static bool socomec_value(const struct mb_ctx *c, uint16_t src, unsigned inst, double *v)
+{
+	const struct sim_ups *u = &c->dev->ups;
+	unsigned nl = u->n_lines < SIM_MAX_LINES ? u->n_lines : SIM_MAX_LINES;
+	double ah = u->battery_nominal_v > 0 ? u->battery_capacity_wh / u->battery_nominal_v : 0;
+	time_t t = (time_t)(c->now_ms / 1000);
+	struct tm tm;
+	(void)inst;
+	gmtime_r(&t, &tm);
+	switch (src) {
+	case S_CODE:
+		*v = SOCOMEC_CODE_DELPHYS_MX;
+		return true;
+	case S_KVA10:
+		*v = u->rating_va / 100.0;
+		return true;
+	case S_NOM_IN_V:
+	case S_NOM_OUT_V:
+		*v = u->nominal_v;
+		return true;
+	case S_NOM_IN_HZ:
+	case S_NOM_OUT_HZ:
+		*v = u->output.frequency_hz > 55 ? 60 : 50;
+		return true;
+	case S_BATT_AH10:
+		*v = ah * 10;
+		return true;
+	case S_BATT_CELLS:
+		*v = u->battery_nominal_v / 2; /* 2 V lead-acid cells */
+		return true;
+	/* NUT: time = (r1 & 0xFF):(r0 >> 8):(r0 & 0xFF), date = (r3 + 2000)/(r2 >> 8)/(r1 >> 8) */
+	case S_CLOCK0:
+		*v = (tm.tm_min << 8) | tm.tm_sec;
+		return true;
+	case S_CLOCK1:
+		*v = (tm.tm_mday << 8) | tm.tm_hour;
+		return true;
+	case S_CLOCK2:
+		*v = (tm.tm_mon + 1) << 8;
+		return true;
+	case S_CLOCK3:
+		*v = tm.tm_year + 1900 - 2000;
+		return true;
+	case S_STATUS0: {
+		unsigned w = 0;
+		if (!u->mains_failed)
+			w |= 1u << 0 | 1u << 2; /* rectifier input present, rectifier on */
+		if (!u->output_off)
+			w |= 1u << 1; /* inverter on */
+		if (!u->output_off && !u->on_battery)
+			w |= 1u << 3; /* load protected by inverter */
+		if (u->on_battery)
+			w |= 1u << 5;
+		if (u->low_battery)
+			w |= 1u << 15; /* battery near end of backup time */
+		*v = w;
+		return true;
+	}
+	case S_STATUS1:
+		*v = 1u << 0 | (!u->mains_failed ? 1u << 10 : 0) |
+		     (!u->on_battery && u->battery_charge_pct < 99.5 ? 1u << 11 : 0);
+		return true;
+	case S_STATUS2:
+		*v = 1; /* unit operating */
+		return true;
+	case S_STATUS3:
+		*v = 0;
+		return true;
+	case S_STATUS4:
+		*v = 1u << 2 | 1u << 3 | (!u->output_off ? 1u << 6 : 0) | 1u << 9 |
+		     (!u->on_battery ? 1u << 12 : 0);
+		return true;
+	case S_ALARM0:
+		*v = (u->overload || u->on_battery ? 1u << 0 : 0) | (u->overload ? 1u << 2 : 0) |
+		     (u->mains_failed ? 1u << 5 | 1u << 6 : 0);
+		return true;
+	case S_ALARM1:
+		*v = u->low_battery ? 1u << 15 : 0; /* imminent stop */
+		return true;
+	case S_ALARM2:
+		*v = 0;
+		return true;
+	case S_ALARM3:
+		*v = u->battery_charge_pct <= 0.5 ? 1u << 1 : 0; /* battery discharged */
+		return true;
+	case S_LOAD1:
+	case S_LOAD2:
+	case S_LOAD3: {
+		unsigned i = src - S_LOAD1;
+		if (i >= nl)
+			return false;
+		*v = u->output_off ? 0 : u->output.load_pct[i];
+		return true;
+	}
+	case S_LOAD:
+		*v = u->output_off ? 0 : u->load_pct;
+		return true;
+	case S_CHARGE:
+		*v = u->battery_charge_pct;
+		return true;
+	case S_BYP_V1:
+	case S_BYP_V2:
+	case S_BYP_V3:
+		if (src - S_BYP_V1 >= (int)nl)
+			return false;
+		*v = u->bypass.voltage_v[src - S_BYP_V1];
+		return true;
+	case S_OUT_V1:
+	case S_OUT_V2:
+	case S_OUT_V3:
+		if (src - S_OUT_V1 >= (int)nl)
+			return false;
+		*v = u->output.voltage_v[src - S_OUT_V1];
+		return true;
+	case S_OUT_A1:
+	case S_OUT_A2:
+	case S_OUT_A3:
+		if (src - S_OUT_A1 >= (int)nl)
+			return false;
+		*v = u->output.current_a[src - S_OUT_A1];
+		return true;
+	case S_BYP_HZ:
+		*v = u->bypass.frequency_hz;
+		return true;
+	case S_OUT_HZ:
+		*v = u->output.frequency_hz;
+		return true;
+	case S_BATT_V:
+		*v = u->battery_voltage_v;
+		return true;
+	case S_AMBIENT:
+		*v = u->battery_temp_c;
+		return true;
+	case S_RUNTIME_MIN:
+		/* 0xFFFF while on mains, as the real unit (and NUT) expect */
+		if (!u->on_battery)
+			return false;
+		*v = floor(u->battery_runtime_s / 60.0);
+		return true;
+	case S_BATT_A:
+		*v = u->battery_current_a > 0 ? u->battery_current_a : 0;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void socomec_string(const struct mb_ctx *c, uint16_t src, unsigned inst, char *buf,
+			   size_t len)
+{
+	(void)inst;
+	if (src == S_SERIAL) {
+		size_t n = strlen(c->dev->serial);
+		memcpy(buf, c->dev->serial, n < len ? n : len);
+	}
+}
+
+static int no_write(const struct mb_ctx *c, const struct mb_field *f, unsigned inst,
+		    const uint16_t *w)
+{
+	(void)c;
+	(void)f;
+	(void)inst;
+	(void)w;
+	return MB_EX_ILLEGAL_ADDRESS;
+}
+
+static const struct mb_model model_socomec = {
+	.name = "socomec-ups",
+	.tables = TAB_HOLDING | TAB_INPUT,
+	.blocks = socomec_blocks,
+	.n_blocks = NF(socomec_blocks),
+	.value = socomec_value,
+	.string = socomec_string,
+	.write = no_write,
+};
+
+/* ---- Huawei UPS2000 map (realdata/modbus/huawei-ups2000-modbus-registers.txt) ----
+ * On the wire every register of UPS number 1 carries an offset of 10000
+ * (1000 -> 11000), and the alarm registers one of 1024 (40156 -> 41180), as
+ * NUT's huawei-ups2000 driver reads them. Fixed-point values are uint16 with
+ * 0x7FFF meaning "invalid". Identity comes from FC 43 / MEI 14, object 0x87. */
+
+#define HW_OFF 10000
+
+enum huawei_src {
+	H_IN_V = 1,
+	H_IN_HZ,
+	H_BYP_V,
+	H_BYP_HZ,
+	H_OUT_V,
+	H_OUT_A,
+	H_OUT_HZ,
+	H_OUT_W,
+	H_OUT_VA,
+	H_LOAD,
+	H_STATUS,
+	H_TEMP,
+	H_LOAD_ON,    /* 1029: write 1 = load on */
+	H_SHUTDOWN,   /* 1030: write 1 = load off (or to bypass when 1045 = 1) */
+	H_BATT_FLAGS, /* 1043: bit2 self-test, bit6 low battery */
+	H_AUTOSTART,  /* 1044 */
+	H_BYP_ON_OFF, /* 1045 */
+	H_BEEPER_OFF, /* 1046 */
+	H_SD_RETURN,  /* 1047..1048: off after r0 * 6 s, back on after r1 minutes */
+	H_SD_RETURN_ON,
+	H_SD_STAYOFF, /* 1049: off after r * 6 s, stay off */
+	H_BATT_V,
+	H_CHARGER,
+	H_CHARGE,
+	H_RUNTIME,
+	H_PACKS,
+	H_TEST_DEEP,
+	H_TEST_STOP,
+	H_TEST_QUICK,
+	H_CAPACITY,
+	H_NOMINAL_VA,
+	H_ALARM_BYPASS,  /* 40161 */
+	H_ALARM_BATT,    /* 40164 */
+	H_ALARM_OVERLOAD /* 40173 */
+};
+
+#define HW_INVALID_FIXED 0x7FFF
+
+static const struct mb_field huawei_sys_f[] = {
+	{0, T_U16, 0, 10, H_IN_V, 0},
+	{3, T_U16, 0, 10, H_IN_HZ, 0},
+	{4, T_U16, 0, 10, H_BYP_V, 0},
+	{7, T_U16, 0, 10, H_BYP_HZ, 0},
+	{8, T_U16, 0, 10, H_OUT_V, 0},
+	{11, T_U16, 0, 10, H_OUT_A, 0},
+	{14, T_U16, 0, 10, H_OUT_HZ, 0},
+	{15, T_U16, 0, 0.01f, H_OUT_W, 0},
+	{18, T_U16, 0, 0.01f, H_OUT_VA, 0},
+	{21, T_U16, 0, 10, H_LOAD, 0},
+	{24, T_U16, 0, 1, H_STATUS, 0},
+	{27, T_U16, 0, 10, H_TEMP, 0},
+	{29, T_U16, 0, 1, H_LOAD_ON, F_WRITE},
+	{30, T_U16, 0, 1, H_SHUTDOWN, F_WRITE},
+	{43, T_U16, 0, 1, H_BATT_FLAGS, 0},
+	{44, T_U16, 0, 1, H_AUTOSTART, F_WRITE},
+	{45, T_U16, 0, 1, H_BYP_ON_OFF, F_WRITE},
+	{46, T_U16, 0, 1, H_BEEPER_OFF, F_WRITE},
+	{47, T_U16, 0, 1, H_SD_RETURN, F_WRITE},
+	{48, T_U16, 0, 1, H_SD_RETURN_ON, F_WRITE},
+	{49, T_U16, 0, 1, H_SD_STAYOFF, F_WRITE},
+};
+static const struct mb_field huawei_batt_f[] = {
+	{0, T_U16, 0, 10, H_BATT_V, 0},
+	{2, T_U16, 0, 1, H_CHARGER, 0},
+	{3, T_U16, 0, 1, H_CHARGE, 0},
+	{4, T_U32, 0, 1, H_RUNTIME, 0},
+	{7, T_U16, 0, 1, H_PACKS, 0},
+	{21, T_U16, 0, 1, H_TEST_DEEP, F_WRITE},
+	{23, T_U16, 0, 1, H_TEST_STOP, F_WRITE},
+	{28, T_U16, 0, 1, H_TEST_QUICK, F_WRITE},
+	{33, T_U16, 0, 1, H_CAPACITY, 0},
+};
+static const struct mb_field huawei_rated_f[] = {
+	{9, T_U16, 0, 0.01f, H_NOMINAL_VA, 0},
+};
+static const struct mb_field huawei_alarm_f[] = {
+	{5, T_U16, 0, 1, H_ALARM_BYPASS, 0},    /* 40161 + 1024 */
+	{8, T_U16, 0, 1, H_ALARM_BATT, 0},      /* 40164 + 1024 */
+	{17, T_U16, 0, 1, H_ALARM_OVERLOAD, 0}, /* 40173 + 1024 */
+};
+
+static const struct mb_block huawei_blocks[] = {
+	{TAB_HOLDING, HW_OFF + 1000, 50, PER_ONE, huawei_sys_f, NF(huawei_sys_f)},
+	{TAB_HOLDING, HW_OFF + 2000, 34, PER_ONE, huawei_batt_f, NF(huawei_batt_f)},
+	{TAB_HOLDING, HW_OFF + 9000, 10, PER_ONE, huawei_rated_f, NF(huawei_rated_f)},
+	{TAB_HOLDING, 40156 + 1024, 27, PER_ONE, huawei_alarm_f, NF(huawei_alarm_f)},
+};
+
+/* Huawei settings and timers live in the same per-device side table as the
+ * APC ones (struct apc_state): group 0 is the UPS output. */
+static bool huawei_value(const struct mb_ctx *c, uint16_t src, unsigned inst, double *v)
+{
+	const struct sim_ups *u = &c->dev->ups;
+	struct apc_state *s = apc_state(c->dev);
+	(void)inst;
+	if (!s)
+		return false;
+	apc_run_pending(c->dev, s, c->now_ms);
+	bool off = u->output_off;
+	switch (src) {
+	case H_IN_V:
+		*v = u->input.voltage_v[0];
+		return true;
+	case H_IN_HZ:
+		*v = u->input.frequency_hz;
+		return true;
+	case H_BYP_V:
+		*v = u->bypass.voltage_v[0];
+		return true;
+	case H_BYP_HZ:
+		*v = u->bypass.frequency_hz;
+		return true;
+	case H_OUT_V:
+		*v = off ? 0 : u->output.voltage_v[0];
+		return true;
+	case H_OUT_A:
+		*v = off ? 0 : u->output.current_a[0];
+		return true;
+	case H_OUT_HZ:
+		*v = u->output.frequency_hz;
+		return true;
+	case H_OUT_W:
+		*v = off ? 0 : ups_out_w(u);
+		return true;
+	case H_OUT_VA:
+		*v = off ? 0 : u->output.apparent_va[0];
+		return true;
+	case H_LOAD:
+		*v = off ? 0 : u->load_pct;
+		return true;
+	case H_STATUS:
+		/* 0 off, 1 bypass, 2 normal (OL), 3 battery (OB), 5 ECO */
+		*v = off ? 0 : u->on_battery ? 3 : 2;
+		return true;
+	case H_TEMP:
+		*v = u->battery_temp_c + 8; /* the inverter runs warmer than the battery */
+		return true;
+	case H_BATT_FLAGS:
+		*v = (s->test_status ? 1u << 2 : 0) | (u->low_battery ? 1u << 6 : 0);
+		return true;
+	case H_AUTOSTART:
+		*v = s->hw_flags & 1;
+		return true;
+	case H_BYP_ON_OFF:
+		*v = (s->hw_flags >> 1) & 1;
+		return true;
+	case H_BEEPER_OFF:
+		*v = (s->hw_flags >> 2) & 1;
+		return true;
+	case H_LOAD_ON:
+	case H_SHUTDOWN:
+	case H_SD_RETURN:
+	case H_SD_RETURN_ON:
+	case H_SD_STAYOFF:
+	case H_TEST_DEEP:
+	case H_TEST_STOP:
+	case H_TEST_QUICK:
+		*v = 0;
+		return true;
+	case H_BATT_V:
+		*v = u->battery_voltage_v;
+		return true;
+	case H_CHARGER:
+		*v = u->on_battery ? 5 : u->battery_charge_pct < 99.5 ? 3 : 2;
+		return true;
+	case H_CHARGE:
+		*v = floor(u->battery_charge_pct + 0.5);
+		return true;
+	case H_RUNTIME:
+		*v = u->battery_runtime_s;
+		return true;
+	case H_PACKS:
+		*v = 1;
+		return true;
+	case H_CAPACITY:
+		*v = u->battery_nominal_v > 0 ? floor(u->battery_capacity_wh / u->battery_nominal_v + 0.5) : 0;
+		return true;
+	case H_NOMINAL_VA:
+		*v = u->rating_va;
+		return true;
+	case H_ALARM_BYPASS:
+		*v = u->mains_failed ? (1u << 1 | 1u << 2) : 0;
+		return true;
+	case H_ALARM_BATT:
+		*v = u->low_battery ? 1u << 3 : 0; /* battery undervoltage */
+		return true;
+	case H_ALARM_OVERLOAD:
+		*v = u->overload ? (u->load_pct > 110 ? 1u << 3 : 1u << 5) : 0;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void huawei_string(const struct mb_ctx *c, uint16_t src, unsigned inst, char *buf,
+			  size_t len)
+{
+	(void)c;
+	(void)src;
+	(void)inst;
+	(void)buf;
+	(void)len;
+}
+
+static int huawei_write(const struct mb_ctx *c, const struct mb_field *f, unsigned inst,
+			const uint16_t *w)
+{
+	struct apc_state *s = apc_state(c->dev);
+	struct sim_ups *u = &c->dev->ups;
+	unsigned x = w[0];
+	(void)inst;
+	if (!s)
+		return MB_EX_DEVICE_FAILURE;
+	apc_run_pending(c->dev, s, c->now_ms);
+	switch (f->src) {
+	case H_AUTOSTART:
+	case H_BYP_ON_OFF:
+	case H_BEEPER_OFF: {
+		unsigned bit = f->src == H_AUTOSTART ? 0 : f->src == H_BYP_ON_OFF ? 1 : 2;
+		if (x > 1)
+			return MB_EX_ILLEGAL_VALUE;
+		s->hw_flags = (uint16_t)((s->hw_flags & ~(1u << bit)) | (x << bit));
+		return 0;
+	}
+	case H_LOAD_ON:
+		if (x != 1)
+			return MB_EX_ILLEGAL_VALUE;
+		s->pending_at_ms[0] = 0;
+		s->output_off[0] = false;
+		break;
+	case H_SHUTDOWN:
+		if (x != 1)
+			return MB_EX_ILLEGAL_VALUE;
+		s->pending_at_ms[0] = 0;
+		s->output_off[0] = true;
+		break;
+	case H_SD_STAYOFF:
+		if (x > 990)
+			return MB_EX_ILLEGAL_VALUE;
+		s->pending_back_on[0] = false;
+		s->pending_off[0] = true;
+		s->pending_at_ms[0] = c->now_ms + 6000LL * x; /* units of 0.1 min */
+		if (!x) {
+			s->output_off[0] = true;
+			s->pending_at_ms[0] = 0;
+		}
+		break;
+	case H_SD_RETURN:
+		if (x > 990)
+			return MB_EX_ILLEGAL_VALUE;
+		s->pending_back_on[0] = true;
+		s->pending_off[0] = true;
+		s->delay_on[0] = (int16_t)(s->delay_on[0] > 0 ? s->delay_on[0] : 60);
+		s->delay_reboot[0] = 0;
+		s->pending_at_ms[0] = c->now_ms + 6000LL * x;
+		break;
+	case H_SD_RETURN_ON:
+		if (x > 99)
+			return MB_EX_ILLEGAL_VALUE;
+		s->delay_on[0] = (int16_t)(60 * x);
+		return 0;
+	case H_TEST_QUICK:
+	case H_TEST_DEEP:
+		if (x != 1)
+			return MB_EX_ILLEGAL_VALUE;
+		s->test_status = 1;
+		return 0;
+	case H_TEST_STOP:
+		if (x != 1)
+			return MB_EX_ILLEGAL_VALUE;
+		s->test_status = 0;
+		return 0;
+	default:
+		return MB_EX_ILLEGAL_ADDRESS;
+	}
+	u->output_off = s->output_off[0];
+	sim_device_update(c->dev, c->now_ms);
+	return 0;
+}
+
+static const struct mb_model model_huawei = {
+	.name = "huawei-ups2000",
+	.tables = TAB_HOLDING,
+	.blocks = huawei_blocks,
+	.n_blocks = NF(huawei_blocks),
+	.value = huawei_value,
+	.string = huawei_string,
+	.write = huawei_write,
+};
+
 static const struct mb_model *model_of(const struct sim_device *dev)
 {
+	if (dev->model == SIM_MODEL_SOCOMEC_UPS)
+		return &model_socomec;
+	if (dev->model == SIM_MODEL_HUAWEI_UPS)
+		return &model_huawei;
 	if (dev->kind == SIM_KIND_UPS)
 		return &model_apc;
 	return &model_pdu;
@@ -1390,6 +1984,71 @@ static size_t build_exception(uint8_t *rsp, const uint8_t *req, uint8_t fc, int 
 	return 9;
 }
 
+/* FC 43 / MEI 14 of the Huawei UPS2000: basic identification (objects 0-2)
+ * and the vendor's extended object 0x87 (device count) with 0x88, the
+ * description string "1=model;2=firmware;3=protocol;4=ESN;..." NUT parses.
+ * Returns the response length, or 0 with *ex set. */
+static size_t huawei_device_id(const struct mb_ctx *c, const uint8_t *req, size_t plen,
+			       uint8_t *rsp, int *ex)
+{
+	const uint8_t *pdu = req + 8;
+	if (plen != 3 || pdu[0] != 0x0E) {
+		*ex = MB_EX_ILLEGAL_VALUE;
+		return 0;
+	}
+	uint8_t code = pdu[1], obj = pdu[2];
+	char desc[160];
+	snprintf(desc, sizeof(desc), "1=UPS2000A;2=%s;3=P1.0-D1.0;4=%s;5=0;6=0", c->dev->firmware,
+		 c->dev->serial);
+	struct {
+		uint8_t id;
+		const char *s;
+		uint8_t len;
+		uint8_t raw[4];
+	} objs[5] = {
+		{0x00, "Huawei", 6, {0}},
+		{0x01, "UPS2000A", 8, {0}},
+		{0x02, c->dev->firmware, (uint8_t)strlen(c->dev->firmware), {0}},
+		{0x87, NULL, 4, {0, 0, 0, 1}},
+		{0x88, desc, (uint8_t)strlen(desc), {0}},
+	};
+	size_t first, last; /* object slots to send */
+	if (code == 1) {
+		first = 0, last = 2;
+	} else if (code == 3 && obj == 0x87) {
+		first = 3, last = 4;
+	} else if (code == 4) {
+		for (first = 0; first < 5 && objs[first].id != obj; first++)
+			;
+		if (first == 5) {
+			*ex = MB_EX_ILLEGAL_ADDRESS;
+			return 0;
+		}
+		last = first;
+	} else {
+		*ex = code >= 1 && code <= 4 ? MB_EX_ILLEGAL_ADDRESS : MB_EX_ILLEGAL_VALUE;
+		return 0;
+	}
+	size_t n = 8;
+	memcpy(rsp, req, 4);
+	rsp[6] = req[6];
+	rsp[7] = MB_FC_DEVICE_ID;
+	rsp[n++] = 0x0E;
+	rsp[n++] = code;
+	rsp[n++] = code == 3 ? 0x03 : 0x01; /* conformity level */
+	rsp[n++] = 0x00;                     /* no more follows */
+	rsp[n++] = 0x00;
+	rsp[n++] = (uint8_t)(last - first + 1);
+	for (size_t i = first; i <= last; i++) {
+		rsp[n++] = objs[i].id;
+		rsp[n++] = objs[i].len;
+		memcpy(rsp + n, objs[i].s ? (const void *)objs[i].s : objs[i].raw, objs[i].len);
+		n += objs[i].len;
+	}
+	put_u16(rsp + 4, (unsigned)(n - 6));
+	return n;
+}
+
 /* Answers one request ADU (len bytes, MBAP included) into rsp; returns the
  * response length, 0 for no answer. *delay_ms and *drop tell the transport
  * what else to do. */
@@ -1505,6 +2164,13 @@ static size_t handle_adu(struct mb_conn *cn, const uint8_t *req, size_t len, uin
 		n = 12;
 		break;
 	}
+	case MB_FC_DEVICE_ID:
+		if (m != &model_huawei) {
+			ex = MB_EX_ILLEGAL_FUNCTION;
+			break;
+		}
+		n = huawei_device_id(&c, req, plen, rsp, &ex);
+		break;
 	default:
 		ex = MB_EX_ILLEGAL_FUNCTION;
 		break;

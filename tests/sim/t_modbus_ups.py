@@ -1,9 +1,10 @@
-"""wattrack-sim Modbus TCP: the APC Smart-UPS register map
-(realdata/modbus/apc-smart-ups-modbus-registers.txt) read with pymodbus and checked
-against the simulator's ground truth: status bit fields, binary-point scales, strings,
-a mains failure seen through the status word and the falling charge, the output
-switched by OutletCommand_BF (also with the off delay), writable settings, and
-exceptions."""
+"""wattrack-sim Modbus TCP UPS maps read with pymodbus and checked against the
+simulator's ground truth. APC Smart-UPS (realdata/modbus/apc-smart-ups-modbus-registers.txt):
+status bit fields, binary-point scales, strings, a mains failure seen through the status
+word and the falling charge, the output switched by OutletCommand_BF (also with the off
+delay), writable settings, exceptions. Socomec Delphys JBUS and Huawei UPS2000
+(socomec-delphys-jbus-registers.txt, huawei-ups2000-modbus-registers.txt): the blocks NUT
+reads, scales, status words, FC 43 identification, output control, mains failure."""
 
 import json
 import os
@@ -86,6 +87,8 @@ def near(what, got, want, rel=0.03, res=0.0):
 sim = Sim([
     {"model": "apc-ups", "protocol": "modbus"},
     {"model": "apc-ups", "protocol": "modbus"},
+    {"model": "socomec-ups", "protocol": "modbus"},
+    {"model": "huawei-ups2000", "protocol": "modbus"},
 ])
 UPS = 0
 port = sim.devices[UPS]["modbus"]["port"]
@@ -238,6 +241,100 @@ F.check(exc(cli.read_holding_registers(0, 2, slave=unit)) == 4, "forced exceptio
 F.check(not cli.read_holding_registers(0, 2, slave=unit2).isError(), "the other UPS on the port answers")
 sim.clear(UPS)
 F.check(not cli.read_holding_registers(0, 2, slave=unit).isError(), "answers after clearing")
+
+# ---- Socomec Delphys JBUS ----
+SO = 2
+su = sim.devices[SO]["modbus"]["unit"]
+
+
+def so_blocks():
+    regs = {}
+    for start, n in ((0x1000, 12), (0x1020, 6), (0x1040, 4), (0x1060, 48), (0x10E0, 32), (0x1360, 4)):
+        for i, v in enumerate(hr(start, n, su)):
+            regs[start + i] = v
+    return regs
+
+
+st = sim.state(SO)["ups"]
+R = so_blocks()
+st2 = sim.state(SO)["ups"]
+F.check(R[0x1000] == 515, "Socomec UPS code 515 (DELPHYS MX): %d" % R[0x1000])
+F.check(R[0x1001] * 100 == st["rating_va"], "Socomec kVA*10 %d vs rating %s VA" % (R[0x1001], st["rating_va"]))
+serial = "".join(chr(R[a] & 0xFF) + chr(R[a] >> 8) for a in range(0x1003, 0x1008))
+F.check(serial == sim.devices[SO]["serial"][:10], "Socomec serial low byte first: %r" % serial)
+F.check(R[0x1020] & 0b1111 == 0b1111 and not R[0x1020] & (1 << 5), "Socomec status word 0 on line: 0x%x" % R[0x1020])
+F.check(R[0x1021] & 1 and R[0x1022] & 1, "Socomec battery OK, unit operating")
+for i in range(3):
+    ol = st["output"]["lines"][i]
+    near("Socomec L%d load %%" % (i + 1), R[0x1060 + i], ol["load_pct"], 0.1, 1.5)
+    near("Socomec output L%d V" % (i + 1), R[0x1069 + i], ol["voltage"], 0.01, 1)
+    near("Socomec output L%d A" % (i + 1), R[0x106F + i], ol["current"], 0.1, 1)
+    near("Socomec bypass L%d V" % (i + 1), R[0x1066 + i], st["bypass"]["lines"][i]["voltage"], 0.01, 1)
+near("Socomec total load %", R[0x1063], st["load_pct"], 0.1, 1.5)
+near("Socomec charge", R[0x1064], st["battery_charge_pct"], 0.01, 1)
+near("Socomec output Hz*10", R[0x1073] / 10, st["output"]["frequency"], 0.01, 0.1)
+near("Socomec battery V*10", R[0x1074] / 10, st["battery_voltage"], 0.01, 0.1)
+F.check(R[0x1077] == 0xFFFF, "Socomec runtime reads 0xFFFF on mains: %d" % R[0x1077])
+F.check(R[0x10E0] == st["nominal_v"] and R[0x10E2] in (50, 60), "Socomec nominal V/Hz")
+now = time.gmtime(sim.state(SO)["now_ms"] / 1000)
+F.check(R[0x1363] + 2000 == now.tm_year and R[0x1362] >> 8 == now.tm_mon and R[0x1361] >> 8 == now.tm_mday,
+        "Socomec packed date %d-%d-%d" % (R[0x1363] + 2000, R[0x1362] >> 8, R[0x1361] >> 8))
+F.check(not cli.read_input_registers(0x1060, 4, slave=su).isError(), "Socomec answers FC 4 as well")
+F.check(exc(cli.write_register(0x1060, 1, slave=su)) == 2, "Socomec registers are read-only")
+F.check(exc(cli.read_holding_registers(0x1100, 1, slave=su)) == 2, "Socomec gap between blocks: 2")
+sim.api("POST", "/devices/%d/mains" % SO, {"failed": True})
+time.sleep(0.3)
+R = so_blocks()
+truth = sim.state(SO)["ups"]
+F.check(R[0x1020] & (1 << 5) and not R[0x1020] & 1, "Socomec on battery: status 0x%x" % R[0x1020])
+F.check(R[0x1077] != 0xFFFF and abs(R[0x1077] - truth["battery_runtime_s"] / 60) <= 1.01,
+        "Socomec runtime in minutes on battery: %d vs %.1f" % (R[0x1077], truth["battery_runtime_s"] / 60))
+F.check(R[0x1040] & (1 << 5), "Socomec alarm: rectifier input out of tolerance")
+sim.api("POST", "/devices/%d/mains" % SO, {"failed": False})
+
+# ---- Huawei UPS2000 ----
+HW = 3
+hu = sim.devices[HW]["modbus"]["unit"]
+st = sim.state(HW)["ups"]
+A = hr(11000, 50, hu)
+B = hr(12000, 34, hu)
+N = hr(19009, 1, hu)
+st2 = sim.state(HW)["ups"]
+near("Huawei input V", A[0] / 10, st["input"]["lines"][0]["voltage"], 0.01, 0.2)
+near("Huawei output V", A[8] / 10, st["output"]["lines"][0]["voltage"], 0.01, 0.2)
+near("Huawei output A", A[11] / 10, st["output"]["lines"][0]["current"], 0.08, 0.15)
+near("Huawei output Hz", A[14] / 10, st["output"]["frequency"], 0.01, 0.1)
+near("Huawei output W (0.1 kW)", A[15] * 100, st["output"]["lines"][0]["power"], 0.1, 100)
+near("Huawei load %", A[21] / 10, st["load_pct"], 0.08, 1)
+F.check(A[24] == 2, "Huawei status normal (2): %d" % A[24])
+near("Huawei battery V", B[0] / 10, st["battery_voltage"], 0.01, 0.2)
+F.check(B[2] in (2, 3), "Huawei charger resting/charging: %d" % B[2])
+near("Huawei charge", B[3], st["battery_charge_pct"], 0.01, 1)
+near("Huawei runtime (u32)", (B[4] << 16) | B[5], st["battery_runtime_s"], 0.03, 10)
+F.check(N[0] * 100 == st["rating_va"], "Huawei nominal VA (0.1 kVA): %d" % N[0])
+F.check(exc(cli.read_holding_registers(1000, 2, slave=hu)) == 2, "Huawei without the 10000 offset: 2")
+F.check(exc(cli.read_input_registers(11000, 2, slave=hu)) == 1, "Huawei FC 4: illegal function")
+s = socket.create_connection(("127.0.0.1", port), timeout=3)
+s.sendall(struct.pack(">HHHBBBBB", 7, 0, 5, hu, 0x2B, 0x0E, 3, 0x87))
+ident = s.recv(300)
+F.check(ident[7] == 0x2B and b"\x87\x04\x00\x00\x00\x01" in ident and
+        ("1=UPS2000A;2=%s;3=" % sim.devices[HW]["firmware"]).encode() in ident and
+        ("4=%s;" % sim.devices[HW]["serial"]).encode() in ident, "Huawei FC 43 object 0x87/0x88: %r" % ident)
+s.sendall(struct.pack(">HHHBBBBB", 8, 0, 5, unit, 0x2B, 0x0E, 1, 0))
+d = s.recv(300)
+F.check(len(d) == 9 and d[7] == 0xAB and d[8] == 1, "FC 43 on the APC map: illegal function %r" % d)
+s.close()
+F.check(not cli.write_register(11030, 1, slave=hu).isError(), "Huawei load.off (1030 = 1)")
+F.check(sim.state(HW)["ups"]["output_off"] is True and hr(11024, 1, hu) == [0], "Huawei output off, status 0")
+F.check(exc(cli.write_register(11030, 2, slave=hu)) == 3, "Huawei 1030 = 2: illegal value")
+F.check(not cli.write_register(11029, 1, slave=hu).isError() and sim.state(HW)["ups"]["output_off"] is False,
+        "Huawei load.on (1029 = 1)")
+F.check(not cli.write_register(11046, 1, slave=hu).isError() and hr(11046, 1, hu) == [1], "Huawei beeper disabled")
+sim.api("POST", "/devices/%d/mains" % HW, {"failed": True})
+time.sleep(0.3)
+F.check(hr(11024, 1, hu) == [3] and hr(12002, 1, hu) == [5], "Huawei on battery: status 3, discharging")
+F.check(hr(41185, 1, hu)[0] & 2, "Huawei alarm: abnormal bypass voltage")
+sim.api("POST", "/devices/%d/mains" % HW, {"failed": False})
 
 cli.close()
 sim.stop()

@@ -163,6 +163,15 @@ static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, ch
 	}
 }
 
+size_t wt_snmp_pdu_decode(const struct snmp_pdu *pdu, struct wt_snmp_vb *vbs,
+			  char (*sbuf)[WT_OID_STR], size_t max)
+{
+	size_t i = 0;
+	for (const netsnmp_variable_list *v = pdu->variables; v && i < max; v = v->next_variable, i++)
+		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR);
+	return i;
+}
+
 static int map_errstat(long e)
 {
 	switch (e) {
@@ -237,9 +246,7 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 		complete(s, -ENOMEM, 0, NULL, 0);
 		return 1;
 	}
-	size_t i = 0;
-	for (netsnmp_variable_list *v = pdu->variables; v && i < n; v = v->next_variable, i++)
-		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR);
+	n = wt_snmp_pdu_decode(pdu, vbs, sbuf, n);
 	complete(s, status, (int)pdu->errindex, vbs, n);
 	free(vbs);
 	free(sbuf);

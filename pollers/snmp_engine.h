@@ -73,6 +73,13 @@ int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oid, int max_rep, wt_snm
 int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oid, long value, wt_snmp_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 
+struct snmp_pdu;
+/* Decodes up to max varbinds of a received PDU (bounded whatever the agent
+ * claims); sbuf gives each varbind room for IpAddress/OID text. Returns the
+ * count. Exposed for the fuzz target. */
+size_t wt_snmp_pdu_decode(const struct snmp_pdu *pdu, struct wt_snmp_vb *vbs,
+			  char (*sbuf)[WT_OID_STR], size_t max);
+
 /* Turns a dotted OID into numbers; returns the count or -EINVAL. */
 int wt_oid_parse(const char *s, unsigned long *out, size_t max);
 

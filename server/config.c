@@ -821,6 +821,27 @@ void wt_config_free(struct wt_config *c)
 	c->file = NULL;
 }
 
+int wt_config_copy(struct wt_config *dst, const struct wt_config *src)
+{
+	int rc = 0;
+
+	*dst = *src;
+	dst->file = NULL;
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == WT_ST_STRING)
+			*(char **)field(dst, &settings[i]) = NULL;
+	if (src->file && !(dst->file = strdup(src->file)))
+		rc = -ENOMEM;
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (settings[i].type != WT_ST_STRING)
+			continue;
+		const char *v = *(char *const *)cfield(src, &settings[i]);
+		if (v && !(*(char **)field(dst, &settings[i]) = strdup(v)))
+			rc = -ENOMEM;
+	}
+	return rc;
+}
+
 static int line_of(const struct wt_config *c, const char *key)
 {
 	const struct wt_setting *s = wt_config_find(key);

@@ -110,6 +110,10 @@ int wt_config_set(struct wt_config *c, const char *key, const char *value, char 
 int wt_config_finish(struct wt_config *c, struct wt_config_diags *d)
 	__attribute__((warn_unused_result));
 void wt_config_free(struct wt_config *c);
+/* Deep copy (for the API: change a copy, check it, then apply it). 0 or
+ * -ENOMEM; dst is always left freeable. */
+int wt_config_copy(struct wt_config *dst, const struct wt_config *src)
+	__attribute__((warn_unused_result));
 
 /* Formats one setting's value in the file's syntax (strings quoted),
  * masking secrets when mask is set. Returns the length it needed. */

@@ -625,6 +625,17 @@ static void test_apply(void)
 	CHECK(strstr(ca.database_url, "pw1") != NULL, "url kept");
 	nchanges = 0;
 	CHECK(wt_config_apply(&ca, &ca, on_change, NULL) == 0 && nchanges == 0, "no change");
+
+	/* A copy is independent of its source and equal to it. */
+	struct wt_config cc;
+	char err[256];
+	CHECK(wt_config_copy(&cc, &ca) == 0, "copy");
+	CHECK(cc.database_url != ca.database_url && strcmp(cc.database_url, ca.database_url) == 0,
+	      "copied url is a deep copy");
+	CHECK(wt_config_apply(&cc, &ca, on_change, NULL) == 0 && nchanges == 0, "copy is equal");
+	CHECK(wt_config_set(&cc, "state_dir", "/elsewhere", err, sizeof(err)) == 0, "set on copy");
+	CHECK(strcmp(ca.state_dir, "/a") == 0, "source unchanged by the copy's change");
+	wt_config_free(&cc);
 	wt_config_free(&ca);
 	wt_config_free(&cb);
 	wt_config_diags_free(&d);

@@ -28,8 +28,6 @@ struct wt_rules *wt_rules_new(const struct wt_clock *clock)
 		free(e);
 		return NULL;
 	}
-	for (int i = 0; i < 64; i++)
-		e->global_head[i] = -1;
 	e->dirty = true;
 	e->dirty_plan = true;
 	return e;
@@ -222,16 +220,22 @@ void wt_rules_set_rules(struct wt_rules *e, struct wt_rule *rules, size_t n)
 
 /* ---- resolution ---- */
 
-static uint64_t rule_key(unsigned scope, uint64_t id, unsigned metric)
+/* Rules are chained by (scope, object, metric, kind filter): resolution is
+ * two hash probes per scope level (the object's own kind, then "any"),
+ * never a walk over rules that cannot apply. kind_slot 0 is "any". The
+ * object id keeps 48 bits; type/model texts are hashed and compared. */
+static uint64_t rule_key(unsigned scope, uint64_t id, unsigned metric, unsigned kind_slot)
 {
-	return ((uint64_t)(scope + 1) << 58) | ((id & ((1ULL << 52) - 1)) << 6) | (metric & 63);
+	return ((uint64_t)(scope + 1) << 58) | ((uint64_t)(kind_slot & 15) << 54) |
+	       ((id & ((1ULL << 48) - 1)) << 6) | (metric & 63);
 }
 
 static uint64_t rule_key_of(const struct wt_rule *r)
 {
 	uint64_t id = r->scope == WT_SCOPE_TYPE || r->scope == WT_SCOPE_MODEL ? text_key(r->scope_text)
-									      : (uint64_t)r->scope_id;
-	return rule_key(r->scope, id, (unsigned)r->metric);
+		      : r->scope == WT_SCOPE_GLOBAL				  ? 0
+										  : (uint64_t)r->scope_id;
+	return rule_key(r->scope, id, (unsigned)r->metric, r->entity_kind < 0 ? 0 : (unsigned)r->entity_kind + 1);
 }
 
 static int build_rule_maps(struct wt_rules *e)
@@ -243,8 +247,6 @@ static int build_rule_maps(struct wt_rules *e)
 		e->rule_next[k] = -1;
 	if (!e->rule_next)
 		return -ENOMEM;
-	for (int i = 0; i < 64; i++)
-		e->global_head[i] = -1;
 	/* Walk backwards and push to the front: chains end up in id order, so
 	 * among equally specific rules the oldest wins, deterministically. */
 	for (size_t k = e->nuser; k-- > 0;) {
@@ -255,11 +257,6 @@ static int build_rule_maps(struct wt_rules *e)
 		if (wt_rule_validate(r, &why)) {
 			wt_warn("rules: rule %lld \"%s\" ignored: %s", (long long)r->id,
 				r->name ? r->name : "", why);
-			continue;
-		}
-		if (r->scope == WT_SCOPE_GLOBAL) {
-			e->rule_next[k] = e->global_head[r->metric];
-			e->global_head[r->metric] = (int32_t)k;
 			continue;
 		}
 		uint64_t key = rule_key_of(r);
@@ -322,28 +319,25 @@ static int build_budget_rules(struct wt_rules *e)
 	return 0;
 }
 
-/* Best rule of a chain for an object of kind `kind`: a rule naming that
- * kind beats a rule for any kind; text must match for type/model scopes. */
-static int32_t pick(const struct wt_rules *e, int32_t head, int kind, const char *text)
+/* The oldest rule of a chain (text must match for type/model scopes). */
+static int32_t first(const struct wt_rules *e, int32_t head, const char *text)
 {
-	int32_t any = -1;
-	for (int32_t i = head; i >= 0; i = e->rule_next[i]) {
-		const struct wt_rule *r = &e->rules[i];
-		if (text && strcmp(r->scope_text, text) != 0)
-			continue;
-		if (r->entity_kind == kind)
+	for (int32_t i = head; i >= 0; i = e->rule_next[i])
+		if (!text || strcmp(e->rules[i].scope_text, text) == 0)
 			return i;
-		if (r->entity_kind < 0 && any < 0)
-			any = i;
-	}
-	return any;
+	return -1;
 }
 
+/* A rule naming the object's kind beats a rule for any kind. */
 static int32_t lookup(const struct wt_rules *e, unsigned scope, uint64_t id, unsigned metric, int kind,
 		      const char *text)
 {
-	int32_t head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric));
-	return head < 0 ? -1 : pick(e, head, kind, text);
+	int32_t r = -1, head;
+	if (kind >= 0 && (head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric, (unsigned)kind + 1))) >= 0)
+		r = first(e, head, text);
+	if (r < 0 && (head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric, 0))) >= 0)
+		r = first(e, head, text);
+	return r;
 }
 
 static int32_t resolve(const struct wt_rules *e, const struct ser *s)
@@ -381,7 +375,7 @@ static int32_t resolve(const struct wt_rules *e, const struct ser *s)
 		return r;
 	if ((r = lookup(e, WT_SCOPE_TYPE, d->type_key, s->metric, s->kind, d->type)) >= 0)
 		return r;
-	return pick(e, e->global_head[s->metric], s->kind, NULL);
+	return lookup(e, WT_SCOPE_GLOBAL, 0, s->metric, s->kind, NULL);
 }
 
 const struct wt_rule *wt_rules_resolved(const struct wt_rules *e, uint32_t series)

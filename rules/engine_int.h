@@ -79,8 +79,7 @@ struct wt_rules {
 	int32_t (*budget_rule)[2]; /* per element: power, current budget rule, -1 */
 	bool have_rules_next;
 	int32_t *rule_next;           /* chain of rules with the same key */
-	struct wt_idmap rulemap;      /* (scope, id, metric) -> first rule */
-	int32_t global_head[64];      /* per metric */
+	struct wt_idmap rulemap;      /* (scope, id, metric, kind) -> first rule */
 
 	struct agg *aggs;
 	size_t naggs, nplain;         /* headroom aggregates follow the nplain plain ones */

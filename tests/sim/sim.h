@@ -86,6 +86,8 @@ struct sim_faults {
 	bool truncated;        /* answer the first part of a valid response */
 	bool disconnect;       /* TCP protocols: close the connection instead of answering */
 	enum sim_snmp_err snmp_error;
+	uint16_t snmp_max_size;   /* SNMP: largest response the agent sends (0 = 65000);
+				   * a GET that does not fit answers tooBig, GETBULK stops early */
 	uint16_t http_status;     /* Redfish: answer every request with this status (500, 401, ...) */
 	uint8_t modbus_exception; /* Modbus: answer every request with this exception code */
 };

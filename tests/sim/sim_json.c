@@ -9,7 +9,8 @@ static const char *const action_names[] = {"none", "on", "off", "reboot"};
 
 json_t *sim_faults_json(const struct sim_faults *f)
 {
-	return json_pack("{s:b, s:i, s:i, s:b, s:b, s:b, s:s, s:i, s:i}", "timeout", f->timeout,
+	return json_pack("{s:i, s:b, s:i, s:i, s:b, s:b, s:b, s:s, s:i, s:i}", "snmp_max_size",
+			 (int)f->snmp_max_size, "timeout", f->timeout,
 			 "delay_ms", (int)f->delay_ms, "loss_pct", (int)f->loss_pct, "garbage",
 			 f->garbage, "truncated", f->truncated, "disconnect", f->disconnect,
 			 "snmp_error", snmp_err_names[f->snmp_error], "http_status",
@@ -55,13 +56,15 @@ int sim_faults_from_json(struct sim_faults *f, json_t *j, const char **err)
 	if (clear)
 		memset(&n, 0, sizeof(n));
 	long delay = n.delay_ms, loss = n.loss_pct, hs = n.http_status, mx = n.modbus_exception;
+	long msz = n.snmp_max_size;
 	if (get_bool(j, "timeout", &n.timeout, err) < 0 || get_bool(j, "garbage", &n.garbage, err) < 0 ||
 	    get_bool(j, "truncated", &n.truncated, err) < 0 ||
 	    get_bool(j, "disconnect", &n.disconnect, err) < 0 ||
 	    get_int(j, "delay_ms", 0, 600000, &delay, err) < 0 ||
 	    get_int(j, "loss_pct", 0, 100, &loss, err) < 0 ||
 	    get_int(j, "http_status", 0, 599, &hs, err) < 0 ||
-	    get_int(j, "modbus_exception", 0, 255, &mx, err) < 0)
+	    get_int(j, "modbus_exception", 0, 255, &mx, err) < 0 ||
+	    get_int(j, "snmp_max_size", 0, 65000, &msz, err) < 0)
 		return -EINVAL;
 	json_t *se = json_object_get(j, "snmp_error");
 	if (se) {
@@ -80,6 +83,11 @@ int sim_faults_from_json(struct sim_faults *f, json_t *j, const char **err)
 	n.loss_pct = (uint8_t)loss;
 	n.http_status = (uint16_t)hs;
 	n.modbus_exception = (uint8_t)mx;
+	if (msz && msz < 484) { /* RFC 3417: every agent takes 484-byte messages */
+		*err = "snmp_max_size must be 0 or 484..65000";
+		return -EINVAL;
+	}
+	n.snmp_max_size = (uint16_t)msz;
 	*f = n;
 	return 0;
 }

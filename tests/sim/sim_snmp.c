@@ -568,8 +568,8 @@ static size_t handle_community(struct sim_device *port_dev, int64_t version, str
 		sim_fault_garbage(dev, out, n);
 		return n;
 	}
-	struct ber_wr w = {out, cap < V2C_MAX_MSG ? cap : V2C_MAX_MSG, 0, false};
-	w.cap -= 16;
+	size_t lim = dev->faults.snmp_max_size >= 484 ? dev->faults.snmp_max_size : V2C_MAX_MSG;
+	struct ber_wr w = {out, cap < lim ? cap : lim, 0, false};
 	size_t m = ber_begin(&w, BER_SEQUENCE);
 	ber_put_int(&w, BER_INTEGER, version);
 	ber_put_octets(&w, BER_OCTETS, comm, clen);
@@ -813,6 +813,8 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 		sim_fault_garbage(dev, out, n);
 		return n;
 	}
+	if (dev->faults.snmp_max_size >= 484 && dev->faults.snmp_max_size < limit)
+		limit = dev->faults.snmp_max_size;
 	static uint8_t pdu[SNMP_BUF];
 	/* leave room for the v3 envelope (headers, auth, privacy padding) */
 	size_t room = limit > 200 ? limit - 200 : limit;

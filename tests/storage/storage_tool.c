@@ -7,6 +7,8 @@
  *   storage_tool migrate CONNINFO DIR
  *   storage_tool retention CONNINFO NOW_MS DAYS_5S DAYS_1H DAYS_1D
  *   storage_tool drive CONNINFO SPOOL_DIR START_MS NSERIES [FLUSH_MS [SPOOL_MAX]]
+ *   storage_tool registry CONNINFO   exercises the registry API, prints
+ *     "FAIL ..." per broken expectation and "registry ok" when all held
  *   storage_tool realtime CONNINFO SPOOL_DIR NSERIES SECONDS
  *     the real clock and libevent timers (storage's own 5 s tick), one
  *     sample per series per second, until SECONDS pass or SIGTERM; prints
@@ -288,6 +290,104 @@ static int drive(int argc, char **argv)
 	return 0;
 }
 
+static int reg_fail;
+#define EXPECT(cond, ...)                                                                  \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			reg_fail++;                                                        \
+			printf("FAIL line %d: ", __LINE__);                               \
+			printf(__VA_ARGS__);                                               \
+			printf("\n");                                                      \
+		}                                                                          \
+	} while (0)
+
+static int registry(const char *conninfo)
+{
+	PGconn *c = wt_pg_connect(conninfo, 10);
+	int32_t d1, d2, d3, e1, e2, e3;
+	uint32_t s1, s2, s3, a1, a2, a3, a4;
+	if (!c)
+		return 1;
+	EXPECT(wt_migrate(c, wt_migrate_default_dir(), NULL) == 0, "migrate");
+	EXPECT(wt_registry_sync_metrics(c) == 0, "sync metrics");
+	EXPECT(wt_registry_sync_metrics(c) == 0, "sync metrics twice");
+
+	struct wt_device_rec d = {.name = "pdu-a1", .protocol = "snmp", .address = "10.0.0.5",
+				  .port = 161, .unit = 0, .credentials = "{\"community\": \"s3cret\"}",
+				  .vendor = "Raritan", .model = "PX3", .rating_a = 32, .phases = 3,
+				  .feed = "B", .info = "{\"rack\": \"R12\"}"};
+	EXPECT(wt_registry_upsert_device(c, &d, &d1) == 0 && d1 > 0, "insert device");
+	d.serial = "SN123";
+	d.vendor = NULL; /* unknown now: keeps "Raritan" */
+	d.rating_a = -1;
+	EXPECT(wt_registry_upsert_device(c, &d, &d2) == 0 && d2 == d1, "same endpoint, same id");
+	d.unit = 2; /* a daisy-chained unit behind the same address is another device */
+	EXPECT(wt_registry_upsert_device(c, &d, &d3) == 0 && d3 != d1, "another unit");
+	struct wt_device_rec bad = {.protocol = "snmp", .address = "x", .port = 0};
+	int32_t dx;
+	EXPECT(wt_registry_upsert_device(c, &bad, &dx) == -EINVAL, "port 0 refused");
+
+	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_OUTLET, 1, "web server", 0, NULL, &e1) == 0,
+	       "entity");
+	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_OUTLET, 1, "renamed by poller", 0,
+					 "{\"switchable\": true}", &e2) == 0 && e2 == e1,
+	       "same entity, same id");
+	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_INLET, 1, NULL, 0, NULL, &e3) == 0 && e3 != e1,
+	       "inlet 1 is another entity");
+
+	EXPECT(wt_registry_series(c, e1, WT_M_POWER_ACTIVE, &s1) == 0, "series");
+	EXPECT(wt_registry_series(c, e1, WT_M_POWER_ACTIVE, &s2) == 0 && s2 == s1, "same series");
+	EXPECT(wt_registry_series(c, e1, WT_M_ENERGY_ACTIVE, &s3) == 0 && s3 == s1 + 1,
+	       "ids stay dense (%u after %u)", s3, s1);
+	EXPECT(wt_registry_series(c, e1, (enum wt_metric)999, &s3) == -EINVAL, "bad metric");
+
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 1, 'A', &a1) == 0,
+	       "rack aggregate");
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 1, 'A', &a2) == 0 && a2 == a1,
+	       "same aggregate");
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 0, 0, &a3) == 0 && a3 != a1,
+	       "all phases, all feeds is another series");
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 0, 0, &a4) == 0 && a4 == a3,
+	       "NULL qualifiers match themselves");
+	EXPECT(wt_registry_aggregate_series(c, "room", 7, WT_M_CURRENT, 0, 0, &a4) == 0 && a4 != a3,
+	       "a room is not a rack");
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 4, 0, &a4) == -EINVAL,
+	       "phase 4 refused");
+
+	struct wt_series_info *si;
+	size_t n;
+	EXPECT(wt_registry_list_series(c, &si, &n) == 0 && n == 5, "list: %zu", n);
+	if (n == 5) {
+		EXPECT(si[0].id == s1 && si[0].metric == WT_M_POWER_ACTIVE && si[0].flags == WT_MF_SUMMABLE,
+		       "first series and flags");
+		EXPECT(si[1].flags & WT_MF_COUNTER, "energy is a counter");
+	}
+	free(si);
+	PGresult *r;
+	char e1s[16], d1s[16];
+	snprintf(e1s, sizeof(e1s), "%d", e1);
+	snprintf(d1s, sizeof(d1s), "%d", d1);
+	const char *pp[] = {e1s, d1s};
+	if (wt_pg_query(c, "check", &r,
+			"SELECT vendor, serial, rating_a, feed, credentials->>'community', "
+			"(SELECT name FROM entities WHERE id = $1) FROM devices WHERE id = $2",
+			2, pp) == 0) {
+		EXPECT(PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "Raritan") == 0 &&
+			       strcmp(PQgetvalue(r, 0, 1), "SN123") == 0 &&
+			       strcmp(PQgetvalue(r, 0, 2), "32") == 0 &&
+			       strcmp(PQgetvalue(r, 0, 4), "s3cret") == 0 &&
+			       strcmp(PQgetvalue(r, 0, 5), "web server") == 0,
+		       "stored values (unknown fields kept, name set on insert only; the feed of an "
+		       "unracked device is 'none' by a rules trigger): %s %s %s %s %s",
+		       PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+		       PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 5));
+		PQclear(r);
+	}
+	PQfinish(c);
+	printf(reg_fail ? "registry failed\n" : "registry ok\n");
+	return reg_fail ? 1 : 0;
+}
+
 struct rt {
 	struct drv d;
 	struct event_base *base;
@@ -385,6 +485,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "drive") == 0)
 		return drive(argc, argv);
+	if (argc >= 3 && strcmp(argv[1], "registry") == 0)
+		return registry(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "realtime") == 0) {
 		/* libevent's signal handling takes SIGTERM over. */
 		signal(SIGTERM, SIG_DFL);

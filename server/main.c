@@ -438,10 +438,10 @@ static int probe_command(int argc, char **argv)
 {
 	/* === `wattrack probe`: reserved for the lead to wire ===
 	 * The SNMP poller provides `int wt_probe_main(int argc, char **argv)`
-	 * in pollers/probe.h. To wire it: include "probe.h" above and replace
-	 * the body of this function with
+	 * in pollers/probe.h, with argv[0] == "probe". To wire it: add
+	 * `#include "pollers/probe.h"` above and make this body
 	 *     return wt_probe_main(argc - 1, argv + 1);
-	 * (argv[1] is "probe"; check what argv wt_probe_main expects). */
+	 * Its exit codes (0, 1, 2, 3, 64) are documented there. */
 	(void)argc;
 	(void)argv;
 	fprintf(stderr, "wattrack: the probe command is not built into this binary yet\n");

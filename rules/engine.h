@@ -8,7 +8,35 @@
  * time), then wt_rules_commit() - or let the next close do it. A commit
  * recomputes, once, which rule applies to every series and which
  * aggregates every series feeds, so a close is O(buckets + aggregates) with
- * no rule scans and no strings. */
+ * no rule scans and no strings.
+ *
+ * Wiring in the daemon (rules/rulesdb.h and rules/dbq.h have the rest):
+ *  start-up, blocking, before the loop runs:
+ *    e = wt_rules_new(clock); q = wt_dbq_open(conninfo, 0);
+ *    store = wt_dbq_alarm_store(q); wt_alarms_set_store(wt_rules_alarms(e), &store);
+ *    wt_dbq_sync(q, 5000)                       first block of alarm ids
+ *    wt_rulesdb_load_bindings(c, e)             devices and their series
+ *    wt_rulesdb_load_structure(c, &st); wt_rules_set_structure(e, st);
+ *    wt_rulesdb_load_rules(c, &r, &n); wt_rules_set_rules(e, r, n);
+ *    wt_rulesdb_load_alarms(c, &a, &n); wt_alarms_restore() each; free them
+ *    cache = wt_agg_cache_new(); wt_agg_cache_load(c, cache);
+ *    wt_rules_set_registry(e, &(struct wt_agg_registry){wt_agg_cache_lookup, cache});
+ *    wt_rules_commit(e); if wt_rules_agg_pending(e): wt_agg_cache_create_missing(c, cache)
+ *      and commit again; wt_rollup_register() the new aggregate series
+ *      (wt_agg_cache_series_at; metric flags as for every series);
+ *    wt_rules_clear_orphans(e).
+ *  hooks: wt_rollup_on_close(rollup, wt_rules_on_close, e);
+ *    wt_rules_set_feedback(e, sink that calls wt_rollup_ingest);
+ *    the drivers' sample sink also calls wt_rules_on_samples(e, ...);
+ *    the poller's device state machine calls wt_rules_device_comm/_rebooted;
+ *    notifications and the push stream wt_alarms_subscribe().
+ *  changes (API): wt_rulesdb_* on a worker; its completion reloads what
+ *    changed (wt_rulesdb_load_structure / _load_rules on a worker, then
+ *    wt_rules_set_* + wt_rules_commit on the loop, then create missing
+ *    aggregate series as at start-up). Alarm acknowledgement is
+ *    wt_alarms_ack() on the loop; the store writes it.
+ *  janitor: wt_rulesdb_audit_expire() daily on a worker.
+ *  shutdown: wt_rules_free(e); wt_dbq_close(q, 5000); wt_agg_cache_free(cache). */
 #ifndef WT_RULES_ENGINE_H
 #define WT_RULES_ENGINE_H
 

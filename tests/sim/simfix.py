@@ -101,6 +101,20 @@ class Sim:
         return p.returncode, parse_snmp(p.stdout), p.stderr
 
 
+def port_range_sim(args, tries=4):
+    """A Sim in port-range mode. The base is picked below Linux's ephemeral
+    range (32768+), where nothing else binds by chance; retried if taken."""
+    import random
+    err = None
+    for _ in range(tries):
+        base = random.randrange(20000, 32000 - 200, 100)
+        try:
+            return Sim(list(args) + ["--snmp-port-base", str(base)]), base
+        except RuntimeError as e:
+            err = e
+    raise err
+
+
 _LINE = re.compile(r"^(\.[0-9.]+) = (?:([A-Za-z0-9-]+): ?)?(.*)$")
 
 

@@ -6,7 +6,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simfix import Sim, Failures, free_port  # noqa: E402
+from simfix import Sim, Failures, port_range_sim  # noqa: E402
 
 F = Failures()
 sim = Sim(["--fleet", "demo"])
@@ -89,10 +89,7 @@ F.check(rows and rows[0][2] == "4", f"st4OutletControlState off(4): {rows}")
 sim.stop()
 
 # port-range mode: device i on base+i, still guarded by its community
-base = free_port() & ~0xff
-if base > 60000:
-    base = 40000
-sim2 = Sim(["--generate", "pdus=4,ups=2", "--snmp-port-base", str(base)])
+sim2, base = port_range_sim(["--generate", "pdus=4,ups=2"])
 for d in sim2.devices:
     port = d["snmp"]["port"]
     F.check(port == base + d["id"], f"{d['name']} on port {port}")

@@ -71,11 +71,8 @@ sim.stop()
 
 # port-range mode: every device is its own engine (id, boots, time); the
 # empty context is the port's device
-from simfix import free_port  # noqa: E402
-base = free_port() & ~0xff
-if base > 60000:
-    base = 41000
-sim2 = Sim(["--generate", "pdus=3", "--snmp-port-base", str(base)])
+from simfix import port_range_sim  # noqa: E402
+sim2, base = port_range_sim(["--generate", "pdus=3"])
 d0, d1 = sim2.devices[0], sim2.devices[1]
 
 

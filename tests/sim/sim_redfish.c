@@ -1580,8 +1580,15 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 		reply_error(req, 400, "MalformedJSON", "Bad request line.", fa);
 		return;
 	}
-	char *dec = evhttp_uridecode(rawpath, 0, NULL);
+	size_t dlen = 0;
+	char *dec = evhttp_uridecode(rawpath, 0, &dlen);
 	const char *p = dec ? dec : rawpath;
+	if (dec && dlen != strlen(dec)) {
+		/* an encoded NUL would cut the path short and alias another resource */
+		free(dec);
+		reply_error(req, 400, "ResourceNotFound", "The path is malformed.", fa);
+		return;
+	}
 	if (strlen(p) >= sizeof(path)) {
 		/* no resource has such a path; never match a truncated prefix */
 		free(dec);

@@ -383,6 +383,46 @@ data, _ = raw(port, FU, REQ)
 F.check(data and len(data) == 41, "after clearing faults the device answers again")
 F.check(sim.state(FAULTY)["requests"] > before, "the sim counts Modbus requests")
 
+# ---- hostile input: random PDUs behind valid headers, then raw garbage ----
+import random  # noqa: E402
+rnd = random.Random(1234)
+units = [uid0, uid0 + 1, devs[1]["modbus"]["unit"], 0, 255, rnd.randrange(256)]
+s = socket.create_connection(("127.0.0.1", port), timeout=2)
+sent = 0
+for i in range(400):
+    pdu = bytes([rnd.choice([3, 4, 6, 16, 43, 1, 2, 5, 15, 17, 0x80, 0xFF])]) + \
+        bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 40)))
+    s.sendall(struct.pack(">HHHB", i, 0, len(pdu) + 1, rnd.choice(units)) + pdu)
+    sent += 1
+time.sleep(0.5)
+s.settimeout(0.5)
+got = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+except socket.timeout:
+    pass
+s.close()
+# every answer is a well-formed ADU echoing one of our transaction ids
+ok, off, answers = True, 0, 0
+while off + 7 <= len(got):
+    ln = struct.unpack(">H", got[off + 4:off + 6])[0]
+    tid = struct.unpack(">H", got[off:off + 2])[0]
+    ok &= tid < sent and 2 <= ln <= 254
+    off += 6 + ln
+    answers += 1
+F.check(ok and off == len(got) and answers > 300,
+        "random PDUs: %d well-formed answers to %d requests (%d bytes)" % (answers, sent, len(got)))
+for _ in range(20):
+    g = socket.create_connection(("127.0.0.1", port), timeout=2)
+    g.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 600))))
+    g.close()
+data, _ = raw(port, uid0, REQ)
+F.check(data and len(data) == 41, "the server still answers after hostile input")
+
 cli.close()
 sim.stop()
 F.done()

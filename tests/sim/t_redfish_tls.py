@@ -275,5 +275,39 @@ for scheme in ("http", "https"):
 
 rc, st, _, _ = curl(HTTP + PE, auth=(USER, PASS))
 F.check(st == 200, "the healthy device was never affected by the other's faults")
+
+# ---- hostile input ----
+import random  # noqa: E402
+import socket  # noqa: E402
+rnd = random.Random(99)
+A = (USER, PASS)
+bad = [
+    ("POST", SESS, "not json"), ("POST", SESS, "[1,2]"), ("POST", SESS, '{"UserName": 5, "Password": []}'),
+    ("POST", PDU + "/Outlets/1/Outlet.PowerControl", '{"PowerState": null}'),
+    ("POST", PDU + "/Outlets/1/Outlet.PowerControl", "{"),
+    ("PATCH", "/redfish/v1/SessionService", '{"SessionTimeout": 1e99}'),
+    ("PATCH", "/redfish/v1/SessionService", '{"SessionTimeout": -5}'),
+    ("POST", PDU + "/Outlets/1/Outlet.PowerControl", "x" * 70000),
+]
+for method, path, body in bad:
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "%s:%s" % A, "-X", method,
+                        "-H", "Content-Type: application/json", "--data-binary", body, HTTP + path],
+                       capture_output=True, text=True)
+    F.check(p.stdout in ("400", "401", "413"), "%s %s with %r...: HTTP %s" % (method, path, body[:20], p.stdout))
+rc, st, _, _ = curl(HTTP + "/redfish/v1/" + "a/" * 400, auth=A)
+F.check(st == 404, "a very long path: %d" % st)
+rc, st, _, _ = curl(HTTP + PDU + "/Outlets/%00", auth=A)
+F.check(st in (400, 404), "an encoded NUL in the path: %d" % st)
+for _ in range(30):
+    g = socket.create_connection(("127.0.0.1", D["http"]["port"]), timeout=2)
+    g.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 2000))))
+    g.close()
+    g = socket.create_connection(("127.0.0.1", D["http"]["https_port"]), timeout=2)
+    g.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 2000))))
+    g.close()
+rc, st, _, _ = curl(HTTP + PDU, auth=A)
+rc2, st2, _, _ = curl(HTTPS + PDU, auth=A, extra=["-k"])
+F.check(st == 200 and st2 == 200, "HTTP and HTTPS still answer after hostile input: %d %d" % (st, st2))
+F.check(sim.state(0)["pdu"]["units"][0]["outlets"][0]["on"] is True, "no hostile request switched an outlet")
 sim.stop()
 F.done()

@@ -34,6 +34,12 @@ for user in ("wt-sha256-aes", "wt-md5-des"):
     F.check(rc == 0 and len(v3rows) > 100 and [r[0] for r in v3rows] == [r[0] for r in v2rows],
             f"{user}: v3 walk {len(v3rows)} rows vs v2c {len(v2rows)} {err} {err2}")
 
+# GETNEXT walks over v3 too (authNoPriv MD5 and authPriv SHA-512/AES)
+for user in ("wt-md5-auth", "wt-sha512-aes"):
+    d = by_user[user]
+    rc, rows, err = sim.snmp("snmpwalk", sim.v3(d), "1.3.6.1.2.1.1")
+    F.check(rc == 0 and len(rows) == 7 and rows[4][2] == d["name"], f"{user}: snmpwalk system {rows} {err}")
+
 # contexts select devices: the same user reads two devices by context
 d0 = by_user["wt-sha-aes"]
 same = [d for d in sim.devices if d.get("snmp", {}).get("v3", {}).get("user") == "wt-sha-aes"]

@@ -133,6 +133,7 @@ sim = Sim([
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "delta", "units": 1, "outlets": 12},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8},
+    {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8, "switched": False},
 ])
 devs = sim.devices
 port = devs[0]["modbus"]["port"]
@@ -303,6 +304,14 @@ for what, pdu, unit, ex in cases:
             "%s: expected exception %d, got %r" % (what, ex, data))
 st = sim.state(0)["pdu"]["units"][0]["outlets"]
 F.check(all(o["on"] for o in st), "refused writes changed no outlet")
+
+# ---- a metered-only PDU refuses switching with exception 4 ----
+MU = devs[4]["modbus"]["unit"]
+r = ir(1000, 12, MU)
+F.check(r is not None and r[11] & 1 == 0 and r[11] & 2, "metered-only outlet flags: %s" % (r and r[11]))
+data, _ = raw(port, MU, struct.pack(">BHH", 6, 2000, 0))
+F.check(exception_of(data) == 4, "switching a metered-only outlet: exception 4 (%r)" % data)
+F.check(sim.state(4)["pdu"]["units"][0]["outlets"][0]["on"] is True, "the metered-only outlet stayed on")
 
 # ---- many connections at once, pipelined requests, answers in order ----
 socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(150)]

@@ -139,6 +139,7 @@ sim = Sim([
      "placement": {"room": "Hall-A", "row": "R3", "rack": "R3-07", "feed": "A", "u": 42}},
     {"model": "redfish-pdu", "protocol": "redfish", "wiring": "delta", "units": 2, "outlets": 12},
     {"model": "redfish-pdu", "protocol": "redfish", "wiring": "1ph", "outlets": 8},
+    {"model": "redfish-pdu", "protocol": "redfish", "wiring": "1ph", "outlets": 8, "switched": False},
 ])
 BASE = "/redfish/v1/PowerEquipment/RackPDUs"
 time.sleep(1.0)
@@ -343,6 +344,14 @@ F.check(stc == 404, "PowerControl on a missing outlet: %d" % stc)
 stc, _ = post(BASE + "/1/Outlets/7", None, method="DELETE")
 F.check(stc == 405, "DELETE on an outlet: %d" % stc)
 
+
+# metered-only PDU: no PowerControl action, and the action is refused
+o = get(BASE + "/1/Outlets/1", dev=3)
+F.check(o and o["PowerEnabled"] is False and "#Outlet.PowerControl" not in o["Actions"],
+        "metered-only outlet advertises no PowerControl: %s" % (o and o["Actions"]))
+stc, body = post(BASE + "/1/Outlets/1/Outlet.PowerControl", {"PowerState": "Off"}, dev=3)
+F.check(stc == 400 and b"ActionNotSupported" in body and sim.state(3)["pdu"]["units"][0]["outlets"][0]["on"],
+        "PowerControl on a metered-only outlet: %d %r" % (stc, body[:100]))
 
 # ---- resource shapes against the DMTF public-pdu mockup ----
 def jtype(v):

@@ -321,6 +321,7 @@ void mib_value_get(struct sim_device *dev, const struct mib_view *v, long ei, in
 	case V_IDX: x = e->inst; k = 1; break;
 	case V_UNIT: x = e->unit + 1 + o->a; k = 1; break;
 	case V_ELEM: x = e->elem + 1; k = 1; break;
+	case V_NOMINAL_V: x = pdu ? dev->pdu.nominal_v : up->nominal_v; break;
 	case V_UNIXTIME: x = (double)(now_ms / 1000); k = 1; break;
 	case V_SYSDESCR:
 		snprintf(tmp, sizeof(tmp), "%s %s, firmware %s (wattrack-sim)", v->model->vendor,

@@ -26,6 +26,7 @@ enum mib_var {
 	V_IDX,         /* the row's element number (1-based, as in the OID) */
 	V_UNIT,        /* unit number, 1-based plus a (so a = -1 gives 0-based) */
 	V_ELEM,        /* element number within its unit, 1-based */
+	V_NOMINAL_V,   /* nominal voltage (PDU: line voltage of its wiring; UPS: output) */
 	V_UNIXTIME,    /* seconds since 1970 now */
 	/* system group and identity */
 	V_SYSDESCR, V_SYSOBJID, V_UPTIME, V_NAME, V_SERIAL, V_FIRMWARE, V_MAC, V_MODEL_STR,

@@ -307,7 +307,7 @@ static const struct mib_obj sentry4[] = {
 	/* st4InputCordConfigTable */
 	{ST ".3.2.1.2.{u}.1", S, V_ST4_CORD_ID, 0, 0, 0, NULL, 0},
 	{ST ".3.2.1.3.{u}.1", S, V_NAME, 0, 0, 0, NULL, 0},
-	{ST ".3.2.1.7.{u}.1", I, V_UPS_NOMINAL_V, 10, 0, 0, NULL, 0},
+	{ST ".3.2.1.7.{u}.1", I, V_NOMINAL_V, 10, 0, 0, NULL, 0},
 	{ST ".3.2.1.10.{u}.1", I, V_IN_RATING, 1, 0, 0, NULL, 0},
 	{ST ".3.2.1.20.{u}.1", I, V_N_LINES, 0, 0, 0, NULL, 0},
 	{ST ".3.2.1.21.{u}.1", I, V_N_LINES, 0, 0, 0, NULL, 0},

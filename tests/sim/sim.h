@@ -327,6 +327,9 @@ struct sim_device *sim_find_http_port(const struct sim *sim, uint16_t port);
  * integrates energy and battery, recomputes every live value. Cheap when
  * called again within the same millisecond. */
 void sim_device_update(struct sim_device *dev, int64_t now_ms);
+/* Recomputes live values at now_ms after a direct state change (outlet,
+ * breaker, mains, output flags) without integrating any extra energy. */
+void sim_device_refresh(struct sim_device *dev, int64_t now_ms);
 /* Switches an outlet (unit and outlet 0-based) now or after delay_s seconds.
  * 0, -ENOENT (no such unit/outlet), -EPERM (not switchable), -EINVAL. */
 __attribute__((warn_unused_result)) int sim_outlet_control(struct sim_device *dev, unsigned unit,

@@ -147,7 +147,7 @@ static void device_action(struct evhttp_request *req, struct sim_device *d, cons
 		if (!json_is_boolean(f))
 			err = "expected {\"on\": true|false}", rc = -EINVAL;
 		else
-			d->ups.output_off = !json_is_true(f), d->updated_ms = now - 1;
+			d->ups.output_off = !json_is_true(f), sim_device_refresh(d, now);
 	} else if (strcmp(rest, "load") == 0) {
 		json_t *w = json_object_get(body, "watts");
 		json_int_t unit = json_integer_value(json_object_get(body, "unit"));
@@ -181,7 +181,7 @@ static void device_action(struct evhttp_request *req, struct sim_device *d, cons
 		else {
 			sim_device_update(d, now);
 			d->pdu.units[unit].branches[br].tripped = json_is_true(t);
-			d->updated_ms = now - 1;
+			sim_device_refresh(d, now);
 		}
 	} else {
 		json_decref(body);

@@ -243,6 +243,16 @@ void sim_device_update(struct sim_device *dev, int64_t now_ms)
 	dev->updated_ms = now_ms;
 }
 
+void sim_device_refresh(struct sim_device *dev, int64_t now_ms)
+{
+	sim_device_update(dev, now_ms);
+	/* integrated up to now: recompute the live values with no time passing */
+	if (dev->kind == SIM_KIND_PDU)
+		pdu_update(dev, dev->updated_ms, 0);
+	else
+		ups_update(dev, dev->updated_ms, 0);
+}
+
 int sim_outlet_control(struct sim_device *dev, unsigned unit, unsigned outlet,
 		       enum sim_outlet_action action, unsigned delay_s, int64_t now_ms)
 {
@@ -261,8 +271,7 @@ int sim_outlet_control(struct sim_device *dev, unsigned unit, unsigned outlet,
 		o->pending_action = action;
 		o->pending_at_ms = now_ms + (int64_t)delay_s * 1000;
 	}
-	dev->updated_ms = now_ms - 1; /* recompute live values now */
-	sim_device_update(dev, now_ms);
+	sim_device_refresh(dev, now_ms);
 	return 0;
 }
 
@@ -300,8 +309,7 @@ int sim_load_step(struct sim_device *dev, unsigned unit, unsigned outlet, double
 			return -ENOENT;
 		dev->pdu.units[unit].outlets[outlet].load.step_w += (float)watts;
 	}
-	dev->updated_ms = now_ms - 1;
-	sim_device_update(dev, now_ms);
+	sim_device_refresh(dev, now_ms);
 	return 0;
 }
 
@@ -311,8 +319,7 @@ int sim_ups_mains(struct sim_device *dev, bool failed, int64_t now_ms)
 		return -EINVAL;
 	sim_device_update(dev, now_ms);
 	dev->ups.mains_failed = failed;
-	dev->updated_ms = now_ms - 1;
-	sim_device_update(dev, now_ms);
+	sim_device_refresh(dev, now_ms);
 	return 0;
 }
 

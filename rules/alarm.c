@@ -145,11 +145,10 @@ static void forget(struct wt_alarms *a, struct wt_alarm *al)
 	int32_t i = wt_idmap_get(&a->byid, (uint64_t)al->id);
 	if (i < 0)
 		return;
-	/* idmap has no delete: rebuild is cheap next to how rarely alarms go */
+	wt_idmap_del(&a->byid, (uint64_t)al->id);
 	a->v[i] = a->v[--a->n];
-	wt_idmap_free(&a->byid);
-	for (size_t k = 0; k < a->n; k++)
-		(void)wt_idmap_put(&a->byid, (uint64_t)a->v[k]->id, (int32_t)k);
+	if ((size_t)i < a->n)
+		(void)wt_idmap_put(&a->byid, (uint64_t)a->v[i]->id, i); /* replaces: cannot fail */
 	wt_alarm_clear_strings(al);
 	free(al);
 }

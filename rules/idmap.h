@@ -5,6 +5,7 @@
 #define WT_RULES_IDMAP_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -71,6 +72,32 @@ static inline int wt_idmap_put(struct wt_idmap *m, uint64_t key, int32_t val)
 			return 0;
 		}
 	}
+}
+
+/* Removes a key (backward-shift deletion: no tombstones, so lookups stay
+ * as short as before). */
+static inline void wt_idmap_del(struct wt_idmap *m, uint64_t key)
+{
+	if (!m->cap || !key)
+		return;
+	size_t mask = m->cap - 1, i = wt_idmap_hash(key) & mask;
+	while (m->keys[i] != key) {
+		if (!m->keys[i])
+			return;
+		i = (i + 1) & mask;
+	}
+	for (size_t j = (i + 1) & mask; m->keys[j]; j = (j + 1) & mask) {
+		size_t home = wt_idmap_hash(m->keys[j]) & mask;
+		/* move j back to the hole at i unless its home lies cyclically in (i, j] */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays)
+			continue;
+		m->keys[i] = m->keys[j];
+		m->vals[i] = m->vals[j];
+		i = j;
+	}
+	m->keys[i] = 0;
+	m->n--;
 }
 
 static inline int wt_idmap_grow(struct wt_idmap *m, size_t cap)

@@ -1,5 +1,7 @@
 #include "rule.h"
 
+#include "model.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +51,7 @@ int wt_rule_validate(const struct wt_rule *r, const char **why)
 
 	if (!r->name || !r->name[0])
 		w = "rule has no name";
-	else if (r->metric < 0 || r->metric >= 64)
+	else if (r->metric < 0 || r->metric >= WT_M__COUNT)
 		w = "unknown metric";
 	else if ((unsigned)r->scope >= WT_SCOPE__COUNT)
 		w = "unknown scope";

@@ -319,6 +319,54 @@ static int restart(PGconn *c, const char *dsn)
 	return 0;
 }
 
+/* PostgreSQL goes away while alarms and audit events keep coming: nothing
+ * is lost, everything arrives once it is back. The test driver gives the
+ * commands that stop and start the server. */
+static int outage(PGconn *c, const char *dsn)
+{
+	const char *stop = getenv("PG_STOP_CMD"), *start = getenv("PG_START_CMD");
+	CHECK(stop && start, "PG_STOP_CMD and PG_START_CMD set");
+	if (!stop || !start)
+		return 1;
+	int64_t before = q1(c, "SELECT count(*) FROM alarms");
+	int64_t audit_before = q1(c, "SELECT count(*) FROM audit_log WHERE category = 'outlet'");
+	struct rig g;
+	rig_open(&g, c, dsn);
+	int32_t d1 = (int32_t)q1(c, "SELECT id FROM devices WHERE name = 'PDU A'");
+	PQfinish(c);
+	CHECK(system(stop) == 0, "database stopped");
+	ev_count[WT_ALARM_RAISED] = 0;
+	for (int i = 0; i < 5; i++) {
+		wt_rules_device_comm(g.e, d1, true);
+		wt_rules_device_comm(g.e, d1, false);
+		char msg[64];
+		snprintf(msg, sizeof(msg), "outlet %d switched off", i + 1);
+		struct wt_audit_event ev = {.severity = WT_AUDIT_INFO, .category = WT_AUDIT_OUTLET,
+					    .actor = "alice", .object_kind = "device", .object_id = d1,
+					    .message = msg};
+		CHECK(wt_dbq_audit(g.q, &ev) == 0, "audit queued while the database is away");
+	}
+	CHECK(ev_count[WT_ALARM_RAISED] == 5, "alarms still raised while the database is away");
+	struct wt_dbq_stats st;
+	wt_dbq_stats(g.q, &st);
+	CHECK(st.depth > 0, "writes wait in the queue (%zu)", st.depth);
+	CHECK(system(start) == 0, "database started");
+	CHECK(wt_dbq_sync(g.q, 60000) == 0, "queue drained after the database came back");
+	wt_dbq_stats(g.q, &st);
+	CHECK(st.failed == 0 && st.refused == 0, "nothing rejected (%llu failed, %llu refused)",
+	      (unsigned long long)st.failed, (unsigned long long)st.refused);
+	rig_close(&g);
+	c = PQconnectdb(dsn);
+	CHECK(PQstatus(c) == CONNECTION_OK, "reconnect");
+	CHECK(q1(c, "SELECT count(*) FROM alarms") == before + 5, "5 new alarms stored");
+	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE kind = 'comm_lost' AND NOT active") >= 5,
+	      "their clearing stored too");
+	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'outlet'") == audit_before + 5,
+	      "5 outlet events in the audit log");
+	PQfinish(c);
+	return 0;
+}
+
 static int expire(PGconn *c, int64_t now)
 {
 	long deleted = -1;
@@ -345,9 +393,14 @@ int main(int argc, char **argv)
 		restart(c, argv[2]);
 	else if (strcmp(argv[1], "expire") == 0 && argc > 3)
 		expire(c, strtoll(argv[3], NULL, 10));
+	else if (strcmp(argv[1], "outage") == 0) {
+		outage(c, argv[2]);
+		c = NULL; /* outage() closed it */
+	}
 	else
 		CHECK(0, "unknown command %s", argv[1]);
-	PQfinish(c);
+	if (c)
+		PQfinish(c);
 	printf("%d of %d checks passed\n", checks - failures, checks);
 	return failures ? 1 : 0;
 }

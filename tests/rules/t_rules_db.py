@@ -7,16 +7,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
-from wtfix import Failures, Postgres  # noqa: E402
+from wtfix import PG_BIN, Failures, Postgres  # noqa: E402
 
 EXE = os.path.join(os.environ["WT_BUILD_ROOT"], "tests/rules/t_rules_db")
 f = Failures()
 pg = Postgres()
 
 
-def run(*args):
+def run(*args, env=None):
     p = subprocess.run([EXE, args[0], pg.dsn, *args[1:]], capture_output=True, text=True,
-                       timeout=120)
+                       timeout=120, env=env)
     sys.stdout.write(p.stdout)
     sys.stderr.write(p.stderr)
     return p
@@ -26,6 +26,17 @@ p = run("setup")
 f.check(p.returncode == 0, "setup phase passed")
 p = run("restart")
 f.check(p.returncode == 0, "restart phase passed")
+
+# The database goes away and comes back while alarms keep coming.
+ctl = f"{PG_BIN}/pg_ctl -D {pg.data} -w -s"
+asuser = "runuser -u postgres -- " if os.geteuid() == 0 else ""
+opts = (f"-c listen_addresses=127.0.0.1 -p {pg.port} -k {pg.sock} "
+        "-c fsync=off -c full_page_writes=off")
+env = dict(os.environ,
+           PG_STOP_CMD=f"{asuser}{ctl} -m fast stop",
+           PG_START_CMD=f"{asuser}{ctl} -l {pg.base}/log -o '{opts}' start")
+p = run("outage", env=env)
+f.check(p.returncode == 0, "outage phase passed")
 
 # Audit retention: entries of every class, some past their retention and
 # some not; exactly the expired ones must go.

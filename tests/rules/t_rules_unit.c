@@ -705,6 +705,46 @@ static void test_sample_mode(void)
 	wt_rules_free(e);
 }
 
+/* The alarm table under churn: many alarms raised, cleared and
+ * acknowledged in mixed order; the id index must stay exact. */
+static void test_alarm_table(void)
+{
+	struct wt_alarms *a = wt_alarms_new(&manual);
+	int64_t ids[2000];
+	for (int i = 0; i < 2000; i++) {
+		struct wt_alarm t = {.kind = WT_ALARM_THRESHOLD, .severity = WT_SEV_WARNING, .thr = -1,
+				     .series = (uint32_t)i + 1, .message = "m"};
+		struct wt_alarm *al = wt_alarms_raise(a, &t);
+		ids[i] = al ? al->id : 0;
+	}
+	srand(7);
+	int gone = 0;
+	for (int k = 0; k < 2000; k++) {
+		int i = (k * 7919) % 2000;
+		struct wt_alarm *al = wt_alarms_get(a, ids[i]);
+		if (!al)
+			continue;
+		if (rand() % 2) {
+			wt_alarms_clear(a, al, 0);
+			if (wt_alarms_ack(a, ids[i], "x", "") == 0)
+				gone++;
+		} else {
+			CHECK(wt_alarms_ack(a, ids[i], "x", "") == 0, "ack active");
+		}
+	}
+	CHECK(wt_alarms_count(a) == (size_t)(2000 - gone), "count %zu vs %d", wt_alarms_count(a), 2000 - gone);
+	size_t found = 0;
+	for (int i = 0; i < 2000; i++) {
+		struct wt_alarm *al = wt_alarms_get(a, ids[i]);
+		if (al) {
+			found++;
+			CHECK(al->id == ids[i] && al->series == (uint32_t)i + 1, "index exact for %d", i);
+		}
+	}
+	CHECK(found == wt_alarms_count(a), "every alarm in memory is found by id");
+	wt_alarms_free(a);
+}
+
 int main(void)
 {
 	test_structure();
@@ -716,6 +756,7 @@ int main(void)
 	test_restore();
 	test_budget();
 	test_sample_mode();
+	test_alarm_table();
 	printf("%d of %d checks passed\n", checks - failures, checks);
 	return failures ? 1 : 0;
 }

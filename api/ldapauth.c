@@ -185,7 +185,7 @@ static void add_role(struct wt_ldap_result *res, const char *role)
 		if (strcmp(res->roles[i], role) == 0)
 			return;
 	if (res->nroles < WT_LDAP_MAX_ROLES)
-		snprintf(res->roles[res->nroles++], sizeof(res->roles[0]), "%s", role);
+		snprintf(res->roles[res->nroles++], sizeof(res->roles[0]), "%.15s", role);
 }
 
 /* Applies "role:group;role:group" to one group (its DN and cn). */

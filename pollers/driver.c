@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "pollers/snmp_dev.h"
+/* fieldbus: Modbus and Redfish drivers */
+#include "pollers/modbus_dev.h"
+#include "pollers/redfish_dev.h"
 
 static int snmp_create(const struct wt_driver_env *env, long device_id, const char *name,
 		       const char *url, int timeout_ms, int retries, void **inst, char *err,
@@ -45,6 +48,23 @@ static const char *snmp_last_error(void *inst)
 	return wt_snmp_dev_error(inst);
 }
 
+/* fieldbus: outlet control through the driver table (pollers/control.h);
+ * the outlet is found by (unit, index) in the bound model. */
+static int snmp_control(void *inst, int unit, long outlet, int cmd, int verify_ms,
+			void (*done)(void *ctx, int status), void *ctx)
+{
+	const struct wt_snmp_model *m = wt_snmp_dev_model(inst);
+	if (!m)
+		return -EAGAIN;
+	if (cmd < 0 || cmd >= WT_CTL__COUNT)
+		return -EINVAL;
+	for (size_t e = 0; e < m->n_entities; e++)
+		if (m->entities[e].kind == WT_ENT_OUTLET && m->entities[e].index == outlet &&
+		    m->entities[e].unit == (unit > 0 ? unit : 1))
+			return wt_snmp_dev_control(inst, e, (enum wt_ctl_cmd)cmd, verify_ms, done, ctx);
+	return -ENOENT;
+}
+
 static const struct wt_driver_ops snmp_ops = {
 	.version = WT_DRIVER_OPS_VERSION,
 	.name = "snmp",
@@ -53,6 +73,7 @@ static const struct wt_driver_ops snmp_ops = {
 	.poll = snmp_poll,
 	.rebind = snmp_rebind,
 	.last_error = snmp_last_error,
+	.control = snmp_control,
 };
 
 static const struct {
@@ -63,6 +84,11 @@ static const struct {
 	{"snmpv1", &snmp_ops},
 	{"snmpv2c", &snmp_ops},
 	{"snmpv3", &snmp_ops},
+	/* fieldbus */
+	{"modbus", &wt_modbus_ops},
+	{"modbus+tcp", &wt_modbus_ops},
+	{"redfish", &wt_redfish_ops},
+	{"redfish+https", &wt_redfish_ops},
 };
 
 const struct wt_driver_ops *wt_driver_find(const char *scheme)

@@ -67,6 +67,23 @@ struct wt_driver_ops {
 	/* A short human reason for the last failure ("timeout", "no profile for
 	 * sysObjectID 1.3.6.1.4.1.9999.1"), never a secret. */
 	const char *(*last_error)(void *inst);
+	/* --- optional ops appended by the Modbus/Redfish work (fieldbus); still
+	 * version 1: NULL means unsupported. --- */
+	/* Switches outlet (unit, index) with cmd (enum wt_ctl_cmd in
+	 * pollers/profile.h), then re-reads its state until the device
+	 * confirms or verify_ms passes. done(ctx, status) runs once, later, on
+	 * the loop: 0 confirmed, -ENOENT no such outlet, -ENOTSUP not
+	 * switchable or no such command, -EACCES no permission on the device,
+	 * -EINVAL refused by the device, -ETIMEDOUT no answer, -EAGAIN accepted
+	 * but not confirmed in time, -EIO other failure. Returns 0, or a
+	 * negative errno if it could not start (done is then not called). The
+	 * caller (pollers/control.h) serialises commands per device; destroy
+	 * abandons a pending command without calling done. */
+	int (*control)(void *inst, int unit, long outlet, int cmd, int verify_ms,
+		       void (*done)(void *ctx, int status), void *ctx);
+	/* What the device is, as malloc'd JSON text (identity, entities, last
+	 * readings; format of pollers/PROBE.md), or NULL. For `wattrack probe`. */
+	char *(*describe)(void *inst);
 };
 
 /* The driver for a URL scheme ("snmp", "snmpv3" -> the SNMP driver), or NULL. */

@@ -15,6 +15,9 @@
 #include "server/log.h"
 #include "server/model.h"
 
+/* JSON paths in error messages are cut at the buffer size; that is fine */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
 struct perr {
 	char *buf;
 	size_t len;

@@ -1,4 +1,4 @@
-/* Modbus register profiles (pollers/profiles/modbus/*.json, format in
+/* Modbus register profiles (JSON files in pollers/profiles/modbus/, format in
  * pollers/profiles/MODBUS-FORMAT.md) and the pure half of the Modbus driver:
  * register decoding and span planning. Nothing here does I/O, so the
  * fuzzer and the unit tests drive it directly.

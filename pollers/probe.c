@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pollers/fieldbus_probe.h" /* fieldbus: modbus:// and redfish:// */
 #include "pollers/profile.h"
 #include "pollers/snmp_dev.h"
 #include "server/log.h"
@@ -188,6 +189,10 @@ int wt_probe_main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},	    {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	/* fieldbus: Modbus and Redfish URLs go through the driver table */
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "modbus", 6) == 0 || strncmp(argv[i], "redfish", 7) == 0)
+			return wt_fieldbus_probe_main(argc, argv);
 	const char *pdir = NULL;
 	const char *control = NULL;
 	int timeout = 1000, retries = 1, c;

@@ -209,8 +209,20 @@ void wt_h_login(struct wt_api_req *r)
 	}
 	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	bool ok = wt_password_verify(PQgetvalue(res, 0, 2), pw);
+	bool rehash = ok && wt_password_needs_rehash(&r->opt->password, PQgetvalue(res, 0, 2));
 	bool disabled = PQgetvalue(res, 0, 3)[0] == 't';
 	PQclear(res);
+	if (rehash) {
+		/* The cost was raised (or lowered) since this hash was made: the
+		 * clear password is at hand only now, so re-hash it. */
+		char hash[WT_PASSWORD_HASH_MAX], uid[24];
+		snprintf(uid, sizeof(uid), "%lld", (long long)id);
+		if (wt_password_hash(&r->opt->password, pw, hash, sizeof(hash)) == 0) {
+			const char *q[] = {uid, hash};
+			PQclear(wt_api_db_exec(r->db, "UPDATE users SET password_hash = $2 WHERE id = $1",
+					       2, q, st));
+		}
+	}
 	if (!ok) {
 		login_failed(r, user, "wrong password");
 		return;

@@ -105,6 +105,15 @@ bool wt_password_verify(const char *stored, const char *pw)
 	return ok;
 }
 
+bool wt_password_needs_rehash(const struct wt_password_policy *p, const char *stored)
+{
+	int log2n, r, pp;
+	int want = p->scrypt_log2n > 0 ? p->scrypt_log2n : 15;
+	if (!stored || sscanf(stored, "$scrypt$ln=%d,r=%d,p=%d$", &log2n, &r, &pp) != 3)
+		return true;
+	return log2n != want || r != SCRYPT_R || pp != SCRYPT_P;
+}
+
 int wt_password_random(char *out, size_t len)
 {
 	/* No 0/O, 1/l/I: the operator types it from a log line. */

@@ -29,6 +29,10 @@ int wt_password_hash(const struct wt_password_policy *p, const char *pw, char *o
  * A malformed stored string never matches. */
 bool wt_password_verify(const char *stored, const char *pw);
 
+/* True when stored was made with a cost other than the policy's (or is
+ * unreadable): after a good login it should be hashed again. */
+bool wt_password_needs_rehash(const struct wt_password_policy *p, const char *stored);
+
 /* A random password of len characters from an unambiguous alphabet into
  * out (len + 1 bytes). Returns 0 or -EIO. */
 int wt_password_random(char *out, size_t len) __attribute__((warn_unused_result));

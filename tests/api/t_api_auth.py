@@ -298,4 +298,17 @@ F.check(st == 429 and err_code(js) == "TOO_MANY_ATTEMPTS",
 
 F.check(d.alive(), "server still up")
 F.check(d.stop() == 0, "clean exit on SIGTERM (no leaks under ASan)")
+
+# ---- a raised scrypt cost re-hashes at the next good login ---------------------------------
+pg.sql("DELETE FROM login_throttle")
+F.check(pg.sql("SELECT password_hash FROM users WHERE username = 'u-readonly'")[0][0]
+        .startswith("$scrypt$ln=10,"), "hash made at cost 2^10")
+d2 = Testd(pg, scrypt_log2n=11)
+st, _, js = d2.client().login("u-readonly", "readonly password 1")
+F.check(st == 200, f"login after the cost change: {st} {js}")
+F.check(pg.sql("SELECT password_hash FROM users WHERE username = 'u-readonly'")[0][0]
+        .startswith("$scrypt$ln=11,"), "re-hashed at cost 2^11")
+st, _, js = d2.client().login("u-readonly", "readonly password 1")
+F.check(st == 200, f"the new hash verifies: {st} {js}")
+F.check(d2.stop() == 0, "clean exit")
 F.done()

@@ -71,6 +71,38 @@ static void test_validate(void)
 	}
 }
 
+/* Random mutations of valid bodies and paths never crash the parsers. */
+static void test_garbage(void)
+{
+	static const char *seeds[] = {
+		"{\"name\":\"pdu1\",\"rating_a\":16,\"count\":3,\"on\":true,\"roles\":[\"a\"]}",
+		"{\"name\":\"x\",\"roles\":[\"a\",\"b\"]}",
+		"/api/v1/users/123/tokens/4",
+	};
+	unsigned seed = 12345;
+	char buf[256], why[256];
+	int parsed = 0;
+	for (int i = 0; i < 20000; i++) {
+		const char *s = seeds[i % 3];
+		size_t n = strlen(s);
+		memcpy(buf, s, n + 1);
+		for (int k = 0; k < 1 + i % 5; k++) {
+			seed = seed * 1103515245u + 12345u;
+			size_t at = (seed >> 8) % n;
+			buf[at] = (char)(seed >> 16);
+		}
+		json_t *o = wt_validate_body(buf, n, spec, why, sizeof(why));
+		parsed += o != NULL;
+		json_decref(o);
+		int64_t ids[WT_API_MAX_IDS];
+		int nids;
+		buf[n] = '\0';
+		if (memchr(buf, '\0', n) == NULL)
+			(void)wt_route_match("/api/v1/users/{id}/tokens/{id}", buf, ids, &nids);
+	}
+	CHECK(parsed < 20000, "mutations were mostly refused (%d parsed)", parsed);
+}
+
 static void test_password(void)
 {
 	struct wt_password_policy p = {.min_length = 12, .max_length = 64, .scrypt_log2n = 10};
@@ -90,6 +122,10 @@ static void test_password(void)
 	CHECK(wt_password_acceptable(&p, "twelve chars", why, sizeof(why)), "12 ok");
 	struct wt_password_policy weak = {.min_length = 3};
 	CHECK(!wt_password_acceptable(&weak, "1234567", why, sizeof(why)), "floor of 8");
+	struct wt_password_policy p11 = {.min_length = 12, .scrypt_log2n = 11};
+	CHECK(!wt_password_needs_rehash(&p, h1), "same cost: no rehash");
+	CHECK(wt_password_needs_rehash(&p11, h1), "raised cost: rehash");
+	CHECK(wt_password_needs_rehash(&p, "garbage"), "unreadable: rehash");
 	char r1[21], r2[21];
 	CHECK(wt_password_random(r1, 20) == 0 && wt_password_random(r2, 20) == 0 &&
 		      strlen(r1) == 20 && strcmp(r1, r2) != 0,
@@ -233,6 +269,7 @@ static void test_openapi(void)
 int main(void)
 {
 	test_validate();
+	test_garbage();
 	test_password();
 	test_ldap_escape();
 	test_routes();

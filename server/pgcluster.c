@@ -513,7 +513,7 @@ static int clear_stale_pid(struct wt_pgcluster *pc, char *err, size_t errlen)
 
 static int start_server(struct wt_pgcluster *pc, char *err, size_t errlen)
 {
-	char conf[PATH_MAX], text[QPATH_MAX + 256], qdir[QPATH_MAX], out[OUTPUT_MAX];
+	char conf[PATH_MAX], text[QPATH_MAX + 1024], qdir[QPATH_MAX], out[OUTPUT_MAX];
 	char line[1024], tail[1024], pg_ctl[PATH_MAX + 16];
 	struct sockaddr_un sun;
 	int rc = -EIO;
@@ -535,7 +535,16 @@ static int start_server(struct wt_pgcluster *pc, char *err, size_t errlen)
 			 "listen_addresses = '127.0.0.1'\n"
 			 "port = %d\n"
 			 "unix_socket_directories = %s\n"
-			 "unix_socket_permissions = 0700\n",
+			 "unix_socket_permissions = 0700\n"
+			 "# Short, frequent queries: compiling them costs more than it saves.\n"
+			 "jit = off\n"
+			 "# A week of server logs in data/log, one file per weekday.\n"
+			 "logging_collector = on\n"
+			 "log_directory = 'log'\n"
+			 "log_filename = 'postgresql-%%a.log'\n"
+			 "log_truncate_on_rotation = on\n"
+			 "log_rotation_age = 1d\n"
+			 "log_rotation_size = 0\n",
 			 pc->port, qdir);
 		join(conf, sizeof(conf), pc->datadir, "/wattrack.conf");
 		rc = write_file(pc, conf, text, 0600);

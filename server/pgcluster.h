@@ -3,6 +3,8 @@
  * shutdown. It listens on a unix socket in <state_dir>/pg (mode 0700,
  * trust authentication for its owner) and on 127.0.0.1 with a free port
  * (scram-sha-256; the superuser password is in <state_dir>/pg/superuser.password).
+ * Start-up messages go to <state_dir>/pg/postgresql.log, the server's own
+ * log to <state_dir>/pg/data/log (a week, one file per weekday).
  *
  * initdb and postgres refuse to run as root: when the daemon's euid is 0
  * they run as the `postgres` system user, which then owns <state_dir>/pg.

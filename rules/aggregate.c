@@ -52,8 +52,12 @@ static int32_t agg_get(struct wt_rules *e, size_t *cap, int32_t el, unsigned fee
 	i = (int32_t)e->naggs;
 	if (wt_idmap_put(&e->aggmap, k, i))
 		return -ENOMEM;
-	e->aggs[e->naggs++] = (struct agg){.element = el, .feed = (uint8_t)feed, .phase = (uint8_t)phase,
-					   .metric = (uint8_t)metric, .ha = -1, .hb = -1};
+	e->aggs[e->naggs++] = (struct agg){.element = el,
+					   .feed = (uint8_t)feed,
+					   .phase = (uint8_t)phase,
+					   .metric = (uint8_t)metric,
+					   .ha = -1,
+					   .hb = -1};
 	return i;
 }
 
@@ -143,12 +147,13 @@ static int plan_members(struct wt_rules *e, size_t *cap)
 static int plan_headroom(struct wt_rules *e, size_t *cap)
 {
 	const struct wt_structure *st = e->st;
-	double (*rating)[2] = calloc(st->n ? st->n : 1, sizeof(*rating));
+	double(*rating)[2] = calloc(st->n ? st->n : 1, sizeof(*rating));
 	if (!rating)
 		return -ENOMEM;
 	for (size_t d = 0; d < e->ndevs; d++) {
 		const struct dev *v = &e->devs[d];
-		if (v->rack >= 0 && (v->feed == WT_FEED_A || v->feed == WT_FEED_B) && v->rating_a > 0)
+		if (v->rack >= 0 && (v->feed == WT_FEED_A || v->feed == WT_FEED_B) &&
+		    v->rating_a > 0)
 			rating[v->rack][v->feed - WT_FEED_A] += v->rating_a;
 	}
 	int rc = 0;
@@ -162,13 +167,16 @@ static int plan_headroom(struct wt_rules *e, size_t *cap)
 			unsigned p = order[k];
 			if (p == 0 && any)
 				break;
-			int32_t ia = wt_idmap_get(&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_A, p, WT_M_CURRENT));
-			int32_t ib = wt_idmap_get(&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_B, p, WT_M_CURRENT));
+			int32_t ia = wt_idmap_get(
+				&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_A, p, WT_M_CURRENT));
+			int32_t ib = wt_idmap_get(
+				&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_B, p, WT_M_CURRENT));
 			if (ia < 0 || ib < 0)
 				continue;
 			any = true;
 			for (int f = 0; f < 2; f++) {
-				int32_t h = agg_get(e, cap, (int32_t)r, WT_FEED_A + f, p, WT_M_HEADROOM);
+				int32_t h = agg_get(e, cap, (int32_t)r, WT_FEED_A + f, p,
+						    WT_M_HEADROOM);
 				if (h < 0) {
 					rc = h;
 					break;
@@ -200,8 +208,9 @@ static int plan_register(struct wt_rules *e)
 		}
 		if (rc || !id) {
 			wt_error("rules: no series for aggregate %s %lld feed %s phase %u %s: %d",
-				 wt_elem_kind_name(el->kind), (long long)el->id, wt_feed_name(a->feed),
-				 a->phase, wt_metric_info((enum wt_metric)a->metric)->name, rc);
+				 wt_elem_kind_name(el->kind), (long long)el->id,
+				 wt_feed_name(a->feed), a->phase,
+				 wt_metric_info((enum wt_metric)a->metric)->name, rc);
 			continue;
 		}
 		rc = wt_rules_grow_series(e, id);
@@ -209,7 +218,8 @@ static int plan_register(struct wt_rules *e)
 			return rc;
 		struct ser *s = &e->ser[id];
 		if (s->bound || s->agg >= 0) {
-			wt_error("rules: registry gave series %u to two owners; aggregate ignored", id);
+			wt_error("rules: registry gave series %u to two owners; aggregate ignored",
+				 id);
 			continue;
 		}
 		a->series = id;
@@ -276,7 +286,8 @@ static void emit(struct wt_rules *e, struct agg *a, int64_t start)
 	bool counter = mi && (mi->flags & WT_MF_COUNTER);
 	if (counter)
 		a->total += a->value;
-	e->fbuf[e->fbuf_n++] = (struct wt_sample){.series = a->series, .quality = a->quality,
+	e->fbuf[e->fbuf_n++] = (struct wt_sample){.series = a->series,
+						  .quality = a->quality,
 						  .ts_ms = start + WT_BUCKET_MS,
 						  .value = counter ? a->total : a->value};
 	if (e->fbuf_n == FEEDBACK_CHUNK)

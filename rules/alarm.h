@@ -24,15 +24,16 @@ struct wt_alarm {
 	int64_t id;
 	enum wt_alarm_kind kind;
 	bool active;
-	uint8_t severity;     /* enum wt_severity, never OK */
-	int8_t thr;           /* enum wt_thr that tripped, -1 for built-in alarms */
-	double value;         /* tripping value (latest while active) */
+	uint8_t severity; /* enum wt_severity, never OK */
+	int8_t thr;       /* enum wt_thr that tripped, -1 for built-in alarms */
+	double value;     /* tripping value (latest while active) */
 	double threshold;
-	int64_t rule_id;      /* 0 for built-in alarms */
-	uint32_t series;      /* 0 for device-level alarms */
-	int64_t device_id;    /* 0 for aggregate alarms */
+	int64_t rule_id;   /* 0 for built-in alarms */
+	uint32_t series;   /* 0 for device-level alarms */
+	int64_t device_id; /* 0 for aggregate alarms */
 	int64_t entity_id;
-	int64_t element_id;   /* where it escalates from: the device's rack or the aggregate's element */
+	int64_t element_id; /* where it escalates from: the device's rack or the aggregate's element
+			     */
 	int64_t raised_ms, cleared_ms, updated_ms, last_notify_ms;
 	bool acked;
 	int64_t acked_ms;
@@ -45,7 +46,7 @@ enum wt_alarm_change {
 	WT_ALARM_RAISED = 0,
 	WT_ALARM_SEVERITY, /* escalated or de-escalated while active */
 	WT_ALARM_CLEARED,
-	WT_ALARM_REPEAT,   /* still active, repeat interval passed */
+	WT_ALARM_REPEAT, /* still active, repeat interval passed */
 	WT_ALARM_ACKED,
 	WT_ALARM_CHANGE__COUNT
 };

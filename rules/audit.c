@@ -2,11 +2,12 @@
 
 #include <string.h>
 
-static const char *const sev_names[WT_AUDIT_SEV__COUNT] = {"debug", "log", "info",
+static const char *const sev_names[WT_AUDIT_SEV__COUNT] = {"debug",   "log",   "info",
 							   "warning", "error", "always"};
 static const char *const state_names[WT_AUDIT_STATE__COUNT] = {"open", "investigating", "done"};
-static const char *const cat_names[WT_AUDIT_CAT__COUNT] = {
-	"alarm", "login", "login_failed", "config", "structure", "rule", "outlet", "device", "system"};
+static const char *const cat_names[WT_AUDIT_CAT__COUNT] = {"alarm",  "login",     "login_failed",
+							   "config", "structure", "rule",
+							   "outlet", "device",    "system"};
 static const char *const class_names[WT_AUDIT_CLASS__COUNT] = {
 	"none", "info", "open_warning", "open_error", "closed_warning", "closed_error"};
 
@@ -17,7 +18,8 @@ enum wt_audit_class wt_audit_class_of(enum wt_audit_severity sev, enum wt_audit_
 	if (sev <= WT_AUDIT_INFO)
 		return WT_AUDIT_CLASS_INFO;
 	if (sev == WT_AUDIT_WARNING)
-		return st == WT_AUDIT_DONE ? WT_AUDIT_CLASS_CLOSED_WARNING : WT_AUDIT_CLASS_OPEN_WARNING;
+		return st == WT_AUDIT_DONE ? WT_AUDIT_CLASS_CLOSED_WARNING
+					   : WT_AUDIT_CLASS_OPEN_WARNING;
 	return st == WT_AUDIT_DONE ? WT_AUDIT_CLASS_CLOSED_ERROR : WT_AUDIT_CLASS_OPEN_ERROR;
 }
 

@@ -16,7 +16,12 @@ enum wt_audit_severity {
 	WT_AUDIT_SEV__COUNT
 };
 
-enum wt_audit_state { WT_AUDIT_OPEN = 0, WT_AUDIT_INVESTIGATING, WT_AUDIT_DONE, WT_AUDIT_STATE__COUNT };
+enum wt_audit_state {
+	WT_AUDIT_OPEN = 0,
+	WT_AUDIT_INVESTIGATING,
+	WT_AUDIT_DONE,
+	WT_AUDIT_STATE__COUNT
+};
 
 enum wt_audit_category {
 	WT_AUDIT_ALARM = 0,
@@ -25,8 +30,8 @@ enum wt_audit_category {
 	WT_AUDIT_CONFIG,
 	WT_AUDIT_STRUCTURE,
 	WT_AUDIT_RULE,
-	WT_AUDIT_OUTLET,  /* outlet switching */
-	WT_AUDIT_DEVICE,  /* devices appearing and disappearing */
+	WT_AUDIT_OUTLET, /* outlet switching */
+	WT_AUDIT_DEVICE, /* devices appearing and disappearing */
 	WT_AUDIT_SYSTEM,
 	WT_AUDIT_CAT__COUNT
 };
@@ -34,8 +39,8 @@ enum wt_audit_category {
 /* Retention classes (audit_retention.class); severity "always" has none. */
 enum wt_audit_class {
 	WT_AUDIT_CLASS_NONE = 0,
-	WT_AUDIT_CLASS_INFO,           /* debug, log, info */
-	WT_AUDIT_CLASS_OPEN_WARNING,   /* open or investigating */
+	WT_AUDIT_CLASS_INFO,         /* debug, log, info */
+	WT_AUDIT_CLASS_OPEN_WARNING, /* open or investigating */
 	WT_AUDIT_CLASS_OPEN_ERROR,
 	WT_AUDIT_CLASS_CLOSED_WARNING, /* done */
 	WT_AUDIT_CLASS_CLOSED_ERROR,
@@ -43,15 +48,15 @@ enum wt_audit_class {
 };
 
 struct wt_audit_event {
-	int64_t ts_ms;         /* 0: now, as the database sees it */
+	int64_t ts_ms; /* 0: now, as the database sees it */
 	enum wt_audit_severity severity;
 	enum wt_audit_state state;
 	enum wt_audit_category category;
-	const char *actor;     /* user, NULL for wattrack itself */
+	const char *actor; /* user, NULL for wattrack itself */
 	const char *object_kind;
-	int64_t object_id;     /* 0: none */
+	int64_t object_id; /* 0: none */
 	const char *message;
-	const char *details;   /* JSON object text or NULL */
+	const char *details; /* JSON object text or NULL */
 };
 
 /* The class an entry falls in; mirrors the generated column in 0013. */

@@ -13,7 +13,10 @@
 
 #define BATCH 256
 
-enum job_kind { JOB_ALARM, JOB_AUDIT };
+enum job_kind {
+	JOB_ALARM,
+	JOB_AUDIT
+};
 
 struct job {
 	struct job *next;
@@ -81,9 +84,10 @@ static bool enqueue(struct wt_dbq *q, struct job *j)
 	if (q->depth >= q->max_jobs || q->stop) {
 		q->st.refused++;
 		pthread_mutex_unlock(&q->lock);
-		wt_complain(&q->complaint, WT_LOG_ERROR,
-			    "rules: alarm/audit queue full (%zu jobs): database writes are being refused",
-			    q->max_jobs);
+		wt_complain(
+			&q->complaint, WT_LOG_ERROR,
+			"rules: alarm/audit queue full (%zu jobs): database writes are being refused",
+			q->max_jobs);
 		job_free(j);
 		return false;
 	}
@@ -152,25 +156,32 @@ static void store_save(void *ctx, const struct wt_alarm *a, enum wt_alarm_change
 	switch (change) {
 	case WT_ALARM_RAISED:
 		sev = a->severity == WT_SEV_CRITICAL ? WT_AUDIT_ERROR : WT_AUDIT_WARNING;
-		snprintf(msg, sizeof(msg), "Alarm %s: %s", wt_severity_name((enum wt_severity)a->severity),
+		snprintf(msg, sizeof(msg), "Alarm %s: %s",
+			 wt_severity_name((enum wt_severity)a->severity),
 			 a->message ? a->message : "");
 		break;
 	case WT_ALARM_SEVERITY:
 		sev = a->severity == WT_SEV_CRITICAL ? WT_AUDIT_ERROR : WT_AUDIT_WARNING;
-		snprintf(msg, sizeof(msg), "Alarm now %s: %s", wt_severity_name((enum wt_severity)a->severity),
+		snprintf(msg, sizeof(msg), "Alarm now %s: %s",
+			 wt_severity_name((enum wt_severity)a->severity),
 			 a->message ? a->message : "");
 		break;
 	case WT_ALARM_CLEARED:
 		snprintf(msg, sizeof(msg), "Alarm cleared: %s", a->message ? a->message : "");
 		break;
 	default:
-		snprintf(msg, sizeof(msg), "Alarm acknowledged%s%s: %s", a->ack_comment && a->ack_comment[0] ? " - " : "",
+		snprintf(msg, sizeof(msg), "Alarm acknowledged%s%s: %s",
+			 a->ack_comment && a->ack_comment[0] ? " - " : "",
 			 a->ack_comment ? a->ack_comment : "", a->message ? a->message : "");
 		break;
 	}
-	struct wt_audit_event ev = {.severity = sev, .state = WT_AUDIT_OPEN, .category = WT_AUDIT_ALARM,
+	struct wt_audit_event ev = {.severity = sev,
+				    .state = WT_AUDIT_OPEN,
+				    .category = WT_AUDIT_ALARM,
 				    .actor = change == WT_ALARM_ACKED ? a->acked_by : NULL,
-				    .object_kind = "alarm", .object_id = a->id, .message = msg};
+				    .object_kind = "alarm",
+				    .object_id = a->id,
+				    .message = msg};
 	if (wt_dbq_audit(q, &ev))
 		wt_debug("rules: audit of alarm %lld not queued", (long long)a->id);
 }
@@ -214,7 +225,8 @@ static int write_one(PGconn *c, const struct job *j)
 
 /* Writes a batch; returns how many were handled (written or rejected), or
  * -EIO when the connection broke (nothing counted, retry later). */
-static int write_batch(struct wt_dbq *q, PGconn *c, struct job *jobs, uint64_t *written, uint64_t *failed)
+static int write_batch(struct wt_dbq *q, PGconn *c, struct job *jobs, uint64_t *written,
+		       uint64_t *failed)
 {
 	PGresult *r = PQexec(c, "BEGIN");
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -267,15 +279,18 @@ static void *writer(void *arg)
 			pthread_mutex_lock(&q->lock);
 			q->st.connected = c != NULL;
 			if (!c) {
-				wt_complain(&q->complaint, WT_LOG_ERROR,
-					    "rules: cannot reach PostgreSQL; %zu alarm/audit writes waiting", q->depth);
+				wt_complain(
+					&q->complaint, WT_LOG_ERROR,
+					"rules: cannot reach PostgreSQL; %zu alarm/audit writes waiting",
+					q->depth);
 				struct timespec ts;
 				deadline_in(&ts, backoff_ms);
 				pthread_cond_timedwait(&q->wake, &q->lock, &ts);
 				backoff_ms = backoff_ms < 16000 ? backoff_ms * 2 : 30000;
 				continue;
 			}
-			wt_complain_release(&q->complaint, WT_LOG_NOTICE, "rules: PostgreSQL reachable again");
+			wt_complain_release(&q->complaint, WT_LOG_NOTICE,
+					    "rules: PostgreSQL reachable again");
 			backoff_ms = 500;
 			if (!q->ahead_count)
 				q->want_ids = true;
@@ -299,7 +314,8 @@ static void *writer(void *arg)
 				c = NULL;
 				continue;
 			} else {
-				q->want_ids = false; /* schema missing? fallback ids until asked again */
+				q->want_ids =
+					false; /* schema missing? fallback ids until asked again */
 			}
 			pthread_cond_broadcast(&q->idle);
 			continue;
@@ -366,7 +382,8 @@ static void *writer(void *arg)
 	pthread_cond_broadcast(&q->idle);
 	pthread_mutex_unlock(&q->lock);
 	if (lost)
-		wt_error("rules: %zu alarm/audit writes lost at shutdown (database unreachable)", lost);
+		wt_error("rules: %zu alarm/audit writes lost at shutdown (database unreachable)",
+			 lost);
 	if (c)
 		PQfinish(c);
 	return NULL;

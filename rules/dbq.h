@@ -21,12 +21,12 @@
 struct wt_dbq;
 
 struct wt_dbq_stats {
-	uint64_t queued;   /* accepted jobs */
-	uint64_t written;  /* jobs committed */
-	uint64_t refused;  /* queue full */
-	uint64_t failed;   /* rejected by the database (logged) */
+	uint64_t queued;  /* accepted jobs */
+	uint64_t written; /* jobs committed */
+	uint64_t refused; /* queue full */
+	uint64_t failed;  /* rejected by the database (logged) */
 	uint64_t fallback_ids;
-	size_t depth;      /* jobs waiting now */
+	size_t depth; /* jobs waiting now */
 	bool connected;
 };
 
@@ -40,7 +40,8 @@ void wt_dbq_close(struct wt_dbq *q, int drain_ms);
  * logs it in the audit log (repeats are not audited). */
 struct wt_alarm_store wt_dbq_alarm_store(struct wt_dbq *q);
 /* Queues an audit event (strings copied). -ENOSPC when the queue is full. */
-int wt_dbq_audit(struct wt_dbq *q, const struct wt_audit_event *ev) __attribute__((warn_unused_result));
+int wt_dbq_audit(struct wt_dbq *q, const struct wt_audit_event *ev)
+	__attribute__((warn_unused_result));
 /* Waits until every queued job is written or timeout_ms passed; 0 or
  * -ETIMEDOUT. For start-up (first id block), tests and shutdown. */
 int wt_dbq_sync(struct wt_dbq *q, int timeout_ms) __attribute__((warn_unused_result));

@@ -138,7 +138,8 @@ int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)
 	}
 	struct dev *v = &e->devs[i];
 	v->removed = false;
-	if (set_str(&v->name, d->name) || set_str(&v->type, d->type) || set_str(&v->model, d->model))
+	if (set_str(&v->name, d->name) || set_str(&v->type, d->type) ||
+	    set_str(&v->model, d->model))
 		return -ENOMEM;
 	v->rating_a = d->rating_a > 0 ? d->rating_a : 0;
 	v->type_key = text_key(v->type);
@@ -182,7 +183,9 @@ int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *si)
 		return -ENOMEM;
 	s->device_id = si->device_id;
 	s->entity_id = si->entity_id;
-	s->entity_index = (uint16_t)(si->entity_index < 0 ? 0 : si->entity_index > 65535 ? 65535 : si->entity_index);
+	s->entity_index = (uint16_t)(si->entity_index < 0       ? 0
+				     : si->entity_index > 65535 ? 65535
+								: si->entity_index);
 	s->kind = (uint8_t)si->entity_kind;
 	s->phase = si->phase;
 	s->metric = (uint8_t)si->metric;
@@ -232,10 +235,12 @@ static uint64_t rule_key(unsigned scope, uint64_t id, unsigned metric, unsigned 
 
 static uint64_t rule_key_of(const struct wt_rule *r)
 {
-	uint64_t id = r->scope == WT_SCOPE_TYPE || r->scope == WT_SCOPE_MODEL ? text_key(r->scope_text)
-		      : r->scope == WT_SCOPE_GLOBAL				  ? 0
-										  : (uint64_t)r->scope_id;
-	return rule_key(r->scope, id, (unsigned)r->metric, r->entity_kind < 0 ? 0 : (unsigned)r->entity_kind + 1);
+	uint64_t id = r->scope == WT_SCOPE_TYPE || r->scope == WT_SCOPE_MODEL
+			      ? text_key(r->scope_text)
+		      : r->scope == WT_SCOPE_GLOBAL ? 0
+						    : (uint64_t)r->scope_id;
+	return rule_key(r->scope, id, (unsigned)r->metric,
+			r->entity_kind < 0 ? 0 : (unsigned)r->entity_kind + 1);
 }
 
 static int build_rule_maps(struct wt_rules *e)
@@ -283,7 +288,8 @@ static int build_budget_rules(struct wt_rules *e)
 		return 0;
 	size_t n = 0;
 	for (size_t i = 0; i < e->st->n; i++)
-		n += (e->st->el[i].kind == WT_EL_RACK) * ((e->st->el[i].budget_w > 0) + (e->st->el[i].budget_a > 0));
+		n += (e->st->el[i].kind == WT_EL_RACK) *
+		     ((e->st->el[i].budget_w > 0) + (e->st->el[i].budget_a > 0));
 	e->budget_rule = malloc((e->st->n ? e->st->n : 1) * sizeof(*e->budget_rule));
 	struct wt_rule *v = realloc(e->rules, (e->nuser + n + 1) * sizeof(*v));
 	if (!e->budget_rule || !v) {
@@ -302,10 +308,14 @@ static int build_budget_rules(struct wt_rules *e)
 			if (!(b > 0))
 				continue;
 			struct wt_rule *r = &e->rules[e->nrules];
-			*r = (struct wt_rule){.id = -(2 * el->id + w), .enabled = true,
+			*r = (struct wt_rule){.id = -(2 * el->id + w),
+					      .enabled = true,
 					      .metric = w ? WT_M_CURRENT : WT_M_POWER_ACTIVE,
-					      .scope = WT_SCOPE_RACK, .scope_id = el->id, .entity_kind = WT_EL_RACK,
-					      .hysteresis = b * BUDGET_BAND, .dwell_s = BUDGET_DWELL_S};
+					      .scope = WT_SCOPE_RACK,
+					      .scope_id = el->id,
+					      .entity_kind = WT_EL_RACK,
+					      .hysteresis = b * BUDGET_BAND,
+					      .dwell_s = BUDGET_DWELL_S};
 			r->thr[WT_THR_CRIT_ABOVE] = b;
 			r->thr_on[WT_THR_CRIT_ABOVE] = true;
 			r->thr[WT_THR_WARN_ABOVE] = b * BUDGET_WARN;
@@ -329,11 +339,12 @@ static int32_t first(const struct wt_rules *e, int32_t head, const char *text)
 }
 
 /* A rule naming the object's kind beats a rule for any kind. */
-static int32_t lookup(const struct wt_rules *e, unsigned scope, uint64_t id, unsigned metric, int kind,
-		      const char *text)
+static int32_t lookup(const struct wt_rules *e, unsigned scope, uint64_t id, unsigned metric,
+		      int kind, const char *text)
 {
 	int32_t r = -1, head;
-	if (kind >= 0 && (head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric, (unsigned)kind + 1))) >= 0)
+	if (kind >= 0 && (head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric,
+								    (unsigned)kind + 1))) >= 0)
 		r = first(e, head, text);
 	if (r < 0 && (head = wt_idmap_get(&e->rulemap, rule_key(scope, id, metric, 0))) >= 0)
 		r = first(e, head, text);
@@ -350,15 +361,18 @@ static int32_t resolve(const struct wt_rules *e, const struct ser *s)
 		int kind = (int)e->st->el[a->element].kind;
 		for (int32_t el = a->element; el >= 0; el = e->st->el[el].parent) {
 			const struct wt_element *x = &e->st->el[el];
-			r = lookup(e, WT_SCOPE_DC + x->kind, (uint64_t)x->id, a->metric, kind, NULL);
+			r = lookup(e, WT_SCOPE_DC + x->kind, (uint64_t)x->id, a->metric, kind,
+				   NULL);
 			if (r >= 0)
 				return r;
 			/* The rack's own budget is more specific than any rule of its
 			 * row or room: total power, and each phase's current. */
 			if (el == a->element && e->budget_rule && a->feed == WT_FEED_NONE) {
-				if (a->metric == WT_M_POWER_ACTIVE && a->phase == 0 && e->budget_rule[el][0] >= 0)
+				if (a->metric == WT_M_POWER_ACTIVE && a->phase == 0 &&
+				    e->budget_rule[el][0] >= 0)
 					return e->budget_rule[el][0];
-				if (a->metric == WT_M_CURRENT && a->phase > 0 && e->budget_rule[el][1] >= 0)
+				if (a->metric == WT_M_CURRENT && a->phase > 0 &&
+				    e->budget_rule[el][1] >= 0)
 					return e->budget_rule[el][1];
 			}
 		}
@@ -367,7 +381,8 @@ static int32_t resolve(const struct wt_rules *e, const struct ser *s)
 	if (!s->bound || s->dev < 0)
 		return -1;
 	const struct dev *d = &e->devs[s->dev];
-	if (s->entity_id > 0 && (r = lookup(e, WT_SCOPE_ENTITY, (uint64_t)s->entity_id, s->metric, s->kind, NULL)) >= 0)
+	if (s->entity_id > 0 &&
+	    (r = lookup(e, WT_SCOPE_ENTITY, (uint64_t)s->entity_id, s->metric, s->kind, NULL)) >= 0)
 		return r;
 	if ((r = lookup(e, WT_SCOPE_DEVICE, (uint64_t)d->id, s->metric, s->kind, NULL)) >= 0)
 		return r;
@@ -391,20 +406,23 @@ static void attach_alarms(struct wt_rules *e)
 {
 	for (size_t i = 0; i < wt_alarms_count(e->alarms); i++) {
 		struct wt_alarm *al = wt_alarms_at(e->alarms, i);
-		int32_t d = al->device_id > 0 ? wt_idmap_get(&e->devmap, (uint64_t)al->device_id) : -1;
+		int32_t d = al->device_id > 0 ? wt_idmap_get(&e->devmap, (uint64_t)al->device_id)
+					      : -1;
 		if (d >= 0 && e->devs[d].rack >= 0)
 			al->element_id = e->st->el[e->devs[d].rack].id;
 		else if (d >= 0)
 			al->element_id = 0;
 		if (!al->active)
 			continue;
-		if (al->kind == WT_ALARM_THRESHOLD && al->series < e->nser && !e->ser[al->series].alarm) {
+		if (al->kind == WT_ALARM_THRESHOLD && al->series < e->nser &&
+		    !e->ser[al->series].alarm) {
 			struct ser *s = &e->ser[al->series];
 			s->alarm = al;
 			s->rs.level = al->severity;
 			s->rs.thr = al->thr;
 			s->rs.pending = 0;
-		} else if (al->kind == WT_ALARM_COMM_LOST && d >= 0 && !e->devs[d].removed && !e->devs[d].comm) {
+		} else if (al->kind == WT_ALARM_COMM_LOST && d >= 0 && !e->devs[d].removed &&
+			   !e->devs[d].comm) {
 			e->devs[d].comm = al;
 		}
 	}
@@ -461,8 +479,10 @@ int wt_rules_commit(struct wt_rules *e)
 	if (plan) {
 		for (size_t d = 0; d < e->ndevs; d++) {
 			struct dev *v = &e->devs[d];
-			const struct wt_placement *p =
-				e->st && !v->removed ? wt_structure_placement(e->st, v->id) : NULL;
+			const struct wt_placement *p = e->st && !v->removed
+							       ? wt_structure_placement(e->st,
+											v->id)
+							       : NULL;
 			v->rack = p ? wt_structure_find(e->st, p->rack_id) : -1;
 			v->feed = p && v->rack >= 0 ? (uint8_t)p->feed : WT_FEED_NONE;
 		}
@@ -513,8 +533,8 @@ static void fmt_num(char *buf, size_t n, double v)
 	snprintf(buf, n, "%.6g", v);
 }
 
-static void message(const struct wt_rules *e, const struct ser *s, const struct wt_rule *r, int8_t thr,
-		    uint8_t level, double v, char *buf, size_t n)
+static void message(const struct wt_rules *e, const struct ser *s, const struct wt_rule *r,
+		    int8_t thr, uint8_t level, double v, char *buf, size_t n)
 {
 	const struct wt_metric_info *mi = wt_metric_info((enum wt_metric)s->metric);
 	const char *unit = mi && mi->unit[0] ? mi->unit : "";
@@ -534,18 +554,20 @@ static void message(const struct wt_rules *e, const struct ser *s, const struct 
 		char feed[16] = "";
 		if (a->feed)
 			snprintf(feed, sizeof(feed), " feed %s", wt_feed_name(a->feed));
-		snprintf(buf, n,
-			 "Value of %s%s%s for %s%s%s of %s \"%s\" has %s the %s threshold of %s%s%s via rule \"%s\"",
-			 val, sp, unit, mi ? mi->name : "?", phase, feed, wt_elem_kind_name(el->kind),
-			 el->name, verb, sev, lim, sp, unit, r->name);
+		snprintf(
+			buf, n,
+			"Value of %s%s%s for %s%s%s of %s \"%s\" has %s the %s threshold of %s%s%s via rule \"%s\"",
+			val, sp, unit, mi ? mi->name : "?", phase, feed,
+			wt_elem_kind_name(el->kind), el->name, verb, sev, lim, sp, unit, r->name);
 		return;
 	}
 	const struct dev *d = &e->devs[s->dev];
-	snprintf(buf, n,
-		 "Value of %s%s%s at \"%s\" (%u) %s has %s the %s threshold of %s%s%s via rule \"%s\" for %s \"%s\"",
-		 val, sp, unit, s->entity_name ? s->entity_name : "", s->entity_index,
-		 wt_entity_kind_name((enum wt_entity_kind)s->kind), verb, sev, lim, sp, unit, r->name,
-		 d->type[0] ? d->type : "device", d->name);
+	snprintf(
+		buf, n,
+		"Value of %s%s%s at \"%s\" (%u) %s has %s the %s threshold of %s%s%s via rule \"%s\" for %s \"%s\"",
+		val, sp, unit, s->entity_name ? s->entity_name : "", s->entity_index,
+		wt_entity_kind_name((enum wt_entity_kind)s->kind), verb, sev, lim, sp, unit,
+		r->name, d->type[0] ? d->type : "device", d->name);
 }
 
 /* Evaluates v observed over [t0, t1): a closed bucket, or one sample
@@ -579,11 +601,20 @@ static void eval_span(struct wt_rules *e, uint32_t series, double v, int64_t t0,
 	const struct agg *a = s->agg >= 0 ? &e->aggs[s->agg] : NULL;
 	const struct dev *d = s->dev >= 0 ? &e->devs[s->dev] : NULL;
 	struct wt_alarm t = {
-		.kind = WT_ALARM_THRESHOLD, .severity = st.to, .thr = st.thr, .value = v,
-		.threshold = limit, .rule_id = r->id, .series = series,
-		.device_id = d ? d->id : 0, .entity_id = a ? 0 : s->entity_id,
-		.element_id = a ? e->st->el[a->element].id : d && d->rack >= 0 ? e->st->el[d->rack].id : 0,
-		.message = msg, .rule_name = r->name,
+		.kind = WT_ALARM_THRESHOLD,
+		.severity = st.to,
+		.thr = st.thr,
+		.value = v,
+		.threshold = limit,
+		.rule_id = r->id,
+		.series = series,
+		.device_id = d ? d->id : 0,
+		.entity_id = a ? 0 : s->entity_id,
+		.element_id = a                   ? e->st->el[a->element].id
+			      : d && d->rack >= 0 ? e->st->el[d->rack].id
+						  : 0,
+		.message = msg,
+		.rule_name = r->name,
 	};
 	s->alarm = wt_alarms_raise(e->alarms, &t);
 }
@@ -664,7 +695,8 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 			wt_agg_add(e, s, v, b[i].quality);
 		/* With samples evaluated as they arrive, the close only does
 		 * counters; else every device series is evaluated here. */
-		if (s->rule >= 0 && b[i].quality != WT_Q_BAD && (!e->sample_mode || is_counter(s->metric)))
+		if (s->rule >= 0 && b[i].quality != WT_Q_BAD &&
+		    (!e->sample_mode || is_counter(s->metric)))
 			wt_rules_eval_one(e, id, v, start);
 	}
 	wt_agg_finish(e, start);
@@ -738,10 +770,13 @@ size_t wt_rules_clear_orphans(struct wt_rules *e)
 			orphan = !find_dev(e, al->device_id);
 		if (!orphan)
 			continue;
-		if (al->kind == WT_ALARM_THRESHOLD && al->series < e->nser && e->ser[al->series].alarm == al) {
+		if (al->kind == WT_ALARM_THRESHOLD && al->series < e->nser &&
+		    e->ser[al->series].alarm == al) {
 			clear_series_alarm(e, &e->ser[al->series]);
 		} else {
-			int32_t d = al->device_id > 0 ? wt_idmap_get(&e->devmap, (uint64_t)al->device_id) : -1;
+			int32_t d = al->device_id > 0
+					    ? wt_idmap_get(&e->devmap, (uint64_t)al->device_id)
+					    : -1;
 			if (d >= 0 && e->devs[d].comm == al)
 				e->devs[d].comm = NULL;
 			wt_alarms_clear(e->alarms, al, al->value);
@@ -755,7 +790,10 @@ size_t wt_rules_clear_orphans(struct wt_rules *e)
 static void device_alarm_tmpl(struct wt_rules *e, const struct dev *d, enum wt_alarm_kind k,
 			      uint8_t sev, const char *msg, struct wt_alarm *t)
 {
-	*t = (struct wt_alarm){.kind = k, .severity = sev, .thr = -1, .device_id = d->id,
+	*t = (struct wt_alarm){.kind = k,
+			       .severity = sev,
+			       .thr = -1,
+			       .device_id = d->id,
 			       .element_id = d->rack >= 0 && e->st ? e->st->el[d->rack].id : 0,
 			       .message = (char *)msg};
 }
@@ -764,7 +802,8 @@ void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost)
 {
 	struct dev *d = find_dev(e, device_id);
 	if (!d) {
-		wt_warn("rules: communication state for unknown device %lld ignored", (long long)device_id);
+		wt_warn("rules: communication state for unknown device %lld ignored",
+			(long long)device_id);
 		return;
 	}
 	if (!lost) {
@@ -777,8 +816,8 @@ void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost)
 		return;
 	char msg[256];
 	struct wt_alarm t;
-	snprintf(msg, sizeof(msg), "Communication lost with %s \"%s\"", d->type[0] ? d->type : "device",
-		 d->name);
+	snprintf(msg, sizeof(msg), "Communication lost with %s \"%s\"",
+		 d->type[0] ? d->type : "device", d->name);
 	device_alarm_tmpl(e, d, WT_ALARM_COMM_LOST, WT_SEV_CRITICAL, msg, &t);
 	d->comm = wt_alarms_raise(e->alarms, &t);
 }

@@ -56,7 +56,8 @@ struct wt_rules;
 struct wt_rules_device {
 	int64_t id;
 	const char *name;
-	const char *type;  /* "pdu", "ups", "ats", "sensor": matched by type rules, shown in messages */
+	const char
+		*type; /* "pdu", "ups", "ats", "sensor": matched by type rules, shown in messages */
 	const char *model; /* matched by model rules */
 	double rating_a;   /* inlet breaker rating per phase, A; 0 unknown (no headroom) */
 };
@@ -67,10 +68,10 @@ struct wt_rules_series {
 	uint32_t series;
 	int64_t device_id;
 	int64_t entity_id;
-	int entity_kind;    /* enum wt_entity_kind */
+	int entity_kind; /* enum wt_entity_kind */
 	int entity_index;
 	uint8_t phase;
-	int metric;         /* enum wt_metric */
+	int metric; /* enum wt_metric */
 	const char *entity_name;
 };
 
@@ -109,7 +110,7 @@ struct wt_rules_stats {
 	uint64_t partial;        /* of which with members missing */
 	uint64_t unknown_series; /* buckets for series never bound */
 	uint64_t commits;
-	double last_close_ms;    /* wall time of the last close */
+	double last_close_ms; /* wall time of the last close */
 	double last_commit_ms;
 };
 
@@ -129,7 +130,8 @@ int wt_rules_series_set(struct wt_rules *e, const struct wt_rules_series *s)
 	__attribute__((warn_unused_result));
 /* A device left the inventory: its series are unbound and its alarms
  * (thresholds and communication loss) clear. -ENOENT if unknown. */
-int wt_rules_device_remove(struct wt_rules *e, int64_t device_id) __attribute__((warn_unused_result));
+int wt_rules_device_remove(struct wt_rules *e, int64_t device_id)
+	__attribute__((warn_unused_result));
 /* A series left its device's profile: unbound, its alarm clears. */
 void wt_rules_series_unbind(struct wt_rules *e, uint32_t series);
 /* After start-up (bindings, structure, rules and restored alarms loaded and
@@ -157,7 +159,8 @@ size_t wt_rules_agg_pending(const struct wt_rules *e);
 /* The rollup close subscriber (a wt_close_fn; ctx is the engine): sums and
  * evaluates the aggregates, and evaluates device buckets (their average;
  * the maximum for state metrics; the delta for counters). */
-void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucket *buckets, size_t n);
+void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucket *buckets,
+		       size_t n);
 /* Optional, and what the daemon should do: a tap on the drivers' sample
  * sink (a wt_sample_sink emit; ctx is the engine) beside the rollup's
  * ingest. Device gauges and states are then evaluated on each sample as it

@@ -13,12 +13,12 @@ struct dev {
 	char *name, *type, *model;
 	double rating_a;
 	uint64_t type_key, model_key; /* hashed once, for resolution */
-	int32_t rack;          /* element index, -1 unassigned (set at commit) */
+	int32_t rack;                 /* element index, -1 unassigned (set at commit) */
 	uint8_t feed;
-	struct wt_alarm *comm; /* active communication-lost alarm */
-	int64_t seen;          /* bucket start of the last close it reported in */
+	struct wt_alarm *comm;         /* active communication-lost alarm */
+	int64_t seen;                  /* bucket start of the last close it reported in */
 	uint64_t has_inlet, has_total; /* metric bits present (commit scratch) */
-	bool removed;          /* gone from the inventory; the slot stays for its id */
+	bool removed;                  /* gone from the inventory; the slot stays for its id */
 };
 
 /* Everything per series id: what it is, which rule applies, its state. */
@@ -26,16 +26,16 @@ struct ser {
 	int64_t device_id;
 	int64_t entity_id;
 	char *entity_name;
-	int32_t dev;           /* device index (commit), -1 */
-	int32_t agg;           /* aggregate index, -1 for device series */
-	int32_t rule;          /* resolved rule index, -1 none */
-	int64_t rule_id;       /* id of that rule, to notice a change at commit */
-	uint32_t contrib_off;  /* into wt_rules.contrib */
+	int32_t dev;          /* device index (commit), -1 */
+	int32_t agg;          /* aggregate index, -1 for device series */
+	int32_t rule;         /* resolved rule index, -1 none */
+	int64_t rule_id;      /* id of that rule, to notice a change at commit */
+	uint32_t contrib_off; /* into wt_rules.contrib */
 	uint8_t contrib_n;
 	uint8_t kind, phase, metric;
 	uint16_t entity_index;
-	bool bound;            /* device series: bound by wt_rules_series_set */
-	bool was_agg;          /* an aggregate before this commit */
+	bool bound;   /* device series: bound by wt_rules_series_set */
+	bool was_agg; /* an aggregate before this commit */
 	struct wt_rule_state rs;
 	struct wt_alarm *alarm;
 };
@@ -44,12 +44,12 @@ struct agg {
 	uint32_t series;
 	int32_t element;
 	uint8_t feed, phase, metric;
-	uint8_t qacc;          /* worst member quality so far in this close */
-	uint8_t quality;       /* of the last value */
-	bool fresh;            /* had members in the last close */
+	uint8_t qacc;    /* worst member quality so far in this close */
+	uint8_t quality; /* of the last value */
+	bool fresh;      /* had members in the last close */
 	uint32_t expected, present, last_present;
 	double sum, value;
-	double total;          /* counters: cumulative, for the feedback */
+	double total; /* counters: cumulative, for the feedback */
 	/* headroom only: the two current aggregates and each feed's rating */
 	int32_t ha, hb;
 	double rating;
@@ -60,8 +60,8 @@ struct wt_rules {
 	struct wt_alarms *alarms;
 	struct wt_agg_registry reg;
 	struct wt_sample_sink feedback;
-	bool dirty;      /* something changed: commit before the next close */
-	bool dirty_plan; /* devices, series, structure or registry changed: re-plan aggregates */
+	bool dirty;       /* something changed: commit before the next close */
+	bool dirty_plan;  /* devices, series, structure or registry changed: re-plan aggregates */
 	bool sample_mode; /* device series are evaluated per sample (wt_rules_on_samples) */
 
 	struct dev *devs;
@@ -78,13 +78,13 @@ struct wt_rules {
 	size_t nrules, nuser, nrules_next;
 	int32_t (*budget_rule)[2]; /* per element: power, current budget rule, -1 */
 	bool have_rules_next;
-	int32_t *rule_next;           /* chain of rules with the same key */
-	struct wt_idmap rulemap;      /* (scope, id, metric, kind) -> first rule */
+	int32_t *rule_next;      /* chain of rules with the same key */
+	struct wt_idmap rulemap; /* (scope, id, metric, kind) -> first rule */
 
 	struct agg *aggs;
-	size_t naggs, nplain;         /* headroom aggregates follow the nplain plain ones */
-	size_t agg_pending;           /* aggregates whose series the registry has yet to create */
-	struct wt_idmap aggmap;       /* (element, feed, phase, metric) -> aggregate */
+	size_t naggs, nplain;   /* headroom aggregates follow the nplain plain ones */
+	size_t agg_pending;     /* aggregates whose series the registry has yet to create */
+	struct wt_idmap aggmap; /* (element, feed, phase, metric) -> aggregate */
 	int32_t *contrib;
 	size_t ncontrib;
 
@@ -96,7 +96,8 @@ struct wt_rules {
 	struct wt_rules_stats stats;
 };
 
-static inline uint64_t wt_agg_mapkey(int32_t element, unsigned feed, unsigned phase, unsigned metric)
+static inline uint64_t wt_agg_mapkey(int32_t element, unsigned feed, unsigned phase,
+				     unsigned metric)
 {
 	return ((uint64_t)(element + 1) << 20) | (feed << 12) | (phase << 8) | metric;
 }

@@ -130,8 +130,9 @@ struct wt_rule_step wt_rule_eval(const struct wt_rule *r, struct wt_rule_state *
 			uint8_t to = st->pending;
 			/* the threshold of the level we raise to */
 			if (to != enter) /* raised to warning while critical: same direction */
-				thr_enter = (int8_t)(wt_thr_is_below(thr_enter) ? WT_THR_WARN_BELOW
-									 : WT_THR_WARN_ABOVE);
+				thr_enter = (int8_t)(wt_thr_is_below(thr_enter)
+							     ? WT_THR_WARN_BELOW
+							     : WT_THR_WARN_ABOVE);
 			st->level = to;
 			st->thr = thr_enter;
 			st->pending = 0;

@@ -8,10 +8,20 @@
 #include <stdint.h>
 
 /* Redfish threshold vocabulary, in this order. */
-enum wt_thr { WT_THR_CRIT_ABOVE = 0, WT_THR_WARN_ABOVE, WT_THR_WARN_BELOW, WT_THR_CRIT_BELOW, WT_THR__COUNT };
+enum wt_thr {
+	WT_THR_CRIT_ABOVE = 0,
+	WT_THR_WARN_ABOVE,
+	WT_THR_WARN_BELOW,
+	WT_THR_CRIT_BELOW,
+	WT_THR__COUNT
+};
 
 /* Alarm severity, also a series' level: ordered so max() is "worst". */
-enum wt_severity { WT_SEV_OK = 0, WT_SEV_WARNING = 1, WT_SEV_CRITICAL = 2 };
+enum wt_severity {
+	WT_SEV_OK = 0,
+	WT_SEV_WARNING = 1,
+	WT_SEV_CRITICAL = 2
+};
 
 /* Who a rule applies to, from least to most specific for device series.
  * Structure scopes (room, row, rack, dc) apply to aggregate series of that
@@ -33,16 +43,16 @@ struct wt_rule {
 	int64_t id;
 	char *name;
 	bool enabled;
-	int metric;            /* enum wt_metric */
+	int metric; /* enum wt_metric */
 	enum wt_scope scope;
-	int64_t scope_id;      /* device, entity or element id */
-	char *scope_text;      /* device type or model */
-	int entity_kind;       /* only entities of this kind (enum wt_entity_kind), -1 any */
+	int64_t scope_id; /* device, entity or element id */
+	char *scope_text; /* device type or model */
+	int entity_kind;  /* only entities of this kind (enum wt_entity_kind), -1 any */
 	double thr[WT_THR__COUNT];
 	bool thr_on[WT_THR__COUNT];
-	double hysteresis;     /* clear only past threshold -/+ this band (>= 0) */
-	int32_t dwell_s;       /* trip only after the condition held this long */
-	int32_t repeat_s;      /* repeat notification every N s while active, 0 none */
+	double hysteresis; /* clear only past threshold -/+ this band (>= 0) */
+	int32_t dwell_s;   /* trip only after the condition held this long */
+	int32_t repeat_s;  /* repeat notification every N s while active, 0 none */
 };
 
 /* Per-series evaluation state; zero-initialised means "ok, nothing pending". */
@@ -55,8 +65,8 @@ struct wt_rule_state {
 
 /* What one evaluation decided. */
 struct wt_rule_step {
-	uint8_t from, to;      /* levels before and after */
-	int8_t thr;            /* enum wt_thr that tripped (to > OK), else -1 */
+	uint8_t from, to; /* levels before and after */
+	int8_t thr;       /* enum wt_thr that tripped (to > OK), else -1 */
 };
 
 /* Checks a rule's fields (thresholds ordered, band >= 0, ...); 0 or -EINVAL
@@ -75,10 +85,10 @@ static inline bool wt_thr_is_below(int t)
 {
 	return t == WT_THR_WARN_BELOW || t == WT_THR_CRIT_BELOW;
 }
-const char *wt_thr_name(enum wt_thr t);       /* "critical_above", ... */
+const char *wt_thr_name(enum wt_thr t);           /* "critical_above", ... */
 const char *wt_severity_name(enum wt_severity s); /* "ok", "warning", "critical" */
-const char *wt_scope_name(enum wt_scope s);   /* "global", "type", ... */
-int wt_scope_by_name(const char *name);       /* or -1 */
-void wt_rule_clear(struct wt_rule *r);        /* frees strings */
+const char *wt_scope_name(enum wt_scope s);       /* "global", "type", ... */
+int wt_scope_by_name(const char *name);           /* or -1 */
+void wt_rule_clear(struct wt_rule *r);            /* frees strings */
 
 #endif

@@ -114,11 +114,12 @@ int wt_rulesdb_audit_insert(PGconn *c, const struct wt_audit_event *ev, int64_t 
 			   ev->message ? ev->message : "",
 			   ev->details};
 	PGresult *r;
-	int rc = run(c, "audit insert", &r,
-		     "INSERT INTO audit_log (ts, severity, state, category, actor, object_kind, "
-		     "object_id, message, details) VALUES (coalesce(to_timestamp($1::float8 / 1000), "
-		     "now()), $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING id",
-		     9, p);
+	int rc = run(
+		c, "audit insert", &r,
+		"INSERT INTO audit_log (ts, severity, state, category, actor, object_kind, "
+		"object_id, message, details) VALUES (coalesce(to_timestamp($1::float8 / 1000), "
+		"now()), $2, $3, $4, $5, $6, $7, $8, $9::jsonb) RETURNING id",
+		9, p);
 	if (rc)
 		return rc;
 	if (id)
@@ -127,18 +128,24 @@ int wt_rulesdb_audit_insert(PGconn *c, const struct wt_audit_event *ev, int64_t 
 	return 0;
 }
 
-static int audit(PGconn *c, const char *actor, enum wt_audit_category cat, enum wt_audit_severity sev,
-		 const char *okind, int64_t oid, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static int audit(PGconn *c, const char *actor, enum wt_audit_category cat, enum wt_audit_severity sev,
-		 const char *okind, int64_t oid, const char *fmt, ...)
+static int audit(PGconn *c, const char *actor, enum wt_audit_category cat,
+		 enum wt_audit_severity sev, const char *okind, int64_t oid, const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+static int audit(PGconn *c, const char *actor, enum wt_audit_category cat,
+		 enum wt_audit_severity sev, const char *okind, int64_t oid, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	struct wt_audit_event ev = {.severity = sev, .state = WT_AUDIT_OPEN, .category = cat,
-				    .actor = actor, .object_kind = okind, .object_id = oid, .message = msg};
+	struct wt_audit_event ev = {.severity = sev,
+				    .state = WT_AUDIT_OPEN,
+				    .category = cat,
+				    .actor = actor,
+				    .object_kind = okind,
+				    .object_id = oid,
+				    .message = msg};
 	return wt_rulesdb_audit_insert(c, &ev, NULL);
 }
 
@@ -158,13 +165,15 @@ int wt_rulesdb_load_structure(PGconn *c, struct wt_structure **out)
 			 0, NULL);
 	if (!rc)
 		rc = run(c, "load placements", &d,
-			 "SELECT id, rack_id, feed FROM devices WHERE rack_id IS NOT NULL", 0, NULL);
+			 "SELECT id, rack_id, feed FROM devices WHERE rack_id IS NOT NULL", 0,
+			 NULL);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		int kind = wt_elem_kind_by_name(PQgetvalue(r, i, 1));
 		const char *attrs = PQgetvalue(r, i, 4);
-		rc = wt_structure_add(s, get_i64(r, i, 0), get_i64(r, i, 2), (enum wt_elem_kind)kind,
-				      PQgetvalue(r, i, 3), strcmp(attrs, "{}") ? attrs : NULL,
-				      get_dbl(r, i, 5), get_dbl(r, i, 6));
+		rc = wt_structure_add(s, get_i64(r, i, 0), get_i64(r, i, 2),
+				      (enum wt_elem_kind)kind, PQgetvalue(r, i, 3),
+				      strcmp(attrs, "{}") ? attrs : NULL, get_dbl(r, i, 5),
+				      get_dbl(r, i, 6));
 	}
 	for (int i = 0; !rc && i < PQntuples(d); i++) {
 		int feed = wt_feed_by_name(PQgetvalue(d, i, 2));
@@ -204,9 +213,9 @@ static int element_get(PGconn *c, int64_t id, int *kind, char *name, size_t n)
 	return 0;
 }
 
-int wt_rulesdb_element_create(PGconn *c, const char *actor, enum wt_elem_kind kind, int64_t parent_id,
-			      const char *name, const char *attrs, double budget_w, double budget_a,
-			      int64_t *id)
+int wt_rulesdb_element_create(PGconn *c, const char *actor, enum wt_elem_kind kind,
+			      int64_t parent_id, const char *name, const char *attrs,
+			      double budget_w, double budget_a, int64_t *id)
 {
 	char pname[256] = "", b1[24], b2[32], b3[32];
 	int pkind = -1, rc;
@@ -223,25 +232,30 @@ int wt_rulesdb_element_create(PGconn *c, const char *actor, enum wt_elem_kind ki
 		rc = -EINVAL;
 	PGresult *r = NULL;
 	if (!rc) {
-		const char *p[] = {wt_elem_kind_name(kind), parent_id > 0 ? I64(b1, parent_id) : NULL,
-				   name, attrs,
+		const char *p[] = {wt_elem_kind_name(kind),
+				   parent_id > 0 ? I64(b1, parent_id) : NULL,
+				   name,
+				   attrs,
 				   budget_w > 0 ? dbl(b2, sizeof(b2), budget_w) : NULL,
 				   budget_a > 0 ? dbl(b3, sizeof(b3), budget_a) : NULL};
-		rc = run(c, "create element", &r,
-			 "INSERT INTO structure_elements (kind, parent_id, name, attributes, budget_w, "
-			 "budget_a) VALUES ($1, $2, $3, coalesce($4::jsonb, '{}'), $5, $6) RETURNING id",
-			 6, p);
+		rc = run(
+			c, "create element", &r,
+			"INSERT INTO structure_elements (kind, parent_id, name, attributes, budget_w, "
+			"budget_a) VALUES ($1, $2, $3, coalesce($4::jsonb, '{}'), $5, $6) RETURNING id",
+			6, p);
 	}
 	if (!rc) {
 		*id = get_i64(r, 0, 0);
 		PQclear(r);
 		if (parent_id > 0)
-			rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, wt_elem_kind_name(kind), *id,
-				   "Created %s \"%s\" in %s \"%s\"", wt_elem_kind_name(kind), name,
+			rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO,
+				   wt_elem_kind_name(kind), *id, "Created %s \"%s\" in %s \"%s\"",
+				   wt_elem_kind_name(kind), name,
 				   wt_elem_kind_name((enum wt_elem_kind)pkind), pname);
 		else
-			rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, wt_elem_kind_name(kind), *id,
-				   "Created %s \"%s\"", wt_elem_kind_name(kind), name);
+			rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO,
+				   wt_elem_kind_name(kind), *id, "Created %s \"%s\"",
+				   wt_elem_kind_name(kind), name);
 	}
 	return finish(c, rc);
 }
@@ -257,12 +271,16 @@ int wt_rulesdb_element_rename(PGconn *c, const char *actor, int64_t id, const ch
 	rc = element_get(c, id, &kind, old, sizeof(old));
 	if (!rc) {
 		const char *p[] = {I64(b, id), name};
-		rc = run(c, "rename element", NULL,
-			 "UPDATE structure_elements SET name = $2, updated_at = now() WHERE id = $1", 2, p);
+		rc = run(
+			c, "rename element", NULL,
+			"UPDATE structure_elements SET name = $2, updated_at = now() WHERE id = $1",
+			2, p);
 	}
 	if (!rc)
-		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, wt_elem_kind_name((enum wt_elem_kind)kind), id,
-			   "Renamed %s \"%s\" to \"%s\"", wt_elem_kind_name((enum wt_elem_kind)kind), old, name);
+		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO,
+			   wt_elem_kind_name((enum wt_elem_kind)kind), id,
+			   "Renamed %s \"%s\" to \"%s\"",
+			   wt_elem_kind_name((enum wt_elem_kind)kind), old, name);
 	return finish(c, rc);
 }
 
@@ -275,7 +293,8 @@ int wt_rulesdb_element_update(PGconn *c, const char *actor, int64_t id, const ch
 		return rc;
 	rc = element_get(c, id, &kind, nm, sizeof(nm));
 	if (!rc) {
-		const char *p[] = {I64(b, id), attrs, budget_w > 0 ? dbl(b2, sizeof(b2), budget_w) : NULL,
+		const char *p[] = {I64(b, id), attrs,
+				   budget_w > 0 ? dbl(b2, sizeof(b2), budget_w) : NULL,
 				   budget_a > 0 ? dbl(b3, sizeof(b3), budget_a) : NULL};
 		rc = run(c, "update element", NULL,
 			 "UPDATE structure_elements SET attributes = coalesce($2::jsonb, '{}'), "
@@ -283,8 +302,10 @@ int wt_rulesdb_element_update(PGconn *c, const char *actor, int64_t id, const ch
 			 4, p);
 	}
 	if (!rc)
-		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, wt_elem_kind_name((enum wt_elem_kind)kind), id,
-			   "Changed attributes of %s \"%s\"", wt_elem_kind_name((enum wt_elem_kind)kind), nm);
+		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO,
+			   wt_elem_kind_name((enum wt_elem_kind)kind), id,
+			   "Changed attributes of %s \"%s\"",
+			   wt_elem_kind_name((enum wt_elem_kind)kind), nm);
 	return finish(c, rc);
 }
 
@@ -301,18 +322,22 @@ int wt_rulesdb_element_move(PGconn *c, const char *actor, int64_t id, int64_t ne
 		rc = -EINVAL;
 	if (!rc) {
 		const char *p[] = {I64(b1, id), I64(b2, new_parent)};
-		rc = run(c, "move element", NULL,
-			 "UPDATE structure_elements SET parent_id = $2, updated_at = now() WHERE id = $1", 2, p);
+		rc = run(
+			c, "move element", NULL,
+			"UPDATE structure_elements SET parent_id = $2, updated_at = now() WHERE id = $1",
+			2, p);
 	}
 	if (!rc)
-		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, wt_elem_kind_name((enum wt_elem_kind)kind), id,
-			   "Moved %s \"%s\" to %s \"%s\"", wt_elem_kind_name((enum wt_elem_kind)kind), nm,
+		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO,
+			   wt_elem_kind_name((enum wt_elem_kind)kind), id,
+			   "Moved %s \"%s\" to %s \"%s\"",
+			   wt_elem_kind_name((enum wt_elem_kind)kind), nm,
 			   wt_elem_kind_name((enum wt_elem_kind)pkind), pn);
 	return finish(c, rc);
 }
 
-#define SUBTREE                                                                                  \
-	"WITH RECURSIVE sub AS (SELECT id FROM structure_elements WHERE id = $1 UNION ALL "      \
+#define SUBTREE                                                                             \
+	"WITH RECURSIVE sub AS (SELECT id FROM structure_elements WHERE id = $1 UNION ALL " \
 	"SELECT e.id FROM structure_elements e JOIN sub ON e.parent_id = sub.id) "
 
 int wt_rulesdb_element_delete(PGconn *c, const char *actor, int64_t id, bool cascade, long *removed)
@@ -330,8 +355,9 @@ int wt_rulesdb_element_delete(PGconn *c, const char *actor, int64_t id, bool cas
 	const char *p[] = {I64(b, id)};
 	if (!rc)
 		rc = run(c, "count subtree", &r,
-			 SUBTREE "SELECT (SELECT count(*) - 1 FROM sub), "
-				 "(SELECT count(*) FROM devices WHERE rack_id IN (SELECT id FROM sub))",
+			 SUBTREE
+			 "SELECT (SELECT count(*) - 1 FROM sub), "
+			 "(SELECT count(*) FROM devices WHERE rack_id IN (SELECT id FROM sub))",
 			 1, p);
 	if (!rc) {
 		below = (long)get_i64(r, 0, 0);
@@ -347,11 +373,13 @@ int wt_rulesdb_element_delete(PGconn *c, const char *actor, int64_t id, bool cas
 			 1, p);
 	if (!rc)
 		rc = run(c, "delete subtree", &r,
-			 SUBTREE "DELETE FROM structure_elements WHERE id IN (SELECT id FROM sub)", 1, p);
+			 SUBTREE "DELETE FROM structure_elements WHERE id IN (SELECT id FROM sub)",
+			 1, p);
 	if (!rc) {
 		gone = strtol(PQcmdTuples(r), NULL, 10);
 		PQclear(r);
-		rc = audit(c, actor, WT_AUDIT_STRUCTURE, below || devices ? WT_AUDIT_WARNING : WT_AUDIT_INFO,
+		rc = audit(c, actor, WT_AUDIT_STRUCTURE,
+			   below || devices ? WT_AUDIT_WARNING : WT_AUDIT_INFO,
 			   wt_elem_kind_name((enum wt_elem_kind)kind), id,
 			   "Deleted %s \"%s\" with %ld elements below; %ld devices unassigned",
 			   wt_elem_kind_name((enum wt_elem_kind)kind), nm, below, devices);
@@ -367,7 +395,8 @@ static int device_name(PGconn *c, int64_t id, char *name, size_t n)
 	char b[24];
 	const char *p[] = {I64(b, id)};
 	PGresult *r;
-	int rc = run(c, "device lookup", &r, "SELECT name FROM devices WHERE id = $1 FOR UPDATE", 1, p);
+	int rc = run(c, "device lookup", &r, "SELECT name FROM devices WHERE id = $1 FOR UPDATE", 1,
+		     p);
 	if (rc)
 		return rc;
 	rc = PQntuples(r) == 1 ? 0 : -ENOENT;
@@ -393,12 +422,15 @@ int wt_rulesdb_device_assign(PGconn *c, const char *actor, int64_t device_id, in
 		rc = -EINVAL;
 	if (!rc) {
 		const char *p[] = {I64(b1, device_id), I64(b2, rack_id), wt_feed_name(feed)};
-		rc = run(c, "assign device", NULL,
-			 "UPDATE devices SET rack_id = $2, feed = $3, updated_at = now() WHERE id = $1", 3, p);
+		rc = run(
+			c, "assign device", NULL,
+			"UPDATE devices SET rack_id = $2, feed = $3, updated_at = now() WHERE id = $1",
+			3, p);
 	}
 	if (!rc)
 		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, "device", device_id,
-			   "Assigned device \"%s\" to rack \"%s\", feed %s", dn, rn, wt_feed_name(feed));
+			   "Assigned device \"%s\" to rack \"%s\", feed %s", dn, rn,
+			   wt_feed_name(feed));
 	return finish(c, rc);
 }
 
@@ -412,7 +444,8 @@ int wt_rulesdb_device_unassign(PGconn *c, const char *actor, int64_t device_id)
 	if (!rc) {
 		const char *p[] = {I64(b, device_id)};
 		rc = run(c, "unassign device", NULL,
-			 "UPDATE devices SET rack_id = NULL, updated_at = now() WHERE id = $1", 1, p);
+			 "UPDATE devices SET rack_id = NULL, updated_at = now() WHERE id = $1", 1,
+			 p);
 	}
 	if (!rc)
 		rc = audit(c, actor, WT_AUDIT_STRUCTURE, WT_AUDIT_INFO, "device", device_id,
@@ -423,8 +456,8 @@ int wt_rulesdb_device_unassign(PGconn *c, const char *actor, int64_t device_id)
 /* ---- rules ---- */
 
 #define RULE_COLS                                                                                \
-	"id, name, enabled, metric, scope, coalesce(device_id, entity_id, element_id, 0), "     \
-	"scope_text, target_kind, critical_above, critical_above_on, warning_above, "           \
+	"id, name, enabled, metric, scope, coalesce(device_id, entity_id, element_id, 0), "      \
+	"scope_text, target_kind, critical_above, critical_above_on, warning_above, "            \
 	"warning_above_on, warning_below, warning_below_on, critical_below, critical_below_on, " \
 	"hysteresis, dwell_s, repeat_s"
 
@@ -463,8 +496,9 @@ int wt_rulesdb_load_rules(PGconn *c, struct wt_rule **out, size_t *n)
 		x->scope_text = get_str(r, i, 6);
 		x->entity_kind = -1;
 		if (!PQgetisnull(r, i, 7))
-			x->entity_kind = x->scope >= WT_SCOPE_DC ? wt_elem_kind_by_name(PQgetvalue(r, i, 7))
-								 : wt_entity_kind_by_name(PQgetvalue(r, i, 7));
+			x->entity_kind = x->scope >= WT_SCOPE_DC
+						 ? wt_elem_kind_by_name(PQgetvalue(r, i, 7))
+						 : wt_entity_kind_by_name(PQgetvalue(r, i, 7));
 		for (int t = 0; t < WT_THR__COUNT; t++) {
 			x->thr[t] = get_dbl(r, i, 8 + 2 * t);
 			x->thr_on[t] = get_bool(r, i, 9 + 2 * t);
@@ -495,8 +529,9 @@ int wt_rulesdb_rule_save(PGconn *c, const char *actor, struct wt_rule *x, const 
 	char id[24], met[24], sid[24], thr[4][32], hy[32], dw[24], rp[24];
 	const char *kind = NULL;
 	if (x->entity_kind >= 0)
-		kind = x->scope >= WT_SCOPE_DC ? wt_elem_kind_name((enum wt_elem_kind)x->entity_kind)
-					       : wt_entity_kind_name((enum wt_entity_kind)x->entity_kind);
+		kind = x->scope >= WT_SCOPE_DC
+			       ? wt_elem_kind_name((enum wt_elem_kind)x->entity_kind)
+			       : wt_entity_kind_name((enum wt_entity_kind)x->entity_kind);
 	I64(sid, x->scope_id);
 	const char *p[] = {
 		x->id ? I64(id, x->id) : NULL,
@@ -509,10 +544,14 @@ int wt_rulesdb_rule_save(PGconn *c, const char *actor, struct wt_rule *x, const 
 		x->scope >= WT_SCOPE_DC ? sid : NULL,
 		x->scope == WT_SCOPE_TYPE || x->scope == WT_SCOPE_MODEL ? x->scope_text : NULL,
 		kind,
-		x->thr_on[0] ? dbl(thr[0], 32, x->thr[0]) : NULL, x->thr_on[0] ? "t" : "f",
-		x->thr_on[1] ? dbl(thr[1], 32, x->thr[1]) : NULL, x->thr_on[1] ? "t" : "f",
-		x->thr_on[2] ? dbl(thr[2], 32, x->thr[2]) : NULL, x->thr_on[2] ? "t" : "f",
-		x->thr_on[3] ? dbl(thr[3], 32, x->thr[3]) : NULL, x->thr_on[3] ? "t" : "f",
+		x->thr_on[0] ? dbl(thr[0], 32, x->thr[0]) : NULL,
+		x->thr_on[0] ? "t" : "f",
+		x->thr_on[1] ? dbl(thr[1], 32, x->thr[1]) : NULL,
+		x->thr_on[1] ? "t" : "f",
+		x->thr_on[2] ? dbl(thr[2], 32, x->thr[2]) : NULL,
+		x->thr_on[2] ? "t" : "f",
+		x->thr_on[3] ? dbl(thr[3], 32, x->thr[3]) : NULL,
+		x->thr_on[3] ? "t" : "f",
 		dbl(hy, sizeof(hy), x->hysteresis),
 		I64(dw, x->dwell_s),
 		I64(rp, x->repeat_s),
@@ -521,23 +560,25 @@ int wt_rulesdb_rule_save(PGconn *c, const char *actor, struct wt_rule *x, const 
 		return rc;
 	PGresult *r;
 	if (!x->id)
-		rc = run(c, "insert rule", &r,
-			 "INSERT INTO rules (name, enabled, metric, scope, device_id, entity_id, element_id, "
-			 "scope_text, target_kind, critical_above, critical_above_on, warning_above, "
-			 "warning_above_on, warning_below, warning_below_on, critical_below, "
-			 "critical_below_on, hysteresis, dwell_s, repeat_s) VALUES ($2, $3, $4, $5, $6, $7, "
-			 "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) "
-			 "RETURNING id, $1::int IS NULL",
-			 21, p);
+		rc = run(
+			c, "insert rule", &r,
+			"INSERT INTO rules (name, enabled, metric, scope, device_id, entity_id, element_id, "
+			"scope_text, target_kind, critical_above, critical_above_on, warning_above, "
+			"warning_above_on, warning_below, warning_below_on, critical_below, "
+			"critical_below_on, hysteresis, dwell_s, repeat_s) VALUES ($2, $3, $4, $5, $6, $7, "
+			"$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) "
+			"RETURNING id, $1::int IS NULL",
+			21, p);
 	else
-		rc = run(c, "update rule", &r,
-			 "UPDATE rules SET name = $2, enabled = $3, metric = $4, scope = $5, device_id = $6, "
-			 "entity_id = $7, element_id = $8, scope_text = $9, target_kind = $10, "
-			 "critical_above = $11, critical_above_on = $12, warning_above = $13, "
-			 "warning_above_on = $14, warning_below = $15, warning_below_on = $16, "
-			 "critical_below = $17, critical_below_on = $18, hysteresis = $19, dwell_s = $20, "
-			 "repeat_s = $21, updated_at = now() WHERE id = $1 RETURNING id",
-			 21, p);
+		rc = run(
+			c, "update rule", &r,
+			"UPDATE rules SET name = $2, enabled = $3, metric = $4, scope = $5, device_id = $6, "
+			"entity_id = $7, element_id = $8, scope_text = $9, target_kind = $10, "
+			"critical_above = $11, critical_above_on = $12, warning_above = $13, "
+			"warning_above_on = $14, warning_below = $15, warning_below_on = $16, "
+			"critical_below = $17, critical_below_on = $18, hysteresis = $19, dwell_s = $20, "
+			"repeat_s = $21, updated_at = now() WHERE id = $1 RETURNING id",
+			21, p);
 	if (!rc) {
 		if (PQntuples(r) != 1)
 			rc = -ENOENT;
@@ -546,8 +587,9 @@ int wt_rulesdb_rule_save(PGconn *c, const char *actor, struct wt_rule *x, const 
 		PQclear(r);
 	}
 	if (!rc)
-		rc = audit(c, actor, WT_AUDIT_RULE, WT_AUDIT_INFO, "rule", x->id, "%s rule \"%s\" (%s %s)",
-			   p[0] ? "Changed" : "Created", x->name, wt_scope_name(x->scope),
+		rc = audit(c, actor, WT_AUDIT_RULE, WT_AUDIT_INFO, "rule", x->id,
+			   "%s rule \"%s\" (%s %s)", p[0] ? "Changed" : "Created", x->name,
+			   wt_scope_name(x->scope),
 			   wt_metric_info((enum wt_metric)x->metric)
 				   ? wt_metric_info((enum wt_metric)x->metric)->name
 				   : "?");
@@ -571,7 +613,8 @@ int wt_rulesdb_rule_delete(PGconn *c, const char *actor, int64_t id)
 			snprintf(nm, sizeof(nm), "%s", PQgetvalue(r, 0, 0));
 		PQclear(r);
 		if (!rc)
-			rc = audit(c, actor, WT_AUDIT_RULE, WT_AUDIT_INFO, "rule", id, "Deleted rule \"%s\"", nm);
+			rc = audit(c, actor, WT_AUDIT_RULE, WT_AUDIT_INFO, "rule", id,
+				   "Deleted rule \"%s\"", nm);
 	}
 	return finish(c, rc);
 }
@@ -611,22 +654,23 @@ int wt_rulesdb_alarm_save(PGconn *c, const struct wt_alarm *a)
 		a->acked_by,
 		a->ack_comment,
 	};
-	return run(c, "save alarm", NULL,
-		   "INSERT INTO alarms (id, kind, active, severity, threshold_kind, value, threshold, "
-		   "rule_id, rule_name, series_id, device_id, entity_id, element_id, message, raised_at, "
-		   "cleared_at, updated_at, last_notify_at, acked, acked_at, acked_by, ack_comment) "
-		   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-		   "to_timestamp($15::float8 / 1000), to_timestamp($16::float8 / 1000), "
-		   "to_timestamp($17::float8 / 1000), to_timestamp($18::float8 / 1000), $19, "
-		   "to_timestamp($20::float8 / 1000), $21, $22) "
-		   "ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active, severity = EXCLUDED.severity, "
-		   "threshold_kind = EXCLUDED.threshold_kind, value = EXCLUDED.value, "
-		   "threshold = EXCLUDED.threshold, element_id = EXCLUDED.element_id, "
-		   "message = EXCLUDED.message, cleared_at = EXCLUDED.cleared_at, "
-		   "updated_at = EXCLUDED.updated_at, last_notify_at = EXCLUDED.last_notify_at, "
-		   "acked = EXCLUDED.acked, acked_at = EXCLUDED.acked_at, acked_by = EXCLUDED.acked_by, "
-		   "ack_comment = EXCLUDED.ack_comment",
-		   22, p);
+	return run(
+		c, "save alarm", NULL,
+		"INSERT INTO alarms (id, kind, active, severity, threshold_kind, value, threshold, "
+		"rule_id, rule_name, series_id, device_id, entity_id, element_id, message, raised_at, "
+		"cleared_at, updated_at, last_notify_at, acked, acked_at, acked_by, ack_comment) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+		"to_timestamp($15::float8 / 1000), to_timestamp($16::float8 / 1000), "
+		"to_timestamp($17::float8 / 1000), to_timestamp($18::float8 / 1000), $19, "
+		"to_timestamp($20::float8 / 1000), $21, $22) "
+		"ON CONFLICT (id) DO UPDATE SET active = EXCLUDED.active, severity = EXCLUDED.severity, "
+		"threshold_kind = EXCLUDED.threshold_kind, value = EXCLUDED.value, "
+		"threshold = EXCLUDED.threshold, element_id = EXCLUDED.element_id, "
+		"message = EXCLUDED.message, cleared_at = EXCLUDED.cleared_at, "
+		"updated_at = EXCLUDED.updated_at, last_notify_at = EXCLUDED.last_notify_at, "
+		"acked = EXCLUDED.acked, acked_at = EXCLUDED.acked_at, acked_by = EXCLUDED.acked_by, "
+		"ack_comment = EXCLUDED.ack_comment",
+		22, p);
 }
 
 void wt_rulesdb_free_alarms(struct wt_alarm *a, size_t n)
@@ -643,12 +687,12 @@ int wt_rulesdb_load_alarms(PGconn *c, struct wt_alarm **out, size_t *n)
 	PGresult *r;
 	*out = NULL;
 	*n = 0;
-	int rc = run(c, "load alarms", &r,
-		     "SELECT id, kind, active, severity, threshold_kind, value, threshold, rule_id, "
-		     "rule_name, series_id, device_id, entity_id, element_id, message, " MS("raised_at") ", "
-		     MS("cleared_at") ", " MS("updated_at") ", " MS("last_notify_at") ", acked, "
-		     MS("acked_at") ", acked_by, ack_comment FROM alarms WHERE active OR NOT acked ORDER BY id",
-		     0, NULL);
+	int rc = run(
+		c, "load alarms", &r,
+		"SELECT id, kind, active, severity, threshold_kind, value, threshold, rule_id, "
+		"rule_name, series_id, device_id, entity_id, element_id, message, " MS("raised_at") ", " MS(
+			"cleared_at") ", " MS("updated_at") ", " MS("last_notify_at") ", acked, " MS("acked_at") ", acked_by, ack_comment FROM alarms WHERE active OR NOT acked ORDER BY id",
+		0, NULL);
 	if (rc)
 		return rc;
 	int rows = PQntuples(r);
@@ -665,7 +709,8 @@ int wt_rulesdb_load_alarms(PGconn *c, struct wt_alarm **out, size_t *n)
 			  : strcmp(k, "reboot") == 0  ? WT_ALARM_REBOOT
 						      : WT_ALARM_THRESHOLD;
 		a->active = get_bool(r, i, 2);
-		a->severity = strcmp(PQgetvalue(r, i, 3), "critical") == 0 ? WT_SEV_CRITICAL : WT_SEV_WARNING;
+		a->severity = strcmp(PQgetvalue(r, i, 3), "critical") == 0 ? WT_SEV_CRITICAL
+									   : WT_SEV_WARNING;
 		a->thr = -1;
 		for (int t = 0; !PQgetisnull(r, i, 4) && t < WT_THR__COUNT; t++)
 			if (strcmp(PQgetvalue(r, i, 4), wt_thr_name((enum wt_thr)t)) == 0)
@@ -732,8 +777,10 @@ int wt_rulesdb_audit_set_state(PGconn *c, const char *actor, int64_t id, enum wt
 	}
 	if (!rc && comment && comment[0]) {
 		const char *q[] = {I64(b, id), actor ? actor : "", comment};
-		rc = run(c, "audit comment", NULL,
-			 "INSERT INTO audit_comments (audit_id, author, comment) VALUES ($1, $2, $3)", 3, q);
+		rc = run(
+			c, "audit comment", NULL,
+			"INSERT INTO audit_comments (audit_id, author, comment) VALUES ($1, $2, $3)",
+			3, q);
 	}
 	return finish(c, rc);
 }
@@ -745,7 +792,8 @@ int wt_rulesdb_audit_comment(PGconn *c, const char *author, int64_t id, const ch
 		return -EINVAL;
 	const char *q[] = {I64(b, id), author ? author : "", comment};
 	int rc = run(c, "audit comment", NULL,
-		     "INSERT INTO audit_comments (audit_id, author, comment) VALUES ($1, $2, $3)", 3, q);
+		     "INSERT INTO audit_comments (audit_id, author, comment) VALUES ($1, $2, $3)",
+		     3, q);
 	return rc == -ENOTEMPTY ? -ENOENT : rc; /* FK: no such entry */
 }
 
@@ -758,11 +806,12 @@ int wt_rulesdb_audit_set_retention(PGconn *c, const char *actor, enum wt_audit_c
 	if (rc)
 		return rc;
 	const char *p[] = {I64(b1, cls), I64(b2, days)};
-	rc = run(c, "audit retention", NULL, "UPDATE audit_retention SET days = $2 WHERE class = $1", 2, p);
+	rc = run(c, "audit retention", NULL,
+		 "UPDATE audit_retention SET days = $2 WHERE class = $1", 2, p);
 	if (!rc)
 		rc = audit(c, actor, WT_AUDIT_CONFIG, WT_AUDIT_INFO, "audit_retention", cls,
-			   "Audit retention for %s set to %d days%s", wt_audit_class_name(cls), days,
-			   days ? "" : " (forever)");
+			   "Audit retention for %s set to %d days%s", wt_audit_class_name(cls),
+			   days, days ? "" : " (forever)");
 	return finish(c, rc);
 }
 
@@ -770,7 +819,8 @@ int wt_rulesdb_audit_expire(PGconn *c, int64_t now_ms, long *deleted)
 {
 	PGresult *r;
 	*deleted = 0;
-	int rc = run(c, "audit retention", &r, "SELECT class, days FROM audit_retention ORDER BY class", 0, NULL);
+	int rc = run(c, "audit retention", &r,
+		     "SELECT class, days FROM audit_retention ORDER BY class", 0, NULL);
 	if (rc)
 		return rc;
 	int rows = PQntuples(r);
@@ -789,10 +839,11 @@ int wt_rulesdb_audit_expire(PGconn *c, int64_t now_ms, long *deleted)
 		/* Batches keep each transaction short; every batch is one range
 		 * scan of (retention_class, ts). */
 		for (;;) {
-			rc = run(c, "audit expire", &r,
-				 "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE "
-				 "retention_class = $1 AND ts < to_timestamp($2::float8 / 1000) LIMIT 10000)",
-				 2, p);
+			rc = run(
+				c, "audit expire", &r,
+				"DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE "
+				"retention_class = $1 AND ts < to_timestamp($2::float8 / 1000) LIMIT 10000)",
+				2, p);
 			if (rc)
 				break;
 			long n = strtol(PQcmdTuples(r), NULL, 10);
@@ -816,7 +867,7 @@ struct wt_agg_cache {
 	pthread_mutex_t lock;
 	struct cache_ent *v;
 	size_t n, cap;
-	struct wt_idmap map;    /* key -> index in v */
+	struct wt_idmap map; /* key -> index in v */
 	struct wt_agg_key *miss;
 	size_t nmiss, misscap;
 	struct wt_idmap missed; /* key -> 1 */
@@ -973,7 +1024,9 @@ int wt_agg_cache_create_missing(PGconn *c, struct wt_agg_cache *cache)
 	size_t done = 0;
 	for (; done < n && !rc; done++) {
 		const struct wt_agg_key *k = &miss[done];
-		char feed = k->feed >= WT_FEED_A && k->feed <= WT_FEED_D ? (char)('A' + k->feed - WT_FEED_A) : 0;
+		char feed = k->feed >= WT_FEED_A && k->feed <= WT_FEED_D
+				    ? (char)('A' + k->feed - WT_FEED_A)
+				    : 0;
 		uint32_t id = 0;
 		rc = wt_registry_aggregate_series(c, wt_elem_kind_name(k->element_kind),
 						  (int32_t)k->element_id, (enum wt_metric)k->metric,
@@ -1013,17 +1066,19 @@ int wt_rulesdb_load_bindings(PGconn *c, struct wt_rules *e)
 	if (rc)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && !rc; i++) {
-		struct wt_rules_device d = {get_i64(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-					    PQgetvalue(r, i, 3), get_dbl(r, i, 4)};
+		struct wt_rules_device d = {get_i64(r, i, 0), PQgetvalue(r, i, 1),
+					    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+					    get_dbl(r, i, 4)};
 		rc = wt_rules_device_set(e, &d);
 	}
 	PQclear(r);
 	if (rc)
 		return rc;
-	rc = run(c, "load series", &r,
-		 "SELECT s.id, e.device_id, e.id, e.kind, e.idx, e.name, s.metric, "
-		 "coalesce(e.attributes->>'phase', '') FROM series s JOIN entities e ON e.id = s.entity_id",
-		 0, NULL);
+	rc = run(
+		c, "load series", &r,
+		"SELECT s.id, e.device_id, e.id, e.kind, e.idx, e.name, s.metric, "
+		"coalesce(e.attributes->>'phase', '') FROM series s JOIN entities e ON e.id = s.entity_id",
+		0, NULL);
 	if (rc)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && !rc; i++) {
@@ -1031,9 +1086,14 @@ int wt_rulesdb_load_bindings(PGconn *c, struct wt_rules *e)
 		int idx = (int)get_i64(r, i, 4);
 		if (kind < 0)
 			continue;
-		struct wt_rules_series s = {(uint32_t)get_i64(r, i, 0), get_i64(r, i, 1), get_i64(r, i, 2),
-					    kind, idx, (uint8_t)parse_phase(PQgetvalue(r, i, 7), kind, idx),
-					    (int)get_i64(r, i, 6), PQgetvalue(r, i, 5)};
+		struct wt_rules_series s = {(uint32_t)get_i64(r, i, 0),
+					    get_i64(r, i, 1),
+					    get_i64(r, i, 2),
+					    kind,
+					    idx,
+					    (uint8_t)parse_phase(PQgetvalue(r, i, 7), kind, idx),
+					    (int)get_i64(r, i, 6),
+					    PQgetvalue(r, i, 5)};
 		rc = wt_rules_series_set(e, &s);
 		if (rc == -EINVAL || rc == -EEXIST) {
 			wt_warn("rules: series %u not bound (%s)", s.series, strerror(-rc));

@@ -26,13 +26,15 @@
 /* ---- structure ---- */
 
 /* Loads the whole tree and every device placement, indexed. */
-int wt_rulesdb_load_structure(PGconn *c, struct wt_structure **out) __attribute__((warn_unused_result));
+int wt_rulesdb_load_structure(PGconn *c, struct wt_structure **out)
+	__attribute__((warn_unused_result));
 
 /* Creates an element under parent_id (0 for a site); attrs is a JSON object
  * text or NULL; budgets <= 0 mean none. *id gets the new id. */
-int wt_rulesdb_element_create(PGconn *c, const char *actor, enum wt_elem_kind kind, int64_t parent_id,
-			      const char *name, const char *attrs, double budget_w, double budget_a,
-			      int64_t *id) __attribute__((warn_unused_result));
+int wt_rulesdb_element_create(PGconn *c, const char *actor, enum wt_elem_kind kind,
+			      int64_t parent_id, const char *name, const char *attrs,
+			      double budget_w, double budget_a, int64_t *id)
+	__attribute__((warn_unused_result));
 int wt_rulesdb_element_rename(PGconn *c, const char *actor, int64_t id, const char *name)
 	__attribute__((warn_unused_result));
 /* Sets attributes (JSON object text) and budgets of an element. */
@@ -55,24 +57,28 @@ int wt_rulesdb_device_unassign(PGconn *c, const char *actor, int64_t device_id)
 /* ---- rules ---- */
 
 /* Every rule, enabled or not (the engine skips disabled ones). */
-int wt_rulesdb_load_rules(PGconn *c, struct wt_rule **out, size_t *n) __attribute__((warn_unused_result));
+int wt_rulesdb_load_rules(PGconn *c, struct wt_rule **out, size_t *n)
+	__attribute__((warn_unused_result));
 /* Inserts (r->id == 0; r->id gets the new id) or updates a rule, after
  * wt_rule_validate(); *why (may be NULL) says what was wrong on -EINVAL. */
 int wt_rulesdb_rule_save(PGconn *c, const char *actor, struct wt_rule *r, const char **why)
 	__attribute__((warn_unused_result));
-int wt_rulesdb_rule_delete(PGconn *c, const char *actor, int64_t id) __attribute__((warn_unused_result));
+int wt_rulesdb_rule_delete(PGconn *c, const char *actor, int64_t id)
+	__attribute__((warn_unused_result));
 void wt_rulesdb_free_rules(struct wt_rule *r, size_t n);
 
 /* ---- alarms ---- */
 
 /* The alarms to restore at start-up: active, or inactive but not yet
  * acknowledged. Free with wt_rulesdb_free_alarms. */
-int wt_rulesdb_load_alarms(PGconn *c, struct wt_alarm **out, size_t *n) __attribute__((warn_unused_result));
+int wt_rulesdb_load_alarms(PGconn *c, struct wt_alarm **out, size_t *n)
+	__attribute__((warn_unused_result));
 void wt_rulesdb_free_alarms(struct wt_alarm *a, size_t n);
 /* Writes one alarm snapshot (insert or update by id). */
 int wt_rulesdb_alarm_save(PGconn *c, const struct wt_alarm *a) __attribute__((warn_unused_result));
 /* Reserves a block of alarm ids: [*first, *first + *count). */
-int wt_rulesdb_alarm_id_block(PGconn *c, int64_t *first, int64_t *count) __attribute__((warn_unused_result));
+int wt_rulesdb_alarm_id_block(PGconn *c, int64_t *first, int64_t *count)
+	__attribute__((warn_unused_result));
 
 /* ---- audit ---- */
 
@@ -88,7 +94,8 @@ int wt_rulesdb_audit_set_retention(PGconn *c, const char *actor, enum wt_audit_c
 	__attribute__((warn_unused_result));
 /* Deletes what each class's retention lets go, as of now_ms, in index
  * range batches; *deleted gets how many entries went. */
-int wt_rulesdb_audit_expire(PGconn *c, int64_t now_ms, long *deleted) __attribute__((warn_unused_result));
+int wt_rulesdb_audit_expire(PGconn *c, int64_t now_ms, long *deleted)
+	__attribute__((warn_unused_result));
 
 /* ---- aggregate series ids (the engine's registry callback) ---- */
 
@@ -105,7 +112,8 @@ int wt_agg_cache_load(PGconn *c, struct wt_agg_cache *cache) __attribute__((warn
 int wt_agg_cache_lookup(void *ctx, const struct wt_agg_key *key, uint32_t *id);
 size_t wt_agg_cache_missing(struct wt_agg_cache *cache);
 /* Creates the series for every remembered miss (get-or-create). */
-int wt_agg_cache_create_missing(PGconn *c, struct wt_agg_cache *cache) __attribute__((warn_unused_result));
+int wt_agg_cache_create_missing(PGconn *c, struct wt_agg_cache *cache)
+	__attribute__((warn_unused_result));
 /* An id the cache learned, so the rollup can register it (0 if none):
  * the i-th entry, in insertion order. */
 size_t wt_agg_cache_count(struct wt_agg_cache *cache);

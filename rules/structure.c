@@ -78,8 +78,12 @@ int wt_structure_add(struct wt_structure *s, int64_t id, int64_t parent_id, enum
 		s->cap = cap;
 	}
 	struct wt_element *e = &s->el[s->n];
-	*e = (struct wt_element){.id = id, .parent_id = parent_id, .kind = kind,
-				 .budget_w = budget_w, .budget_a = budget_a, .parent = -1};
+	*e = (struct wt_element){.id = id,
+				 .parent_id = parent_id,
+				 .kind = kind,
+				 .budget_w = budget_w,
+				 .budget_a = budget_a,
+				 .parent = -1};
 	e->name = strdup(name);
 	e->attrs = attrs ? strdup(attrs) : NULL;
 	if (!e->name || (attrs && !e->attrs)) {
@@ -91,7 +95,8 @@ int wt_structure_add(struct wt_structure *s, int64_t id, int64_t parent_id, enum
 	return 0;
 }
 
-int wt_structure_place(struct wt_structure *s, int64_t device_id, int64_t rack_id, enum wt_feed feed)
+int wt_structure_place(struct wt_structure *s, int64_t device_id, int64_t rack_id,
+		       enum wt_feed feed)
 {
 	if (device_id <= 0 || rack_id <= 0 || (unsigned)feed >= WT_FEED__COUNT)
 		return -EINVAL;

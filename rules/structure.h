@@ -12,20 +12,33 @@
 
 #include "idmap.h"
 
-enum wt_elem_kind { WT_EL_DC = 0, WT_EL_ROOM, WT_EL_ROW, WT_EL_RACK, WT_EL__COUNT };
+enum wt_elem_kind {
+	WT_EL_DC = 0,
+	WT_EL_ROOM,
+	WT_EL_ROW,
+	WT_EL_RACK,
+	WT_EL__COUNT
+};
 
 /* Feed 0 doubles as "all feeds" in aggregate keys. */
-enum wt_feed { WT_FEED_NONE = 0, WT_FEED_A, WT_FEED_B, WT_FEED_C, WT_FEED_D, WT_FEED__COUNT };
+enum wt_feed {
+	WT_FEED_NONE = 0,
+	WT_FEED_A,
+	WT_FEED_B,
+	WT_FEED_C,
+	WT_FEED_D,
+	WT_FEED__COUNT
+};
 
 struct wt_element {
 	int64_t id;
 	int64_t parent_id; /* 0 for a data centre */
 	enum wt_elem_kind kind;
 	char *name;
-	char *attrs;       /* JSON object text, or NULL */
-	double budget_w;   /* rack power budget, 0 = none */
-	double budget_a;   /* rack current budget per phase, 0 = none */
-	int32_t parent;    /* index of the parent, -1 for a data centre */
+	char *attrs;     /* JSON object text, or NULL */
+	double budget_w; /* rack power budget, 0 = none */
+	double budget_a; /* rack current budget per phase, 0 = none */
+	int32_t parent;  /* index of the parent, -1 for a data centre */
 };
 
 struct wt_placement {
@@ -52,8 +65,8 @@ int wt_structure_add(struct wt_structure *s, int64_t id, int64_t parent_id, enum
 		     const char *name, const char *attrs, double budget_w, double budget_a)
 	__attribute__((warn_unused_result));
 /* Places a device in a rack (replaces an earlier placement of that device). */
-int wt_structure_place(struct wt_structure *s, int64_t device_id, int64_t rack_id, enum wt_feed feed)
-	__attribute__((warn_unused_result));
+int wt_structure_place(struct wt_structure *s, int64_t device_id, int64_t rack_id,
+		       enum wt_feed feed) __attribute__((warn_unused_result));
 /* Builds the id index and parent links. -EINVAL if a parent is missing or
  * of the wrong kind, or a placement names no rack; the structure is then
  * unusable. */

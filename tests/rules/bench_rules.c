@@ -66,9 +66,10 @@ static void on_alarm(void *ctx, const struct wt_alarm_event *ev)
 }
 
 /* Per PDU: 9 inlet series, 3 per phase, 7 outlets: 25. */
-static const int inlet_metrics[9] = {WT_M_POWER_ACTIVE, WT_M_POWER_APPARENT, WT_M_POWER_REACTIVE,
-				     WT_M_ENERGY_ACTIVE, WT_M_NEUTRAL_CURRENT, WT_M_RESIDUAL_CURRENT,
-				     WT_M_VOLTAGE, WT_M_FREQUENCY, WT_M_POWER_FACTOR};
+static const int inlet_metrics[9] = {
+	WT_M_POWER_ACTIVE,  WT_M_POWER_APPARENT,  WT_M_POWER_REACTIVE,
+	WT_M_ENERGY_ACTIVE, WT_M_NEUTRAL_CURRENT, WT_M_RESIDUAL_CURRENT,
+	WT_M_VOLTAGE,       WT_M_FREQUENCY,       WT_M_POWER_FACTOR};
 static const int phase_metrics[3] = {WT_M_CURRENT, WT_M_POWER_ACTIVE, WT_M_VOLTAGE};
 #define PER_DEV 25
 #define OUTLETS 7
@@ -76,14 +77,22 @@ static const int phase_metrics[3] = {WT_M_CURRENT, WT_M_POWER_ACTIVE, WT_M_VOLTA
 static double typical(int metric)
 {
 	switch (metric) {
-	case WT_M_VOLTAGE: return 230;
-	case WT_M_FREQUENCY: return 50;
-	case WT_M_POWER_FACTOR: return 0.95;
-	case WT_M_CURRENT: return 4;
-	case WT_M_NEUTRAL_CURRENT: return 0.5;
-	case WT_M_RESIDUAL_CURRENT: return 0.01;
-	case WT_M_ENERGY_ACTIVE: return 3.5;
-	default: return 900;
+	case WT_M_VOLTAGE:
+		return 230;
+	case WT_M_FREQUENCY:
+		return 50;
+	case WT_M_POWER_FACTOR:
+		return 0.95;
+	case WT_M_CURRENT:
+		return 4;
+	case WT_M_NEUTRAL_CURRENT:
+		return 0.5;
+	case WT_M_RESIDUAL_CURRENT:
+		return 0.01;
+	case WT_M_ENERGY_ACTIVE:
+		return 3.5;
+	default:
+		return 900;
 	}
 }
 
@@ -153,20 +162,23 @@ int main(int argc, char **argv)
 		uint32_t sid = (uint32_t)d * PER_DEV + 1;
 		int64_t ent = (int64_t)d * 100 + 1;
 		for (int k = 0; k < 9 && !rc; k++, sid++) {
-			struct wt_rules_series s = {sid, d + 1, ent, WT_ENT_INLET, 1, 0, inlet_metrics[k], "Inlet"};
+			struct wt_rules_series s = {
+				sid, d + 1, ent, WT_ENT_INLET, 1, 0, inlet_metrics[k], "Inlet"};
 			metric_of[sid] = inlet_metrics[k];
 			rc = wt_rules_series_set(e, &s);
 		}
 		for (int p = 1; p <= 3 && !rc; p++)
 			for (int k = 0; k < 3 && !rc; k++, sid++) {
-				struct wt_rules_series s = {sid, d + 1, ent + p, WT_ENT_PHASE, p, (uint8_t)p,
-							    phase_metrics[k], "L"};
+				struct wt_rules_series s = {
+					sid, d + 1,      ent + p,          WT_ENT_PHASE,
+					p,   (uint8_t)p, phase_metrics[k], "L"};
 				metric_of[sid] = phase_metrics[k];
 				rc = wt_rules_series_set(e, &s);
 			}
 		for (int o = 1; o <= OUTLETS && !rc; o++, sid++) {
-			struct wt_rules_series s = {sid, d + 1, ent + 10 + o, WT_ENT_OUTLET, o, (uint8_t)(1 + o % 3),
-						    WT_M_CURRENT, "Outlet"};
+			struct wt_rules_series s = {sid,           d + 1,   ent + 10 + o,
+						    WT_ENT_OUTLET, o,       (uint8_t)(1 + o % 3),
+						    WT_M_CURRENT,  "Outlet"};
 			metric_of[sid] = WT_M_CURRENT;
 			rc = wt_rules_series_set(e, &s);
 		}
@@ -201,10 +213,11 @@ int main(int argc, char **argv)
 			x->scope_id = 1 + (int64_t)(v % (uint64_t)devs);
 			x->metric = (v >> 40) & 1 ? WT_M_VOLTAGE : WT_M_CURRENT;
 		} else if (kind < 18) { /* rack/row/room aggregates */
-			static const enum wt_scope sc[3] = {WT_SCOPE_RACK, WT_SCOPE_ROW, WT_SCOPE_ROOM};
+			static const enum wt_scope sc[3] = {WT_SCOPE_RACK, WT_SCOPE_ROW,
+							    WT_SCOPE_ROOM};
 			int w = (int)((v >> 8) % 3);
 			x->scope = sc[w];
-			x->scope_id = w == 0 ? rack0 + (int64_t)(v % (uint64_t)racks)
+			x->scope_id = w == 0   ? rack0 + (int64_t)(v % (uint64_t)racks)
 				      : w == 1 ? row0 + (int64_t)(v % (uint64_t)rows)
 					       : room0 + (int64_t)(v % (uint64_t)rooms);
 			x->metric = (v >> 40) & 1 ? WT_M_POWER_ACTIVE : WT_M_CURRENT;
@@ -260,7 +273,8 @@ int main(int argc, char **argv)
 	int64_t t = now - now % WT_BUCKET_MS;
 	for (int c = 0; c < closes; c++) {
 		for (size_t i = 0; i < nseries; i++) {
-			double v = base[i] * (0.98 + (double)((i + (size_t)c * 7919) % 40) / 1000.0);
+			double v = base[i] *
+				   (0.98 + (double)((i + (size_t)c * 7919) % 40) / 1000.0);
 			if (i % 50021 == 20 && c % 4 >= 2)
 				v = 40; /* hot outlet */
 			b[i].start_ms = t;
@@ -289,7 +303,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nrules; i++) {
 		again[i] = rules_copy[i];
 		again[i].name = strdup(rules_copy[i].name);
-		again[i].scope_text = rules_copy[i].scope_text ? strdup(rules_copy[i].scope_text) : NULL;
+		again[i].scope_text = rules_copy[i].scope_text ? strdup(rules_copy[i].scope_text)
+							       : NULL;
 	}
 	wt_rules_set_rules(e, again, (size_t)nrules);
 	c0 = cpu_ms();
@@ -308,7 +323,8 @@ int main(int argc, char **argv)
 	       close_ms, worst_cpu, total_wall / closes, closes);
 	printf("per close: %.0f device buckets, %.0f evaluations, %.0f aggregates (%.0f partial), %.0f fed back\n",
 	       (double)s->buckets / closes, (double)s->evaluations / closes,
-	       (double)s->aggregates / closes, (double)s->partial / closes, (double)fed_back / closes);
+	       (double)s->aggregates / closes, (double)s->partial / closes,
+	       (double)fed_back / closes);
 	printf("alarm events: %llu\n", (unsigned long long)alarm_events);
 	printf("RESULT rules series=%zu rules=%d close_ms=%.1f eval_ns_per_series=%.1f commit_ms=%.0f "
 	       "rule_commit_ms=%.0f aggregates=%zu\n",

@@ -17,15 +17,15 @@
 #include <string.h>
 
 static int failures, checks;
-#define CHECK(c, ...)                                                                            \
-	do {                                                                                     \
-		checks++;                                                                        \
-		if (!(c)) {                                                                      \
-			failures++;                                                              \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                              \
-			printf(__VA_ARGS__);                                                     \
-			printf("\n");                                                            \
-		}                                                                                \
+#define CHECK(c, ...)                                               \
+	do {                                                        \
+		checks++;                                           \
+		if (!(c)) {                                         \
+			failures++;                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+		}                                                   \
 	} while (0)
 
 static int64_t now_ms = 1700000000000LL;
@@ -109,8 +109,14 @@ static void rig_close(struct rig *g)
 
 static struct wt_bucket bk(uint32_t series, int64_t start, double v)
 {
-	return (struct wt_bucket){.series = series, .count = 1, .start_ms = start, .min = v, .max = v,
-				  .sum = v, .last = v, .quality = WT_Q_GOOD};
+	return (struct wt_bucket){.series = series,
+				  .count = 1,
+				  .start_ms = start,
+				  .min = v,
+				  .max = v,
+				  .sum = v,
+				  .last = v,
+				  .quality = WT_Q_GOOD};
 }
 
 static uint32_t series_of(PGconn *c, int32_t dev, enum wt_entity_kind k, int idx, const char *name,
@@ -125,8 +131,14 @@ static uint32_t series_of(PGconn *c, int32_t dev, enum wt_entity_kind k, int idx
 
 static int32_t device(PGconn *c, const char *name, int port)
 {
-	struct wt_device_rec d = {.name = name, .protocol = "snmp", .address = "127.0.0.1", .port = port,
-				  .model = "PX3-5190", .rating_a = 16, .phases = 1, .feed = "none",
+	struct wt_device_rec d = {.name = name,
+				  .protocol = "snmp",
+				  .address = "127.0.0.1",
+				  .port = port,
+				  .model = "PX3-5190",
+				  .rating_a = 16,
+				  .phases = 1,
+				  .feed = "none",
 				  .info = "{\"type\":\"PDU\"}"};
 	int32_t id = 0;
 	CHECK(wt_registry_upsert_device(c, &d, &id) == 0, "device %s", name);
@@ -141,28 +153,49 @@ static int setup(PGconn *c, const char *dsn)
 
 	/* --- structure operations --- */
 	int64_t site, room, row1, row2, rack1, rack2, rack3, tmp, junk;
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_DC, 0, "Frankfurt", NULL, 0, 0, &site) == 0, "site");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROOM, site, "Hall 1", "{\"floor\": 1}", 0, 0, &room) == 0, "room");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROW, room, "Row A", NULL, 0, 0, &row1) == 0, "row A");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROW, room, "Row B", NULL, 0, 0, &row2) == 0, "row B");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "R01", NULL, 7000, 32, &rack1) == 0, "rack 1");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "R02", NULL, 0, 0, &rack2) == 0, "rack 2");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row2, "R03", NULL, 0, 0, &rack3) == 0, "rack 3");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROOM, rack1, "bad", NULL, 0, 0, &junk) == -EINVAL,
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_DC, 0, "Frankfurt", NULL, 0, 0, &site) ==
+		      0,
+	      "site");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROOM, site, "Hall 1", "{\"floor\": 1}", 0,
+					0, &room) == 0,
+	      "room");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROW, room, "Row A", NULL, 0, 0, &row1) ==
+		      0,
+	      "row A");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROW, room, "Row B", NULL, 0, 0, &row2) ==
+		      0,
+	      "row B");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "R01", NULL, 7000, 32,
+					&rack1) == 0,
+	      "rack 1");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "R02", NULL, 0, 0, &rack2) ==
+		      0,
+	      "rack 2");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row2, "R03", NULL, 0, 0, &rack3) ==
+		      0,
+	      "rack 3");
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_ROOM, rack1, "bad", NULL, 0, 0, &junk) ==
+		      -EINVAL,
 	      "a room inside a rack is refused");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "r01", NULL, 0, 0, &junk) == -EEXIST,
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, row1, "r01", NULL, 0, 0, &junk) ==
+		      -EEXIST,
 	      "duplicate sibling name refused (case-insensitive)");
-	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, 999999, "x", NULL, 0, 0, &junk) == -ENOENT,
+	CHECK(wt_rulesdb_element_create(c, "alice", WT_EL_RACK, 999999, "x", NULL, 0, 0, &junk) ==
+		      -ENOENT,
 	      "missing parent");
 	CHECK(wt_rulesdb_element_rename(c, "bob", rack2, "R02-new") == 0, "rename");
 	CHECK(wt_rulesdb_element_move(c, "bob", rack2, row2) == 0, "move rack to row B");
-	CHECK(wt_rulesdb_element_move(c, "bob", rack2, room) == -EINVAL, "rack directly in a room refused");
-	CHECK(wt_rulesdb_element_update(c, "bob", rack3, "{\"u\": 42}", 5000, 0) == 0, "update attributes");
+	CHECK(wt_rulesdb_element_move(c, "bob", rack2, room) == -EINVAL,
+	      "rack directly in a room refused");
+	CHECK(wt_rulesdb_element_update(c, "bob", rack3, "{\"u\": 42}", 5000, 0) == 0,
+	      "update attributes");
 
-	int32_t d1 = device(c, "PDU A", 1601), d2 = device(c, "PDU B", 1602), d3 = device(c, "PDU C", 1603);
+	int32_t d1 = device(c, "PDU A", 1601), d2 = device(c, "PDU B", 1602),
+		d3 = device(c, "PDU C", 1603);
 	CHECK(wt_rulesdb_device_assign(c, "bob", d1, rack1, WT_FEED_A) == 0, "assign A");
 	CHECK(wt_rulesdb_device_assign(c, "bob", d2, rack1, WT_FEED_B) == 0, "assign B");
-	CHECK(wt_rulesdb_device_assign(c, "bob", d3, row1, WT_FEED_A) == -EINVAL, "device in a row refused");
+	CHECK(wt_rulesdb_device_assign(c, "bob", d3, row1, WT_FEED_A) == -EINVAL,
+	      "device in a row refused");
 	CHECK(wt_rulesdb_device_assign(c, "bob", d3, rack2, WT_FEED_A) == 0, "assign C");
 	CHECK(wt_rulesdb_device_unassign(c, "bob", d3) == 0, "unassign C");
 	CHECK(q1(c, "SELECT count(*) FROM devices WHERE rack_id IS NULL AND feed = 'none'") == 1,
@@ -174,13 +207,17 @@ static int setup(PGconn *c, const char *dsn)
 	      "rack with devices refused");
 	CHECK(wt_rulesdb_element_delete(c, "carol", row2, false, &removed) == -ENOTEMPTY,
 	      "row with racks refused");
-	CHECK(q1(c, "SELECT count(*) FROM structure_elements") == 7, "nothing deleted by a refusal");
-	CHECK(wt_rulesdb_element_create(c, "carol", WT_EL_ROOM, site, "Hall 2", NULL, 0, 0, &tmp) == 0, "room 2");
+	CHECK(q1(c, "SELECT count(*) FROM structure_elements") == 7,
+	      "nothing deleted by a refusal");
+	CHECK(wt_rulesdb_element_create(c, "carol", WT_EL_ROOM, site, "Hall 2", NULL, 0, 0, &tmp) ==
+		      0,
+	      "room 2");
 	CHECK(wt_rulesdb_element_delete(c, "carol", tmp, false, &removed) == 0 && removed == 1,
 	      "empty room deleted");
 	CHECK(wt_rulesdb_element_delete(c, "carol", row2, true, &removed) == 0 && removed == 3,
 	      "cascade deletes the row and its 2 racks (removed %ld)", removed);
-	CHECK(q1(c, "SELECT count(*) FROM devices WHERE rack_id IS NULL") == 1, "cascade unassigned PDU C");
+	CHECK(q1(c, "SELECT count(*) FROM devices WHERE rack_id IS NULL") == 1,
+	      "cascade unassigned PDU C");
 	CHECK(q1(c, "SELECT count(*) FROM devices") == 3, "cascade never deletes devices");
 	CHECK(q1(c, "SELECT count(*) FROM structure_elements") == 4, "4 elements left");
 	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'structure'") == 18,
@@ -195,20 +232,28 @@ static int setup(PGconn *c, const char *dsn)
 	const struct wt_placement *p = wt_structure_placement(st, d2);
 	CHECK(p && p->rack_id == rack1 && p->feed == WT_FEED_B, "placement loaded");
 	int32_t i1 = wt_structure_find(st, rack1);
-	CHECK(i1 >= 0 && st->el[i1].budget_w == 7000 && st->el[st->el[i1].parent].id == row1, "rack loaded");
+	CHECK(i1 >= 0 && st->el[i1].budget_w == 7000 && st->el[st->el[i1].parent].id == row1,
+	      "rack loaded");
 	wt_structure_free(st);
 
 	/* --- series and rules --- */
 	uint32_t o2 = series_of(c, d1, WT_ENT_OUTLET, 2, "Outlet # 2", WT_M_VOLTAGE, NULL);
-	uint32_t ia = series_of(c, d1, WT_ENT_INLET, 1, "Inlet", WT_M_CURRENT, "{\"phase\": \"L1\"}");
-	uint32_t ib = series_of(c, d2, WT_ENT_INLET, 1, "Inlet", WT_M_CURRENT, "{\"phase\": \"L1\"}");
+	uint32_t ia = series_of(c, d1, WT_ENT_INLET, 1, "Inlet", WT_M_CURRENT,
+				"{\"phase\": \"L1\"}");
+	uint32_t ib = series_of(c, d2, WT_ENT_INLET, 1, "Inlet", WT_M_CURRENT,
+				"{\"phase\": \"L1\"}");
 	(void)series_of(c, d1, WT_ENT_INLET, 1, "Inlet", WT_M_POWER_ACTIVE, "{\"phase\": \"L1\"}");
 	(void)series_of(c, d2, WT_ENT_INLET, 1, "Inlet", WT_M_POWER_ACTIVE, "{\"phase\": \"L1\"}");
 	CHECK(o2 && ia && ib, "series");
 
-	struct wt_rule r = {.name = "Alert test", .enabled = true, .metric = WT_M_VOLTAGE,
-			    .scope = WT_SCOPE_DEVICE, .scope_id = d1, .entity_kind = WT_ENT_OUTLET,
-			    .hysteresis = 2, .repeat_s = 600};
+	struct wt_rule r = {.name = "Alert test",
+			    .enabled = true,
+			    .metric = WT_M_VOLTAGE,
+			    .scope = WT_SCOPE_DEVICE,
+			    .scope_id = d1,
+			    .entity_kind = WT_ENT_OUTLET,
+			    .hysteresis = 2,
+			    .repeat_s = 600};
 	r.thr[WT_THR_WARN_ABOVE] = 228;
 	r.thr_on[WT_THR_WARN_ABOVE] = true;
 	r.thr[WT_THR_CRIT_ABOVE] = 240;
@@ -218,9 +263,14 @@ static int setup(PGconn *c, const char *dsn)
 	struct wt_rule bad = r;
 	bad.id = 0;
 	bad.thr[WT_THR_WARN_ABOVE] = 250;
-	CHECK(wt_rulesdb_rule_save(c, "alice", &bad, &why) == -EINVAL && why, "bad order refused: %s", why ? why : "");
-	struct wt_rule hr = {.name = "Rack redundancy", .enabled = true, .metric = WT_M_HEADROOM,
-			     .scope = WT_SCOPE_RACK, .scope_id = rack1, .entity_kind = -1};
+	CHECK(wt_rulesdb_rule_save(c, "alice", &bad, &why) == -EINVAL && why,
+	      "bad order refused: %s", why ? why : "");
+	struct wt_rule hr = {.name = "Rack redundancy",
+			     .enabled = true,
+			     .metric = WT_M_HEADROOM,
+			     .scope = WT_SCOPE_RACK,
+			     .scope_id = rack1,
+			     .entity_kind = -1};
 	hr.thr[WT_THR_CRIT_BELOW] = 0;
 	hr.thr_on[WT_THR_CRIT_BELOW] = true;
 	CHECK(wt_rulesdb_rule_save(c, "alice", &hr, &why) == 0, "headroom rule saved");
@@ -234,7 +284,8 @@ static int setup(PGconn *c, const char *dsn)
 		      rules[1].scope == WT_SCOPE_RACK && rules[1].scope_id == rack1,
 	      "rules round-trip");
 	wt_rulesdb_free_rules(rules, nrules);
-	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'rule'") == 3, "rule changes audited");
+	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'rule'") == 3,
+	      "rule changes audited");
 
 	/* --- engine: raise alarms that must survive the restart --- */
 	struct rig g;
@@ -248,30 +299,42 @@ static int setup(PGconn *c, const char *dsn)
 	struct wt_bucket b[3] = {bk(o2, t, 230.7), bk(ia, t, 9), bk(ib, t, 8)};
 	wt_rules_on_close(g.e, t, b, 3);
 	now_ms = t + 5500;
-	CHECK(ev_count[WT_ALARM_RAISED] == 3, "voltage warning and headroom alarms (feed A and B) raised: %d",
+	CHECK(ev_count[WT_ALARM_RAISED] == 3,
+	      "voltage warning and headroom alarms (feed A and B) raised: %d",
 	      ev_count[WT_ALARM_RAISED]);
 	wt_rules_device_comm(g.e, d3, true);
 	CHECK(wt_alarms_element_status(wt_rules_alarms(g.e), site) == WT_SEV_CRITICAL, "site red");
 	rig_close(&g);
 	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE active") == 4, "4 active alarms stored");
-	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE message = 'Value of 230.7 V at \"Outlet # 2\" (2) "
-		    "outlet has exceeded the warning threshold of 228 V via rule \"Alert test\" for PDU "
-		    "\"PDU A\"'") == 1,
+	CHECK(q1(c,
+		 "SELECT count(*) FROM alarms WHERE message = 'Value of 230.7 V at \"Outlet # 2\" (2) "
+		 "outlet has exceeded the warning threshold of 228 V via rule \"Alert test\" for PDU "
+		 "\"PDU A\"'") == 1,
 	      "message stored");
-	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'alarm'") == 4, "alarm changes audited");
-	struct wt_audit_event ev = {.severity = WT_AUDIT_INFO, .category = WT_AUDIT_LOGIN, .actor = "alice",
+	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'alarm'") == 4,
+	      "alarm changes audited");
+	struct wt_audit_event ev = {.severity = WT_AUDIT_INFO,
+				    .category = WT_AUDIT_LOGIN,
+				    .actor = "alice",
 				    .message = "alice logged in from 10.0.0.1"};
 	int64_t aid = 0;
 	CHECK(wt_rulesdb_audit_insert(c, &ev, &aid) == 0 && aid > 0, "login event");
-	CHECK(wt_rulesdb_audit_set_state(c, "bob", aid, WT_AUDIT_INVESTIGATING, "who is alice?") == 0,
+	CHECK(wt_rulesdb_audit_set_state(c, "bob", aid, WT_AUDIT_INVESTIGATING, "who is alice?") ==
+		      0,
 	      "audit entry investigated");
 	CHECK(wt_rulesdb_audit_comment(c, "carol", aid, "she is new") == 0, "audit comment");
-	CHECK(wt_rulesdb_audit_comment(c, "carol", 987654321, "nope") == -ENOENT, "comment on a missing entry");
-	CHECK(wt_rulesdb_audit_set_state(c, "bob", 987654321, WT_AUDIT_DONE, NULL) == -ENOENT, "state of a missing entry");
+	CHECK(wt_rulesdb_audit_comment(c, "carol", 987654321, "nope") == -ENOENT,
+	      "comment on a missing entry");
+	CHECK(wt_rulesdb_audit_set_state(c, "bob", 987654321, WT_AUDIT_DONE, NULL) == -ENOENT,
+	      "state of a missing entry");
 	CHECK(q1(c, "SELECT count(*) FROM audit_comments") == 2, "two comments stored");
-	CHECK(q1(c, "SELECT state FROM audit_log WHERE category = 'login'") == WT_AUDIT_INVESTIGATING, "state stored");
-	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_CLOSED_ERROR, 30) == 0, "retention set");
-	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_NONE, 30) == -EINVAL, "class none refused");
+	CHECK(q1(c, "SELECT state FROM audit_log WHERE category = 'login'") ==
+		      WT_AUDIT_INVESTIGATING,
+	      "state stored");
+	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_CLOSED_ERROR, 30) == 0,
+	      "retention set");
+	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_NONE, 30) == -EINVAL,
+	      "class none refused");
 	return 0;
 }
 
@@ -283,14 +346,17 @@ static int restart(PGconn *c, const char *dsn)
 	int64_t site = q1(c, "SELECT id FROM structure_elements WHERE kind = 'site'");
 	CHECK(wt_alarms_element_status(wt_rules_alarms(g.e), site) == WT_SEV_CRITICAL,
 	      "restored alarms escalate to the site");
-	uint32_t o2 = (uint32_t)q1(c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
-				      "WHERE e.kind = 'outlet' AND e.idx = 2");
-	uint32_t ia = (uint32_t)q1(c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
-				      "JOIN devices d ON d.id = e.device_id WHERE d.name = 'PDU A' AND "
-				      "e.kind = 'inlet' AND s.metric = 3");
-	uint32_t ib = (uint32_t)q1(c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
-				      "JOIN devices d ON d.id = e.device_id WHERE d.name = 'PDU B' AND "
-				      "e.kind = 'inlet' AND s.metric = 3");
+	uint32_t o2 = (uint32_t)q1(
+		c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
+		   "WHERE e.kind = 'outlet' AND e.idx = 2");
+	uint32_t ia = (uint32_t)q1(
+		c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
+		   "JOIN devices d ON d.id = e.device_id WHERE d.name = 'PDU A' AND "
+		   "e.kind = 'inlet' AND s.metric = 3");
+	uint32_t ib = (uint32_t)q1(
+		c, "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
+		   "JOIN devices d ON d.id = e.device_id WHERE d.name = 'PDU B' AND "
+		   "e.kind = 'inlet' AND s.metric = 3");
 	int32_t d3 = (int32_t)q1(c, "SELECT id FROM devices WHERE name = 'PDU C'");
 	int64_t t = 1700000100000LL;
 	/* still true: voltage above 228 - 2, rack still not redundant, PDU C still lost */
@@ -298,7 +364,8 @@ static int restart(PGconn *c, const char *dsn)
 	now_ms = t + 5500;
 	wt_rules_on_close(g.e, t, b, 3);
 	wt_rules_device_comm(g.e, d3, true);
-	CHECK(ev_count[WT_ALARM_RAISED] == 0, "nothing raised twice after the restart (%d)", ev_count[WT_ALARM_RAISED]);
+	CHECK(ev_count[WT_ALARM_RAISED] == 0, "nothing raised twice after the restart (%d)",
+	      ev_count[WT_ALARM_RAISED]);
 	/* now false: both clear */
 	t += 5000;
 	b[0] = bk(o2, t, 225);
@@ -306,15 +373,23 @@ static int restart(PGconn *c, const char *dsn)
 	b[2] = bk(ib, t, 4);
 	now_ms = t + 5500;
 	wt_rules_on_close(g.e, t, b, 3);
-	CHECK(ev_count[WT_ALARM_CLEARED] == 3, "voltage and both headroom alarms cleared (%d)", ev_count[WT_ALARM_CLEARED]);
-	int64_t vid = q1(c, "SELECT id FROM alarms WHERE kind = 'threshold' AND threshold_kind = 'warning_above'");
+	CHECK(ev_count[WT_ALARM_CLEARED] == 3, "voltage and both headroom alarms cleared (%d)",
+	      ev_count[WT_ALARM_CLEARED]);
+	int64_t vid = q1(
+		c,
+		"SELECT id FROM alarms WHERE kind = 'threshold' AND threshold_kind = 'warning_above'");
 	CHECK(wt_alarms_ack(wt_rules_alarms(g.e), vid, "alice", "PSU swapped") == 0, "ack");
 	rig_close(&g);
 	CHECK(q1(c, "SELECT count(*) FROM alarms") == 4, "still 4 alarm rows: no duplicate");
-	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE active") == 1, "only the comm loss is active");
-	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE acked AND acked_by = 'alice' AND ack_comment = 'PSU swapped'") == 1,
+	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE active") == 1,
+	      "only the comm loss is active");
+	CHECK(q1(c,
+		 "SELECT count(*) FROM alarms WHERE acked AND acked_by = 'alice' AND ack_comment = 'PSU swapped'") ==
+		      1,
 	      "ack stored");
-	CHECK(q1(c, "SELECT count(*) FROM audit_log WHERE category = 'alarm' AND actor = 'alice'") == 1,
+	CHECK(q1(c,
+		 "SELECT count(*) FROM audit_log WHERE category = 'alarm' AND actor = 'alice'") ==
+		      1,
 	      "ack audited with its actor");
 	return 0;
 }
@@ -341,8 +416,11 @@ static int outage(PGconn *c, const char *dsn)
 		wt_rules_device_comm(g.e, d1, false);
 		char msg[64];
 		snprintf(msg, sizeof(msg), "outlet %d switched off", i + 1);
-		struct wt_audit_event ev = {.severity = WT_AUDIT_INFO, .category = WT_AUDIT_OUTLET,
-					    .actor = "alice", .object_kind = "device", .object_id = d1,
+		struct wt_audit_event ev = {.severity = WT_AUDIT_INFO,
+					    .category = WT_AUDIT_OUTLET,
+					    .actor = "alice",
+					    .object_kind = "device",
+					    .object_id = d1,
 					    .message = msg};
 		CHECK(wt_dbq_audit(g.q, &ev) == 0, "audit queued while the database is away");
 	}
@@ -396,8 +474,7 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[1], "outage") == 0) {
 		outage(c, argv[2]);
 		c = NULL; /* outage() closed it */
-	}
-	else
+	} else
 		CHECK(0, "unknown command %s", argv[1]);
 	if (c)
 		PQfinish(c);

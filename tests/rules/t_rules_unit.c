@@ -14,15 +14,15 @@
 #include <string.h>
 
 static int failures, checks;
-#define CHECK(c, ...)                                                                            \
-	do {                                                                                     \
-		checks++;                                                                        \
-		if (!(c)) {                                                                      \
-			failures++;                                                              \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                              \
-			printf(__VA_ARGS__);                                                     \
-			printf("\n");                                                            \
-		}                                                                                \
+#define CHECK(c, ...)                                               \
+	do {                                                        \
+		checks++;                                           \
+		if (!(c)) {                                         \
+			failures++;                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+		}                                                   \
 	} while (0)
 
 static int64_t now_ms;
@@ -83,8 +83,14 @@ static void ev_reset(void)
 
 static struct wt_bucket bk(uint32_t series, int64_t start, double v)
 {
-	return (struct wt_bucket){.series = series, .count = 1, .start_ms = start, .min = v, .max = v,
-				  .sum = v, .last = v, .quality = WT_Q_GOOD};
+	return (struct wt_bucket){.series = series,
+				  .count = 1,
+				  .start_ms = start,
+				  .min = v,
+				  .max = v,
+				  .sum = v,
+				  .last = v,
+				  .quality = WT_Q_GOOD};
 }
 
 static void close_at(struct wt_rules *e, int64_t start, struct wt_bucket *b, size_t n)
@@ -97,9 +103,14 @@ static void close_at(struct wt_rules *e, int64_t start, struct wt_bucket *b, siz
 static struct wt_rule mkrule(int64_t id, const char *name, int metric, enum wt_scope scope,
 			     int64_t scope_id, const char *text)
 {
-	struct wt_rule r = {.id = id, .name = strdup(name), .enabled = true, .metric = metric,
-			    .scope = scope, .scope_id = scope_id,
-			    .scope_text = text ? strdup(text) : NULL, .entity_kind = -1};
+	struct wt_rule r = {.id = id,
+			    .name = strdup(name),
+			    .enabled = true,
+			    .metric = metric,
+			    .scope = scope,
+			    .scope_id = scope_id,
+			    .scope_text = text ? strdup(text) : NULL,
+			    .entity_kind = -1};
 	return r;
 }
 
@@ -109,7 +120,8 @@ static void thr(struct wt_rule *r, int t, double v)
 	r->thr_on[t] = true;
 }
 
-static uint32_t agg(struct wt_rules *e, int64_t el, enum wt_elem_kind k, int feed, int phase, int metric)
+static uint32_t agg(struct wt_rules *e, int64_t el, enum wt_elem_kind k, int feed, int phase,
+		    int metric)
 {
 	struct wt_agg_key key;
 	memset(&key, 0, sizeof(key));
@@ -153,7 +165,8 @@ static void test_structure(void)
 	CHECK(wt_structure_place(s, 9, 5, WT_FEED_A) == 0, "place");
 	CHECK(wt_structure_index(s) != 0, "device placed in a data centre refused");
 	wt_structure_free(s);
-	CHECK(wt_feed_by_name("b") == WT_FEED_B && wt_elem_kind_by_name("rack") == WT_EL_RACK, "names");
+	CHECK(wt_feed_by_name("b") == WT_FEED_B && wt_elem_kind_by_name("rack") == WT_EL_RACK,
+	      "names");
 }
 
 /* Pure state machine: thresholds, hysteresis, dwell, below thresholds. */
@@ -198,7 +211,8 @@ static void test_state_machine(void)
 	CHECK(s.to == WT_SEV_OK, "dwell: back to normal resets");
 	s = wt_rule_eval(&r, &d, 260, 10000, 15000);
 	s = wt_rule_eval(&r, &d, 245, 15000, 20000);
-	CHECK(s.to == WT_SEV_WARNING, "dwell: trips at the level held for 10 s (warning), got %d", s.to);
+	CHECK(s.to == WT_SEV_WARNING, "dwell: trips at the level held for 10 s (warning), got %d",
+	      s.to);
 	s = wt_rule_eval(&r, &d, 260, 20000, 25000);
 	CHECK(s.to == WT_SEV_WARNING, "dwell: critical waits its own dwell");
 	s = wt_rule_eval(&r, &d, 260, 25000, 30000);
@@ -279,7 +293,8 @@ static void test_precedence(void)
 	CHECK(RID(21) == 3, "model rule beats type rule: %lld", (long long)RID(21));
 	CHECK(RID(31) == 2, "type rule beats global rule: %lld", (long long)RID(31));
 	CHECK(RID(41) == 1, "global rule for a UPS output: %lld", (long long)RID(41));
-	CHECK(RID(42) == 6, "kind-specific global rule beats any-kind global: %lld", (long long)RID(42));
+	CHECK(RID(42) == 6, "kind-specific global rule beats any-kind global: %lld",
+	      (long long)RID(42));
 	CHECK(RID(14) == 0, "no voltage rule: %lld", (long long)RID(14));
 	uint32_t rack_i = agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_CURRENT);
 	uint32_t rack2_i = agg(e, 1001, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE);
@@ -288,19 +303,23 @@ static void test_precedence(void)
 	uint32_t rack_p = agg(e, 1000, WT_EL_RACK, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
 	CHECK(rack_i && row_i && row_p && rack_p, "aggregates exist");
 	CHECK(rack2_i == 0, "rack R2 has no power members, so no aggregate");
-	CHECK(RID(rack_i) == 7, "rack rule applies to the rack aggregate: %lld", (long long)RID(rack_i));
+	CHECK(RID(rack_i) == 7, "rack rule applies to the rack aggregate: %lld",
+	      (long long)RID(rack_i));
 	CHECK(RID(row_i) == 8, "room rule applies to a row aggregate: %lld", (long long)RID(row_i));
 	CHECK(RID(row_p) == 0, "rack-only room rule skips the row: %lld", (long long)RID(row_p));
-	CHECK(RID(rack_p) == 9, "rack-only room rule applies to racks: %lld", (long long)RID(rack_p));
-	CHECK(RID(13) == 4, "device rule beats kind-specific global rule: %lld", (long long)RID(13));
+	CHECK(RID(rack_p) == 9, "rack-only room rule applies to racks: %lld",
+	      (long long)RID(rack_p));
+	CHECK(RID(13) == 4, "device rule beats kind-specific global rule: %lld",
+	      (long long)RID(13));
 
 	/* the message format */
 	ev_reset();
 	struct wt_bucket b[] = {bk(11, 0, 230.7)};
 	close_at(e, 0, b, 1);
 	CHECK(ev_count[WT_ALARM_RAISED] == 1, "raised");
-	CHECK(strcmp(last_msg, "Value of 230.7 A at \"Outlet # 2\" (2) outlet has exceeded the warning "
-			       "threshold of 14 A via rule \"Alert test\" for PDU \"PDU one\"") == 0,
+	CHECK(strcmp(last_msg,
+		     "Value of 230.7 A at \"Outlet # 2\" (2) outlet has exceeded the warning "
+		     "threshold of 14 A via rule \"Alert test\" for PDU \"PDU one\"") == 0,
 	      "message: %s", last_msg);
 
 	/* deleting the rule clears its alarm at the next commit */
@@ -311,7 +330,8 @@ static void test_precedence(void)
 	CHECK(wt_rules_commit(e) == 0, "commit");
 	CHECK(RID(11) == 1 && RID(rack_i) == 0, "new rule set resolved");
 	close_at(e, 5000, b, 1);
-	CHECK(ev_count[WT_ALARM_CLEARED] == 1, "alarm of a changed rule clears when below the new threshold");
+	CHECK(ev_count[WT_ALARM_CLEARED] == 1,
+	      "alarm of a changed rule clears when below the new threshold");
 	wt_rules_free(e);
 }
 
@@ -339,7 +359,8 @@ static void test_dwell_hysteresis_repeat(void)
 	b = bk(11, t, 13);
 	close_at(e, t, &b, 1);
 	CHECK(ev_count[WT_ALARM_RAISED] == 1, "raised after 10 s");
-	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 1000) == WT_SEV_WARNING, "rack is yellow");
+	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 1000) == WT_SEV_WARNING,
+	      "rack is yellow");
 	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 1) == WT_SEV_WARNING, "dc is yellow");
 	/* repeat: 60 s after raising, not before */
 	int repeats_at_65s = -1;
@@ -351,7 +372,8 @@ static void test_dwell_hysteresis_repeat(void)
 			repeats_at_65s = ev_count[WT_ALARM_REPEAT];
 	}
 	CHECK(repeats_at_65s == 0, "no repeat before 60 s");
-	CHECK(ev_count[WT_ALARM_REPEAT] == 1, "one repeat after 60 s, got %d", ev_count[WT_ALARM_REPEAT]);
+	CHECK(ev_count[WT_ALARM_REPEAT] == 1, "one repeat after 60 s, got %d",
+	      ev_count[WT_ALARM_REPEAT]);
 	t += 5000;
 	b = bk(11, t, 11.2);
 	close_at(e, t, &b, 1);
@@ -364,7 +386,8 @@ static void test_dwell_hysteresis_repeat(void)
 	CHECK(wt_alarms_count(wt_rules_alarms(e)) == 1, "cleared alarm stays until acknowledged");
 	int64_t id = wt_alarms_at(wt_rules_alarms(e), 0)->id;
 	CHECK(wt_alarms_ack(wt_rules_alarms(e), id, "alice", "replaced the server") == 0, "ack");
-	CHECK(wt_alarms_count(wt_rules_alarms(e)) == 0, "acknowledged inactive alarm leaves memory");
+	CHECK(wt_alarms_count(wt_rules_alarms(e)) == 0,
+	      "acknowledged inactive alarm leaves memory");
 	CHECK(ev_count[WT_ALARM_ACKED] == 1, "ack published");
 	/* no repeat interval: never repeats */
 	wt_rules_free(e);
@@ -383,7 +406,7 @@ static void test_aggregates(void)
 	add_dev(e, 5, "loose", "PDU", "AP8", 16);
 	uint32_t sid = 1;
 	/* per device: inlet P, S, Q, E, neutral; phases L1..L3 current and P; an outlet current */
-	static const int inlet_m[] = {WT_M_POWER_ACTIVE, WT_M_POWER_APPARENT, WT_M_POWER_REACTIVE,
+	static const int inlet_m[] = {WT_M_POWER_ACTIVE,  WT_M_POWER_APPARENT,  WT_M_POWER_REACTIVE,
 				      WT_M_ENERGY_ACTIVE, WT_M_NEUTRAL_CURRENT, WT_M_VOLTAGE};
 	uint32_t inlet[6][6], phc[6][4], php[6][4], outlet[6];
 	for (int d = 1; d <= 5; d++) {
@@ -395,7 +418,8 @@ static void test_aggregates(void)
 			phc[d][p] = sid;
 			add_ser(e, sid++, d, d * 100 + p, WT_ENT_PHASE, p, p, WT_M_CURRENT, "L");
 			php[d][p] = sid;
-			add_ser(e, sid++, d, d * 100 + p, WT_ENT_PHASE, p, p, WT_M_POWER_ACTIVE, "L");
+			add_ser(e, sid++, d, d * 100 + p, WT_ENT_PHASE, p, p, WT_M_POWER_ACTIVE,
+				"L");
 		}
 		outlet[d] = sid;
 		add_ser(e, sid++, d, d * 100 + 50, WT_ENT_OUTLET, 1, 1, WT_M_CURRENT, "O1");
@@ -426,57 +450,74 @@ static void test_aggregates(void)
 		bool bmiss = round == 1;
 		double a1 = val[inlet[1][0]], a2 = bmiss ? 0 : val[inlet[2][0]];
 		double a3 = val[inlet[3][0]], a4 = val[inlet[4][0]];
-#define FB(s) ((s) ? fb_val[(s) - 100000] : NAN)
-#define FQ(s) ((s) ? fb_q[(s) - 100000] : -1)
+#define FB(s) ((s) ? fb_val[(s)-100000] : NAN)
+#define FQ(s) ((s) ? fb_q[(s)-100000] : -1)
 		uint32_t s;
 		s = agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE);
-		CHECK(fabs(FB(s) - (a1 + a2)) < 1e-9, "round %d rack power = sum of its PDUs: %g vs %g", round, FB(s), a1 + a2);
-		CHECK(FQ(s) == (bmiss ? WT_Q_ESTIMATED : WT_Q_GOOD), "round %d rack quality %d", round, FQ(s));
+		CHECK(fabs(FB(s) - (a1 + a2)) < 1e-9,
+		      "round %d rack power = sum of its PDUs: %g vs %g", round, FB(s), a1 + a2);
+		CHECK(FQ(s) == (bmiss ? WT_Q_ESTIMATED : WT_Q_GOOD), "round %d rack quality %d",
+		      round, FQ(s));
 		uint32_t pres, exp;
-		CHECK(wt_rules_agg_members(e, s, &pres, &exp) == 0 && exp == 2 && pres == (bmiss ? 1u : 2u),
+		CHECK(wt_rules_agg_members(e, s, &pres, &exp) == 0 && exp == 2 &&
+			      pres == (bmiss ? 1u : 2u),
 		      "round %d members %u/%u", round, pres, exp);
 		CHECK(fb_ts[s - 100000] == t + 5000, "feedback stamped into the open bucket");
 		s = agg(e, 1000, WT_EL_RACK, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
-		CHECK(fabs(FB(s) - a1) < 1e-9 && FQ(s) == WT_Q_GOOD, "round %d feed A power = A-PDU", round);
+		CHECK(fabs(FB(s) - a1) < 1e-9 && FQ(s) == WT_Q_GOOD,
+		      "round %d feed A power = A-PDU", round);
 		s = agg(e, 1000, WT_EL_RACK, WT_FEED_B, 0, WT_M_POWER_ACTIVE);
-		CHECK(bmiss ? !fb_has[s - 100000] : fabs(FB(s) - a2) < 1e-9, "round %d feed B power", round);
+		CHECK(bmiss ? !fb_has[s - 100000] : fabs(FB(s) - a2) < 1e-9,
+		      "round %d feed B power", round);
 		s = agg(e, 100, WT_EL_ROW, 0, 0, WT_M_POWER_ACTIVE);
 		CHECK(fabs(FB(s) - (a1 + a2 + a3)) < 1e-9, "round %d row power", round);
 		s = agg(e, 100, WT_EL_ROW, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
 		CHECK(fabs(FB(s) - (a1 + a3)) < 1e-9, "round %d row feed A power", round);
 		s = agg(e, 10, WT_EL_ROOM, 0, 0, WT_M_POWER_ACTIVE);
-		CHECK(fabs(FB(s) - (a1 + a2 + a3 + a4)) < 1e-9, "round %d room power (dev 5 unassigned)", round);
+		CHECK(fabs(FB(s) - (a1 + a2 + a3 + a4)) < 1e-9,
+		      "round %d room power (dev 5 unassigned)", round);
 		s = agg(e, 1, WT_EL_DC, 0, 0, WT_M_ENERGY_ACTIVE);
-		double en = val[inlet[1][3]] + (bmiss ? 0 : val[inlet[2][3]]) + val[inlet[3][3]] + val[inlet[4][3]];
+		double en = val[inlet[1][3]] + (bmiss ? 0 : val[inlet[2][3]]) + val[inlet[3][3]] +
+			    val[inlet[4][3]];
 		energy_total += en;
 		CHECK(fabs(FB(s) - energy_total) < 1e-9,
-		      "round %d dc energy fed back as a running total of the deltas: %g vs %g", round, FB(s), energy_total);
+		      "round %d dc energy fed back as a running total of the deltas: %g vs %g",
+		      round, FB(s), energy_total);
 		s = agg(e, 10, WT_EL_ROOM, 0, 0, WT_M_NEUTRAL_CURRENT);
-		double nc = val[inlet[1][4]] + (bmiss ? 0 : val[inlet[2][4]]) + val[inlet[3][4]] + val[inlet[4][4]];
+		double nc = val[inlet[1][4]] + (bmiss ? 0 : val[inlet[2][4]]) + val[inlet[3][4]] +
+			    val[inlet[4][4]];
 		CHECK(fabs(FB(s) - nc) < 1e-9, "round %d room neutral current", round);
 		for (int p = 1; p <= 3; p++) {
 			double ia = val[phc[1][p]], ib = bmiss ? 0 : val[phc[2][p]];
 			s = agg(e, 1000, WT_EL_RACK, 0, p, WT_M_CURRENT);
-			CHECK(fabs(FB(s) - (ia + ib)) < 1e-9, "round %d rack L%d current", round, p);
+			CHECK(fabs(FB(s) - (ia + ib)) < 1e-9, "round %d rack L%d current", round,
+			      p);
 			s = agg(e, 1000, WT_EL_RACK, WT_FEED_B, p, WT_M_POWER_ACTIVE);
-			CHECK(bmiss || fabs(FB(s) - val[php[2][p]]) < 1e-9, "round %d rack B L%d power", round, p);
+			CHECK(bmiss || fabs(FB(s) - val[php[2][p]]) < 1e-9,
+			      "round %d rack B L%d power", round, p);
 			/* headroom: what feed A would carry if B failed, against A's 16 A */
 			s = agg(e, 1000, WT_EL_RACK, WT_FEED_A, p, WT_M_HEADROOM);
 			if (!bmiss)
-				CHECK(fabs(FB(s) - (16 - (ia + ib))) < 1e-9, "headroom A L%d %g", p, FB(s));
+				CHECK(fabs(FB(s) - (16 - (ia + ib))) < 1e-9, "headroom A L%d %g", p,
+				      FB(s));
 			else
 				CHECK(!fb_has[s - 100000], "no headroom without feed B's reading");
 		}
-		CHECK(agg(e, 1001, WT_EL_RACK, WT_FEED_A, 1, WT_M_HEADROOM) == 0, "single-feed rack has no headroom");
+		CHECK(agg(e, 1001, WT_EL_RACK, WT_FEED_A, 1, WT_M_HEADROOM) == 0,
+		      "single-feed rack has no headroom");
 		CHECK(agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_VOLTAGE) == 0, "voltage is not summed");
-		CHECK(agg(e, 1000, WT_EL_RACK, 0, 1, WT_M_CURRENT) && agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_CURRENT) == 0,
+		CHECK(agg(e, 1000, WT_EL_RACK, 0, 1, WT_M_CURRENT) &&
+			      agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_CURRENT) == 0,
 		      "phase currents do not make a total current");
 		/* total power: the inlet only, phases not added on top */
-		CHECK(fabs(FB(agg(e, 1010, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE)) - a4) < 1e-9, "no double counting");
+		CHECK(fabs(FB(agg(e, 1010, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE)) - a4) < 1e-9,
+		      "no double counting");
 		uint32_t rep, ex;
-		CHECK(wt_rules_element_devices(e, 1000, &rep, &ex) == 0 && ex == 2 && rep == (bmiss ? 1u : 2u),
+		CHECK(wt_rules_element_devices(e, 1000, &rep, &ex) == 0 && ex == 2 &&
+			      rep == (bmiss ? 1u : 2u),
 		      "round %d rack devices %u/%u", round, rep, ex);
-		CHECK(wt_rules_element_devices(e, 1, &rep, &ex) == 0 && ex == 4, "dc devices expected %u", ex);
+		CHECK(wt_rules_element_devices(e, 1, &rep, &ex) == 0 && ex == 4,
+		      "dc devices expected %u", ex);
 		/* random currents up to 100 A against 16 A ratings: never redundant */
 		if (round == 0)
 			CHECK(ev_count[WT_ALARM_RAISED] >= 1, "negative headroom raises an alarm");
@@ -487,7 +528,8 @@ static void test_aggregates(void)
 	uint64_t before = wt_rules_stats(e)->buckets;
 	close_at(e, t, &back, 1);
 	CHECK(wt_rules_stats(e)->buckets == before, "aggregate bucket coming back is skipped");
-	CHECK(!fb_has[agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE) - 100000], "and produces nothing");
+	CHECK(!fb_has[agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE) - 100000],
+	      "and produces nothing");
 	wt_rules_free(e);
 }
 
@@ -513,7 +555,8 @@ static void test_escalation_and_device_alarms(void)
 	CHECK(wt_alarms_element_status(al, 1001) == WT_SEV_CRITICAL, "R2 red");
 	CHECK(wt_alarms_element_status(al, 100) == WT_SEV_CRITICAL, "row red (worst below)");
 	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_OK, "other row green");
-	CHECK(wt_alarms_element_status(al, 10) == WT_SEV_CRITICAL && wt_alarms_element_status(al, 1) == WT_SEV_CRITICAL,
+	CHECK(wt_alarms_element_status(al, 10) == WT_SEV_CRITICAL &&
+		      wt_alarms_element_status(al, 1) == WT_SEV_CRITICAL,
 	      "room and dc red");
 	b[1] = bk(31, 5000, 14);
 	b[0] = bk(11, 5000, 13);
@@ -528,15 +571,19 @@ static void test_escalation_and_device_alarms(void)
 	wt_rules_device_comm(e, 4, true);
 	wt_rules_device_comm(e, 4, true);
 	CHECK(ev_count[WT_ALARM_RAISED] == 1, "communication loss raised once");
-	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_CRITICAL, "comm loss escalates to the row");
+	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_CRITICAL,
+	      "comm loss escalates to the row");
 	CHECK(strcmp(last_msg, "Communication lost with PDU \"R3-PDU\"") == 0, "msg %s", last_msg);
 	wt_rules_device_comm(e, 4, false);
-	CHECK(ev_count[WT_ALARM_CLEARED] == 1 && wt_alarms_element_status(al, 101) == WT_SEV_OK, "comm back");
+	CHECK(ev_count[WT_ALARM_CLEARED] == 1 && wt_alarms_element_status(al, 101) == WT_SEV_OK,
+	      "comm back");
 	wt_rules_device_rebooted(e, 4);
-	CHECK(ev_count[WT_ALARM_RAISED] == 2 && ev_count[WT_ALARM_CLEARED] == 2, "reboot is an event");
+	CHECK(ev_count[WT_ALARM_RAISED] == 2 && ev_count[WT_ALARM_CLEARED] == 2,
+	      "reboot is an event");
 	size_t unacked = 0;
 	for (size_t i = 0; i < wt_alarms_count(al); i++)
-		unacked += !wt_alarms_at(al, i)->acked && wt_alarms_at(al, i)->kind == WT_ALARM_REBOOT;
+		unacked += !wt_alarms_at(al, i)->acked &&
+			   wt_alarms_at(al, i)->kind == WT_ALARM_REBOOT;
 	CHECK(unacked == 1, "reboot listed until acknowledged");
 
 	/* moving a device re-homes its alarm's escalation */
@@ -545,7 +592,8 @@ static void test_escalation_and_device_alarms(void)
 	CHECK(wt_structure_place(s, 4, 1000, WT_FEED_B) == 0, "move");
 	wt_rules_set_structure(e, s);
 	CHECK(wt_rules_commit(e) == 0, "commit");
-	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_OK && wt_alarms_element_status(al, 1000) == WT_SEV_CRITICAL,
+	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_OK &&
+		      wt_alarms_element_status(al, 1000) == WT_SEV_CRITICAL,
 	      "alarm follows the device to its new rack");
 	wt_rules_free(e);
 }
@@ -563,19 +611,36 @@ static void test_restore(void)
 	r[0] = mkrule(1, "outlet", WT_M_CURRENT, WT_SCOPE_GLOBAL, 0, NULL);
 	thr(&r[0], WT_THR_WARN_ABOVE, 12);
 	wt_rules_set_rules(e, r, 1);
-	struct wt_alarm a1 = {.id = 77, .kind = WT_ALARM_THRESHOLD, .active = true, .severity = WT_SEV_WARNING,
-			      .thr = WT_THR_WARN_ABOVE, .value = 13, .threshold = 12, .rule_id = 1,
-			      .series = 11, .device_id = 1, .element_id = 1000, .message = "old"};
+	struct wt_alarm a1 = {.id = 77,
+			      .kind = WT_ALARM_THRESHOLD,
+			      .active = true,
+			      .severity = WT_SEV_WARNING,
+			      .thr = WT_THR_WARN_ABOVE,
+			      .value = 13,
+			      .threshold = 12,
+			      .rule_id = 1,
+			      .series = 11,
+			      .device_id = 1,
+			      .element_id = 1000,
+			      .message = "old"};
 	struct wt_alarm a2 = a1;
 	a2.id = 78;
 	a2.series = 12;
-	struct wt_alarm a3 = {.id = 79, .kind = WT_ALARM_COMM_LOST, .active = true, .severity = WT_SEV_CRITICAL,
-			      .thr = -1, .device_id = 1, .element_id = 1000, .message = "lost"};
-	CHECK(wt_alarms_restore(wt_rules_alarms(e), &a1) && wt_alarms_restore(wt_rules_alarms(e), &a2) &&
+	struct wt_alarm a3 = {.id = 79,
+			      .kind = WT_ALARM_COMM_LOST,
+			      .active = true,
+			      .severity = WT_SEV_CRITICAL,
+			      .thr = -1,
+			      .device_id = 1,
+			      .element_id = 1000,
+			      .message = "lost"};
+	CHECK(wt_alarms_restore(wt_rules_alarms(e), &a1) &&
+		      wt_alarms_restore(wt_rules_alarms(e), &a2) &&
 		      wt_alarms_restore(wt_rules_alarms(e), &a3),
 	      "restore");
 	CHECK(wt_rules_commit(e) == 0, "commit");
-	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 10) == WT_SEV_CRITICAL, "restored alarms escalate");
+	CHECK(wt_alarms_element_status(wt_rules_alarms(e), 10) == WT_SEV_CRITICAL,
+	      "restored alarms escalate");
 	ev_reset();
 	struct wt_bucket b[2] = {bk(11, 0, 14), bk(12, 0, 3)};
 	close_at(e, 0, b, 2);
@@ -591,14 +656,16 @@ static void test_restore(void)
 	ev_reset();
 	wt_rules_device_comm(e, 1, true);
 	CHECK(wt_rules_device_remove(e, 1) == 0, "remove device");
-	CHECK(ev_count[WT_ALARM_CLEARED] == 2, "threshold and comm alarms of a removed device clear (%d)",
+	CHECK(ev_count[WT_ALARM_CLEARED] == 2,
+	      "threshold and comm alarms of a removed device clear (%d)",
 	      ev_count[WT_ALARM_CLEARED]);
 	CHECK(wt_rules_device_remove(e, 1) == -ENOENT, "removed twice");
 	uint64_t unknown = wt_rules_stats(e)->unknown_series;
 	int raised = ev_count[WT_ALARM_RAISED];
 	struct wt_bucket gone = bk(11, 10000, 20);
 	close_at(e, 10000, &gone, 1);
-	CHECK(wt_rules_stats(e)->unknown_series == unknown + 1 && ev_count[WT_ALARM_RAISED] == raised,
+	CHECK(wt_rules_stats(e)->unknown_series == unknown + 1 &&
+		      ev_count[WT_ALARM_RAISED] == raised,
 	      "a removed device's bucket is not evaluated");
 	wt_rules_free(e);
 
@@ -607,9 +674,11 @@ static void test_restore(void)
 	add_dev(e, 2, "B-PDU", "PDU", "PX3", 16);
 	wt_rules_set_structure(e, mkstructure());
 	struct wt_alarm o1 = a1, o2 = a3;
-	o1.series = 999; /* never bound */
+	o1.series = 999;   /* never bound */
 	o2.device_id = 42; /* unknown device */
-	CHECK(wt_alarms_restore(wt_rules_alarms(e), &o1) && wt_alarms_restore(wt_rules_alarms(e), &o2), "restore");
+	CHECK(wt_alarms_restore(wt_rules_alarms(e), &o1) &&
+		      wt_alarms_restore(wt_rules_alarms(e), &o2),
+	      "restore");
 	CHECK(wt_rules_commit(e) == 0, "commit");
 	ev_reset();
 	CHECK(wt_rules_clear_orphans(e) == 2 && ev_count[WT_ALARM_CLEARED] == 2, "orphans cleared");
@@ -632,29 +701,37 @@ static void test_budget(void)
 	uint32_t p = agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE);
 	uint32_t i1 = agg(e, 1000, WT_EL_RACK, 0, 1, WT_M_CURRENT);
 	uint32_t pa = agg(e, 1000, WT_EL_RACK, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
-	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == -2000, "power budget rule on the rack total");
-	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001, "current budget rule on L1");
+	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == -2000,
+	      "power budget rule on the rack total");
+	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001,
+	      "current budget rule on L1");
 	CHECK(!wt_rules_resolved(e, pa), "no budget rule on one feed");
-	CHECK(!wt_rules_resolved(e, agg(e, 100, WT_EL_ROW, 0, 0, WT_M_POWER_ACTIVE)), "no budget on the row");
+	CHECK(!wt_rules_resolved(e, agg(e, 100, WT_EL_ROW, 0, 0, WT_M_POWER_ACTIVE)),
+	      "no budget on the row");
 	ev_reset();
 	int64_t t = 0;
 	for (int i = 0; i < 7; i++, t += 5000) {
-		struct wt_bucket b[4] = {bk(1, t, 3800), bk(2, t, 3700), bk(3, t, 10), bk(4, t, 10)};
+		struct wt_bucket b[4] = {bk(1, t, 3800), bk(2, t, 3700), bk(3, t, 10),
+					 bk(4, t, 10)};
 		close_at(e, t, b, 4);
 		if (i == 4)
 			CHECK(ev_count[WT_ALARM_RAISED] == 0, "budget dwell of 30 s not yet over");
 	}
 	CHECK(ev_count[WT_ALARM_RAISED] == 1, "7500 W of 8000 W: warning after 30 s");
-	CHECK(strstr(last_msg, "Value of 7500 W for power_active of rack \"R1\" has exceeded the warning "
-			       "threshold of 7200 W via rule \"Rack power budget\"") != NULL, "msg %s", last_msg);
+	CHECK(strstr(last_msg,
+		     "Value of 7500 W for power_active of rack \"R1\" has exceeded the warning "
+		     "threshold of 7200 W via rule \"Rack power budget\"") != NULL,
+	      "msg %s", last_msg);
 	/* an explicit rule on the rack wins over its budget */
 	struct wt_rule *r = calloc(1, sizeof(*r));
 	r[0] = mkrule(5, "my rack power", WT_M_POWER_ACTIVE, WT_SCOPE_RACK, 1000, NULL);
 	thr(&r[0], WT_THR_WARN_ABOVE, 10000);
 	wt_rules_set_rules(e, r, 1);
 	CHECK(wt_rules_commit(e) == 0, "commit");
-	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == 5, "explicit rack rule wins");
-	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001, "current budget stays");
+	CHECK(wt_rules_resolved(e, p) && wt_rules_resolved(e, p)->id == 5,
+	      "explicit rack rule wins");
+	CHECK(wt_rules_resolved(e, i1) && wt_rules_resolved(e, i1)->id == -2001,
+	      "current budget stays");
 	struct wt_bucket b[4] = {bk(1, t, 3800), bk(2, t, 3700), bk(3, t, 10), bk(4, t, 10)};
 	close_at(e, t, b, 4);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 1, "under the explicit rule's threshold: cleared");
@@ -689,13 +766,15 @@ static void test_sample_mode(void)
 	CHECK(ev_count[WT_ALARM_RAISED] == 0, "5 s held: not yet");
 	now_ms = t + 11300;
 	wt_rules_on_samples(e, &s3, 1);
-	CHECK(ev_count[WT_ALARM_RAISED] == 1, "raised on the sample that completes the dwell, before any close");
+	CHECK(ev_count[WT_ALARM_RAISED] == 1,
+	      "raised on the sample that completes the dwell, before any close");
 	/* the close of a bucket whose average is below the threshold must not
 	 * clear it: the close leaves gauges to the sample path */
 	struct wt_bucket b[2] = {bk(11, t + 10000, 10), bk(12, t + 10000, 150)};
 	close_at(e, t + 10000, b, 2);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 0, "close does not re-evaluate sampled gauges");
-	CHECK(ev_count[WT_ALARM_RAISED] == 2, "counters are still evaluated at the close (delta 150 Wh)");
+	CHECK(ev_count[WT_ALARM_RAISED] == 2,
+	      "counters are still evaluated at the close (delta 150 Wh)");
 	struct wt_sample raw = {12, WT_Q_GOOD, t + 16000, 123456};
 	wt_rules_on_samples(e, &raw, 1);
 	CHECK(ev_count[WT_ALARM_RAISED] == 2, "a raw counter reading is not evaluated");
@@ -712,8 +791,11 @@ static void test_alarm_table(void)
 	struct wt_alarms *a = wt_alarms_new(&manual);
 	int64_t ids[2000];
 	for (int i = 0; i < 2000; i++) {
-		struct wt_alarm t = {.kind = WT_ALARM_THRESHOLD, .severity = WT_SEV_WARNING, .thr = -1,
-				     .series = (uint32_t)i + 1, .message = "m"};
+		struct wt_alarm t = {.kind = WT_ALARM_THRESHOLD,
+				     .severity = WT_SEV_WARNING,
+				     .thr = -1,
+				     .series = (uint32_t)i + 1,
+				     .message = "m"};
 		struct wt_alarm *al = wt_alarms_raise(a, &t);
 		ids[i] = al ? al->id : 0;
 	}
@@ -732,13 +814,15 @@ static void test_alarm_table(void)
 			CHECK(wt_alarms_ack(a, ids[i], "x", "") == 0, "ack active");
 		}
 	}
-	CHECK(wt_alarms_count(a) == (size_t)(2000 - gone), "count %zu vs %d", wt_alarms_count(a), 2000 - gone);
+	CHECK(wt_alarms_count(a) == (size_t)(2000 - gone), "count %zu vs %d", wt_alarms_count(a),
+	      2000 - gone);
 	size_t found = 0;
 	for (int i = 0; i < 2000; i++) {
 		struct wt_alarm *al = wt_alarms_get(a, ids[i]);
 		if (al) {
 			found++;
-			CHECK(al->id == ids[i] && al->series == (uint32_t)i + 1, "index exact for %d", i);
+			CHECK(al->id == ids[i] && al->series == (uint32_t)i + 1,
+			      "index exact for %d", i);
 		}
 	}
 	CHECK(found == wt_alarms_count(a), "every alarm in memory is found by id");

@@ -34,7 +34,7 @@ def served_cert(port, **ctxkw):
 
 
 # ---- generated certificate -----------------------------------------------------------
-d = Testd(pg, https_port=free_port(), http_mode="off")
+d = Testd(pg, https_port=free_port(), http_mode="off", request_timeout=3)
 crt = os.path.join(d.dir, "tls", "selfsigned.crt")
 key = os.path.join(d.dir, "tls", "selfsigned.key")
 F.check(os.path.exists(crt) and os.path.exists(key), "self-signed certificate written to the state dir")
@@ -87,6 +87,17 @@ with socket.create_connection(("127.0.0.1", d.https_port), timeout=5) as s:
     except OSError:
         data = b""
     F.check(b"200 OK" not in data, "plain HTTP on the TLS port is not served")
+# A client that connects and never finishes the handshake is cut off at the
+# request deadline (3 s here), so handshakes cannot pin connections.
+import time  # noqa: E402
+with socket.create_connection(("127.0.0.1", d.https_port), timeout=10) as s:
+    s.sendall(b"\x16\x03\x01\x00")  # the start of a ClientHello, then silence
+    t0 = time.time()
+    try:
+        data = s.recv(4096)
+    except OSError:
+        data = b""
+    F.check(data == b"" and time.time() - t0 < 6, f"stalled handshake closed after {time.time() - t0:.1f} s")
 F.check(d.alive(), "server up after refused handshakes")
 F.check(d.stop() == 0, "clean exit")
 

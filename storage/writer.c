@@ -16,6 +16,9 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define KNOWN_PARTS 64
+/* Past this many bytes waiting in memory (PostgreSQL slower than ingest),
+ * batches go to the spool instead: bounded memory, nothing dropped. */
+#define QUEUE_HIGH_BYTES (256u << 20)
 
 struct wt_writer {
 	pthread_t thread;
@@ -25,6 +28,7 @@ struct wt_writer {
 
 	/* Under lock. */
 	struct wt_batch *head, *tail, *busy; /* busy: being written, still visible */
+	size_t queued_bytes;
 	bool stop, maint_due;
 	int64_t maint_now;
 	int maint_days[3];
@@ -40,7 +44,7 @@ struct wt_writer {
 	bool stop_tried; /* one connection attempt at stop, then spool */
 	int64_t known[3][KNOWN_PARTS]; /* partitions known to exist (lo) */
 	int nknown[3];
-	struct wt_complaint down, full;
+	struct wt_complaint down, full, slow;
 };
 
 static int64_t mono_ms(void)
@@ -368,6 +372,7 @@ static void *run(void *arg)
 		}
 		struct wt_batch *b = w->head;
 		bool stopping = w->stop, maint = w->maint_due;
+		bool backlog = w->queued_bytes > QUEUE_HIGH_BYTES;
 		int64_t mnow = w->maint_now;
 		int days[3] = {w->maint_days[0], w->maint_days[1], w->maint_days[2]};
 		w->busy = b;
@@ -392,13 +397,20 @@ static void *run(void *arg)
 			replay(w);
 		if (b) {
 			int rc = -ENOTCONN;
-			if (w->conn && wt_spool_count(w->spool) == 0)
+			if (w->conn && wt_spool_count(w->spool) == 0 && !backlog)
 				rc = write_counted(w, b, false);
-			if (rc == -ENOTCONN)
+			if (rc == -ENOTCONN) {
+				if (backlog && w->conn)
+					wt_complain(&w->slow, WT_LOG_WARNING,
+						    "writer: PostgreSQL is slower than ingest; %zu MiB "
+						    "queued, overflowing to the spool",
+						    (size_t)(QUEUE_HIGH_BYTES >> 20));
 				spool_batch(w, b);
+			}
 			pthread_mutex_lock(&w->lock);
 			w->busy = NULL;
 			w->st.queued--;
+			w->queued_bytes -= b->copy_len;
 			pthread_mutex_unlock(&w->lock);
 			wt_batch_free(b);
 		}
@@ -460,6 +472,7 @@ void wt_writer_submit(struct wt_writer *w, struct wt_batch *b)
 		w->head = b;
 	w->tail = b;
 	w->st.queued++;
+	w->queued_bytes += b->copy_len;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 }

@@ -95,4 +95,27 @@ compare(d, [(f"{AU}.2.3.1.0", u["battery_charge_pct"] * 10), (f"{AU}.4.3.3.0", u
             (f"{AU}.4.3.1.0", u["output"]["lines"][0]["voltage"] * 10),
             (f"{AU}.2.2.3.0", u["battery_runtime_s"] * 100)])
 sim.stop()
+
+# daisy chains: the second unit of each model, with its own indexing
+sim = Sim(["--generate", "pdus=4,units=2,outlets=8", "--time-scale", "0.000001"])
+d = dev("apc-rpdu2")  # modules; outlets, phases and banks numbered across modules
+u2 = sim.state(d["id"])["pdu"]["units"][1]
+o = u2["outlets"][2]
+compare(d, [(f"{R2}.9.4.3.1.7.11", o["power"]), (f"{R2}.4.3.1.5.2", u2["power"] / 10),
+            (f"{R2}.6.3.1.5.2", u2["lines"][0]["current"] * 10), (f"{R2}.8.3.1.5.3", u2["branches"][0]["current"] * 10)])
+rc, rows, _ = sim.snmp("snmpget", sim.v2c(d), f"{R2}.9.4.3.1.2.11", f"{R2}.9.4.3.1.4.11", f"{R2}.9.1.0")
+F.check([r[2] for r in rows] == ["2", "3", "16"], f"APC outlet 11 is module 2 outlet 3 of 16: {rows}")
+d = dev("raritan-px3")  # pduId
+u2 = sim.state(d["id"])["pdu"]["units"][1]
+compare(d, [(f"{RX}.2.3.1.4.2.1.5", u2["power"]), (f"{RX}.4.3.1.4.2.3.1", u2["outlets"][2]["current"] * 1000)])
+d = dev("eaton-epdu")  # unit index 1 (0-based), three-phase
+u2 = sim.state(d["id"])["pdu"]["units"][1]
+compare(d, [(f"{EA}.3.5.1.4.1.1", u2["power"]), (f"{EA}.3.3.1.4.1.1.3", u2["lines"][2]["current"] * 1000),
+            (f"{EA}.6.5.1.3.1.3", u2["outlets"][2]["power"])])
+d = dev("sentry4")  # unit B
+u2 = sim.state(d["id"])["pdu"]["units"][1]
+compare(d, [(f"{ST}.3.3.1.3.2.1", u2["power"]), (f"{ST}.8.3.1.7.2.1.3", u2["outlets"][2]["power"])])
+rc, rows, _ = sim.snmp("snmpget", sim.v2c(d), f"{ST}.3.2.1.2.2.1", f"{ST}.4.2.1.4.2.1.2")
+F.check([r[2] for r in rows] == ["BA", "BA:L2"], f"Sentry4 unit B labels: {rows}")
+sim.stop()
 F.done()

@@ -247,6 +247,7 @@ struct mb_job {
 	char err[160];
 	/* bind: the new model when the device had none */
 	struct mb_model *model;
+	int last_exc; /* exception code of the last failed read, 0 */
 	/* control */
 	int ctl_ent;
 	long long ctl_value;
@@ -372,6 +373,7 @@ static int read_regs(struct mb_job *j, int fc, int addr, int n, uint16_t *out)
 		if (is_exception(e)) {
 			__atomic_fetch_add(&g_stats.exceptions, 1, __ATOMIC_RELAXED);
 			int code = e - MODBUS_ENOBASE;
+			j->last_exc = code;
 			snprintf(j->err, sizeof j->err, "exception %d (%s) reading FC%d %d+%d", code,
 				 exc_name(code), fc, addr, n);
 			return -EPROTO; /* the device answered: no retry */
@@ -509,10 +511,13 @@ static int do_bind(struct mb_job *j)
 	} else {
 		for (size_t i = 0; i < set->n && !p; i++) {
 			j->err[0] = 0;
+			j->last_exc = 0;
 			if (matches(j, set->v[i]))
 				p = set->v[i];
 			else if (!j->conn->ctx && j->err[0])
 				return -ETIMEDOUT; /* the device does not answer at all */
+			else if (j->last_exc == 10 || j->last_exc == 11)
+				return -EHOSTUNREACH; /* the gateway has nothing on this unit id */
 		}
 		if (!p) {
 			snprintf(j->err, sizeof j->err, "no Modbus profile matches the model registers");

@@ -513,9 +513,10 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 	return 0;
 }
 
-static const char *const ident_names[WT_ID__COUNT] = {
+static const char *const ident_names[WT_ID__COUNT + 1] = {
 	[WT_ID_VENDOR] = "vendor", [WT_ID_MODEL] = "model",	[WT_ID_SERIAL] = "serial",
 	[WT_ID_FIRMWARE] = "firmware", [WT_ID_NAME] = "name", [WT_ID_RATING] = "rating",
+	[WT_ID__COUNT] = NULL,
 };
 
 void wt_mb_profile_free(struct wt_mb_profile *p)

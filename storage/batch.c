@@ -541,8 +541,8 @@ static int row5(void *ctx, const char *const *f, const int *len)
 	return w->fn(w->ctx, &w->r) ? 1 : 0;
 }
 
-int wt_batch_foreach_5s(const struct wt_batch *b,
-			int (*fn)(void *ctx, const struct wt_row5s *row), void *ctx)
+int wt_batch_foreach_5s(const struct wt_batch *b, int (*fn)(void *ctx, const struct wt_row5s *row),
+			void *ctx)
 {
 	if (b->level != WT_LEVEL_5S)
 		return -EINVAL;

@@ -19,10 +19,10 @@
 #define WT_WINDOW_MAX_BUCKETS (WT_WINDOW_MAX_MS / WT_BUCKET_MS)
 
 struct wt_batch {
-	uint64_t id;       /* unique; recorded in storage_batches with the rows */
-	uint8_t level;     /* enum wt_level: which table */
+	uint64_t id;   /* unique; recorded in storage_batches with the rows */
+	uint8_t level; /* enum wt_level: which table */
 	uint32_t rows;
-	uint32_t samples;  /* 5 s buckets or aggregates carried */
+	uint32_t samples;       /* 5 s buckets or aggregates carried */
 	int64_t min_ts, max_ts; /* oldest and newest row start, Unix ms */
 	unsigned char *copy;    /* complete binary COPY stream (header..trailer) */
 	size_t copy_len, copy_cap;
@@ -36,7 +36,7 @@ struct wt_row5s {
 	uint32_t series;
 	int64_t start_ms;
 	uint8_t quality;
-	bool has_raw;  /* counters: raw reading at the end of the row */
+	bool has_raw; /* counters: raw reading at the end of the row */
 	double raw;
 	int nb;
 	uint16_t cnt[WT_WINDOW_MAX_BUCKETS];
@@ -48,14 +48,12 @@ struct wt_row5s {
  * Returns 0 or -EBADMSG for anything malformed (never trusts lengths). */
 #define WT_ROW5S_FIELDS 8
 int wt_row5s_decode(const char *const f[WT_ROW5S_FIELDS], const int len[WT_ROW5S_FIELDS],
-		    struct wt_row5s *out)
-	__attribute__((warn_unused_result));
+		    struct wt_row5s *out) __attribute__((warn_unused_result));
 
 /* Calls fn for each row of a 5 s batch; stops early if fn returns nonzero.
  * Returns 0 or -EBADMSG. */
-int wt_batch_foreach_5s(const struct wt_batch *b,
-			int (*fn)(void *ctx, const struct wt_row5s *row), void *ctx)
-	__attribute__((warn_unused_result));
+int wt_batch_foreach_5s(const struct wt_batch *b, int (*fn)(void *ctx, const struct wt_row5s *row),
+			void *ctx) __attribute__((warn_unused_result));
 /* Same for an hourly/daily batch. */
 int wt_batch_foreach_agg(const struct wt_batch *b, int (*fn)(void *ctx, const struct wt_agg *a),
 			 void *ctx) __attribute__((warn_unused_result));
@@ -63,7 +61,7 @@ int wt_batch_foreach_agg(const struct wt_batch *b, int (*fn)(void *ctx, const st
 /* The flush window: per series, bucket averages, counts and (only when some
  * bucket had more than one sample) minima and maxima. */
 struct wt_window {
-	int nb;           /* buckets per window */
+	int nb; /* buckets per window */
 	int64_t len_ms;
 	int64_t start_ms; /* current window start; INT64_MIN when empty */
 	uint32_t cap;     /* slots allocated: highest series id + 1 */
@@ -73,8 +71,8 @@ struct wt_window {
 	 * a side block: nb minima, nb maxima (float), nb exact counts (uint16).
 	 * At a 5 s poll interval it stays NULL: 5 bytes per bucket per series. */
 	float **mm;
-	uint8_t *q;       /* worst quality; 0xff = series has nothing in this window */
-	uint32_t *live;   /* series with data in this window */
+	uint8_t *q;     /* worst quality; 0xff = series has nothing in this window */
+	uint32_t *live; /* series with data in this window */
 	size_t nlive, live_cap;
 	uint64_t next_id; /* batch ids: random base + sequence */
 };

@@ -167,9 +167,10 @@ static int apply_one(PGconn *c, const struct mfile *f, const char *sql, const ch
 	if (wt_pg_exec(c, what, "BEGIN") < 0)
 		return -EIO;
 	if (wt_pg_exec(c, what, sql) < 0 ||
-	    wt_pg_query(c, what, &r,
-			"INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-			3, params) < 0) {
+	    wt_pg_query(
+		    c, what, &r,
+		    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+		    3, params) < 0) {
 		if (wt_pg_exec(c, "rollback", "ROLLBACK") < 0)
 			wt_debug("migrations: rollback failed too");
 		return -EIO;
@@ -202,17 +203,18 @@ static int migrate_locked(PGconn *c, const char *dir, int *applied)
 	if (rc < 0)
 		goto out;
 	rc = wt_pg_query(c, "read schema_migrations", &r,
-			 "SELECT version, name, checksum FROM schema_migrations ORDER BY version", 0,
-			 NULL);
+			 "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
+			 0, NULL);
 	if (rc < 0)
 		goto out;
 	int nrows = PQntuples(r);
 	if (nrows > 0) {
 		int top = (int)strtol(PQgetvalue(r, nrows - 1, 0), NULL, 10);
 		if (top > known) {
-			wt_error("database schema is at version %d but this wattrack knows up to %d; "
-				 "upgrade wattrack",
-				 top, known);
+			wt_error(
+				"database schema is at version %d but this wattrack knows up to %d; "
+				"upgrade wattrack",
+				top, known);
 			rc = -EPROTO;
 			goto out;
 		}
@@ -231,10 +233,11 @@ static int migrate_locked(PGconn *c, const char *dir, int *applied)
 		if (have) {
 			free(sql);
 			if (strcmp(have, sum) != 0) {
-				wt_error("migrations: %s was changed after it was applied (checksum "
-					 "%.12s in the database, %.12s on disk); never edit an applied "
-					 "migration, add a new one",
-					 files[i].path, have, sum);
+				wt_error(
+					"migrations: %s was changed after it was applied (checksum "
+					"%.12s in the database, %.12s on disk); never edit an applied "
+					"migration, add a new one",
+					files[i].path, have, sum);
 				rc = -EPROTO;
 				goto out;
 			}

@@ -61,7 +61,8 @@ void wt_partition_range(enum wt_level level, int64_t ts_ms, int64_t *lo, int64_t
 	case WT_LEVEL_HOUR:
 		wt_civil_from_days(day, &y, &m, &d);
 		*lo = wt_days_from_civil(y, m, 1) * DAY_MS;
-		*hi = (m == 12 ? wt_days_from_civil(y + 1, 1, 1) : wt_days_from_civil(y, m + 1, 1)) *
+		*hi = (m == 12 ? wt_days_from_civil(y + 1, 1, 1)
+			       : wt_days_from_civil(y, m + 1, 1)) *
 		      DAY_MS;
 		return;
 	case WT_LEVEL_DAY:
@@ -190,8 +191,7 @@ int wt_partition_ahead(PGconn *c, int64_t now_ms)
 	return 0;
 }
 
-int wt_retention_run(PGconn *c, int64_t now_ms, int days_5s, int days_1h, int days_1d,
-		     int *dropped)
+int wt_retention_run(PGconn *c, int64_t now_ms, int days_5s, int days_1h, int days_1d, int *dropped)
 {
 	const int days[] = {days_5s, days_1h, days_1d};
 	PGresult *r;
@@ -199,12 +199,13 @@ int wt_retention_run(PGconn *c, int64_t now_ms, int days_5s, int days_1h, int da
 
 	if (dropped)
 		*dropped = 0;
-	rc = wt_pg_query(c, "list partitions", &r,
-			 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-			 "JOIN pg_class p ON p.oid = i.inhparent "
-			 "WHERE p.relname IN ('samples_5s', 'samples_1h', 'samples_1d') "
-			 "ORDER BY 1",
-			 0, NULL);
+	rc = wt_pg_query(
+		c, "list partitions", &r,
+		"SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+		"JOIN pg_class p ON p.oid = i.inhparent "
+		"WHERE p.relname IN ('samples_5s', 'samples_1h', 'samples_1d') "
+		"ORDER BY 1",
+		0, NULL);
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {

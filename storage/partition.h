@@ -48,7 +48,7 @@ int wt_partition_ahead(PGconn *c, int64_t now_ms) __attribute__((warn_unused_res
 
 /* Drops expired partitions of all three levels and prunes old batch ids;
  * *dropped (may be NULL) gets the count. */
-int wt_retention_run(PGconn *c, int64_t now_ms, int days_5s, int days_1h, int days_1d,
-		     int *dropped) __attribute__((warn_unused_result));
+int wt_retention_run(PGconn *c, int64_t now_ms, int days_5s, int days_1h, int days_1d, int *dropped)
+	__attribute__((warn_unused_result));
 
 #endif

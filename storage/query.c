@@ -110,16 +110,18 @@ static int read_db(PGconn *pg, struct ctx *c, enum wt_level level, int64_t from,
 	snprintf(hi, sizeof(hi), "%" PRId64, to);
 	char sql[400];
 	if (level == WT_LEVEL_5S)
-		snprintf(sql, sizeof(sql),
-			 "SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
-			 "WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
-			 "AND start < to_timestamp($3::int8 / 1000.0)");
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
+			"WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
+			"AND start < to_timestamp($3::int8 / 1000.0)");
 	else
-		snprintf(sql, sizeof(sql),
-			 "SELECT series, start, count, quality, min, max, sum, NULL FROM %s "
-			 "WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
-			 "AND start < to_timestamp($3::int8 / 1000.0)",
-			 table_of[level]);
+		snprintf(
+			sql, sizeof(sql),
+			"SELECT series, start, count, quality, min, max, sum, NULL FROM %s "
+			"WHERE series = ANY($1::int4[]) AND start >= to_timestamp($2::int8 / 1000.0) "
+			"AND start < to_timestamp($3::int8 / 1000.0)",
+			table_of[level]);
 	const char *p[] = {arr, lo, hi};
 	PGresult *r = PQexecParams(pg, sql, 3, NULL, p, NULL, NULL, 1);
 	free(arr);
@@ -153,7 +155,7 @@ static int read_db(PGconn *pg, struct ctx *c, enum wt_level level, int64_t from,
 				int64_t t = row->start_ms + (int64_t)k * WT_BUCKET_MS;
 				if (!row->cnt[k] || t < from || t >= to)
 					continue;
-				struct wt_point pt = {t,	   row->mn[k],	row->v[k],
+				struct wt_point pt = {t,          row->mn[k],  row->v[k],
 						      row->mx[k], row->cnt[k], row->quality};
 				add(c, row->series, &pt);
 			}
@@ -212,8 +214,8 @@ int wt_query(PGconn *pg, struct wt_storage *s, const uint32_t *ids, size_t n, in
 	memset(out, 0, sizeof(*out));
 	if (to <= from || n == 0 || level < WT_QUERY_AUTO || level > WT_LEVEL_DAY)
 		return -EINVAL;
-	enum wt_level lvl =
-		level == WT_QUERY_AUTO ? wt_query_pick_level(from, to, budget) : (enum wt_level)level;
+	enum wt_level lvl = level == WT_QUERY_AUTO ? wt_query_pick_level(from, to, budget)
+						   : (enum wt_level)level;
 	c.ids = malloc(n * sizeof(uint32_t));
 	c.v = calloc(n, sizeof(struct vec));
 	out->series = calloc(n, sizeof(*out->series));

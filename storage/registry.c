@@ -83,15 +83,16 @@ int wt_registry_upsert_entity(PGconn *c, int32_t device_id, enum wt_entity_kind 
 	snprintf(par, sizeof(par), "%" PRId32, parent_id);
 	char defname[64];
 	snprintf(defname, sizeof(defname), "%s %d", kn, idx);
-	const char *p[] = {dev, kn, ix, name ? name : defname, parent_id > 0 ? par : NULL,
+	const char *p[] = {dev,       kn, ix, name ? name : defname, parent_id > 0 ? par : NULL,
 			   attributes};
-	int rc = wt_pg_query(c, "upsert entity", &r,
-			     "INSERT INTO entities (device_id, kind, idx, name, parent_id, attributes) "
-			     "VALUES ($1, $2, $3, $4, $5, COALESCE($6::jsonb, '{}')) "
-			     "ON CONFLICT (device_id, kind, idx) DO UPDATE SET "
-			     "parent_id = EXCLUDED.parent_id, "
-			     "attributes = COALESCE($6::jsonb, entities.attributes) RETURNING id",
-			     6, p);
+	int rc = wt_pg_query(
+		c, "upsert entity", &r,
+		"INSERT INTO entities (device_id, kind, idx, name, parent_id, attributes) "
+		"VALUES ($1, $2, $3, $4, $5, COALESCE($6::jsonb, '{}')) "
+		"ON CONFLICT (device_id, kind, idx) DO UPDATE SET "
+		"parent_id = EXCLUDED.parent_id, "
+		"attributes = COALESCE($6::jsonb, entities.attributes) RETURNING id",
+		6, p);
 	return rc < 0 ? rc : one_id(r, id);
 }
 
@@ -196,11 +197,12 @@ int wt_registry_sync_metrics(PGconn *c)
 		snprintf(id, sizeof(id), "%d", m);
 		snprintf(fl, sizeof(fl), "%u", mi->flags);
 		const char *p[] = {id, mi->name, mi->unit, fl};
-		if (wt_pg_query(c, "sync metrics", &r,
-				"INSERT INTO metrics (id, name, unit, flags) VALUES ($1, $2, $3, $4) "
-				"ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
-				"unit = EXCLUDED.unit, flags = EXCLUDED.flags",
-				4, p) < 0)
+		if (wt_pg_query(
+			    c, "sync metrics", &r,
+			    "INSERT INTO metrics (id, name, unit, flags) VALUES ($1, $2, $3, $4) "
+			    "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
+			    "unit = EXCLUDED.unit, flags = EXCLUDED.flags",
+			    4, p) < 0)
 			return -EIO;
 		PQclear(r);
 	}

@@ -16,18 +16,18 @@
  * negative numbers mean "unknown / keep what is stored". */
 struct wt_device_rec {
 	const char *name;
-	const char *protocol;    /* snmp, modbus, redfish */
+	const char *protocol; /* snmp, modbus, redfish */
 	const char *address;
 	int port;
 	int unit;                /* daisy-chain unit, Modbus unit id; 0 when none */
 	const char *credentials; /* JSON; never logged, never returned by the API */
 	const char *profile;
 	const char *vendor, *model, *serial, *firmware;
-	double rating_a;         /* < 0 unknown */
-	int phases;              /* 1..3, <= 0 unknown */
-	const char *feed;        /* A, B, C, D, none */
+	double rating_a;  /* < 0 unknown */
+	int phases;       /* 1..3, <= 0 unknown */
+	const char *feed; /* A, B, C, D, none */
 	const char *location;
-	const char *info;        /* JSON object */
+	const char *info; /* JSON object */
 };
 
 /* Inserts or updates the device with that endpoint (protocol, address,
@@ -54,8 +54,8 @@ int wt_registry_aggregate_series(PGconn *c, const char *owner_kind, int32_t owne
 
 struct wt_series_info {
 	uint32_t id;
-	uint16_t metric;  /* enum wt_metric */
-	unsigned flags;   /* WT_MF_* of the metric */
+	uint16_t metric; /* enum wt_metric */
+	unsigned flags;  /* WT_MF_* of the metric */
 };
 
 /* Every series, ordered by id (to register them in the rollup at start). */

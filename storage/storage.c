@@ -181,8 +181,7 @@ static void on_close(void *ctx, int64_t bucket_start, const struct wt_bucket *bk
 		flush_window(s);
 }
 
-static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a,
-		   size_t n)
+static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct wt_agg *a, size_t n)
 {
 	struct wt_storage *s = ctx;
 	struct wt_batch *b;
@@ -229,11 +228,12 @@ static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
 	snprintf(lo, sizeof(lo), "%" PRId64, hour - WT_WINDOW_MAX_MS);
 	snprintf(hi, sizeof(hi), "%" PRId64, (int64_t)(hour + WT_HOUR_MS));
 	const char *p[] = {lo, hi};
-	PGresult *r = PQexecParams(c,
-				   "SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
-				   "WHERE start >= to_timestamp($1::int8 / 1000.0) "
-				   "AND start < to_timestamp($2::int8 / 1000.0) ORDER BY series, start",
-				   2, NULL, p, NULL, NULL, 1);
+	PGresult *r = PQexecParams(
+		c,
+		"SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
+		"WHERE start >= to_timestamp($1::int8 / 1000.0) "
+		"AND start < to_timestamp($2::int8 / 1000.0) ORDER BY series, start",
+		2, NULL, p, NULL, NULL, 1);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		wt_error("storage: reading the open hour failed: %s", PQerrorMessage(c));
 		PQclear(r);
@@ -326,12 +326,13 @@ static int seed_counters(struct wt_storage *s, PGconn *c)
 {
 	PGresult *r;
 	int seeded = 0;
-	if (wt_pg_query(c, "read counters' last readings", &r,
-			"SELECT s.id, x.raw, (extract(epoch FROM x.start) * 1000)::int8 "
-			"FROM series s JOIN metrics m ON m.id = s.metric AND m.flags & 1 = 1 "
-			"CROSS JOIN LATERAL (SELECT raw, start FROM samples_5s y WHERE y.series = s.id "
-			"AND y.raw IS NOT NULL ORDER BY y.start DESC LIMIT 1) x",
-			0, NULL) < 0)
+	if (wt_pg_query(
+		    c, "read counters' last readings", &r,
+		    "SELECT s.id, x.raw, (extract(epoch FROM x.start) * 1000)::int8 "
+		    "FROM series s JOIN metrics m ON m.id = s.metric AND m.flags & 1 = 1 "
+		    "CROSS JOIN LATERAL (SELECT raw, start FROM samples_5s y WHERE y.series = s.id "
+		    "AND y.raw IS NOT NULL ORDER BY y.start DESC LIMIT 1) x",
+		    0, NULL) < 0)
 		return -EIO;
 	for (int i = 0; i < PQntuples(r); i++) {
 		uint32_t id = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
@@ -432,7 +433,8 @@ static void arm_tick(struct wt_storage *s)
 		       TICK_MARGIN_MS;
 	if (next - WT_BUCKET_MS > now)
 		next -= WT_BUCKET_MS;
-	struct timeval tv = {(time_t)((next - now) / 1000), (suseconds_t)((next - now) % 1000) * 1000};
+	struct timeval tv = {(time_t)((next - now) / 1000),
+			     (suseconds_t)((next - now) % 1000) * 1000};
 	evtimer_add(s->tick_ev, &tv);
 }
 
@@ -499,8 +501,7 @@ int wt_storage_open(struct wt_storage **out, const struct wt_storage_options *in
 	if ((rc = wt_rollup_on_close(s->rollup, on_close, s)) < 0 ||
 	    (rc = wt_rollup_on_agg(s->rollup, on_agg, s)) < 0)
 		goto fail;
-	if ((rc = wt_writer_start(&s->writer, s->conninfo, s->spool_dir, s->o.spool_max_bytes)) <
-	    0)
+	if ((rc = wt_writer_start(&s->writer, s->conninfo, s->spool_dir, s->o.spool_max_bytes)) < 0)
 		goto fail;
 	/* Retention at start too, not only at the first maintenance timer. */
 	wt_writer_maintain(s->writer, wt_clock_now(clock), s->o.retention_5s_days,
@@ -672,8 +673,8 @@ static int peek_agg(void *ctx, const struct wt_agg *a)
 {
 	const struct peek_ctx *p = ctx;
 	if (a->count && a->start_ms >= p->from && a->start_ms < p->to && wanted(p, a->series)) {
-		struct wt_point pt = {a->start_ms, a->min, a->sum / a->count, a->max, a->count,
-				      a->quality};
+		struct wt_point pt = {a->start_ms, a->min,   a->sum / a->count,
+				      a->max,      a->count, a->quality};
 		p->fn(p->ctx, a->series, &pt);
 	}
 	return 0;

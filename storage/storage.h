@@ -33,9 +33,13 @@ struct event_base;
 struct wt_storage;
 
 struct wt_storage_options {
-	const char *conninfo;       /* libpq conninfo or URI */
-	const char *spool_dir;      /* finished batches go here while the DB is away */
-	uint64_t spool_max_bytes;   /* cap; past it the spool is unhealthy and refuses */
+	const char *conninfo;  /* libpq conninfo or URI */
+	const char *spool_dir; /* finished batches go here while the DB is away */
+	/* Spool cap (default 1 GiB). Past it the spool is unhealthy (health
+	 * flag, error log): new 5 s batches are dropped and counted in
+	 * samples_dropped; hourly/daily batches are still spooled (720x
+	 * smaller), so long-term history stays complete. */
+	uint64_t spool_max_bytes;
 	int flush_interval_ms;      /* writer flush window, at most 60000 by default */
 	int retention_5s_days;      /* 14 */
 	int retention_hourly_days;  /* 730 */
@@ -87,12 +91,12 @@ void wt_storage_reload(struct wt_storage *s, const struct wt_storage_options *o)
 
 struct wt_storage_health {
 	bool db_connected;
-	bool spool_healthy;      /* false when the spool hit its cap */
+	bool spool_healthy; /* false when the spool hit its cap */
 	uint64_t spool_bytes;
 	uint64_t rows_written;
 	uint64_t batches_spooled;
 	uint64_t batches_replayed;
-	double last_flush_ms;    /* write latency of the last batch */
+	double last_flush_ms;      /* write latency of the last batch */
 	uint64_t samples_written;  /* 5 s buckets and aggregates committed */
 	uint64_t samples_dropped;  /* refused by a full spool (logged) */
 	uint64_t samples_rejected; /* refused by PostgreSQL (logged) */

@@ -41,7 +41,7 @@ struct wt_writer {
 	int64_t retry_at; /* monotonic ms */
 	int backoff_ms;
 	bool temp_ready;
-	bool stop_tried; /* one connection attempt at stop, then spool */
+	bool stop_tried;               /* one connection attempt at stop, then spool */
 	int64_t known[3][KNOWN_PARTS]; /* partitions known to exist (lo) */
 	int nknown[3];
 	struct wt_complaint down, full, slow;
@@ -220,11 +220,12 @@ static int write_batch(struct wt_writer *w, const struct wt_batch *b)
 			     b);
 	} else {
 		if (!w->temp_ready) {
-			rc = exec_ok(w, "temp table",
-				     "CREATE TEMP TABLE IF NOT EXISTS wt_agg_in (series int4, start "
-				     "timestamptz, count int4, quality int2, min float8, max float8, "
-				     "sum float8) ON COMMIT DELETE ROWS",
-				     0, NULL, b, NULL);
+			rc = exec_ok(
+				w, "temp table",
+				"CREATE TEMP TABLE IF NOT EXISTS wt_agg_in (series int4, start "
+				"timestamptz, count int4, quality int2, min float8, max float8, "
+				"sum float8) ON COMMIT DELETE ROWS",
+				0, NULL, b, NULL);
 			if (rc < 0)
 				return rc;
 			w->temp_ready = true;
@@ -250,8 +251,8 @@ static int write_counted(struct wt_writer *w, const struct wt_batch *b, bool rep
 		w->st.rows_written += b->rows;
 		w->st.samples_written += b->samples;
 		w->st.batches_written++;
-		w->st.last_flush_ms =
-			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		w->st.last_flush_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	}
 	if (rc == 1)
 		w->st.batches_duplicate++;
@@ -272,7 +273,8 @@ static void update_spool_stats(struct wt_writer *w)
 	w->st.spool_files = wt_spool_count(w->spool);
 	if (w->st.spool_files == 0 && !w->st.spool_healthy) {
 		w->st.spool_healthy = true;
-		wt_complain_release(&w->full, WT_LOG_NOTICE, "writer: spool drained, healthy again");
+		wt_complain_release(&w->full, WT_LOG_NOTICE,
+				    "writer: spool drained, healthy again");
 	}
 	pthread_mutex_unlock(&w->lock);
 }
@@ -401,10 +403,11 @@ static void *run(void *arg)
 				rc = write_counted(w, b, false);
 			if (rc == -ENOTCONN) {
 				if (backlog && w->conn)
-					wt_complain(&w->slow, WT_LOG_WARNING,
-						    "writer: PostgreSQL is slower than ingest; %zu MiB "
-						    "queued, overflowing to the spool",
-						    (size_t)(QUEUE_HIGH_BYTES >> 20));
+					wt_complain(
+						&w->slow, WT_LOG_WARNING,
+						"writer: PostgreSQL is slower than ingest; %zu MiB "
+						"queued, overflowing to the spool",
+						(size_t)(QUEUE_HIGH_BYTES >> 20));
 				spool_batch(w, b);
 			}
 			pthread_mutex_lock(&w->lock);

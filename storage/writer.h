@@ -20,7 +20,7 @@ struct wt_writer;
 
 struct wt_writer_stats {
 	bool db_connected;
-	bool spool_healthy;       /* false once the cap refused a batch, until it drains */
+	bool spool_healthy; /* false once the cap refused a batch, until it drains */
 	uint64_t spool_bytes;
 	uint64_t spool_files;
 	uint64_t rows_written;
@@ -44,8 +44,7 @@ int wt_writer_start(struct wt_writer **out, const char *conninfo, const char *sp
 void wt_writer_submit(struct wt_writer *w, struct wt_batch *b);
 
 /* Asks the thread to create partitions ahead of now_ms and apply retention. */
-void wt_writer_maintain(struct wt_writer *w, int64_t now_ms, int days_5s, int days_1h,
-			int days_1d);
+void wt_writer_maintain(struct wt_writer *w, int64_t now_ms, int days_5s, int days_1h, int days_1d);
 
 void wt_writer_set_spool_max(struct wt_writer *w, uint64_t max_bytes);
 

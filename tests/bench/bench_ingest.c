@@ -80,15 +80,16 @@ static uint32_t *make_series(PGconn *c, int n, unsigned **flags)
 	exec_or_die(c, "SET client_min_messages = warning");
 	if (wt_migrate(c, wt_migrate_default_dir(), NULL) < 0 || wt_registry_sync_metrics(c) < 0)
 		exit(1);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO devices (name, protocol, address, port) SELECT 'bench ' || g, 'snmp', "
-		 "'10.' || (g / 65536) || '.' || (g / 256 %% 256) || '.' || (g %% 256), 161 "
-		 "FROM generate_series(1, %d) g;"
-		 "INSERT INTO entities (device_id, kind, idx, name) SELECT d.id, 'outlet', o, "
-		 "'outlet ' || o FROM devices d, generate_series(1, 64) o ORDER BY d.id, o;"
-		 "INSERT INTO series (entity_id, metric) SELECT id, CASE WHEN id %% 5 = 0 THEN %d "
-		 "ELSE %d END FROM entities ORDER BY id LIMIT %d",
-		 (n + 63) / 64, WT_M_ENERGY_ACTIVE, WT_M_POWER_ACTIVE, n);
+	snprintf(
+		sql, sizeof(sql),
+		"INSERT INTO devices (name, protocol, address, port) SELECT 'bench ' || g, 'snmp', "
+		"'10.' || (g / 65536) || '.' || (g / 256 %% 256) || '.' || (g %% 256), 161 "
+		"FROM generate_series(1, %d) g;"
+		"INSERT INTO entities (device_id, kind, idx, name) SELECT d.id, 'outlet', o, "
+		"'outlet ' || o FROM devices d, generate_series(1, 64) o ORDER BY d.id, o;"
+		"INSERT INTO series (entity_id, metric) SELECT id, CASE WHEN id %% 5 = 0 THEN %d "
+		"ELSE %d END FROM entities ORDER BY id LIMIT %d",
+		(n + 63) / 64, WT_M_ENERGY_ACTIVE, WT_M_POWER_ACTIVE, n);
 	exec_or_die(c, sql);
 	PGresult *r;
 	if (wt_pg_query(c, "bench", &r, "SELECT id, metric FROM series ORDER BY id", 0, NULL) < 0)
@@ -97,7 +98,8 @@ static uint32_t *make_series(PGconn *c, int n, unsigned **flags)
 	*flags = calloc((size_t)n, sizeof(**flags));
 	for (int i = 0; i < n && i < PQntuples(r); i++) {
 		ids[i] = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10);
-		(*flags)[i] = wt_metric_info((enum wt_metric)strtol(PQgetvalue(r, i, 1), NULL, 10))->flags;
+		(*flags)[i] = wt_metric_info((enum wt_metric)strtol(PQgetvalue(r, i, 1), NULL, 10))
+				      ->flags;
 	}
 	PQclear(r);
 	return ids;
@@ -134,7 +136,7 @@ static void chunk_add(struct chunk *c, const void *p, size_t n)
 }
 
 static const unsigned char copy_hdr[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n',
-					   0, 0, 0, 0, 0, 0, 0, 0, 0};
+					   0,   0,   0,   0,   0,   0,   0,    0,    0};
 
 static struct chunk *read_rows(PGconn *c, const char *sql, int per, int *nchunks)
 {
@@ -270,10 +272,12 @@ static int run_ingest(const char *ci, int n, int minutes)
 			int64_t bs = w0 + (int64_t)k * WT_BUCKET_MS;
 			double g0 = wall_s(), gc0 = thread_cpu_s();
 			for (int i = 0; i < n; i++) {
-				int64_t ts = bs + 1000 + (i % 64) * 30; /* a device's outlets together */
-				v[i] = (struct wt_sample){
-					ids[i], WT_Q_GOOD, ts,
-					flags[i] & WT_MF_COUNTER ? counter(ids[i], ts, t0) : gauge(ids[i], ts)};
+				int64_t ts = bs + 1000 +
+					     (i % 64) * 30; /* a device's outlets together */
+				v[i] = (struct wt_sample){ids[i], WT_Q_GOOD, ts,
+							  flags[i] & WT_MF_COUNTER
+								  ? counter(ids[i], ts, t0)
+								  : gauge(ids[i], ts)};
 			}
 			gen += wall_s() - g0;
 			gen_cpu += thread_cpu_s() - gc0;
@@ -299,15 +303,18 @@ static int run_ingest(const char *ci, int n, int minutes)
 		for (int mm = m == 2 ? 0 : m; mm <= m; mm++) {
 			int64_t b0 = t0 + (int64_t)mm * 60000;
 			char sql[512];
-			snprintf(sql, sizeof(sql),
-				 "COPY (SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
-				 "WHERE start >= to_timestamp(%" PRId64 " / 1000.0) AND start < "
-				 "to_timestamp(%" PRId64 " / 1000.0) ORDER BY series) TO STDOUT (FORMAT "
-				 "binary)",
-				 b0, b0 + 60000);
+			snprintf(
+				sql, sizeof(sql),
+				"COPY (SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
+				"WHERE start >= to_timestamp(%" PRId64 " / 1000.0) AND start < "
+				"to_timestamp(%" PRId64
+				" / 1000.0) ORDER BY series) TO STDOUT (FORMAT "
+				"binary)",
+				b0, b0 + 60000);
 			int nch;
 			struct chunk *ch = read_rows(c, sql, n, &nch);
-			base_s += copy_chunks(c, "COPY bench_raw FROM STDIN (FORMAT binary)", ch, nch);
+			base_s += copy_chunks(c, "COPY bench_raw FROM STDIN (FORMAT binary)", ch,
+					      nch);
 			nb_chunks += nch;
 			for (int i = 0; i < nch; i++)
 				free(ch[i].data);
@@ -322,8 +329,9 @@ static int run_ingest(const char *ci, int n, int minutes)
 	wt_storage_close(st);
 
 	double samples = scalar(c, "SELECT sum(array_length(v, 1)) FROM samples_5s");
-	double disk = scalar(c, "SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i "
-				"JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples_5s'");
+	double disk = scalar(
+		c, "SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i "
+		   "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples_5s'");
 	double rows = scalar(c, "SELECT count(*) FROM samples_5s");
 	double bsamples = scalar(c, "SELECT sum(array_length(v, 1)) FROM bench_raw");
 	double wall = ours_s, base = base_s;
@@ -381,7 +389,8 @@ static void put64(struct chunk *c, uint64_t v)
 }
 
 /* One row per sample: (series, ts, quality, v real, mn, mx, cnt NULL). */
-static void enc_row(struct chunk *c, const uint32_t *ids, int n, int64_t w0, double (*val)(uint32_t, int64_t))
+static void enc_row(struct chunk *c, const uint32_t *ids, int n, int64_t w0,
+		    double (*val)(uint32_t, int64_t))
 {
 	chunk_add(c, copy_hdr, 19);
 	for (int i = 0; i < n; i++)
@@ -408,7 +417,8 @@ static void enc_row(struct chunk *c, const uint32_t *ids, int n, int64_t w0, dou
 }
 
 /* One row per series per minute with float8[12] (min/max NULL). */
-static void enc_f8(struct chunk *c, const uint32_t *ids, int n, int64_t w0, double (*val)(uint32_t, int64_t))
+static void enc_f8(struct chunk *c, const uint32_t *ids, int n, int64_t w0,
+		   double (*val)(uint32_t, int64_t))
 {
 	chunk_add(c, copy_hdr, 19);
 	for (int i = 0; i < n; i++) {
@@ -452,33 +462,34 @@ static int run_layouts(const char *ci, int n, int minutes)
 	const int64_t t0 = 1767225600000LL + 10 * 3600000LL;
 	for (int i = 0; i < n; i++)
 		ids[i] = (uint32_t)i + 1;
-	exec_or_die(c,
-		    "SET client_min_messages = warning;"
-		    "CREATE TABLE l_row (series int4 NOT NULL, ts timestamptz NOT NULL, quality int2 "
-		    "NOT NULL, v real NOT NULL, mn real, mx real, cnt int2) PARTITION BY RANGE (ts);"
-		    "CREATE INDEX ON l_row (series, ts);"
-		    "CREATE TABLE l_row_p PARTITION OF l_row FOR VALUES FROM ('2026-01-01') TO "
-		    "('2026-01-02');"
-		    "CREATE TABLE l_f8 (series int4 NOT NULL, start timestamptz NOT NULL, quality int2 "
-		    "NOT NULL, cnt int2[], v float8[] NOT NULL, mn float8[], mx float8[]) PARTITION BY "
-		    "RANGE (start);"
-		    "CREATE INDEX ON l_f8 (series, start);"
-		    "CREATE TABLE l_f8_p PARTITION OF l_f8 FOR VALUES FROM ('2026-01-01') TO "
-		    "('2026-01-02');"
-		    "CREATE TABLE l_f4 (series int4 NOT NULL, start timestamptz NOT NULL, quality int2 "
-		    "NOT NULL, cnt int2[], v real[] NOT NULL, mn real[], mx real[], raw float8) PARTITION BY "
-		    "RANGE (start);"
-		    "CREATE INDEX ON l_f4 (series, start);"
-		    "CREATE TABLE l_f4_p PARTITION OF l_f4 FOR VALUES FROM ('2026-01-01') TO "
-		    "('2026-01-02');");
+	exec_or_die(
+		c,
+		"SET client_min_messages = warning;"
+		"CREATE TABLE l_row (series int4 NOT NULL, ts timestamptz NOT NULL, quality int2 "
+		"NOT NULL, v real NOT NULL, mn real, mx real, cnt int2) PARTITION BY RANGE (ts);"
+		"CREATE INDEX ON l_row (series, ts);"
+		"CREATE TABLE l_row_p PARTITION OF l_row FOR VALUES FROM ('2026-01-01') TO "
+		"('2026-01-02');"
+		"CREATE TABLE l_f8 (series int4 NOT NULL, start timestamptz NOT NULL, quality int2 "
+		"NOT NULL, cnt int2[], v float8[] NOT NULL, mn float8[], mx float8[]) PARTITION BY "
+		"RANGE (start);"
+		"CREATE INDEX ON l_f8 (series, start);"
+		"CREATE TABLE l_f8_p PARTITION OF l_f8 FOR VALUES FROM ('2026-01-01') TO "
+		"('2026-01-02');"
+		"CREATE TABLE l_f4 (series int4 NOT NULL, start timestamptz NOT NULL, quality int2 "
+		"NOT NULL, cnt int2[], v real[] NOT NULL, mn real[], mx real[], raw float8) PARTITION BY "
+		"RANGE (start);"
+		"CREATE INDEX ON l_f4 (series, start);"
+		"CREATE TABLE l_f4_p PARTITION OF l_f4 FOR VALUES FROM ('2026-01-01') TO "
+		"('2026-01-02');");
 	struct {
 		const char *name, *table, *copy;
 		double enc_s, copy_s;
 	} L[] = {
 		{"row per 5 s sample (float4, index series+ts)", "l_row",
 		 "COPY l_row FROM STDIN (FORMAT binary)", 0, 0},
-		{"row per series per minute, float8[12]", "l_f8", "COPY l_f8 FROM STDIN (FORMAT binary)",
-		 0, 0},
+		{"row per series per minute, float8[12]", "l_f8",
+		 "COPY l_f8 FROM STDIN (FORMAT binary)", 0, 0},
 		{"row per series per minute, float4[12] (chosen)", "l_f4",
 		 "COPY l_f4 FROM STDIN (FORMAT binary)", 0, 0},
 	};
@@ -501,8 +512,9 @@ static int run_layouts(const char *ci, int n, int minutes)
 				for (int k = 0; k < 12; k++)
 					for (int i = 0; i < n; i++) {
 						double d = gauge(ids[i], w0 + k * WT_BUCKET_MS);
-						struct wt_bucket bk = {ids[i], 1, w0 + k * WT_BUCKET_MS,
-								       d, d, d, d, 0};
+						struct wt_bucket bk = {
+							ids[i], 1, w0 + k * WT_BUCKET_MS, d, d, d,
+							d,      0};
 						if (wt_window_add(&w, &bk) < 0)
 							return 1;
 					}

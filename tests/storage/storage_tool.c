@@ -89,13 +89,15 @@ static void feed(struct drv *d)
 		int k = i + 1;
 		if (k % 5 == 0) {
 			int64_t ts = d->bucket + 2000;
-			v[m++] = (struct wt_sample){d->ids[i], WT_Q_GOOD, ts, counter_raw(k, ts, d->t0)};
+			v[m++] = (struct wt_sample){d->ids[i], WT_Q_GOOD, ts,
+						    counter_raw(k, ts, d->t0)};
 		} else {
 			int64_t ts = d->bucket + 1000;
 			v[m++] = (struct wt_sample){d->ids[i], WT_Q_GOOD, ts, gauge_value(k, ts)};
 			if (k % 4 == 0) {
 				ts = d->bucket + 3000;
-				v[m++] = (struct wt_sample){d->ids[i], WT_Q_GOOD, ts, gauge_value(k, ts)};
+				v[m++] = (struct wt_sample){d->ids[i], WT_Q_GOOD, ts,
+							    gauge_value(k, ts)};
 			}
 		}
 	}
@@ -126,9 +128,14 @@ static int create_series(const char *conninfo, struct drv *d)
 	int rc = wt_migrate(c, wt_migrate_default_dir(), NULL);
 	if (rc == 0)
 		rc = wt_registry_sync_metrics(c);
-	struct wt_device_rec rec = {.name = "driver pdu", .protocol = "snmp",
-				    .address = "127.0.0.1", .port = 161, .rating_a = 32,
-				    .phases = 3, .feed = "A", .vendor = "test",
+	struct wt_device_rec rec = {.name = "driver pdu",
+				    .protocol = "snmp",
+				    .address = "127.0.0.1",
+				    .port = 161,
+				    .rating_a = 32,
+				    .phases = 3,
+				    .feed = "A",
+				    .vendor = "test",
 				    .credentials = "{\"community\": \"secret\"}"};
 	if (rc == 0)
 		rc = wt_registry_upsert_device(c, &rec, &dev);
@@ -190,7 +197,8 @@ static void do_query(struct drv *d, const char *conninfo, const char *args)
 static int drive(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: drive CONNINFO SPOOL START_MS NSERIES [FLUSH_MS [SPOOL_MAX]]\n");
+		fprintf(stderr,
+			"usage: drive CONNINFO SPOOL START_MS NSERIES [FLUSH_MS [SPOOL_MAX]]\n");
 		return 2;
 	}
 	const char *conninfo = argv[2];
@@ -291,14 +299,14 @@ static int drive(int argc, char **argv)
 }
 
 static int reg_fail;
-#define EXPECT(cond, ...)                                                                  \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			reg_fail++;                                                        \
-			printf("FAIL line %d: ", __LINE__);                               \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-		}                                                                          \
+#define EXPECT(cond, ...)                                   \
+	do {                                                \
+		if (!(cond)) {                              \
+			reg_fail++;                         \
+			printf("FAIL line %d: ", __LINE__); \
+			printf(__VA_ARGS__);                \
+			printf("\n");                       \
+		}                                           \
 	} while (0)
 
 static int registry(const char *conninfo)
@@ -312,10 +320,18 @@ static int registry(const char *conninfo)
 	EXPECT(wt_registry_sync_metrics(c) == 0, "sync metrics");
 	EXPECT(wt_registry_sync_metrics(c) == 0, "sync metrics twice");
 
-	struct wt_device_rec d = {.name = "pdu-a1", .protocol = "snmp", .address = "10.0.0.5",
-				  .port = 161, .unit = 0, .credentials = "{\"community\": \"s3cret\"}",
-				  .vendor = "Raritan", .model = "PX3", .rating_a = 32, .phases = 3,
-				  .feed = "B", .info = "{\"rack\": \"R12\"}"};
+	struct wt_device_rec d = {.name = "pdu-a1",
+				  .protocol = "snmp",
+				  .address = "10.0.0.5",
+				  .port = 161,
+				  .unit = 0,
+				  .credentials = "{\"community\": \"s3cret\"}",
+				  .vendor = "Raritan",
+				  .model = "PX3",
+				  .rating_a = 32,
+				  .phases = 3,
+				  .feed = "B",
+				  .info = "{\"rack\": \"R12\"}"};
 	EXPECT(wt_registry_upsert_device(c, &d, &d1) == 0 && d1 > 0, "insert device");
 	d.serial = "SN123";
 	d.vendor = NULL; /* unknown now: keeps "Raritan" */
@@ -330,9 +346,11 @@ static int registry(const char *conninfo)
 	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_OUTLET, 1, "web server", 0, NULL, &e1) == 0,
 	       "entity");
 	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_OUTLET, 1, "renamed by poller", 0,
-					 "{\"switchable\": true}", &e2) == 0 && e2 == e1,
+					 "{\"switchable\": true}", &e2) == 0 &&
+		       e2 == e1,
 	       "same entity, same id");
-	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_INLET, 1, NULL, 0, NULL, &e3) == 0 && e3 != e1,
+	EXPECT(wt_registry_upsert_entity(c, d1, WT_ENT_INLET, 1, NULL, 0, NULL, &e3) == 0 &&
+		       e3 != e1,
 	       "inlet 1 is another entity");
 
 	EXPECT(wt_registry_series(c, e1, WT_M_POWER_ACTIVE, &s1) == 0, "series");
@@ -343,7 +361,8 @@ static int registry(const char *conninfo)
 
 	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 1, 'A', &a1) == 0,
 	       "rack aggregate");
-	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 1, 'A', &a2) == 0 && a2 == a1,
+	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 1, 'A', &a2) == 0 &&
+		       a2 == a1,
 	       "same aggregate");
 	EXPECT(wt_registry_aggregate_series(c, "rack", 7, WT_M_CURRENT, 0, 0, &a3) == 0 && a3 != a1,
 	       "all phases, all feeds is another series");
@@ -358,7 +377,8 @@ static int registry(const char *conninfo)
 	size_t n;
 	EXPECT(wt_registry_list_series(c, &si, &n) == 0 && n == 5, "list: %zu", n);
 	if (n == 5) {
-		EXPECT(si[0].id == s1 && si[0].metric == WT_M_POWER_ACTIVE && si[0].flags == WT_MF_SUMMABLE,
+		EXPECT(si[0].id == s1 && si[0].metric == WT_M_POWER_ACTIVE &&
+			       si[0].flags == WT_MF_SUMMABLE,
 		       "first series and flags");
 		EXPECT(si[1].flags & WT_MF_COUNTER, "energy is a counter");
 	}
@@ -476,9 +496,9 @@ int main(int argc, char **argv)
 		int dropped = 0;
 		if (!c)
 			return 1;
-		int rc = wt_retention_run(c, strtoll(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10),
-					  (int)strtol(argv[5], NULL, 10),
-					  (int)strtol(argv[6], NULL, 10), &dropped);
+		int rc = wt_retention_run(
+			c, strtoll(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10),
+			(int)strtol(argv[5], NULL, 10), (int)strtol(argv[6], NULL, 10), &dropped);
 		PQfinish(c);
 		printf("dropped=%d rc=%d\n", dropped, rc);
 		return rc == 0 ? 0 : 1;

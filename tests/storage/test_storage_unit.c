@@ -18,15 +18,15 @@
 
 static int failures, checks;
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		checks++;                                                                  \
-		if (!(cond)) {                                                             \
-			failures++;                                                        \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                        \
-			printf(__VA_ARGS__);                                               \
-			printf("\n");                                                      \
-		}                                                                          \
+#define CHECK(cond, ...)                                            \
+	do {                                                        \
+		checks++;                                           \
+		if (!(cond)) {                                      \
+			failures++;                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+		}                                                   \
 	} while (0)
 
 #define DAY 86400000LL
@@ -83,8 +83,8 @@ static void test_names(void)
 			int64_t lo2, hi2, plo, phi;
 			pname((enum wt_level)lv, t, buf, sizeof(buf));
 			wt_partition_range((enum wt_level)lv, t, &lo2, &hi2);
-			if (!wt_partition_parse(buf, &l, &plo, &phi) || (int)l != lv || plo != lo2 ||
-			    phi != hi2 || t < lo2 || t >= hi2)
+			if (!wt_partition_parse(buf, &l, &plo, &phi) || (int)l != lv ||
+			    plo != lo2 || phi != hi2 || t < lo2 || t >= hi2)
 				bad++;
 		}
 	}
@@ -209,8 +209,8 @@ static void test_window(void)
 	CHECK(b->min_ts == T && b->max_ts == T + 5000, "row start range");
 	CHECK(wt_batch_foreach_5s(b, on_row, c) == 0 && c->n == 2, "decode %d rows", c->n);
 	struct wt_row5s *r = &c->rows[0];
-	CHECK(r->series == 3 && r->start_ms == T + 5000 && r->nb == 4, "trimmed row: start %" PRId64
-	      " nb %d", r->start_ms, r->nb);
+	CHECK(r->series == 3 && r->start_ms == T + 5000 && r->nb == 4,
+	      "trimmed row: start %" PRId64 " nb %d", r->start_ms, r->nb);
 	CHECK(r->cnt[0] == 1 && r->cnt[1] == 0 && r->cnt[2] == 1 && r->cnt[3] == 1, "gap kept");
 	CHECK(r->v[0] == 10.5f && isnan(r->v[1]) && r->v[2] == 11.25f && r->v[3] == 12.0f,
 	      "values");
@@ -237,7 +237,8 @@ static void test_window(void)
 	wt_batch_free(b);
 
 	/* Aggregates. */
-	struct wt_agg ag[] = {{7, 720, T, 1.5, 9.25, 1234.5, 0}, {9, 0, T, 0, 0, 0, 0},
+	struct wt_agg ag[] = {{7, 720, T, 1.5, 9.25, 1234.5, 0},
+			      {9, 0, T, 0, 0, 0, 0},
 			      {8, 3, T, -1, 1, 0.125, 2}};
 	CHECK(wt_batch_from_aggs(WT_LEVEL_HOUR, ag, 3, 42, &b) == 0 && b->rows == 2 &&
 		      b->id == 42 && b->level == WT_LEVEL_HOUR,
@@ -254,12 +255,14 @@ static void test_window(void)
 	wt_batch_free(b);
 
 	/* Counts above 255 (a 60 Hz feed) stay exact through the side block. */
-	struct wt_bucket big[] = {bk(5, T + 120000, 1, 2, 2, 2, 0), bk(5, T + 125000, 300, 1, 3, 600, 0)};
+	struct wt_bucket big[] = {bk(5, T + 120000, 1, 2, 2, 2, 0),
+				  bk(5, T + 125000, 300, 1, 3, 600, 0)};
 	CHECK(wt_window_add(&w, &big[0]) == 0 && wt_window_add(&w, &big[1]) == 0, "add big");
 	CHECK(wt_window_take(&w, NULL, NULL, &b) == 0 && b, "take big");
 	c->n = 0;
 	CHECK(wt_batch_foreach_5s(b, on_row, c) == 0 && c->n == 1 && c->rows[0].cnt[0] == 1 &&
-		      c->rows[0].cnt[1] == 300 && c->rows[0].v[1] == 2.0f && c->rows[0].mn[0] == 2.0f,
+		      c->rows[0].cnt[1] == 300 && c->rows[0].v[1] == 2.0f &&
+		      c->rows[0].mn[0] == 2.0f,
 	      "count 300 exact, earlier single bucket kept");
 	wt_batch_free(b);
 
@@ -281,7 +284,8 @@ static void test_spool(void)
 	CHECK(wt_window_init(&w, 60000) == 0, "window");
 	for (int i = 0; i < 3; i++) {
 		struct wt_bucket x = bk((uint32_t)(i + 1), T + i * 60000, 1, i, i, i, 0);
-		CHECK(wt_window_add(&w, &x) == 0 && wt_window_take(&w, raw5, NULL, &b[i]) == 0 && b[i],
+		CHECK(wt_window_add(&w, &x) == 0 && wt_window_take(&w, raw5, NULL, &b[i]) == 0 &&
+			      b[i],
 		      "batch %d", i);
 	}
 

@@ -198,7 +198,7 @@ struct sim_pdu_unit {
 	/* Inlet totals. */
 	double voltage_v;   /* line 1 voltage (the inlet's nominal reading) */
 	double current_a;   /* sum of line currents (single phase: the one line) */
-	double neutral_a;   /* wye: |vector sum| of line currents; else 0 */
+	double neutral_a;   /* wye: |vector sum| of line currents; 1ph: the line current; delta: 0 */
 	double power_w;
 	double apparent_va;
 	double pf;

@@ -136,7 +136,10 @@ static void pdu_update(struct sim_device *d, int64_t now_ms, double dt_h)
 		double oldp = u->power_w, olds = u->apparent_va;
 		u->voltage_v = u->lines[0].voltage_v;
 		u->current_a = tc;
-		u->neutral_a = p->wiring == SIM_WIRING_WYE ? sqrt(nre * nre + nim * nim) : 0;
+		/* wye: the phasor sum of the line currents; single phase: the
+		 * neutral carries the line current back; delta has no neutral */
+		u->neutral_a = p->wiring == SIM_WIRING_WYE ? sqrt(nre * nre + nim * nim)
+			       : p->wiring == SIM_WIRING_1PH ? tc : 0;
 		u->power_w = tp;
 		u->apparent_va = ts;
 		u->pf = ts > 0 ? tp / ts : 0;

@@ -103,6 +103,7 @@ int main(void)
 		}
 		CHECK(near(hypot(re, im), u->neutral_a, 1e-9) && u->n_lines == 3, "wye neutral current");
 		CHECK(st4->pdu.units[0].neutral_a == 0, "delta has no neutral");
+		CHECK(apc->pdu.units[0].neutral_a == apc->pdu.units[0].current_a, "1ph neutral carries the line current");
 	}
 
 	/* outlet off now, delayed on, reboot cycle */

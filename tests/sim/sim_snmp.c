@@ -258,6 +258,14 @@ struct pdu_req {
 	int64_t ival[MAX_VB];
 };
 
+/* Only requests are answered; responses, traps, informs and reports sent to
+ * the agent, and GETBULK in v1, are dropped like real agents do. */
+static bool is_request(uint8_t type, int version)
+{
+	return type == BER_PDU_GET || type == BER_PDU_GETNEXT || type == BER_PDU_SET ||
+	       (type == BER_PDU_GETBULK && version != 0);
+}
+
 static int parse_pdu(struct ber_rd *rd, struct pdu_req *r)
 {
 	uint8_t tag;
@@ -556,7 +564,7 @@ static size_t handle_community(struct sim_device *port_dev, int64_t version, str
 			return 0; /* unknown community: agents stay silent */
 	}
 	static struct pdu_req r;
-	if (parse_pdu(msg, &r) < 0)
+	if (parse_pdu(msg, &r) < 0 || !is_request(r.type, (int)version))
 		return 0;
 	uint32_t delay;
 	enum sim_fault_action fa = sim_fault_check(dev, SIM_PROTO_SNMP, &delay);
@@ -789,7 +797,7 @@ static size_t handle_v3(struct sim_device *port_dev, const uint8_t *msg_start, s
 	    ber_read_octets(&scoped, &ctx, &ctx_len) < 0)
 		return 0;
 	static struct pdu_req r;
-	if (parse_pdu(&scoped, &r) < 0)
+	if (parse_pdu(&scoped, &r) < 0 || !is_request(r.type, 3))
 		return 0;
 	struct sim_device *dev = NULL;
 	if (port_dev && (ctx_len == 0 || (strlen(port_dev->creds.v3_context) == ctx_len &&

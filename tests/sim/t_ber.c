@@ -223,6 +223,20 @@ static void test_handler(void)
 		}
 		(void)sim_snmp_handle(sim, NULL, mut, len, out, sizeof(out), &delay);
 	}
+	/* a Response or Trap sent to the agent is not answered */
+	uint8_t resp[128];
+	memcpy(resp, req, w.len);
+	/* 30 len | 02 01 01 | 04 08 "public-0" | PDU tag at 15 */
+	CHECK(resp[15] == BER_PDU_GETBULK, "PDU tag found");
+	resp[15] = BER_PDU_RESPONSE;
+	CHECK(sim_snmp_handle(sim, NULL, resp, w.len, out, sizeof(out), &delay) == 0, "response PDU dropped");
+	resp[15] = 0xa7; /* SNMPv2-Trap */
+	CHECK(sim_snmp_handle(sim, NULL, resp, w.len, out, sizeof(out), &delay) == 0, "trap dropped");
+	/* v1 GETBULK is not a v1 PDU */
+	memcpy(resp, req, w.len);
+	resp[4] = 0;
+	CHECK(resp[2] == BER_INTEGER && sim_snmp_handle(sim, NULL, resp, w.len, out, sizeof(out), &delay) == 0,
+	      "v1 GETBULK dropped");
 	/* a truncated valid request is dropped */
 	CHECK(sim_snmp_handle(sim, NULL, req, w.len - 3, out, sizeof(out), &delay) == 0,
 	      "truncated request dropped");

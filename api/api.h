@@ -74,7 +74,8 @@ struct wt_api_audit_event {
 typedef void (*wt_api_audit_fn)(void *ctx, const struct wt_api_audit_event *ev);
 
 /* Binds the listeners, loads or generates the TLS certificate, and starts
- * serving on base. workers may be NULL (the API then runs its own pool).
+ * serving on base. o is copied, but the strings it points to are not: they
+ * must stay valid until wt_api_stop (changing them needs a restart). workers may be NULL (the API then runs its own pool).
  * With create_admin and no users yet, an "admin" account is created whose
  * one-time password is logged once at NOTICE level. */
 int wt_api_start(struct wt_api **out, const struct wt_api_options *o, struct event_base *base,

@@ -164,31 +164,39 @@ static void print_health(struct drv *d)
 	       h.samples_rejected);
 }
 
+/* query ID[,ID...] FROM TO LEVEL BUDGET: one "points" block per series, in
+ * the order asked. */
 static void do_query(struct drv *d, const char *conninfo, const char *args)
 {
-	unsigned id;
+	char idlist[256];
 	long long from, to;
 	int level;
 	size_t budget;
-	if (sscanf(args, "%u %lld %lld %d %zu", &id, &from, &to, &level, &budget) != 5) {
-		printf("err usage: query ID FROM TO LEVEL BUDGET\n");
+	uint32_t ids[16];
+	size_t n = 0;
+	if (sscanf(args, "%255s %lld %lld %d %zu", idlist, &from, &to, &level, &budget) != 5) {
+		printf("err usage: query ID[,ID..] FROM TO LEVEL BUDGET\n");
 		return;
 	}
+	for (char *tok = strtok(idlist, ","); tok && n < 16; tok = strtok(NULL, ","))
+		ids[n++] = (uint32_t)strtoul(tok, NULL, 10);
 	PGconn *c = wt_pg_connect(conninfo, 10);
 	struct wt_query_result r;
-	uint32_t ids[1] = {id};
-	int rc = c ? wt_query(c, d->st, ids, 1, from, to, level, budget, &r) : -ENOTCONN;
+	int rc = c ? wt_query(c, d->st, ids, n, from, to, level, budget, &r) : -ENOTCONN;
 	if (c)
 		PQfinish(c);
 	if (rc < 0) {
 		printf("err query: %s\n", strerror(-rc));
 		return;
 	}
-	printf("points level=%d n=%zu\n", (int)r.level, r.series[0].n);
-	for (size_t i = 0; i < r.series[0].n; i++) {
-		const struct wt_point *p = &r.series[0].pts[i];
-		printf("%" PRId64 " %.9g %.9g %.9g %" PRIu32 "\n", p->ts_ms, p->min, p->avg, p->max,
-		       p->count);
+	for (size_t k = 0; k < r.nseries; k++) {
+		printf("points level=%d n=%zu series=%" PRIu32 "\n", (int)r.level, r.series[k].n,
+		       r.series[k].series);
+		for (size_t i = 0; i < r.series[k].n; i++) {
+			const struct wt_point *p = &r.series[k].pts[i];
+			printf("%" PRId64 " %.9g %.9g %.9g %" PRIu32 "\n", p->ts_ms, p->min, p->avg,
+			       p->max, p->count);
+		}
 	}
 	printf("ok\n");
 	wt_query_result_free(&r);

@@ -86,6 +86,21 @@ f.check(lvl == 2 and len(pts) == 3, f"62 days at 1000 -> daily ({lvl}, {len(pts)
 lvl, pts = query(1, t0 + 17 * BUCKET, t0 + 30 * BUCKET, 0)
 f.check([int(p[0]) for p in pts] == [t0 + i * BUCKET for i in range(17, 30)],
         "a range cutting rows yields exactly its buckets")
+# Many series in one call: each equals its own single-series answer, in
+# the order asked (duplicates answered too).
+line, out = drv.cmd(f"query {ids[4]},{ids[0]},{ids[3]},{ids[0]} {t0} {end} 1 0")
+blocks, cur = [], None
+for l in out:
+    if l.startswith("points"):
+        cur = [int(l.split("series=")[1])]
+        blocks.append(cur)
+    else:
+        cur.append(tuple(float(x) for x in l.split()))
+f.check([b[0] for b in blocks] == [ids[4], ids[0], ids[3], ids[0]], "series in the order asked")
+for b in blocks:
+    k = ids.index(b[0]) + 1
+    _, single = query(k, t0, end, 1)
+    f.check(b[1:] == single, f"series {k} in a multi-series query equals its own query")
 line, _ = drv.cmd(f"query {ids[0]} {end} {end - 1} 0 10")
 f.check(line.startswith("err"), "an empty range is refused")
 

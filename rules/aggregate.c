@@ -288,7 +288,7 @@ static void emit(struct wt_rules *e, struct agg *a, int64_t start)
 		a->total += a->value;
 	e->fbuf[e->fbuf_n++] = (struct wt_sample){.series = a->series,
 						  .quality = a->quality,
-						  .ts_ms = start + WT_BUCKET_MS,
+						  .ts_ms = start,
 						  .value = counter ? a->total : a->value};
 	if (e->fbuf_n == FEEDBACK_CHUNK)
 		feedback_flush(e);

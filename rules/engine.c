@@ -669,7 +669,14 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 	if (e->dirty && wt_rules_commit(e) != 0) {
 		/* logged by the commit; evaluate what the failed commit left */
 	}
-	e->stats.closes++;
+	/* The rollup calls a second time for the same boundary with what its
+	 * subscribers fed back for it (our aggregates): evaluate any other
+	 * derived series, but sum and count nothing again. */
+	bool derived = e->closed_any && start == e->last_start;
+	e->closed_any = true;
+	e->last_start = start;
+	if (!derived)
+		e->stats.closes++;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = b[i].series;
 		if (id >= e->nser) {
@@ -685,19 +692,23 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 		}
 		e->stats.buckets++;
 		struct dev *d = &e->devs[s->dev];
-		if (d->seen != start) {
+		if (d->seen != start && !derived) {
 			d->seen = start;
 			for (int32_t el = d->rack; el >= 0; el = e->st->el[el].parent)
 				e->elem_reporting[el]++;
 		}
 		double v = bucket_value(&b[i], s->metric);
-		if (s->contrib_n)
+		if (s->contrib_n && !derived)
 			wt_agg_add(e, s, v, b[i].quality);
 		/* With samples evaluated as they arrive, the close only does
 		 * counters; else every device series is evaluated here. */
 		if (s->rule >= 0 && b[i].quality != WT_Q_BAD &&
 		    (!e->sample_mode || is_counter(s->metric)))
 			wt_rules_eval_one(e, id, v, start);
+	}
+	if (derived) {
+		e->stats.last_close_ms += mono_ms() - t0;
+		return;
 	}
 	wt_agg_finish(e, start);
 	if (e->st && e->elem_reporting) {

@@ -118,10 +118,12 @@ struct wt_rules *wt_rules_new(const struct wt_clock *clock);
 void wt_rules_free(struct wt_rules *e);
 
 void wt_rules_set_registry(struct wt_rules *e, const struct wt_agg_registry *reg);
-/* Where aggregate samples go back into the rollup, so they are rolled up
- * and stored like all others. They carry ts = bucket start + 5 s (the
- * rollup's open bucket) and are skipped when they come back closed: the
- * engine already evaluated them, so nothing recurses or counts twice. */
+/* Where aggregate samples go back into the rollup (wt_rollup_ingest), so
+ * they are rolled up and stored like all others. They carry the closing
+ * bucket's own start time: the rollup accepts such derived samples during
+ * the close call and hands them out in a second call for the same boundary,
+ * which the engine recognises and skips for its own aggregates (already
+ * evaluated) and never sums again: nothing recurses or counts twice. */
 void wt_rules_set_feedback(struct wt_rules *e, const struct wt_sample_sink *sink);
 
 int wt_rules_device_set(struct wt_rules *e, const struct wt_rules_device *d)

@@ -60,9 +60,11 @@ struct wt_rules {
 	struct wt_alarms *alarms;
 	struct wt_agg_registry reg;
 	struct wt_sample_sink feedback;
-	bool dirty;       /* something changed: commit before the next close */
-	bool dirty_plan;  /* devices, series, structure or registry changed: re-plan aggregates */
-	bool sample_mode; /* device series are evaluated per sample (wt_rules_on_samples) */
+	bool dirty;         /* something changed: commit before the next close */
+	bool dirty_plan;    /* devices, series, structure or registry changed: re-plan aggregates */
+	bool sample_mode;   /* device series are evaluated per sample (wt_rules_on_samples) */
+	bool closed_any;    /* last_start is valid */
+	int64_t last_start; /* bucket start of the last close */
 
 	struct dev *devs;
 	size_t ndevs, devcap;

@@ -23,11 +23,11 @@ pg.sql("CREATE DATABASE wt_daemon")
 dsn = f"host=127.0.0.1 port={pg.port} user=postgres dbname=wt_daemon"
 
 
-def write_conf(extra=""):
+def write_conf(extra="", flush="5s"):
     with open(conf + ".tmp", "w") as fh:
         fh.write(f'database.url = "{dsn}"\n'
                  f"state_dir = {state}\n"
-                 f"storage.flush_interval = 5s\n"
+                 f"storage.flush_interval = {flush}\n"
                  f"workers.threads = 2\n" + extra)
     os.replace(conf + ".tmp", conf)
 
@@ -59,7 +59,7 @@ f.check(w.count(r" debug: ") == 0, "no debug lines at log.level = info")
 
 # SIGHUP with a reloadable change (log.level) and one that needs a restart.
 m = w.mark()
-write_conf("log.level = debug\nworkers.queue_max = 100\n")
+write_conf("log.level = debug\nworkers.queue_max = 100\n", flush="15s")
 w.signal(signal.SIGHUP)
 f.check(w.wait_for(r"reload: log\.level: info -> debug", start=m) is not None,
         "log.level change reported as applied")
@@ -68,7 +68,9 @@ f.check(w.wait_for(r"debug: reload: debug logging is on", start=m) is not None,
 f.check(w.wait_for(r"warning: reload: workers\.queue_max: 4096 -> 100 needs a restart",
                    start=m) is not None,
         "workers.queue_max reported as needing a restart")
-f.check(w.wait_for(r"reload: done, 1 change applied, 1 needs a restart", start=m) is not None,
+f.check(w.wait_for(r"reload: storage\.flush_interval: 5s -> 15s", start=m) is not None,
+        "storage.flush_interval change applied")
+f.check(w.wait_for(r"reload: done, 2 changes applied, 1 needs a restart", start=m) is not None,
         "reload summary")
 
 # SIGHUP with a broken file: every problem logged, old configuration kept.
@@ -93,7 +95,7 @@ f.check(w.wait_for(r"keeping the running configuration", start=m) is not None,
 
 # A good file again, lowering the level: after the change is applied, no
 # info or debug lines.
-write_conf("log.level = warning\n")
+write_conf("log.level = warning\n", flush="15s")
 m = w.mark()
 w.signal(signal.SIGHUP)
 i = w.wait_for(r"reload: log\.level: debug -> warning", start=m)

@@ -5,13 +5,14 @@ garbage, malformed JSON). Query strings ($expand) are ignored, like a
 service that advertises $expand but does not apply it.
 
     /usr/bin/python3 rfmock.py ROOT PORT [--user U --password P] [--sessions]
-                               [--mode ok|hang|garbage|badjson]
+                               [--mode ok|hang|garbage|badjson] [--tls CERT KEY]
 """
 import argparse
 import base64
 import json
 import os
 import secrets
+import socket
 import socketserver
 import sys
 import threading
@@ -23,6 +24,13 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def get_request(self):
+        # headers and body leave in two writes: without TCP_NODELAY every
+        # keep-alive answer waits for the client's delayed ACK (40 ms)
+        sock, addr = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, addr
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -32,6 +40,7 @@ def main():
     ap.add_argument("--password")
     ap.add_argument("--sessions", action="store_true")
     ap.add_argument("--mode", default="ok")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
     tokens = set()
     stats = {"get": 0, "post": 0, "expand": 0}
@@ -120,6 +129,11 @@ def main():
             self._send(501)
 
     srv = Server(("127.0.0.1", a.port), H)
+    if a.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls[0], a.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("READY", flush=True)
     srv.serve_forever()
 

@@ -48,6 +48,8 @@ void wt_api_send_text(struct evhttp_request *req, int status, const char *json, 
 		      bool tls)
 {
 	struct evbuffer *b = evbuffer_new();
+	/* Looked up before sending: a reply on a connection the client already
+	 * closed frees the request. */
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	common_headers(req, tls, json != NULL);
@@ -56,13 +58,17 @@ void wt_api_send_text(struct evhttp_request *req, int status, const char *json, 
 	evhttp_send_reply(req, status, wt_http_reason(status), b);
 	if (b)
 		evbuffer_free(b);
-	/* libevent 2.1's filter bufferevent (server.c wraps every connection
-	 * in one) does not pass on output queued while writing was disabled,
-	 * which is how evhttp queues a reply: push it through by hand. The
-	 * connection is still alive here: evhttp frees it only after the
+	/* The connection is still alive here: evhttp frees it only after the
 	 * write completes. */
 	if (bev)
 		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+}
+
+void wt_api_flush(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	if (evcon)
+		bufferevent_flush(evhttp_connection_get_bufferevent(evcon), EV_WRITE, BEV_NORMAL);
 }
 
 void wt_api_send_json(struct evhttp_request *req, int status, const json_t *body, bool tls)

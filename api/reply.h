@@ -21,6 +21,12 @@ void wt_api_send_json(struct evhttp_request *req, int status, const json_t *body
 void wt_api_send_text(struct evhttp_request *req, int status, const char *json, size_t len,
 		      bool tls);
 
+/* Pushes queued output to the socket. Every connection is read through a
+ * libevent 2.1 filter bufferevent (api/server.c), which does not pass on
+ * output queued while evhttp had writing disabled: call this after
+ * evhttp_send_reply_start/_chunk (the push stream). The senders here do. */
+void wt_api_flush(struct evhttp_request *req);
+
 /* The standard reason phrase for status. */
 const char *wt_http_reason(int status);
 

@@ -296,6 +296,9 @@ static void send_result(struct wt_api_req *r)
 	}
 	if (r->status == 401)
 		evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"wattrack\"");
+	wt_debug("api: %s %s %s -> %d%s%s (%s)", r->peer, wt_method_name(r->method), r->route->path,
+		 r->status ? r->status : 200, r->err_code ? " " : "", r->err_code ? r->err_code : "",
+		 r->who.authenticated ? r->who.username : "-");
 	if (r->err_code)
 		wt_api_send_error(r->http, r->status, r->err_code, r->err_msg, r->tls);
 	else

@@ -33,8 +33,12 @@ echo "== GETBULK from enterprises, 25 repetitions, window 128, $DEV devices, ${S
 "$B/tests/sim/wattrack-sim-load" -p "$PORT" -P "$PID" -d "$DEV" -s "$SECS" -w 128 -r 25 | tee "$OUT.bulk"
 echo "== GET of 3 scalars, window 128"
 "$B/tests/sim/wattrack-sim-load" -p "$PORT" -P "$PID" -d "$DEV" -s "$SECS" -w 128 -g | tee "$OUT.get"
+echo "== SNMPv3 authPriv (HMAC-SHA-96, AES-128) GET of 3 scalars, window 128"
+"$B/tests/sim/wattrack-sim-load" -p "$PORT" -P "$PID" -d "$DEV" -s "$SECS" -w 128 -3 | tee "$OUT.v3"
+V3RPS=$(sed -n 's/^responses_per_cpu_s \([0-9]*\) .*/\1/p' "$OUT.v3")
+rm -f "$OUT.v3"
 RPS=$(sed -n 's/^responses_per_cpu_s \([0-9]*\) varbinds_per_cpu_s \([0-9]*\)/\1/p' "$OUT.get")
 VPS=$(sed -n 's/^responses_per_cpu_s \([0-9]*\) varbinds_per_cpu_s \([0-9]*\)/\2/p' "$OUT.bulk")
 BRPS=$(sed -n 's/^responses_per_cpu_s \([0-9]*\) .*/\1/p' "$OUT.bulk")
 rm -f "$OUT.bulk" "$OUT.get"
-echo "RESULT sim devices=$DEV responses_per_cpu_s=$RPS bulk_responses_per_cpu_s=$BRPS varbinds_per_cpu_s=$VPS"
+echo "RESULT sim devices=$DEV responses_per_cpu_s=$RPS bulk_responses_per_cpu_s=$BRPS varbinds_per_cpu_s=$VPS v3_responses_per_cpu_s=$V3RPS"

@@ -76,3 +76,11 @@ CREATE TABLE storage_batches (
     ts          timestamptz NOT NULL,       -- newest data time in the batch (prune key)
     written_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Where the 5 s data ends (newest row start + 5 s), updated in each batch's
+-- transaction, so a start after a kill -9 knows which hour was left open and
+-- rebuilds its hourly (and daily) row from the 5 s rows.
+CREATE TABLE storage_state (
+    id        integer PRIMARY KEY CHECK (id = 1),
+    data_end  timestamptz NOT NULL
+);

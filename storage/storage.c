@@ -199,87 +199,45 @@ static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct w
 
 /* ---- restart continuation ---- */
 
-struct fold {
-	uint32_t series;
-	struct wt_agg a;
-};
+/* Every 5 s bucket of rows starting in [$1, $2) (ms), one row per bucket:
+ * series, quality, t (bucket start), v, c (count), lo, hi. Gaps (NaN) out. */
+#define BUCKETS_CTE                                                                                \
+	"b AS (SELECT s.series, s.quality, s.start + (u.k - 1) * interval '5 seconds' AS t,"       \
+	" u.v, COALESCE(u.c, 1) AS c, COALESCE(u.lo, u.v) AS lo, COALESCE(u.hi, u.v) AS hi"        \
+	" FROM samples_5s s, unnest(s.v, s.cnt, s.mn, s.mx) WITH ORDINALITY AS u(v, c, lo, hi, k)" \
+	" WHERE s.start >= to_timestamp($1::int8 / 1000.0)"                                        \
+	" AND s.start < to_timestamp($2::int8 / 1000.0) AND u.v <> 'NaN'::real)"
 
-static void agg_add(struct wt_agg *a, uint32_t cnt, double sum, double mn, double mx, uint8_t q)
-{
-	if (a->count == 0) {
-		a->min = mn;
-		a->max = mx;
-	} else {
-		if (mn < a->min)
-			a->min = mn;
-		if (mx > a->max)
-			a->max = mx;
-	}
-	a->count += cnt;
-	a->sum += sum;
-	if (q > a->quality)
-		a->quality = q;
-}
-
-/* The open hour so far, from its 5 s rows. */
+/* The open hour so far, from its 5 s rows, folded in SQL so that only one
+ * row per series crosses the wire (at 100k series an hour is 6M rows). */
 static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
 {
-	char lo[24], hi[24];
+	char lo[24], hi[24], h0[24];
+	PGresult *r;
+	int seeded = 0;
 	snprintf(lo, sizeof(lo), "%" PRId64, hour - WT_WINDOW_MAX_MS);
 	snprintf(hi, sizeof(hi), "%" PRId64, (int64_t)(hour + WT_HOUR_MS));
-	const char *p[] = {lo, hi};
-	PGresult *r = PQexecParams(
-		c,
-		"SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s "
-		"WHERE start >= to_timestamp($1::int8 / 1000.0) "
-		"AND start < to_timestamp($2::int8 / 1000.0) ORDER BY series, start",
-		2, NULL, p, NULL, NULL, 1);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		wt_error("storage: reading the open hour failed: %s", PQerrorMessage(c));
-		PQclear(r);
+	snprintf(h0, sizeof(h0), "%" PRId64, hour);
+	const char *p[] = {lo, hi, h0};
+	if (wt_pg_query(c, "read the open hour", &r,
+			"WITH " BUCKETS_CTE " SELECT series, sum(c), max(quality), min(lo)::float8,"
+			" max(hi)::float8, sum(v::float8 * c) FROM b"
+			" WHERE t >= to_timestamp($3::int8 / 1000.0) GROUP BY series",
+			3, p) < 0)
 		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct wt_agg a = {
+			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
+			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
+			.start_ms = hour,
+			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
+			.min = strtod(PQgetvalue(r, i, 3), NULL),
+			.max = strtod(PQgetvalue(r, i, 4), NULL),
+			.sum = strtod(PQgetvalue(r, i, 5), NULL),
+		};
+		if (a.count && wt_rollup_seed(s->rollup, WT_LEVEL_HOUR, &a) == 0)
+			seeded++;
 	}
-	struct wt_row5s *row = malloc(sizeof(*row));
-	struct wt_agg a = {0};
-	int seeded = 0, rows = PQntuples(r);
-	if (!row) {
-		PQclear(r);
-		return -ENOMEM;
-	}
-	a.series = UINT32_MAX;
-	for (int i = 0; i <= rows; i++) {
-		if (i < rows) {
-			const char *f[WT_ROW5S_FIELDS];
-			int len[WT_ROW5S_FIELDS];
-			for (int k = 0; k < WT_ROW5S_FIELDS; k++) {
-				f[k] = PQgetvalue(r, i, k);
-				len[k] = PQgetisnull(r, i, k) ? -1 : PQgetlength(r, i, k);
-			}
-			if (wt_row5s_decode(f, len, row) < 0) {
-				wt_warn("storage: malformed 5 s row skipped while seeding");
-				continue;
-			}
-		}
-		if (i == rows || row->series != a.series) {
-			if (a.series != UINT32_MAX && a.count) {
-				a.start_ms = hour;
-				if (wt_rollup_seed(s->rollup, WT_LEVEL_HOUR, &a) == 0)
-					seeded++;
-			}
-			if (i == rows)
-				break;
-			memset(&a, 0, sizeof(a));
-			a.series = row->series;
-		}
-		for (int k = 0; k < row->nb; k++) {
-			int64_t t = row->start_ms + (int64_t)k * WT_BUCKET_MS;
-			if (!row->cnt[k] || t < hour || t >= hour + WT_HOUR_MS)
-				continue;
-			agg_add(&a, row->cnt[k], (double)row->v[k] * row->cnt[k], row->mn[k],
-				row->mx[k], row->quality);
-		}
-	}
-	free(row);
 	PQclear(r);
 	if (seeded)
 		wt_info("storage: seeded the open hour of %d series", seeded);
@@ -350,44 +308,67 @@ static int seed_counters(struct wt_storage *s, PGconn *c)
 	return 0;
 }
 
-/* Rebuilds hourly rows of today's closed hours from their 5 s rows where
- * the hourly row is missing or has fewer samples (a kill -9 before the hour's
- * end; clean shutdowns write provisional rows). Runs before the day seed. */
-static int repair_hours(PGconn *c, int64_t day, int64_t hour)
+/* After a kill -9 the hour that was open never got its row (a clean
+ * shutdown writes it provisionally), nor did its day if that is over. The
+ * writer records where the 5 s data ends (storage_state, in each batch's
+ * transaction); if that hour is over, rebuild its row from its 5 s rows
+ * (only that hour: earlier ones were closed by the process that ran then)
+ * and, if its day is over too, the day's row from its hours. A row is only
+ * replaced by one with more samples. Runs before the day seed. */
+static int repair_last_hour(PGconn *c, int64_t hour_now)
 {
-	char lo[24], hi[24], lo5[24];
 	PGresult *r;
-	if (hour <= day)
+	char lo[24], hi[24], h0[24], d0[24], d1[24];
+	if (wt_pg_query(c, "read storage_state", &r,
+			"SELECT (extract(epoch FROM data_end) * 1000)::int8 FROM storage_state", 0,
+			NULL) < 0)
+		return -EIO;
+	int64_t end = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : INT64_MIN;
+	PQclear(r);
+	if (end == INT64_MIN)
 		return 0;
-	snprintf(lo, sizeof(lo), "%" PRId64, day);
-	snprintf(lo5, sizeof(lo5), "%" PRId64, day - WT_WINDOW_MAX_MS);
-	snprintf(hi, sizeof(hi), "%" PRId64, hour);
-	const char *p[] = {lo, hi, lo5};
-	int rc = wt_pg_query(
-		c, "rebuild hourly rows", &r,
-		"WITH b AS ("
-		" SELECT s.series, s.quality, s.start + (u.k - 1) * interval '5 seconds' AS t,"
-		"  u.v, COALESCE(u.c, 1) AS c, COALESCE(u.lo, u.v) AS lo, COALESCE(u.hi, u.v) AS hi"
-		" FROM samples_5s s, unnest(s.v, s.cnt, s.mn, s.mx) WITH ORDINALITY AS u(v, c, lo, hi, k)"
-		" WHERE s.start >= to_timestamp($3::int8 / 1000.0)"
-		"  AND s.start < to_timestamp($2::int8 / 1000.0) AND u.v <> 'NaN'::real),"
-		" h AS ("
-		" SELECT series, date_trunc('hour', t) AS start, sum(c)::int4 AS count,"
-		"  max(quality) AS quality, min(lo)::float8 AS min, max(hi)::float8 AS max,"
-		"  sum(v::float8 * c) AS sum FROM b"
-		" WHERE t >= to_timestamp($1::int8 / 1000.0) AND t < to_timestamp($2::int8 / 1000.0)"
-		" GROUP BY 1, 2)"
-		" INSERT INTO samples_1h SELECT h.* FROM h"
-		" LEFT JOIN samples_1h o ON o.series = h.series AND o.start = h.start"
-		" WHERE o.series IS NULL OR o.count < h.count"
-		" ON CONFLICT (series, start) DO UPDATE SET count = EXCLUDED.count,"
-		" quality = EXCLUDED.quality, min = EXCLUDED.min, max = EXCLUDED.max,"
-		" sum = EXCLUDED.sum",
-		3, p);
-	if (rc < 0)
-		return rc;
+	int64_t hour = wt_rollup_align(end - 1, WT_HOUR_MS);
+	int64_t day = wt_rollup_align(hour, WT_DAY_MS);
+	if (hour >= hour_now)
+		return 0; /* still open: seed_hour continues it */
+	snprintf(lo, sizeof(lo), "%" PRId64, hour - WT_WINDOW_MAX_MS);
+	snprintf(hi, sizeof(hi), "%" PRId64, (int64_t)(hour + WT_HOUR_MS));
+	snprintf(h0, sizeof(h0), "%" PRId64, hour);
+	const char *p[] = {lo, hi, h0};
+	if (wt_pg_query(
+		    c, "rebuild an hourly row", &r,
+		    "WITH " BUCKETS_CTE ", h AS (SELECT series, to_timestamp($3::int8 / 1000.0)"
+		    " AS start, sum(c)::int4 AS count, max(quality) AS quality, min(lo)::float8"
+		    " AS min, max(hi)::float8 AS max, sum(v::float8 * c) AS sum FROM b"
+		    " WHERE t >= to_timestamp($3::int8 / 1000.0) GROUP BY series)"
+		    " INSERT INTO samples_1h SELECT * FROM h ON CONFLICT (series, start) DO UPDATE"
+		    " SET count = EXCLUDED.count, quality = EXCLUDED.quality, min = EXCLUDED.min,"
+		    " max = EXCLUDED.max, sum = EXCLUDED.sum WHERE samples_1h.count < EXCLUDED.count",
+		    3, p) < 0)
+		return -EIO;
 	if (strcmp(PQcmdTuples(r), "0") != 0)
-		wt_notice("storage: rebuilt %s hourly rows of today from 5 s data", PQcmdTuples(r));
+		wt_notice("storage: rebuilt %s hourly rows of the hour interrupted by a crash",
+			  PQcmdTuples(r));
+	PQclear(r);
+	if (day >= wt_rollup_align(hour_now, WT_DAY_MS))
+		return 0; /* today: the day seed reads the hours */
+	snprintf(d0, sizeof(d0), "%" PRId64, day);
+	snprintf(d1, sizeof(d1), "%" PRId64, (int64_t)(day + WT_DAY_MS));
+	const char *q[] = {d0, d1};
+	if (wt_pg_query(
+		    c, "rebuild a daily row", &r,
+		    "INSERT INTO samples_1d SELECT series, to_timestamp($1::int8 / 1000.0),"
+		    " sum(count)::int4, max(quality), min(min), max(max), sum(sum) FROM samples_1h"
+		    " WHERE start >= to_timestamp($1::int8 / 1000.0)"
+		    " AND start < to_timestamp($2::int8 / 1000.0) GROUP BY series"
+		    " ON CONFLICT (series, start) DO UPDATE SET count = EXCLUDED.count,"
+		    " quality = EXCLUDED.quality, min = EXCLUDED.min, max = EXCLUDED.max,"
+		    " sum = EXCLUDED.sum WHERE samples_1d.count < EXCLUDED.count",
+		    2, q) < 0)
+		return -EIO;
+	if (strcmp(PQcmdTuples(r), "0") != 0)
+		wt_notice("storage: rebuilt %s daily rows of the day interrupted by a crash",
+			  PQcmdTuples(r));
 	PQclear(r);
 	return 0;
 }
@@ -418,7 +399,7 @@ static int load(struct wt_storage *s, PGconn *c)
 	if (rc < 0)
 		return rc;
 	wt_info("storage: %zu series registered", n);
-	if ((rc = repair_hours(c, day, hour)) < 0 || (rc = seed_hour(s, c, hour)) < 0 ||
+	if ((rc = repair_last_hour(c, hour)) < 0 || (rc = seed_hour(s, c, hour)) < 0 ||
 	    (rc = seed_day(s, c, day, hour)) < 0 || (rc = seed_counters(s, c)) < 0)
 		return rc;
 	return 0;

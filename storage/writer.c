@@ -218,6 +218,16 @@ static int write_batch(struct wt_writer *w, const struct wt_batch *b)
 			     "COPY samples_5s (series, start, quality, cnt, v, mn, mx, raw) "
 			     "FROM STDIN (FORMAT binary)",
 			     b);
+		/* Where the 5 s data ends, for crash repair at the next start. A
+		 * row holds at most one window, so its start + window is an upper
+		 * bound that stays inside the last row's hour for aligned windows. */
+		if (rc == 0)
+			rc = exec_ok(
+				w, "storage_state",
+				"INSERT INTO storage_state (id, data_end) VALUES (1, "
+				"to_timestamp($1::int8 / 1000.0 + 5)) ON CONFLICT (id) DO UPDATE "
+				"SET data_end = GREATEST(storage_state.data_end, EXCLUDED.data_end)",
+				1, p + 2, b, NULL);
 	} else {
 		if (!w->temp_ready) {
 			rc = exec_ok(

@@ -5,7 +5,9 @@ B: kill -9 mid-hour: at most the open flush window is lost (exactly it), the
    restarted process continues the hour and the energy (the first delta after
    the restart covers the gap).
 C: kill -9, restart after the hour ended: the hour's row is rebuilt from its
-   5 s rows at start-up and the day continues from it."""
+   5 s rows at start-up and the day continues from it.
+D: kill -9 before midnight, restart after it: yesterday's last hour and its
+   daily row are rebuilt."""
 
 import datetime as dt
 import os
@@ -124,4 +126,31 @@ for i, sid in enumerate(ids):
         dbad += 1
         print(f"day of {sid}: got {g} want {want}")
 f.check(dbad == 0, "the day row continues across all restarts")
+
+# --- D: kill -9 late in the evening, restart after midnight ---
+drv = Driver(pg, spool, t, N)
+day0 = t - t % DAY
+run(drv, (day0 + DAY - 10 * 60000 - t) // BUCKET + 3)   # -> 23:50:15
+drv.cmd("sync 10000")
+drv.p.send_signal(signal.SIGKILL)
+drv.p.wait()
+kept = [b for b in kept if b < t - t % 60000]
+t = day0 + DAY + 20 * 60000                              # restart at 00:20
+drv = Driver(pg, spool, t, N)
+run(drv, 24)
+rc, out = drv.quit()
+log = open(drv.logpath).read()
+f.check("daily rows of the day interrupted" in log, "start-up rebuilt yesterday's daily row")
+db5, extra = check("D", kept, [day0 + 23 * HOUR, day0 + DAY])
+day = db_aggs(pg, "samples_1d")
+dbad = 0
+for i, sid in enumerate(ids):
+    ref = ref_buckets(i + 1, kept)
+    for d in (day0, day0 + DAY):
+        want = fold(ref, d, d + DAY)
+        g = day.get((sid, d))
+        if not g or g[0] != want[0] or not close(g[3], want[3], rel=1e-6):
+            dbad += 1
+            print(f"day {d} of {sid}: got {g} want {want}")
+f.check(dbad == 0, "the interrupted day and the new one are both right")
 f.done()

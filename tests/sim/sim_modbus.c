@@ -2354,6 +2354,9 @@ int sim_modbus_start(struct sim *sim, struct event_base *base)
 			}
 		}
 	}
+	/* A port that cannot be bound costs its devices, not the whole fleet:
+	 * the other ports keep being served and the first error is returned. */
+	size_t listening = 0;
 	for (size_t i = 0; i < g.n_ports; i++) {
 		struct mb_port *p = &g.ports[i];
 		struct sockaddr_in sin;
@@ -2369,19 +2372,22 @@ int sim_modbus_start(struct sim *sim, struct event_base *base)
 						 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
 						 (struct sockaddr *)&sin, sizeof(sin));
 		if (!p->lis) {
-			rc = -errno ? -errno : -EADDRINUSE;
+			int err = errno ? errno : EADDRINUSE;
 			wt_error("sim modbus: cannot listen on %s:%u: %s", sim->bind_addr, p->port,
-				 strerror(-rc));
-			break;
+				 strerror(err));
+			if (!rc)
+				rc = -err;
+			continue;
 		}
 		evconnlistener_set_error_cb(p->lis, accept_error_cb);
+		listening++;
 	}
-	if (rc < 0) {
+	if (!listening) {
 		sim_modbus_stop();
-		return rc;
+		return rc ? rc : -EADDRINUSE;
 	}
-	wt_info("sim modbus: %zu devices on %zu ports", n_mb, g.n_ports);
-	return 0;
+	wt_info("sim modbus: %zu devices on %zu of %zu ports", n_mb, listening, g.n_ports);
+	return rc;
 }
 
 void sim_modbus_stop(void)

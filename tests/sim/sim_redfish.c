@@ -2111,27 +2111,41 @@ int sim_redfish_start(struct sim *sim, struct event_base *base)
 			return -EPROTO;
 		}
 	}
-	for (size_t i = 0; i < sim->n_devices && rc == 0; i++) {
+	/* A port that cannot be bound costs its device, not the whole fleet:
+	 * the others keep being served and the first error is returned. */
+	size_t failed = 0;
+	for (size_t i = 0; i < sim->n_devices; i++) {
 		struct sim_device *d = sim->devices[i];
 		if (d->proto != SIM_PROTO_REDFISH)
 			continue;
-		for (int t = 0; t < 2 && rc == 0; t++) {
+		for (int t = 0; t < 2; t++) {
 			uint16_t port = t ? d->ep.https_port : d->ep.http_port;
 			if (!port)
 				continue;
-			struct rf_port *p = &g.ports[g.n_ports++];
+			struct rf_port *p = &g.ports[g.n_ports];
 			p->port = port;
 			p->tls = t;
 			p->dev = d;
-			rc = port_open(p);
+			int err = port_open(p);
+			if (err < 0) {
+				wt_error("sim redfish: device %s is not served on port %u", d->name, port);
+				if (p->http)
+					evhttp_free(p->http);
+				memset(p, 0, sizeof(*p));
+				failed++;
+				if (!rc)
+					rc = err;
+				continue;
+			}
+			g.n_ports++;
 		}
 	}
-	if (rc < 0) {
+	if (!g.n_ports) {
 		sim_redfish_stop();
-		return rc;
+		return rc ? rc : -EADDRINUSE;
 	}
-	wt_info("sim redfish: %zu listeners", g.n_ports);
-	return 0;
+	wt_info("sim redfish: %zu listeners, %zu failed", g.n_ports, failed);
+	return rc;
 }
 
 void sim_redfish_stop(void)

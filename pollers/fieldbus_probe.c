@@ -34,8 +34,9 @@ struct fprobe {
 	bool *seen;
 	enum wt_poll_result result;
 	bool done;
-	int ctl_status;
-	json_t *audit;
+	int ctl_pending;
+	json_t *audit;    /* every audit event, in order */
+	json_t *controls; /* every command's answer, in order of completion */
 };
 
 static int resolve(void *ctx, long device_id, int unit, int kind, long index, const char *name,
@@ -84,23 +85,33 @@ static void on_done(void *ctx, enum wt_poll_result r)
 	event_base_loopbreak(p->base);
 }
 
+struct ctl_ask {
+	struct fprobe *p;
+	long outlet;
+	int unit, cmd;
+};
+
 static void on_ctl(void *ctx, int status, const char *reason)
 {
-	struct fprobe *p = ctx;
-	(void)reason;
-	p->ctl_status = status;
-	p->done = true;
-	event_base_loopbreak(p->base);
+	struct ctl_ask *a = ctx;
+	struct fprobe *p = a->p;
+	json_t *jc = json_pack("{s:I,s:i,s:s,s:b}", "outlet", (json_int_t)a->outlet, "unit", a->unit,
+			       "command", wt_ctl_cmd_name(a->cmd), "ok", status == 0);
+	json_object_set_new(jc, "error", status ? json_string(reason) : json_null());
+	json_array_append_new(p->controls, jc);
+	if (--p->ctl_pending == 0)
+		event_base_loopbreak(p->base);
 }
 
 static void on_audit(void *ctx, const struct wt_ctl_audit *a)
 {
 	struct fprobe *p = ctx;
-	json_decref(p->audit);
-	p->audit = json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:I}", "user", a->user, "device_id",
-			     (json_int_t)a->device_id, "device", a->device_name, "unit", a->unit,
-			     "outlet", (json_int_t)a->outlet, "action", a->action, "result", a->result,
-			     "duration_ms", (json_int_t)(a->finished_ms - a->requested_ms));
+	json_array_append_new(p->audit,
+			      json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:I}", "user", a->user, "device_id",
+					(json_int_t)a->device_id, "device", a->device_name, "unit", a->unit,
+					"outlet", (json_int_t)a->outlet, "action", a->action, "result",
+					a->result, "duration_ms",
+					(json_int_t)(a->finished_ms - a->requested_ms)));
 }
 
 static json_t *samples_json(struct fprobe *p)
@@ -158,7 +169,8 @@ static void usage(FILE *f)
 		   "  -p, --profiles DIR   profile directory (Modbus profiles in DIR/modbus)\n"
 		   "  -t, --timeout MS     per-request timeout (default 1000)\n"
 		   "  -r, --retries N      retries per request (default 1)\n"
-		   "  -c, --control OUTLET:CMD[:UNIT]  switch an outlet, then poll again\n"
+		   "  -c, --control OUTLET:CMD[:UNIT]  switch an outlet, then poll again (repeatable:\n"
+		   "                       all are queued at once and run one after the other)\n"
 		   "  -u, --user NAME      who asks (audit event; default \"probe\")\n"
 		   "  -v, --verbose        log to stderr\n");
 }
@@ -171,7 +183,9 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 		{"user", required_argument, NULL, 'u'},	    {"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	const char *pdir = NULL, *control = NULL, *user = "probe";
+	const char *pdir = NULL, *user = "probe";
+	const char *controls[8];
+	int n_controls = 0;
 	int timeout = 1000, retries = 1, c;
 	bool verbose = false;
 	optind = 1;
@@ -187,7 +201,11 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 			retries = (int)strtol(optarg, NULL, 10);
 			break;
 		case 'c':
-			control = optarg;
+			if (n_controls == 8) {
+				fprintf(stderr, "wattrack probe: at most 8 --control\n");
+				return 64;
+			}
+			controls[n_controls++] = optarg;
 			break;
 		case 'u':
 			user = optarg;
@@ -222,16 +240,18 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 		fprintf(stderr, "wattrack probe: no driver for %s://\n", scheme);
 		return 64;
 	}
-	long ctl_index = -1;
-	int ctl_unit = 1, ctl_cmd = -1;
-	if (control) {
+	struct ctl_ask asks[8];
+	for (int i = 0; i < n_controls; i++) {
 		char cmd[32] = "";
-		int n = sscanf(control, "%ld:%31[a-z_]:%d", &ctl_index, cmd, &ctl_unit);
-		ctl_cmd = wt_ctl_cmd_by_name(cmd);
-		if (n < 2 || ctl_cmd < 0 || ctl_index < 0) {
+		long idx = -1;
+		int unit = 1;
+		int n = sscanf(controls[i], "%ld:%31[a-z_]:%d", &idx, cmd, &unit);
+		int k = wt_ctl_cmd_by_name(cmd);
+		if (n < 2 || k < 0 || idx < 0) {
 			fprintf(stderr, "wattrack probe: --control wants OUTLET:CMD[:UNIT]\n");
 			return 64;
 		}
+		asks[i] = (struct ctl_ask){.outlet = idx, .unit = unit, .cmd = k};
 	}
 	static char mbdir[4096];
 	struct wt_profile_set profiles = {0};
@@ -264,35 +284,40 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
 	     : p.result == WT_POLL_NO_PROFILE			    ? 2
 								    : 1;
-	json_t *samples_before = NULL, *jc = NULL;
-	if (rc == 0 && control) {
+	json_t *samples_before = NULL;
+	p.audit = json_array();
+	p.controls = json_array();
+	if (rc == 0 && n_controls) {
 		samples_before = samples_json(&p);
 		struct wt_control *ctl = wt_control_new(p.base, &wt_clock_real, on_audit, &p);
-		struct wt_ctl_request req = {
-			.device_id = 0,
-			.device_name = "probe",
-			.ops = ops,
-			.inst = inst,
-			.user = user,
-			.unit = ctl_unit,
-			.outlet = ctl_index,
-			.cmd = (enum wt_ctl_cmd)ctl_cmd,
-			.verify_ms = timeout * 10,
-		};
-		p.done = false;
-		if (ctl && wt_control_outlet(ctl, &req, on_ctl, &p) == 0) {
-			while (!p.done)
-				event_base_loop(p.base, EVLOOP_ONCE);
-		} else {
-			p.ctl_status = -ENOMEM;
+		int failed = 0;
+		for (int i = 0; ctl && i < n_controls; i++) {
+			struct wt_ctl_request req = {
+				.device_id = 0,
+				.device_name = "probe",
+				.ops = ops,
+				.inst = inst,
+				.user = user,
+				.unit = asks[i].unit,
+				.outlet = asks[i].outlet,
+				.cmd = (enum wt_ctl_cmd)asks[i].cmd,
+				.verify_ms = timeout * 10,
+			};
+			asks[i].p = &p;
+			if (wt_control_outlet(ctl, &req, on_ctl, &asks[i]) == 0)
+				p.ctl_pending++;
+			else
+				failed++;
 		}
+		while (p.ctl_pending > 0)
+			event_base_loop(p.base, EVLOOP_ONCE);
 		wt_control_free(ctl);
-		jc = json_pack("{s:I,s:i,s:s,s:b}", "outlet", (json_int_t)ctl_index, "unit", ctl_unit,
-			       "command", wt_ctl_cmd_name(ctl_cmd), "ok", p.ctl_status == 0);
-		json_object_set_new(jc, "error", p.ctl_status ? json_string(wt_control_reason(p.ctl_status))
-							      : json_null());
-		json_object_set_new(jc, "audit", p.audit ? json_incref(p.audit) : json_null());
-		if (p.ctl_status)
+		size_t i;
+		json_t *x;
+		json_array_foreach(p.controls, i, x)
+		if (!json_is_true(json_object_get(x, "ok")))
+			failed++;
+		if (failed || !ctl)
 			rc = 3;
 		/* the next poll shows what the device now says */
 		poll_once(&p, ops, inst);
@@ -306,10 +331,12 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 	const char *le = ops->last_error(inst);
 	json_object_set_new(out, "error", le && le[0] ? json_string(le) : json_null());
 	json_object_set_new(out, "samples", samples_json(&p));
-	if (samples_before)
+	if (samples_before) {
 		json_object_set_new(out, "samples_before_control", samples_before);
-	if (jc)
-		json_object_set_new(out, "control", jc);
+		json_object_set(out, "control", json_array_get(p.controls, 0));
+		json_object_set(out, "controls", p.controls);
+		json_object_set(out, "audit", p.audit);
+	}
 	char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	if (s) {
 		fputs(s, stdout);
@@ -320,6 +347,7 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 	ops->destroy(inst);
 out:
 	json_decref(p.audit);
+	json_decref(p.controls);
 	event_base_free(p.base);
 	wt_profiles_free(&profiles);
 	free(p.keys);

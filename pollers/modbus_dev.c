@@ -823,7 +823,7 @@ static void resolve_all(struct wt_mb_dev *d)
 	}
 }
 
-static void ctl_step(struct wt_mb_dev *d);
+static void ctl_step(struct wt_mb_dev *d, bool first);
 
 static void job_done(void *arg, bool cancelled)
 {
@@ -879,7 +879,7 @@ static void job_done(void *arg, bool cancelled)
 			if (j->rc)
 				ctl_finish(d, j->rc);
 			else
-				ctl_step(d);
+				ctl_step(d, true);
 		}
 		break;
 	case JOB_CTL_READ:
@@ -896,7 +896,7 @@ static void job_done(void *arg, bool cancelled)
 					break;
 				}
 			}
-			ctl_step(d);
+			ctl_step(d, false);
 		}
 		break;
 	}
@@ -952,10 +952,11 @@ static void ctl_timer(evutil_socket_t fd, short what, void *arg)
 	enqueue(j);
 }
 
-/* Re-reads the outlet state every 200 ms until confirmed or the deadline. */
-static void ctl_step(struct wt_mb_dev *d)
+/* Re-reads the outlet state (at once after the write, then every 200 ms)
+ * until confirmed or the deadline. */
+static void ctl_step(struct wt_mb_dev *d, bool first)
 {
-	struct timeval tv = {0, 200000};
+	struct timeval tv = {0, first ? 0 : 200000};
 	evtimer_add(d->ctl.timer, &tv);
 }
 

@@ -1029,9 +1029,10 @@ static void ctl_timer_cb(evutil_socket_t fd, short what, void *arg)
 		ctl_finish(d, -EIO);
 }
 
-static void ctl_again(struct wt_rf_dev *d)
+/* Re-reads the outlet: at once after the command, then every 250 ms. */
+static void ctl_again(struct wt_rf_dev *d, bool first)
 {
-	struct timeval tv = {0, 250000};
+	struct timeval tv = {0, first ? 0 : 250000};
 	evtimer_add(d->ctl.timer, &tv);
 }
 
@@ -1042,9 +1043,11 @@ static void ctl_read_resp(void *ctx, const struct wt_rf_resp *r)
 	if (!r->err && r->status == 200) {
 		json_t *res = json_loadb(r->body, r->len, 0, NULL);
 		int st = wt_rf_outlet_state(res);
-		json_decref(res);
-		if (st == 0)
+		const char *ps = json_string_value(json_object_get(res, "PowerState"));
+		/* off, or off and coming back (a power cycle in progress) */
+		if (st == 0 || (ps && strcmp(ps, "PoweringOn") == 0))
 			d->ctl.saw_off = true;
+		json_decref(res);
 		bool cyc = d->ctl.cmd == WT_CTL_CYCLE || d->ctl.cmd == WT_CTL_DELAYED_CYCLE;
 		if (cyc ? d->ctl.saw_off : st == d->ctl.target) {
 			ctl_finish(d, 0);
@@ -1054,7 +1057,7 @@ static void ctl_read_resp(void *ctx, const struct wt_rf_resp *r)
 		ctl_finish(d, -EACCES);
 		return;
 	}
-	ctl_again(d);
+	ctl_again(d, false);
 }
 
 static void ctl_post_resp(void *ctx, const struct wt_rf_resp *r)
@@ -1067,7 +1070,7 @@ static void ctl_post_resp(void *ctx, const struct wt_rf_resp *r)
 		return;
 	}
 	if (r->status >= 200 && r->status < 300) {
-		ctl_again(d);
+		ctl_again(d, true);
 		return;
 	}
 	snprintf(d->err, sizeof d->err, "outlet control: HTTP %ld", r->status);

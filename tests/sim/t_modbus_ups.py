@@ -25,12 +25,26 @@ SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-s
 F = Failures()
 
 
+def distinct_ports(n):
+    """n different free TCP ports (free_port() alone may repeat one)."""
+    got = []
+    while len(got) < n:
+        p = free_port()
+        if p not in got:
+            got.append(p)
+    return got
+
+
 class Sim:
     """wattrack-sim with a fleet written by the test; ports come from --write-fleet."""
 
     def __init__(self, devices):
         self.dir = tmpdir("wt-simproto-")
         fleet = os.path.join(self.dir, "fleet.json")
+        # explicit ports: one shared Modbus port, unit ids 1, 5, 9, ... (room for chains)
+        mport = distinct_ports(1)[0]
+        for i, d in enumerate(devices):
+            d.setdefault("modbus", {"port": mport, "unit": 1 + 4 * i})
         with open(fleet, "w") as f:
             json.dump({"devices": devices}, f)
         out = os.path.join(self.dir, "out.json")

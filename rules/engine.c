@@ -809,7 +809,7 @@ static void device_alarm_tmpl(struct wt_rules *e, const struct dev *d, enum wt_a
 			       .message = (char *)msg};
 }
 
-void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost)
+void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost, const char *reason)
 {
 	struct dev *d = find_dev(e, device_id);
 	if (!d) {
@@ -825,10 +825,11 @@ void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost)
 	}
 	if (d->comm)
 		return;
-	char msg[256];
+	char msg[512];
 	struct wt_alarm t;
-	snprintf(msg, sizeof(msg), "Communication lost with %s \"%s\"",
-		 d->type[0] ? d->type : "device", d->name);
+	snprintf(msg, sizeof(msg), "Communication lost with %s \"%s\"%s%s",
+		 d->type[0] ? d->type : "device", d->name, reason && reason[0] ? ": " : "",
+		 reason ? reason : "");
 	device_alarm_tmpl(e, d, WT_ALARM_COMM_LOST, WT_SEV_CRITICAL, msg, &t);
 	d->comm = wt_alarms_raise(e->alarms, &t);
 }

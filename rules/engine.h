@@ -172,7 +172,10 @@ void wt_rules_on_close(void *ctx, int64_t bucket_start_ms, const struct wt_bucke
 void wt_rules_on_samples(void *ctx, const struct wt_sample *samples, size_t n);
 
 /* Built-in alarm conditions, called by the poller's device state machine. */
-void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost);
+/* lost: raises one critical "Communication lost" alarm (repeat calls are
+ * harmless); !lost clears it. reason (may be NULL, never a secret) goes
+ * into the message. */
+void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost, const char *reason);
 void wt_rules_device_rebooted(struct wt_rules *e, int64_t device_id);
 
 struct wt_alarms *wt_rules_alarms(struct wt_rules *e);

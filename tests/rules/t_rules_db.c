@@ -302,7 +302,7 @@ static int setup(PGconn *c, const char *dsn)
 	CHECK(ev_count[WT_ALARM_RAISED] == 3,
 	      "voltage warning and headroom alarms (feed A and B) raised: %d",
 	      ev_count[WT_ALARM_RAISED]);
-	wt_rules_device_comm(g.e, d3, true);
+	wt_rules_device_comm(g.e, d3, true, NULL);
 	CHECK(wt_alarms_element_status(wt_rules_alarms(g.e), site) == WT_SEV_CRITICAL, "site red");
 	rig_close(&g);
 	CHECK(q1(c, "SELECT count(*) FROM alarms WHERE active") == 4, "4 active alarms stored");
@@ -363,7 +363,7 @@ static int restart(PGconn *c, const char *dsn)
 	struct wt_bucket b[3] = {bk(o2, t, 229), bk(ia, t, 9), bk(ib, t, 8)};
 	now_ms = t + 5500;
 	wt_rules_on_close(g.e, t, b, 3);
-	wt_rules_device_comm(g.e, d3, true);
+	wt_rules_device_comm(g.e, d3, true, NULL);
 	CHECK(ev_count[WT_ALARM_RAISED] == 0, "nothing raised twice after the restart (%d)",
 	      ev_count[WT_ALARM_RAISED]);
 	/* now false: both clear */
@@ -412,8 +412,8 @@ static int outage(PGconn *c, const char *dsn)
 	CHECK(system(stop) == 0, "database stopped");
 	ev_count[WT_ALARM_RAISED] = 0;
 	for (int i = 0; i < 5; i++) {
-		wt_rules_device_comm(g.e, d1, true);
-		wt_rules_device_comm(g.e, d1, false);
+		wt_rules_device_comm(g.e, d1, true, NULL);
+		wt_rules_device_comm(g.e, d1, false, NULL);
 		char msg[64];
 		snprintf(msg, sizeof(msg), "outlet %d switched off", i + 1);
 		struct wt_audit_event ev = {.severity = WT_AUDIT_INFO,

@@ -582,13 +582,15 @@ static void test_escalation_and_device_alarms(void)
 	CHECK(wt_alarms_element_status(al, 1) == WT_SEV_OK, "all clear: dc green");
 
 	ev_reset();
-	wt_rules_device_comm(e, 4, true);
-	wt_rules_device_comm(e, 4, true);
+	wt_rules_device_comm(e, 4, true, "no answer after 3 tries");
+	wt_rules_device_comm(e, 4, true, "no answer after 4 tries");
 	CHECK(ev_count[WT_ALARM_RAISED] == 1, "communication loss raised once");
 	CHECK(wt_alarms_element_status(al, 101) == WT_SEV_CRITICAL,
 	      "comm loss escalates to the row");
-	CHECK(strcmp(last_msg, "Communication lost with PDU \"R3-PDU\"") == 0, "msg %s", last_msg);
-	wt_rules_device_comm(e, 4, false);
+	CHECK(strcmp(last_msg, "Communication lost with PDU \"R3-PDU\": no answer after 3 tries") ==
+		      0,
+	      "msg %s", last_msg);
+	wt_rules_device_comm(e, 4, false, NULL);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 1 && wt_alarms_element_status(al, 101) == WT_SEV_OK,
 	      "comm back");
 	wt_rules_device_rebooted(e, 4);
@@ -601,7 +603,7 @@ static void test_escalation_and_device_alarms(void)
 	CHECK(unacked == 1, "reboot listed until acknowledged");
 
 	/* moving a device re-homes its alarm's escalation */
-	wt_rules_device_comm(e, 4, true);
+	wt_rules_device_comm(e, 4, true, NULL);
 	struct wt_structure *s = mkstructure();
 	CHECK(wt_structure_place(s, 4, 1000, WT_FEED_B) == 0, "move");
 	wt_rules_set_structure(e, s);
@@ -660,15 +662,15 @@ static void test_restore(void)
 	close_at(e, 0, b, 2);
 	CHECK(ev_count[WT_ALARM_RAISED] == 0, "still-true alarm not raised twice");
 	CHECK(ev_count[WT_ALARM_CLEARED] == 1, "no-longer-true alarm cleared");
-	wt_rules_device_comm(e, 1, true);
+	wt_rules_device_comm(e, 1, true, NULL);
 	CHECK(ev_count[WT_ALARM_RAISED] == 0, "restored comm loss not raised twice");
-	wt_rules_device_comm(e, 1, false);
+	wt_rules_device_comm(e, 1, false, NULL);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 2, "restored comm loss clears");
 	CHECK(wt_alarms_get(wt_rules_alarms(e), 77)->active, "alarm 77 still active");
 
 	/* the device leaves the inventory: its alarms clear, its series stop */
 	ev_reset();
-	wt_rules_device_comm(e, 1, true);
+	wt_rules_device_comm(e, 1, true, NULL);
 	CHECK(wt_rules_device_remove(e, 1) == 0, "remove device");
 	CHECK(ev_count[WT_ALARM_CLEARED] == 2,
 	      "threshold and comm alarms of a removed device clear (%d)",

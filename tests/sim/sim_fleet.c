@@ -200,9 +200,24 @@ int sim_fleet_generate(struct sim *sim, const char *spec, const char **err)
 	return 0;
 }
 
-/* Probes a free TCP port on addr by binding to port 0. */
-static int free_tcp_port(const char *addr, uint16_t *port)
+/* Probe sockets stay open until every port is assigned, so the kernel
+ * cannot hand the same port out twice. */
+struct probes {
+	int *fd;
+	size_t n, cap;
+};
+
+/* Probes a free TCP port on addr by binding to port 0; the socket is kept in pr. */
+static int free_tcp_port(struct probes *pr, const char *addr, uint16_t *port)
 {
+	if (pr->n == pr->cap) {
+		size_t nc = pr->cap ? pr->cap * 2 : 64;
+		int *nf = realloc(pr->fd, nc * sizeof(*nf));
+		if (!nf)
+			return -ENOMEM;
+		pr->fd = nf;
+		pr->cap = nc;
+	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -219,33 +234,37 @@ static int free_tcp_port(const char *addr, uint16_t *port)
 		return e;
 	}
 	*port = ntohs(sa.sin_port);
-	close(fd);
+	pr->fd[pr->n++] = fd;
 	return 0;
 }
 
 int sim_fleet_assign_ports(struct sim *sim)
 {
+	struct probes pr = {0};
 	uint16_t mport = 0;
 	unsigned on_port = 0;
-	for (size_t i = 0; i < sim->n_devices; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < sim->n_devices && rc == 0; i++) {
 		struct sim_device *d = sim->devices[i];
-		int rc;
 		if (d->proto == SIM_PROTO_MODBUS && !d->ep.modbus_port) {
 			if (!mport || on_port == 8) {
-				if ((rc = free_tcp_port(sim->bind_addr, &mport)) < 0)
-					return rc;
+				if ((rc = free_tcp_port(&pr, sim->bind_addr, &mport)) < 0)
+					break;
 				on_port = 0;
 			}
 			d->ep.modbus_port = mport;
 			d->ep.modbus_unit = (uint8_t)(1 + on_port * SIM_MAX_UNITS);
 			on_port++;
 		} else if (d->proto == SIM_PROTO_REDFISH && !d->ep.http_port) {
-			if ((rc = free_tcp_port(sim->bind_addr, &d->ep.http_port)) < 0 ||
-			    (rc = free_tcp_port(sim->bind_addr, &d->ep.https_port)) < 0)
-				return rc;
+			if ((rc = free_tcp_port(&pr, sim->bind_addr, &d->ep.http_port)) < 0 ||
+			    (rc = free_tcp_port(&pr, sim->bind_addr, &d->ep.https_port)) < 0)
+				break;
 		}
 	}
-	return 0;
+	for (size_t i = 0; i < pr.n; i++)
+		close(pr.fd[i]);
+	free(pr.fd);
+	return rc;
 }
 
 static const char *const auth_names[] = {"none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"};

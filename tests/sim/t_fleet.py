@@ -26,8 +26,10 @@ F.check(len({d["name"] for d in devs}) == len(devs), "names are unique")
 F.check(all(d["placement"]["feed"] in ("A", "B") for d in devs), "feeds A/B")
 modbus = [(d["modbus"]["port"], d["modbus"]["unit"]) for d in devs if d["protocol"] == "modbus"]
 F.check(len(set(modbus)) == len(modbus) and all(p > 0 for p, _ in modbus), "Modbus endpoints unique")
-rf = [d["http"]["port"] for d in devs if d["protocol"] == "redfish"]
-F.check(len(set(rf)) == len(rf) and all(rf), "Redfish ports unique")
+rf = [d["http"][k] for d in devs if d["protocol"] == "redfish" for k in ("port", "https_port")]
+mb_ports = {p for p, _ in modbus}
+F.check(len(set(rf)) == len(rf) and all(rf) and not (set(rf) & mb_ports),
+        "Redfish HTTP and HTTPS ports unique, and apart from the Modbus ports")
 
 # write, read back: same devices, same identity, same physics at the same time
 d = tmpdir()

@@ -12,7 +12,7 @@ from apilib import Failures, Testd, err_code, is_error_shape, migrated_postgres 
 
 F = Failures()
 pg = migrated_postgres()
-d = Testd(pg, min_length=12, session_idle=3,
+d = Testd(pg, min_length=12,
           throttle={"user_free": 3, "addr_free": 12, "base_delay": 2, "max_delay": 4,
                     "window": 600})
 
@@ -155,13 +155,19 @@ F.check(st == 401 and err_code(js) == "INVALID_TOKEN", f"forged token: {st} {js}
 st, _, js = anon.raw("GET", "/api/v1/users", headers={"Authorization": "Basic YWRtaW46eA=="})
 F.check(st == 401 and err_code(js) == "AUTH_REQUIRED", f"basic auth refused: {st} {js}")
 
-idle = d.client()
+# A second server on the same database with a 3 s idle timeout.
+short = Testd(pg, session_idle=3)
+idle = short.client()
 idle.login("u-readonly", "readonly password 1")
 F.check(idle.call("GET", "/api/v1/session")[0] == 200, "fresh session works")
-time.sleep(4.2)  # session_idle is 3 s in this instance
+time.sleep(1.5)
+F.check(idle.call("GET", "/api/v1/session")[0] == 200, "activity keeps the session alive")
+time.sleep(2.0)
+F.check(idle.call("GET", "/api/v1/session")[0] == 200, "still alive 3.5 s after login")
+time.sleep(4.2)
 st, hdrs, js = idle.call("GET", "/api/v1/session")
 F.check(st == 401 and err_code(js) == "SESSION_EXPIRED", f"idle session expired: {st} {js}")
-admin.login("admin", ADMIN_PW)  # its session idled out too
+F.check(short.stop() == 0, "clean exit")
 
 # ---- CSRF --------------------------------------------------------------------------------
 c = d.client()

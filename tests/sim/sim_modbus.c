@@ -426,6 +426,7 @@ static struct {
 	size_t n_ports;
 	struct mb_conn *conns; /* every open connection, for stop */
 	struct apc_state *apc; /* [sim->n_devices], lazily initialised per device */
+	uint16_t **pdu_delay;  /* [sim->n_devices], see pdu_delays() */
 	size_t n_apc;
 } g;
 
@@ -873,6 +874,7 @@ enum pdu_src {
 	P_O_BRANCH,
 	P_O_FLAGS,
 	P_O_CONTROL,
+	P_O_DELAY,
 	/* per sensor */
 	P_S_KIND,
 	P_S_VALUE
@@ -948,6 +950,9 @@ static const struct mb_field pdu_sensor_f[] = {
 static const struct mb_field pdu_control_f[] = {
 	{0, T_U16, 0, 1, P_O_CONTROL, F_WRITE},
 };
+static const struct mb_field pdu_delay_f[] = {
+	{0, T_U16, 0, 1, P_O_DELAY, F_WRITE},
+};
 
 static const struct mb_block pdu_blocks[] = {
 	{TAB_HOLDING, 0, 69, PER_ONE, pdu_ident_f, NF(pdu_ident_f)},
@@ -957,7 +962,21 @@ static const struct mb_block pdu_blocks[] = {
 	{TAB_INPUT, 500, 4, PER_SENSOR, pdu_sensor_f, NF(pdu_sensor_f)},
 	{TAB_INPUT, 1000, 12, PER_OUTLET, pdu_outlet_f, NF(pdu_outlet_f)},
 	{TAB_HOLDING, 2000, 1, PER_OUTLET, pdu_control_f, NF(pdu_control_f)},
+	{TAB_HOLDING, 2100, 1, PER_OUTLET, pdu_delay_f, NF(pdu_delay_f)},
 };
+
+#define PDU_MAX_DELAY_S 3600
+
+/* Per-outlet control delays written to 2100+n, kept per device id and
+ * allocated on the first write (most PDUs never get one). */
+static uint16_t *pdu_delays(const struct sim_device *dev, bool create)
+{
+	if (dev->id >= g.n_apc)
+		return NULL;
+	if (!g.pdu_delay[dev->id] && create)
+		g.pdu_delay[dev->id] = calloc(SIM_MAX_UNITS * SIM_MAX_OUTLETS, sizeof(uint16_t));
+	return g.pdu_delay[dev->id];
+}
 
 /* Outlet control values (holding 2000 + n). */
 #define PDU_CTL_OFF 0
@@ -1097,6 +1116,11 @@ static bool pdu_value(const struct mb_ctx *c, uint16_t src, unsigned i, double *
 	case P_O_CONTROL:
 		*v = o->on;
 		return true;
+	case P_O_DELAY: {
+		const uint16_t *dl = pdu_delays(c->dev, false);
+		*v = dl ? dl[c->unit * SIM_MAX_OUTLETS + i] : 0;
+		return true;
+	}
 	case P_O_A:
 		*v = o->current_a;
 		return o->metered;
@@ -1156,6 +1180,15 @@ static int pdu_write(const struct mb_ctx *c, const struct mb_field *f, unsigned 
 		     const uint16_t *w)
 {
 	enum sim_outlet_action act;
+	if (f->src == P_O_DELAY) {
+		if (w[0] > PDU_MAX_DELAY_S)
+			return MB_EX_ILLEGAL_VALUE;
+		uint16_t *dl = pdu_delays(c->dev, true);
+		if (!dl)
+			return MB_EX_DEVICE_FAILURE;
+		dl[c->unit * SIM_MAX_OUTLETS + inst] = w[0];
+		return 0;
+	}
 	if (f->src != P_O_CONTROL)
 		return MB_EX_ILLEGAL_ADDRESS;
 	switch (w[0]) {
@@ -1171,7 +1204,9 @@ static int pdu_write(const struct mb_ctx *c, const struct mb_field *f, unsigned 
 	default:
 		return MB_EX_ILLEGAL_VALUE;
 	}
-	int rc = sim_outlet_control(c->dev, c->unit, inst, act, 0, c->now_ms);
+	const uint16_t *dl = pdu_delays(c->dev, false);
+	unsigned delay = dl ? dl[c->unit * SIM_MAX_OUTLETS + inst] : 0;
+	int rc = sim_outlet_control(c->dev, c->unit, inst, act, delay, c->now_ms);
 	if (rc == -ENOENT)
 		return MB_EX_ILLEGAL_ADDRESS;
 	if (rc < 0)
@@ -2325,8 +2360,9 @@ int sim_modbus_start(struct sim *sim, struct event_base *base)
 	g.base = base;
 	g.ports = calloc(n_mb, sizeof(*g.ports));
 	g.apc = calloc(sim->n_devices, sizeof(*g.apc));
+	g.pdu_delay = calloc(sim->n_devices, sizeof(*g.pdu_delay));
 	g.n_apc = sim->n_devices;
-	if (!g.ports || !g.apc) {
+	if (!g.ports || !g.apc || !g.pdu_delay) {
 		sim_modbus_stop();
 		return -ENOMEM;
 	}
@@ -2398,6 +2434,9 @@ void sim_modbus_stop(void)
 		if (g.ports[i].lis)
 			evconnlistener_free(g.ports[i].lis);
 	free(g.ports);
+	for (size_t i = 0; g.pdu_delay && i < g.n_apc; i++)
+		free(g.pdu_delay[i]);
+	free(g.pdu_delay);
 	free(g.apc);
 	memset(&g, 0, sizeof(g));
 }

@@ -293,6 +293,23 @@ st = sim.state(0)["pdu"]["units"][1]["outlets"][5]
 F.check(not w.isError() and st["on"] is False and st["pending"] == "on",
         "power cycle: off with a pending on: %s %s" % (w, st))
 
+# delayed switching: the delay register (2100 + n - 1) applies to the next command
+F.check(not cli.write_register(2100 + 9, 2, slave=u2).isError() and hr(2100 + 9, 1, u2) == [2],
+        "control delay of outlet 10 set to 2 s")
+F.check(not cli.write_register(2000 + 9, 0, slave=u2).isError(), "delayed off of outlet 10 accepted")
+r = ir(1000 + 12 * 9, 12, u2)
+st = sim.state(0)["pdu"]["units"][1]["outlets"][9]
+F.check(r and r[0] == 1 and r[11] & 4 and st["pending"] == "off", "outlet 10 still on, off pending: %s %s" %
+        (r and (r[0], r[11]), st["pending"]))
+time.sleep(2.3)
+r = ir(1000 + 12 * 9, 12, u2)
+F.check(r and r[0] == 0 and r[1] == 0 and not r[11] & 4, "outlet 10 off after the delay: %s" % (r and r[:2]))
+data, _ = raw(port, u2, struct.pack(">BHH", 6, 2100 + 9, 4000))
+F.check(exception_of(data) == 3, "control delay above 3600 s: exception 3")
+cli.write_register(2100 + 9, 0, slave=u2)
+cli.write_register(2000 + 9, 1, slave=u2)
+F.check(sim.state(0)["pdu"]["units"][1]["outlets"][9]["on"], "outlet 10 on again at once with delay 0")
+
 # ---- exceptions ----
 U = uid0
 cases = [

@@ -4,10 +4,12 @@
 
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static double mono_ms(void)
@@ -98,11 +100,12 @@ const struct wt_rules_stats *wt_rules_stats(const struct wt_rules *e)
 	return &e->stats;
 }
 
+/* Device types and models match case-insensitively ("pdu" is "PDU"). */
 static uint64_t text_key(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ (unsigned char)tolower((unsigned char)*s)) * 1099511628211ULL;
 	return h;
 }
 
@@ -333,7 +336,7 @@ static int build_budget_rules(struct wt_rules *e)
 static int32_t first(const struct wt_rules *e, int32_t head, const char *text)
 {
 	for (int32_t i = head; i >= 0; i = e->rule_next[i])
-		if (!text || strcmp(e->rules[i].scope_text, text) == 0)
+		if (!text || strcasecmp(e->rules[i].scope_text, text) == 0)
 			return i;
 	return -1;
 }

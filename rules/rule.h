@@ -28,8 +28,8 @@ enum wt_severity {
  * element and of the elements below it; the nearest element wins. */
 enum wt_scope {
 	WT_SCOPE_GLOBAL = 0, /* every device series */
-	WT_SCOPE_TYPE,       /* devices of a type ("pdu", "ups", "sensor") */
-	WT_SCOPE_MODEL,      /* devices of a model */
+	WT_SCOPE_TYPE,       /* devices of a type ("pdu", "ups", "sensor"; any case) */
+	WT_SCOPE_MODEL,      /* devices of a model (any case) */
 	WT_SCOPE_DEVICE,     /* one device */
 	WT_SCOPE_ENTITY,     /* one entity: outlet, branch, inlet, phase, sensor */
 	WT_SCOPE_DC,

@@ -268,7 +268,7 @@ static void test_precedence(void)
 
 	struct wt_rule *r = calloc(9, sizeof(*r));
 	r[0] = mkrule(1, "global current", WT_M_CURRENT, WT_SCOPE_GLOBAL, 0, NULL);
-	r[1] = mkrule(2, "PDU current", WT_M_CURRENT, WT_SCOPE_TYPE, 0, "PDU");
+	r[1] = mkrule(2, "PDU current", WT_M_CURRENT, WT_SCOPE_TYPE, 0, "pdu"); /* any case */
 	r[2] = mkrule(3, "PX3 current", WT_M_CURRENT, WT_SCOPE_MODEL, 0, "PX3");
 	r[3] = mkrule(4, "device 1 current", WT_M_CURRENT, WT_SCOPE_DEVICE, 1, NULL);
 	r[4] = mkrule(5, "Alert test", WT_M_CURRENT, WT_SCOPE_ENTITY, 102, NULL);

@@ -120,8 +120,6 @@ int main(int argc, char **argv)
 		rc = sim_fleet_load(sim, fleet, &err);
 	if (rc == 0 && gen)
 		rc = sim_fleet_generate(sim, gen, &err);
-	if (rc == 0)
-		rc = sim_fleet_assign_ports(sim);
 	if (rc < 0) {
 		fprintf(stderr, "wattrack-sim: fleet: %s\n", err ? err : strerror(-rc));
 		sim_free(sim);
@@ -143,7 +141,10 @@ int main(int argc, char **argv)
 	if (!sint || !sterm || event_add(sint, NULL) < 0 || event_add(sterm, NULL) < 0)
 		return 1;
 	int status = 0;
-	if ((rc = sim_snmp_start(sim, base)) < 0 || (rc = sim_control_start(sim, base)) < 0) {
+	/* The control port (any free TCP port) is bound before the Modbus and
+	 * Redfish ports are probed, so it cannot take one of theirs. */
+	if ((rc = sim_control_start(sim, base)) < 0 || (rc = sim_fleet_assign_ports(sim)) < 0 ||
+	    (rc = sim_reindex(sim)) < 0 || (rc = sim_snmp_start(sim, base)) < 0) {
 		fprintf(stderr, "wattrack-sim: cannot listen: %s\n", strerror(-rc));
 		status = 1;
 		goto out;

@@ -229,4 +229,29 @@ F.check(st == 308 and hdrs.get("location") == f"https://localhost:{r.https_port}
 st, _, js = r.client(tls=True).raw("GET", "/api/v1/version")
 F.check(st == 200, f"the HTTPS side serves: {st}")
 F.check(r.stop() == 0, "redirecting server exits cleanly")
+
+# ---- SIGTERM with idle, half-sent and in-flight requests --------------------------------------
+q = Testd(pg, https_port=free_port(), scrypt_log2n=16)
+held = [socket.create_connection(("127.0.0.1", p)) for p in (q.http_port, q.https_port)]
+half = socket.create_connection(("127.0.0.1", q.http_port))
+half.sendall(b"GET /api/v1/vers")
+busy = socket.create_connection(("127.0.0.1", q.http_port), timeout=30)
+body = b'{"username":"admin","password":"not the password"}'
+busy.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+time.sleep(0.05)  # the login is now hashing (scrypt 2^16) on a worker
+F.check(q.stop() == 0, "clean exit with idle, half-sent and in-flight requests")
+answer = b""
+try:
+    while True:
+        chunk = busy.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+except OSError:
+    pass
+F.check(b"401" in answer.split(b"\r\n")[0] and b"INVALID_CREDENTIALS" in answer,
+        f"the in-flight request was answered before exit: {answer[:80]!r}")
+for x in held + [half, busy]:
+    x.close()
 F.done()

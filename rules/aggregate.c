@@ -19,7 +19,7 @@ static bool current_like(unsigned m)
 	return m == WT_M_CURRENT || m == WT_M_NEUTRAL_CURRENT || m == WT_M_RESIDUAL_CURRENT;
 }
 
-void wt_agg_free(struct wt_rules *e)
+void wt_rules_agg_free(struct wt_rules *e)
 {
 	for (size_t i = 0; i < e->naggs; i++)
 		if (e->aggs[i].series && e->aggs[i].series < e->nser) {
@@ -231,12 +231,12 @@ static int plan_register(struct wt_rules *e)
 	return 0;
 }
 
-int wt_agg_plan(struct wt_rules *e)
+int wt_rules_agg_plan(struct wt_rules *e)
 {
 	size_t cap = 0;
 	int rc;
 
-	wt_agg_free(e);
+	wt_rules_agg_free(e);
 	e->agg_pending = 0;
 	if (!e->st)
 		return 0;
@@ -248,7 +248,7 @@ int wt_agg_plan(struct wt_rules *e)
 	return plan_register(e);
 }
 
-void wt_agg_add(struct wt_rules *e, const struct ser *s, double v, uint8_t quality)
+void wt_rules_agg_add(struct wt_rules *e, const struct ser *s, double v, uint8_t quality)
 {
 	const int32_t *c = e->contrib + s->contrib_off;
 	for (unsigned i = 0; i < s->contrib_n; i++) {
@@ -294,7 +294,7 @@ static void emit(struct wt_rules *e, struct agg *a, int64_t start)
 		feedback_flush(e);
 }
 
-void wt_agg_finish(struct wt_rules *e, int64_t start)
+void wt_rules_agg_finish(struct wt_rules *e, int64_t start)
 {
 	for (size_t i = 0; i < e->nplain; i++) {
 		struct agg *a = &e->aggs[i];

@@ -46,7 +46,7 @@ void wt_rules_free(struct wt_rules *e)
 {
 	if (!e)
 		return;
-	wt_agg_free(e);
+	wt_rules_agg_free(e);
 	for (size_t i = 0; i < e->ndevs; i++) {
 		free(e->devs[i].name);
 		free(e->devs[i].type);
@@ -465,7 +465,7 @@ int wt_rules_commit(struct wt_rules *e)
 	 * the plan is most of a commit's cost. */
 	bool plan = e->dirty_plan || e->st_next || e->agg_pending;
 	if (e->st_next) {
-		wt_agg_free(e); /* aggregates point into the old structure */
+		wt_rules_agg_free(e); /* aggregates point into the old structure */
 		wt_structure_free(e->st);
 		e->st = e->st_next;
 		e->st_next = NULL;
@@ -495,11 +495,11 @@ int wt_rules_commit(struct wt_rules *e)
 			s->dev = s->bound ? wt_idmap_get(&e->devmap, (uint64_t)s->device_id) : -1;
 		}
 	}
-	if ((plan && (rc = wt_agg_plan(e)) != 0) || (plan && (rc = element_counts(e)) != 0) ||
+	if ((plan && (rc = wt_rules_agg_plan(e)) != 0) || (plan && (rc = element_counts(e)) != 0) ||
 	    (rc = build_budget_rules(e)) != 0 || (rc = build_rule_maps(e)) != 0) {
 		wt_error("rules: commit failed (%s); rules and aggregates are not evaluated",
 			 strerror(-rc));
-		wt_agg_free(e);
+		wt_rules_agg_free(e);
 		for (size_t i = 0; i < e->nser; i++)
 			e->ser[i].rule = -1;
 		e->dirty = false;
@@ -702,7 +702,7 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 		}
 		double v = bucket_value(&b[i], s->metric);
 		if (s->contrib_n && !derived)
-			wt_agg_add(e, s, v, b[i].quality);
+			wt_rules_agg_add(e, s, v, b[i].quality);
 		/* With samples evaluated as they arrive, the close only does
 		 * counters; else every device series is evaluated here. */
 		if (s->rule >= 0 && b[i].quality != WT_Q_BAD &&
@@ -713,7 +713,7 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 		e->stats.last_close_ms += mono_ms() - t0;
 		return;
 	}
-	wt_agg_finish(e, start);
+	wt_rules_agg_finish(e, start);
 	if (e->st && e->elem_reporting) {
 		uint32_t *t = e->elem_last_reporting;
 		e->elem_last_reporting = e->elem_reporting;

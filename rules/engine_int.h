@@ -105,10 +105,10 @@ static inline uint64_t wt_agg_mapkey(int32_t element, unsigned feed, unsigned ph
 }
 
 /* aggregate.c */
-int wt_agg_plan(struct wt_rules *e) __attribute__((warn_unused_result));
-void wt_agg_add(struct wt_rules *e, const struct ser *s, double v, uint8_t quality);
-void wt_agg_finish(struct wt_rules *e, int64_t bucket_start_ms);
-void wt_agg_free(struct wt_rules *e);
+int wt_rules_agg_plan(struct wt_rules *e) __attribute__((warn_unused_result));
+void wt_rules_agg_add(struct wt_rules *e, const struct ser *s, double v, uint8_t quality);
+void wt_rules_agg_finish(struct wt_rules *e, int64_t bucket_start_ms);
+void wt_rules_agg_free(struct wt_rules *e);
 
 /* engine.c, for aggregate.c: evaluates one value of a series. */
 void wt_rules_eval_one(struct wt_rules *e, uint32_t series, double v, int64_t bucket_start_ms);

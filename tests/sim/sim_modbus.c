@@ -54,7 +54,7 @@
 enum mb_type {
 	T_U16 = 0,
 	T_S16,
-	T_U32,    /* big-endian word order: first register = high word */
+	T_U32, /* big-endian word order: first register = high word */
 	T_S32,
 	T_U32_LE, /* little-endian word order: first register = low word */
 	T_F32,    /* IEEE 754, big-endian word order (ABCD) */
@@ -63,19 +63,30 @@ enum mb_type {
 	T_STR_LO  /* ASCII, two characters per register, low byte first (Socomec) */
 };
 
-enum { TAB_HOLDING = 1u << 0, TAB_INPUT = 1u << 1 };
-enum { F_WRITE = 1u << 0 };
+enum {
+	TAB_HOLDING = 1u << 0,
+	TAB_INPUT = 1u << 1
+};
+enum {
+	F_WRITE = 1u << 0
+};
 
 /* Which instances a block repeats over. */
-enum mb_per { PER_ONE = 0, PER_LINE, PER_BRANCH, PER_OUTLET, PER_SENSOR };
+enum mb_per {
+	PER_ONE = 0,
+	PER_LINE,
+	PER_BRANCH,
+	PER_OUTLET,
+	PER_SENSOR
+};
 
 struct mb_field {
-	uint16_t off;   /* register offset inside one block instance */
-	uint8_t type;   /* enum mb_type */
-	uint8_t nregs;  /* T_STR only; other types imply their size */
-	float scale;    /* raw = round(value * scale) */
-	uint16_t src;   /* model-specific value id */
-	uint8_t flags;  /* F_* */
+	uint16_t off;  /* register offset inside one block instance */
+	uint8_t type;  /* enum mb_type */
+	uint8_t nregs; /* T_STR only; other types imply their size */
+	float scale;   /* raw = round(value * scale) */
+	uint16_t src;  /* model-specific value id */
+	uint8_t flags; /* F_* */
 };
 
 struct mb_block {
@@ -138,8 +149,8 @@ static uint16_t clamp_s16(double r)
 }
 
 /* Encodes one field's value into words[field_regs(f)]. */
-static void encode_field(const struct mb_model *m, const struct mb_ctx *c,
-			 const struct mb_field *f, unsigned inst, uint16_t *words)
+static void encode_field(const struct mb_model *m, const struct mb_ctx *c, const struct mb_field *f,
+			 unsigned inst, uint16_t *words)
 {
 	double v = 0;
 	bool ok;
@@ -152,7 +163,8 @@ static void encode_field(const struct mb_model *m, const struct mb_ctx *c,
 		m->string(c, f->src, inst, s, 2 * n);
 		for (unsigned i = 0; i < n; i++) {
 			uint8_t a = (uint8_t)s[2 * i], b = (uint8_t)s[2 * i + 1];
-			words[i] = f->type == T_STR ? (uint16_t)((a << 8) | b) : (uint16_t)((b << 8) | a);
+			words[i] = f->type == T_STR ? (uint16_t)((a << 8) | b)
+						    : (uint16_t)((b << 8) | a);
 		}
 		return;
 	}
@@ -283,57 +295,50 @@ enum apc_src {
 /* APC binary-point scale: value = raw / 2^n, so raw = value * 2^n. */
 #define BP(n) ((float)(1u << (n)))
 
+/* clang-format off: register tables read best one row per register */
 static const struct mb_field apc_status_f[] = {
-	{0, T_U32, 0, 1, A_STATUS, 0},
-	{2, T_U16, 0, 1, A_CHANGE_CAUSE, 0},
-	{3, T_U32, 0, 1, A_MOG_STATUS, 0},
-	{6, T_U32, 0, 1, A_SOG0_STATUS, 0},
-	{9, T_U32, 0, 1, A_SOG1_STATUS, 0},
-	{12, T_U32, 0, 1, A_SOG2_STATUS, 0},
-	{18, T_U16, 0, 1, A_SIGNAL, 0},
-	{20, T_U32, 0, 1, A_POWER_ERR, 0},
-	{22, T_U16, 0, 1, A_BATT_ERR, 0},
-	{23, T_U16, 0, 1, A_TEST_STATUS, 0},
+	{0, T_U32, 0, 1, A_STATUS, 0},      {2, T_U16, 0, 1, A_CHANGE_CAUSE, 0},
+	{3, T_U32, 0, 1, A_MOG_STATUS, 0},  {6, T_U32, 0, 1, A_SOG0_STATUS, 0},
+	{9, T_U32, 0, 1, A_SOG1_STATUS, 0}, {12, T_U32, 0, 1, A_SOG2_STATUS, 0},
+	{18, T_U16, 0, 1, A_SIGNAL, 0},     {20, T_U32, 0, 1, A_POWER_ERR, 0},
+	{22, T_U16, 0, 1, A_BATT_ERR, 0},   {23, T_U16, 0, 1, A_TEST_STATUS, 0},
 	{24, T_U16, 0, 1, A_CAL_STATUS, 0},
 };
 static const struct mb_field apc_dynamic_f[] = {
-	{0, T_U32, 0, 1, A_RUNTIME, 0},           /* 128 */
-	{2, T_U16, 0, BP(9), A_CHARGE, 0},        /* 130 */
-	{3, T_S16, 0, BP(5), A_BATT_V, 0},        /* 131 */
-	{5, T_U16, 0, 1, A_BATT_DATE_MAINT, 0},   /* 133 */
-	{7, T_S16, 0, BP(7), A_BATT_TEMP, 0},     /* 135 */
-	{8, T_U16, 0, BP(8), A_LOAD_W_PCT, 0},    /* 136 */
-	{10, T_U16, 0, BP(8), A_LOAD_VA_PCT, 0},  /* 138 */
-	{12, T_U16, 0, BP(5), A_OUT_A, 0},        /* 140 */
-	{14, T_U16, 0, BP(6), A_OUT_V, 0},        /* 142 */
-	{16, T_U16, 0, BP(7), A_OUT_HZ, 0},       /* 144 */
-	{17, T_U32, 0, 1, A_OUT_WH, 0},           /* 145 */
-	{22, T_U16, 0, 1, A_INPUT_STATUS, 0},     /* 150 */
-	{23, T_U16, 0, BP(6), A_IN_V, 0},         /* 151 */
-	{26, T_S16, 0, BP(7), A_EFFICIENCY, 0},   /* 154 */
-	{27, T_S16, 0, 1, A_TIMER_OFF, 0},        /* 155 ups.timer.shutdown */
-	{28, T_S16, 0, 1, A_TIMER_OFF, 0},        /* 156 ups.timer.start */
-	{29, T_S32, 0, 1, A_TIMER_OFF, 0},        /* 157 ups.timer.reboot */
-	{31, T_S16, 0, 1, A_TIMER_OFF, 0},        /* 159 group 1 */
-	{32, T_S16, 0, 1, A_TIMER_OFF, 0},
-	{33, T_S32, 0, 1, A_TIMER_OFF, 0},
-	{35, T_S16, 0, 1, A_TIMER_OFF, 0},        /* 163 group 2 */
-	{36, T_S16, 0, 1, A_TIMER_OFF, 0},
-	{37, T_S32, 0, 1, A_TIMER_OFF, 0},
-	{39, T_S16, 0, 1, A_TIMER_OFF, 0},        /* 167 group 3 */
-	{40, T_S16, 0, 1, A_TIMER_OFF, 0},
-	{41, T_S32, 0, 1, A_TIMER_OFF, 0},
+	{0, T_U32, 0, 1, A_RUNTIME, 0},          /* 128 */
+	{2, T_U16, 0, BP(9), A_CHARGE, 0},       /* 130 */
+	{3, T_S16, 0, BP(5), A_BATT_V, 0},       /* 131 */
+	{5, T_U16, 0, 1, A_BATT_DATE_MAINT, 0},  /* 133 */
+	{7, T_S16, 0, BP(7), A_BATT_TEMP, 0},    /* 135 */
+	{8, T_U16, 0, BP(8), A_LOAD_W_PCT, 0},   /* 136 */
+	{10, T_U16, 0, BP(8), A_LOAD_VA_PCT, 0}, /* 138 */
+	{12, T_U16, 0, BP(5), A_OUT_A, 0},       /* 140 */
+	{14, T_U16, 0, BP(6), A_OUT_V, 0},       /* 142 */
+	{16, T_U16, 0, BP(7), A_OUT_HZ, 0},      /* 144 */
+	{17, T_U32, 0, 1, A_OUT_WH, 0},          /* 145 */
+	{22, T_U16, 0, 1, A_INPUT_STATUS, 0},    /* 150 */
+	{23, T_U16, 0, BP(6), A_IN_V, 0},        /* 151 */
+	{26, T_S16, 0, BP(7), A_EFFICIENCY, 0},  /* 154 */
+	{27, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 155 ups.timer.shutdown */
+	{28, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 156 ups.timer.start */
+	{29, T_S32, 0, 1, A_TIMER_OFF, 0},       /* 157 ups.timer.reboot */
+	{31, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 159 group 1 */
+	{32, T_S16, 0, 1, A_TIMER_OFF, 0},       {33, T_S32, 0, 1, A_TIMER_OFF, 0},
+	{35, T_S16, 0, 1, A_TIMER_OFF, 0}, /* 163 group 2 */
+	{36, T_S16, 0, 1, A_TIMER_OFF, 0},       {37, T_S32, 0, 1, A_TIMER_OFF, 0},
+	{39, T_S16, 0, 1, A_TIMER_OFF, 0}, /* 167 group 3 */
+	{40, T_S16, 0, 1, A_TIMER_OFF, 0},       {41, T_S32, 0, 1, A_TIMER_OFF, 0},
 };
 static const struct mb_field apc_inventory_f[] = {
-	{0, T_STR, 8, 1, A_FIRMWARE, 0},     /* 516 */
-	{16, T_STR, 16, 1, A_MODEL, 0},      /* 532 */
-	{48, T_STR, 8, 1, A_SERIAL, 0},      /* 564 */
-	{72, T_U16, 0, 1, A_VA_NOMINAL, 0},  /* 588 */
-	{73, T_U16, 0, 1, A_W_NOMINAL, 0},   /* 589 */
-	{74, T_U16, 0, 1, A_SOG_CONFIG, 0},  /* 590 */
-	{75, T_U16, 0, 1, A_MFR_DATE, 0},    /* 591 */
-	{79, T_U16, 0, 1, A_BATT_DATE, F_WRITE}, /* 595 */
-	{80, T_STR, 8, 1, A_UPS_ID, F_WRITE},    /* 596 */
+	{0, T_STR, 8, 1, A_FIRMWARE, 0},           /* 516 */
+	{16, T_STR, 16, 1, A_MODEL, 0},            /* 532 */
+	{48, T_STR, 8, 1, A_SERIAL, 0},            /* 564 */
+	{72, T_U16, 0, 1, A_VA_NOMINAL, 0},        /* 588 */
+	{73, T_U16, 0, 1, A_W_NOMINAL, 0},         /* 589 */
+	{74, T_U16, 0, 1, A_SOG_CONFIG, 0},        /* 590 */
+	{75, T_U16, 0, 1, A_MFR_DATE, 0},          /* 591 */
+	{79, T_U16, 0, 1, A_BATT_DATE, F_WRITE},   /* 595 */
+	{80, T_STR, 8, 1, A_UPS_ID, F_WRITE},      /* 596 */
 	{88, T_STR, 8, 0, A_GROUP_NAME, F_WRITE},  /* 604 outlet.group.0.name */
 	{96, T_STR, 8, 1, A_GROUP_NAME, F_WRITE},  /* 612; scale field carries the group */
 	{104, T_STR, 8, 2, A_GROUP_NAME, F_WRITE}, /* 620 */
@@ -346,14 +351,11 @@ static const struct mb_field apc_static_f[] = {
 	{4, T_S16, 0, 0, A_DELAY_ON, F_WRITE},     /* 1030 */
 	{5, T_S32, 0, 0, A_DELAY_REBOOT, F_WRITE}, /* 1031 */
 	{8, T_S16, 0, 1, A_DELAY_OFF, F_WRITE},    /* 1034 group 1 */
-	{9, T_S16, 0, 1, A_DELAY_ON, F_WRITE},
-	{10, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE},
-	{13, T_S16, 0, 2, A_DELAY_OFF, F_WRITE},   /* 1039 group 2 */
-	{14, T_S16, 0, 2, A_DELAY_ON, F_WRITE},
-	{15, T_S32, 0, 2, A_DELAY_REBOOT, F_WRITE},
-	{18, T_S16, 0, 3, A_DELAY_OFF, F_WRITE},   /* 1044 group 3 */
-	{19, T_S16, 0, 3, A_DELAY_ON, F_WRITE},
-	{20, T_S32, 0, 3, A_DELAY_REBOOT, F_WRITE},
+	{9, T_S16, 0, 1, A_DELAY_ON, F_WRITE},     {10, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE},
+	{13, T_S16, 0, 2, A_DELAY_OFF, F_WRITE}, /* 1039 group 2 */
+	{14, T_S16, 0, 2, A_DELAY_ON, F_WRITE},    {15, T_S32, 0, 2, A_DELAY_REBOOT, F_WRITE},
+	{18, T_S16, 0, 3, A_DELAY_OFF, F_WRITE}, /* 1044 group 3 */
+	{19, T_S16, 0, 3, A_DELAY_ON, F_WRITE},    {20, T_S32, 0, 3, A_DELAY_REBOOT, F_WRITE},
 };
 static const struct mb_field apc_command_f[] = {
 	{0, T_U32, 0, 1, A_CMD_UPS, F_WRITE},    /* 1536 */
@@ -373,6 +375,7 @@ static const struct mb_block apc_blocks[] = {
 	{TAB_HOLDING, 1026, 22, PER_ONE, apc_static_f, NF(apc_static_f)},
 	{TAB_HOLDING, 1536, 8, PER_ONE, apc_command_f, NF(apc_command_f)},
 };
+/* clang-format on */
 
 /* UPSStatus_BF bits. */
 #define APC_ST_ONLINE (1u << 1)
@@ -468,8 +471,9 @@ static void apc_run_pending(struct sim_device *dev, struct apc_state *s, int64_t
 		if (s->pending_back_on[i]) {
 			s->pending_back_on[i] = false;
 			s->pending_off[i] = false;
-			s->pending_at_ms[i] = now_ms + 1000 * (int64_t)(s->delay_on[i] > 0 ? s->delay_on[i] : 0) +
-					      1000 * (int64_t)(s->delay_reboot[i] > 0 ? s->delay_reboot[i] : 0);
+			s->pending_at_ms[i] =
+				now_ms + 1000 * (int64_t)(s->delay_on[i] > 0 ? s->delay_on[i] : 0) +
+				1000 * (int64_t)(s->delay_reboot[i] > 0 ? s->delay_reboot[i] : 0);
 		}
 	}
 	dev->ups.output_off = s->output_off[0];
@@ -883,63 +887,45 @@ enum pdu_src {
 #define PDU_MAP_VERSION 1
 #define PDU_MODEL_ID 0x5754 /* "WT" */
 
+/* clang-format off: register tables read best one row per register */
 static const struct mb_field pdu_ident_f[] = {
-	{0, T_U16, 0, 1, P_MAP_VERSION, 0},
-	{1, T_U16, 0, 1, P_MODEL_ID, 0},
-	{2, T_STR, 8, 1, P_VENDOR, 0},
-	{10, T_STR, 16, 1, P_MODEL, 0},
-	{26, T_STR, 8, 1, P_SERIAL, 0},
-	{34, T_STR, 8, 1, P_FIRMWARE, 0},
-	{42, T_STR, 16, 1, P_NAME, 0},
-	{58, T_U16, 0, 1, P_N_LINES, 0},
-	{59, T_U16, 0, 1, P_N_BRANCHES, 0},
-	{60, T_U16, 0, 1, P_N_OUTLETS, 0},
-	{61, T_U16, 0, 1, P_N_SENSORS, 0},
-	{62, T_U16, 0, 1, P_WIRING, 0},
-	{63, T_U16, 0, 10, P_RATING, 0},
-	{64, T_U16, 0, 1, P_NOMINAL_V, 0},
-	{65, T_U32, 0, 1, P_UPTIME, 0},
-	{67, T_U16, 0, 1, P_UNIT_INDEX, 0},
+	{0, T_U16, 0, 1, P_MAP_VERSION, 0}, {1, T_U16, 0, 1, P_MODEL_ID, 0},
+	{2, T_STR, 8, 1, P_VENDOR, 0},      {10, T_STR, 16, 1, P_MODEL, 0},
+	{26, T_STR, 8, 1, P_SERIAL, 0},     {34, T_STR, 8, 1, P_FIRMWARE, 0},
+	{42, T_STR, 16, 1, P_NAME, 0},      {58, T_U16, 0, 1, P_N_LINES, 0},
+	{59, T_U16, 0, 1, P_N_BRANCHES, 0}, {60, T_U16, 0, 1, P_N_OUTLETS, 0},
+	{61, T_U16, 0, 1, P_N_SENSORS, 0},  {62, T_U16, 0, 1, P_WIRING, 0},
+	{63, T_U16, 0, 10, P_RATING, 0},    {64, T_U16, 0, 1, P_NOMINAL_V, 0},
+	{65, T_U32, 0, 1, P_UPTIME, 0},     {67, T_U16, 0, 1, P_UNIT_INDEX, 0},
 	{68, T_U16, 0, 1, P_N_UNITS, 0},
 };
 static const struct mb_field pdu_inlet_f[] = {
-	{0, T_F32, 0, 1, P_IN_V, 0},        /* 100 */
-	{2, T_F32, 0, 1, P_IN_A, 0},        /* 102 */
-	{4, T_S32, 0, 1, P_IN_W, 0},        /* 104 */
-	{6, T_U32, 0, 1, P_IN_VA, 0},       /* 106 */
-	{8, T_S16, 0, 1000, P_IN_PF, 0},    /* 108 */
-	{9, T_U16, 0, 100, P_IN_HZ, 0},     /* 109 */
-	{10, T_U32_LE, 0, 1, P_IN_WH, 0},   /* 110 */
+	{0, T_F32, 0, 1, P_IN_V, 0},           /* 100 */
+	{2, T_F32, 0, 1, P_IN_A, 0},           /* 102 */
+	{4, T_S32, 0, 1, P_IN_W, 0},           /* 104 */
+	{6, T_U32, 0, 1, P_IN_VA, 0},          /* 106 */
+	{8, T_S16, 0, 1000, P_IN_PF, 0},       /* 108 */
+	{9, T_U16, 0, 100, P_IN_HZ, 0},        /* 109 */
+	{10, T_U32_LE, 0, 1, P_IN_WH, 0},      /* 110 */
 	{12, T_F32_LE, 0, 1, P_IN_NEUTRAL, 0}, /* 112 */
-	{14, T_U32_LE, 0, 1, P_IN_VAH, 0},  /* 114 */
+	{14, T_U32_LE, 0, 1, P_IN_VAH, 0},     /* 114 */
 };
 static const struct mb_field pdu_line_f[] = {
-	{0, T_U16, 0, 10, P_L_V, 0},
-	{1, T_U16, 0, 100, P_L_A, 0},
-	{2, T_S32, 0, 1, P_L_W, 0},
-	{4, T_U32, 0, 1, P_L_VA, 0},
-	{6, T_S16, 0, 1000, P_L_PF, 0},
-	{7, T_U32, 0, 1, P_L_WH, 0},
-	{9, T_F32_LE, 0, 1, P_L_A, 0},
-	{11, T_U16, 0, 10, P_L_RATING, 0},
+	{0, T_U16, 0, 10, P_L_V, 0},    {1, T_U16, 0, 100, P_L_A, 0},
+	{2, T_S32, 0, 1, P_L_W, 0},     {4, T_U32, 0, 1, P_L_VA, 0},
+	{6, T_S16, 0, 1000, P_L_PF, 0}, {7, T_U32, 0, 1, P_L_WH, 0},
+	{9, T_F32_LE, 0, 1, P_L_A, 0},  {11, T_U16, 0, 10, P_L_RATING, 0},
 };
 static const struct mb_field pdu_branch_f[] = {
-	{0, T_U16, 0, 100, P_B_A, 0},
-	{1, T_S32, 0, 1, P_B_W, 0},
-	{3, T_U32_LE, 0, 1, P_B_WH, 0},
-	{5, T_U16, 0, 10, P_B_RATING, 0},
-	{6, T_U16, 0, 1, P_B_TRIPPED, 0},
-	{7, T_U16, 0, 1, P_B_LINE, 0},
+	{0, T_U16, 0, 100, P_B_A, 0},     {1, T_S32, 0, 1, P_B_W, 0},
+	{3, T_U32_LE, 0, 1, P_B_WH, 0},   {5, T_U16, 0, 10, P_B_RATING, 0},
+	{6, T_U16, 0, 1, P_B_TRIPPED, 0}, {7, T_U16, 0, 1, P_B_LINE, 0},
 };
 static const struct mb_field pdu_outlet_f[] = {
-	{0, T_U16, 0, 1, P_O_STATE, 0},
-	{1, T_U16, 0, 100, P_O_A, 0},
-	{2, T_U16, 0, 10, P_O_V, 0},
-	{3, T_F32, 0, 1, P_O_W, 0},
-	{5, T_U32, 0, 1, P_O_WH, 0},
-	{7, T_S16, 0, 1000, P_O_PF, 0},
-	{8, T_F32_LE, 0, 1, P_O_VA, 0},
-	{10, T_U16, 0, 1, P_O_BRANCH, 0},
+	{0, T_U16, 0, 1, P_O_STATE, 0},  {1, T_U16, 0, 100, P_O_A, 0},
+	{2, T_U16, 0, 10, P_O_V, 0},     {3, T_F32, 0, 1, P_O_W, 0},
+	{5, T_U32, 0, 1, P_O_WH, 0},     {7, T_S16, 0, 1000, P_O_PF, 0},
+	{8, T_F32_LE, 0, 1, P_O_VA, 0},  {10, T_U16, 0, 1, P_O_BRANCH, 0},
 	{11, T_U16, 0, 1, P_O_FLAGS, 0},
 };
 static const struct mb_field pdu_sensor_f[] = {
@@ -964,6 +950,7 @@ static const struct mb_block pdu_blocks[] = {
 	{TAB_HOLDING, 2000, 1, PER_OUTLET, pdu_control_f, NF(pdu_control_f)},
 	{TAB_HOLDING, 2100, 1, PER_OUTLET, pdu_delay_f, NF(pdu_delay_f)},
 };
+/* clang-format on */
 
 #define PDU_MAX_DELAY_S 3600
 
@@ -1286,6 +1273,7 @@ enum socomec_src {
 
 #define SOCOMEC_CODE_DELPHYS_MX 515
 
+/* clang-format off: register tables read best one row per register */
 static const struct mb_field socomec_ident_f[] = {
 	{0, T_U16, 0, 1, S_CODE, 0},      /* 0x1000 UPS code */
 	{1, T_U16, 0, 1, S_KVA10, 0},     /* 0x1001 kVA * 10 */
@@ -1297,18 +1285,20 @@ static const struct mb_field socomec_status_f[] = {
 	{4, T_U16, 0, 1, S_STATUS4, 0},
 };
 static const struct mb_field socomec_alarm_f[] = {
-	{0, T_U16, 0, 1, S_ALARM0, 0}, {1, T_U16, 0, 1, S_ALARM1, 0},
-	{2, T_U16, 0, 1, S_ALARM2, 0}, {3, T_U16, 0, 1, S_ALARM3, 0},
+	{0, T_U16, 0, 1, S_ALARM0, 0},
+	{1, T_U16, 0, 1, S_ALARM1, 0},
+	{2, T_U16, 0, 1, S_ALARM2, 0},
+	{3, T_U16, 0, 1, S_ALARM3, 0},
 };
 static const struct mb_field socomec_meas_f[] = {
-	{0, T_U16, 0, 1, S_LOAD1, 0},   {1, T_U16, 0, 1, S_LOAD2, 0},
-	{2, T_U16, 0, 1, S_LOAD3, 0},   {3, T_U16, 0, 1, S_LOAD, 0},
-	{4, T_U16, 0, 1, S_CHARGE, 0},  {5, T_U16, 0, 1, S_BATT_AH10, 0},
-	{6, T_U16, 0, 1, S_BYP_V1, 0},  {7, T_U16, 0, 1, S_BYP_V2, 0},
-	{8, T_U16, 0, 1, S_BYP_V3, 0},  {9, T_U16, 0, 1, S_OUT_V1, 0},
-	{10, T_U16, 0, 1, S_OUT_V2, 0}, {11, T_U16, 0, 1, S_OUT_V3, 0},
-	{15, T_U16, 0, 1, S_OUT_A1, 0}, {16, T_U16, 0, 1, S_OUT_A2, 0},
-	{17, T_U16, 0, 1, S_OUT_A3, 0}, {18, T_U16, 0, 10, S_BYP_HZ, 0},
+	{0, T_U16, 0, 1, S_LOAD1, 0},    {1, T_U16, 0, 1, S_LOAD2, 0},
+	{2, T_U16, 0, 1, S_LOAD3, 0},    {3, T_U16, 0, 1, S_LOAD, 0},
+	{4, T_U16, 0, 1, S_CHARGE, 0},   {5, T_U16, 0, 1, S_BATT_AH10, 0},
+	{6, T_U16, 0, 1, S_BYP_V1, 0},   {7, T_U16, 0, 1, S_BYP_V2, 0},
+	{8, T_U16, 0, 1, S_BYP_V3, 0},   {9, T_U16, 0, 1, S_OUT_V1, 0},
+	{10, T_U16, 0, 1, S_OUT_V2, 0},  {11, T_U16, 0, 1, S_OUT_V3, 0},
+	{15, T_U16, 0, 1, S_OUT_A1, 0},  {16, T_U16, 0, 1, S_OUT_A2, 0},
+	{17, T_U16, 0, 1, S_OUT_A3, 0},  {18, T_U16, 0, 10, S_BYP_HZ, 0},
 	{19, T_U16, 0, 10, S_OUT_HZ, 0}, {20, T_U16, 0, 10, S_BATT_V, 0},
 	{22, T_U16, 0, 1, S_AMBIENT, 0}, {23, T_U16, 0, 1, S_RUNTIME_MIN, 0},
 	{24, T_U16, 0, 10, S_BATT_A, 0},
@@ -1319,8 +1309,10 @@ static const struct mb_field socomec_nominal_f[] = {
 	{8, T_U16, 0, 1, S_BATT_AH10, 0}, {9, T_U16, 0, 1, S_BATT_CELLS, 0},
 };
 static const struct mb_field socomec_clock_f[] = {
-	{0, T_U16, 0, 1, S_CLOCK0, 0}, {1, T_U16, 0, 1, S_CLOCK1, 0},
-	{2, T_U16, 0, 1, S_CLOCK2, 0}, {3, T_U16, 0, 1, S_CLOCK3, 0},
+	{0, T_U16, 0, 1, S_CLOCK0, 0},
+	{1, T_U16, 0, 1, S_CLOCK1, 0},
+	{2, T_U16, 0, 1, S_CLOCK2, 0},
+	{3, T_U16, 0, 1, S_CLOCK3, 0},
 };
 
 /* The blocks NUT's socomec_jbus reads, with their lengths. */
@@ -1332,6 +1324,7 @@ static const struct mb_block socomec_blocks[] = {
 	{TAB_HOLDING | TAB_INPUT, 0x10E0, 32, PER_ONE, socomec_nominal_f, NF(socomec_nominal_f)},
 	{TAB_HOLDING | TAB_INPUT, 0x1360, 4, PER_ONE, socomec_clock_f, NF(socomec_clock_f)},
 };
+/* clang-format on */
 
 static double ups_out_w(const struct sim_ups *u)
 {
@@ -1565,6 +1558,7 @@ enum huawei_src {
 
 #define HW_INVALID_FIXED 0x7FFF
 
+/* clang-format off: register tables read best one row per register */
 static const struct mb_field huawei_sys_f[] = {
 	{0, T_U16, 0, 10, H_IN_V, 0},
 	{3, T_U16, 0, 10, H_IN_HZ, 0},
@@ -1614,6 +1608,7 @@ static const struct mb_block huawei_blocks[] = {
 	{TAB_HOLDING, HW_OFF + 9000, 10, PER_ONE, huawei_rated_f, NF(huawei_rated_f)},
 	{TAB_HOLDING, 40156 + 1024, 27, PER_ONE, huawei_alarm_f, NF(huawei_alarm_f)},
 };
+/* clang-format on */
 
 /* Huawei settings and timers live in the same per-device side table as the
  * APC ones (struct apc_state): group 0 is the UPS output. */
@@ -1702,7 +1697,9 @@ static bool huawei_value(const struct mb_ctx *c, uint16_t src, unsigned inst, do
 		*v = 1;
 		return true;
 	case H_CAPACITY:
-		*v = u->battery_nominal_v > 0 ? floor(u->battery_capacity_wh / u->battery_nominal_v + 0.5) : 0;
+		*v = u->battery_nominal_v > 0
+			     ? floor(u->battery_capacity_wh / u->battery_nominal_v + 0.5)
+			     : 0;
 		return true;
 	case H_NOMINAL_VA:
 		*v = u->rating_va;
@@ -1943,7 +1940,8 @@ static int map_write(const struct mb_model *m, const struct mb_ctx *c, unsigned 
 		unsigned inst, off;
 		const struct mb_block *b = find_block(m, c, TAB_HOLDING, a, &inst, &off);
 		const struct mb_field *f = b ? find_field(b, off) : NULL;
-		if (!f || !(f->flags & F_WRITE) || off != f->off || a + field_regs(f) > addr + count)
+		if (!f || !(f->flags & F_WRITE) || off != f->off ||
+		    a + field_regs(f) > addr + count)
 			return MB_EX_ILLEGAL_ADDRESS;
 		a += field_regs(f);
 	}
@@ -1975,8 +1973,8 @@ struct mb_port {
 struct mb_conn {
 	struct bufferevent *bev;
 	struct mb_port *port;
-	struct event *delay_ev;      /* a delayed answer is waiting */
-	struct evbuffer *delayed;    /* its bytes */
+	struct event *delay_ev;   /* a delayed answer is waiting */
+	struct evbuffer *delayed; /* its bytes */
 	bool close_after_delay;
 	struct mb_conn *prev, *next;
 };
@@ -2071,7 +2069,7 @@ static size_t huawei_device_id(const struct mb_ctx *c, const uint8_t *req, size_
 	rsp[n++] = 0x0E;
 	rsp[n++] = code;
 	rsp[n++] = code == 3 ? 0x03 : 0x01; /* conformity level */
-	rsp[n++] = 0x00;                     /* no more follows */
+	rsp[n++] = 0x00;                    /* no more follows */
 	rsp[n++] = 0x00;
 	rsp[n++] = (uint8_t)(last - first + 1);
 	for (size_t i = first; i <= last; i++) {
@@ -2116,8 +2114,9 @@ static size_t handle_adu(struct mb_conn *cn, const uint8_t *req, size_t len, uin
 	}
 	case SIM_FA_ERROR:
 		return build_exception(rsp, req, fc,
-				       c.dev->faults.modbus_exception ? c.dev->faults.modbus_exception
-								       : MB_EX_DEVICE_FAILURE);
+				       c.dev->faults.modbus_exception
+					       ? c.dev->faults.modbus_exception
+					       : MB_EX_DEVICE_FAILURE);
 	default:
 		break;
 	}
@@ -2144,8 +2143,8 @@ static size_t handle_adu(struct mb_conn *cn, const uint8_t *req, size_t len, uin
 			ex = MB_EX_ILLEGAL_ADDRESS;
 			break;
 		}
-		ex = map_read(m, &c, fc == MB_FC_READ_HOLDING ? TAB_HOLDING : TAB_INPUT, addr, count,
-			      regs);
+		ex = map_read(m, &c, fc == MB_FC_READ_HOLDING ? TAB_HOLDING : TAB_INPUT, addr,
+			      count, regs);
 		if (ex)
 			break;
 		memcpy(rsp, req, 4);

@@ -28,6 +28,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -35,14 +37,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define RF_ROOT "/redfish/v1"
 #define RF_MAX_LEVELS 6
-#define RF_MAX_SESSIONS 256        /* per device, like a BMC's session table */
-#define RF_SESSION_TIMEOUT_S 1800  /* default SessionService.SessionTimeout */
+#define RF_MAX_SESSIONS 256       /* per device, like a BMC's session table */
+#define RF_SESSION_TIMEOUT_S 1800 /* default SessionService.SessionTimeout */
 #define RF_MAX_BODY 65536
 
 struct rf_port {
@@ -134,8 +134,7 @@ static json_t *reading(const char *pdu, const char *sensor, double v, int d)
 	return o;
 }
 
-static json_t *power_reading(const char *pdu, const char *sensor, double w, double va,
-			     double pf)
+static json_t *power_reading(const char *pdu, const char *sensor, double w, double va, double pf)
 {
 	json_t *o = reading(pdu, sensor, w, 1);
 	double var = va * va - w * w;
@@ -253,7 +252,15 @@ static void pdu_uri(const struct rctx *r, unsigned unit, char *buf, size_t len)
 
 /* ---- sensors: one flat, generated list per unit ---- */
 
-enum rf_skind { SK_VOLTAGE, SK_CURRENT, SK_POWER, SK_ENERGY, SK_FREQ, SK_TEMP, SK_HUMIDITY };
+enum rf_skind {
+	SK_VOLTAGE,
+	SK_CURRENT,
+	SK_POWER,
+	SK_ENERGY,
+	SK_FREQ,
+	SK_TEMP,
+	SK_HUMIDITY
+};
 
 struct rf_sensor {
 	char id[32];
@@ -262,13 +269,14 @@ struct rf_sensor {
 	const char *context;  /* ElectricalContext, NULL for none */
 	const char *physical; /* PhysicalContext */
 	double reading;
-	double va, pf;        /* power sensors */
+	double va, pf; /* power sensors */
 	double range_max;
-	double caution, critical; /* upper thresholds; 0 = none */
+	double caution, critical;         /* upper thresholds; 0 = none */
 	double low_caution, low_critical; /* lower thresholds; 0 = none */
 };
 
-#define RF_MAX_UNIT_SENSORS (SIM_MAX_LINES * 4 + 4 + SIM_MAX_BRANCHES * 3 + SIM_MAX_OUTLETS * 4 + SIM_MAX_SENSORS)
+#define RF_MAX_UNIT_SENSORS \
+	(SIM_MAX_LINES * 4 + 4 + SIM_MAX_BRANCHES * 3 + SIM_MAX_OUTLETS * 4 + SIM_MAX_SENSORS)
 
 /* Voltage limits around the nominal: caution at 6 %, critical at 10 %. */
 static void voltage_limits(const struct sim_device *dev, struct rf_sensor *s)
@@ -474,7 +482,7 @@ static size_t unit_sensors(const struct sim_device *dev, unsigned unit, struct r
 	return n;
 }
 
-static const char *const skind_type[] = {"Voltage", "Current", "Power", "EnergykWh",
+static const char *const skind_type[] = {"Voltage",   "Current",     "Power",   "EnergykWh",
 					 "Frequency", "Temperature", "Humidity"};
 static const char *const skind_unit[] = {"V", "A", "W", "kW.h", "Hz", "Cel", "%"};
 
@@ -503,21 +511,28 @@ static json_t *sensor_json(const struct rctx *r, unsigned unit, const struct rf_
 	if (s->kind != SK_ENERGY) {
 		static const double accuracy[] = {0.5, 1, 1, 0, 0.1, 0.5, 2};
 		json_object_set_new(o, "Accuracy", json_real(accuracy[s->kind]));
-		json_object_set_new(o, "Precision", json_integer(s->kind == SK_VOLTAGE || s->kind == SK_POWER || s->kind == SK_TEMP ? 1 : 2));
+		json_object_set_new(o, "Precision",
+				    json_integer(s->kind == SK_VOLTAGE || s->kind == SK_POWER ||
+								 s->kind == SK_TEMP
+							 ? 1
+							 : 2));
 		json_object_set_new(o, "SensingInterval", json_string("PT1S"));
 	}
 	if (s->critical > 0) {
 		json_t *t = json_pack("{s:{s:o,s:s},s:{s:o,s:s}}", "UpperCritical", "Reading",
-				      num(s->critical, 1), "Activation", "Increasing", "UpperCaution",
-				      "Reading", num(s->caution, 1), "Activation", "Increasing");
+				      num(s->critical, 1), "Activation", "Increasing",
+				      "UpperCaution", "Reading", num(s->caution, 1), "Activation",
+				      "Increasing");
 		if (s->low_caution > 0)
 			json_object_set_new(t, "LowerCaution",
-					    json_pack("{s:o,s:s}", "Reading", num(s->low_caution, 1),
-						      "Activation", "Decreasing"));
+					    json_pack("{s:o,s:s}", "Reading",
+						      num(s->low_caution, 1), "Activation",
+						      "Decreasing"));
 		if (s->low_critical > 0)
 			json_object_set_new(t, "LowerCritical",
-					    json_pack("{s:o,s:s}", "Reading", num(s->low_critical, 1),
-						      "Activation", "Decreasing"));
+					    json_pack("{s:o,s:s}", "Reading",
+						      num(s->low_critical, 1), "Activation",
+						      "Decreasing"));
 		json_object_set_new(o, "Thresholds", t);
 	}
 	char uri[200];
@@ -542,27 +557,26 @@ static json_t *service_root(const struct rctx *r)
 	snprintf(uuid, sizeof(uuid), "%08x-%04x-%04x-%04x-%012llx", (unsigned)(s >> 32),
 		 (unsigned)(s >> 16) & 0xffff, 0x4000 | ((unsigned)s & 0x0fff),
 		 0x8000 | (r->dev->id & 0x3fff), (unsigned long long)(s & 0xffffffffffffull));
-	return json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:{s:{s:b,s:b,s:i,s:b,s:b},s:b,s:b,s:b,s:b},"
-		"s:o,s:o,s:o,s:{s:o},s:s}",
-		"@odata.type", "#ServiceRoot.v1_20_0.ServiceRoot", "Id", "RootService", "Name",
-		"Root Service", "RedfishVersion", "1.15.0", "UUID", uuid,
-		"ProtocolFeaturesSupported", "ExpandQuery", "ExpandAll", 1, "Levels", 1, "MaxLevels",
-		RF_MAX_LEVELS, "Links", 1, "NoLinks", 1, "SelectQuery", 0, "FilterQuery", 0,
-		"OnlyMemberQuery", 0, "ExcerptQuery", 0, "PowerEquipment",
-		ref(RF_ROOT "/PowerEquipment"), "SessionService", ref(RF_ROOT "/SessionService"),
-		"Chassis", ref(RF_ROOT "/Chassis"), "Links", "Sessions",
-		ref(RF_ROOT "/SessionService/Sessions"), "@odata.id", RF_ROOT "/");
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:{s:b,s:b,s:i,s:b,s:b},s:b,s:b,s:b,s:b},"
+			 "s:o,s:o,s:o,s:{s:o},s:s}",
+			 "@odata.type", "#ServiceRoot.v1_20_0.ServiceRoot", "Id", "RootService",
+			 "Name", "Root Service", "RedfishVersion", "1.15.0", "UUID", uuid,
+			 "ProtocolFeaturesSupported", "ExpandQuery", "ExpandAll", 1, "Levels", 1,
+			 "MaxLevels", RF_MAX_LEVELS, "Links", 1, "NoLinks", 1, "SelectQuery", 0,
+			 "FilterQuery", 0, "OnlyMemberQuery", 0, "ExcerptQuery", 0,
+			 "PowerEquipment", ref(RF_ROOT "/PowerEquipment"), "SessionService",
+			 ref(RF_ROOT "/SessionService"), "Chassis", ref(RF_ROOT "/Chassis"),
+			 "Links", "Sessions", ref(RF_ROOT "/SessionService/Sessions"), "@odata.id",
+			 RF_ROOT "/");
 }
 
 static json_t *power_equipment(void)
 {
-	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:s}", "@odata.type",
-			 "#PowerEquipment.v1_2_3.PowerEquipment", "Id", "PowerEquipment", "Name",
-			 "DCIM Power Equipment", "Status",
-			 json_pack("{s:s,s:s}", "State", "Enabled", "HealthRollup", "OK"),
-			 "RackPDUs", ref(RF_ROOT "/PowerEquipment/RackPDUs"), "@odata.id",
-			 RF_ROOT "/PowerEquipment");
+	return json_pack(
+		"{s:s,s:s,s:s,s:o,s:o,s:s}", "@odata.type", "#PowerEquipment.v1_2_3.PowerEquipment",
+		"Id", "PowerEquipment", "Name", "DCIM Power Equipment", "Status",
+		json_pack("{s:s,s:s}", "State", "Enabled", "HealthRollup", "OK"), "RackPDUs",
+		ref(RF_ROOT "/PowerEquipment/RackPDUs"), "@odata.id", RF_ROOT "/PowerEquipment");
 }
 
 static json_t *rack_pdus(const struct rctx *r)
@@ -592,14 +606,16 @@ static json_t *rack_pdu(const struct rctx *r, unsigned unit)
 		 (unsigned)(d->seed >> 16) & 0xffff, unit & 0xfff, d->id & 0xfff,
 		 (unsigned long long)(d->seed & 0xffffffffffffull));
 	double va = u->rating_a * d->pdu.nominal_v *
-		    (d->pdu.wiring == SIM_WIRING_WYE ? 3 : d->pdu.wiring == SIM_WIRING_DELTA ? 1.7320508 : 1);
+		    (d->pdu.wiring == SIM_WIRING_WYE     ? 3
+		     : d->pdu.wiring == SIM_WIRING_DELTA ? 1.7320508
+							 : 1);
 	json_t *o = json_pack(
 		"{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:I}", "@odata.type",
 		"#PowerDistribution.v1_6_0.PowerDistribution", "Id", id, "EquipmentType", "RackPDU",
-		"Name", name, "FirmwareVersion", d->firmware, "Manufacturer", "wattrack-sim", "Model",
-		d->pdu.wiring == SIM_WIRING_1PH ? "WT-RFPDU-1P" : "WT-RFPDU-3P", "SerialNumber",
-		serial, "PartNumber", "WT-RF-24", "UUID", uuid, "Status", status_ok(true),
-		"PowerCapacityVA", (json_int_t)llround(va));
+		"Name", name, "FirmwareVersion", d->firmware, "Manufacturer", "wattrack-sim",
+		"Model", d->pdu.wiring == SIM_WIRING_1PH ? "WT-RFPDU-1P" : "WT-RFPDU-3P",
+		"SerialNumber", serial, "PartNumber", "WT-RF-24", "UUID", uuid, "Status",
+		status_ok(true), "PowerCapacityVA", (json_int_t)llround(va));
 	json_object_set_new(o, "Version", json_string("1.0"));
 	json_object_set_new(o, "ProductionDate", json_string("2024-01-15T08:00:00Z"));
 	json_object_set_new(o, "AssetTag", json_string(d->name));
@@ -616,8 +632,8 @@ static json_t *rack_pdu(const struct rctx *r, unsigned unit)
 	json_object_set_new(o, "Outlets", ref("%s/Outlets", pdu));
 	json_object_set_new(o, "Sensors", ref("%s/Sensors", pdu));
 	json_object_set_new(o, "Metrics", ref("%s/Metrics", pdu));
-	json_object_set_new(o, "Links", json_pack("{s:[o]}", "Chassis",
-						  ref(RF_ROOT "/Chassis/%u", unit + 1)));
+	json_object_set_new(o, "Links",
+			    json_pack("{s:[o]}", "Chassis", ref(RF_ROOT "/Chassis/%u", unit + 1)));
 	json_object_set_new(o, "@odata.id", json_string(pdu));
 	return o;
 }
@@ -651,7 +667,8 @@ static json_t *mains(const struct rctx *r, unsigned unit)
 		char sid[32];
 		const struct sim_line *ln = &u->lines[l];
 		snprintf(sid, sizeof(sid), "VoltageMains%u", l + 1);
-		json_object_set_new(pv, line_voltage_key(d, l), reading(pdu, sid, ln->voltage_v, 1));
+		json_object_set_new(pv, line_voltage_key(d, l),
+				    reading(pdu, sid, ln->voltage_v, 1));
 		snprintf(sid, sizeof(sid), "CurrentMains%u", l + 1);
 		json_object_set_new(pc, lkey[l], reading(pdu, sid, ln->current_a, 2));
 		snprintf(sid, sizeof(sid), "PowerMains%u", l + 1);
@@ -667,7 +684,8 @@ static json_t *mains(const struct rctx *r, unsigned unit)
 					  num(ll_voltage(u->lines[l].voltage_v,
 							 u->lines[(l + 1) % 3].voltage_v),
 					      1)));
-		json_object_set_new(pc, "Neutral", reading(pdu, "CurrentMainsNeutral", u->neutral_a, 2));
+		json_object_set_new(pc, "Neutral",
+				    reading(pdu, "CurrentMainsNeutral", u->neutral_a, 2));
 	}
 	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o,s:s}", "@odata.type",
 			      "#Circuit.v1_9_0.Circuit", "Id", "AC1", "Name", "Mains AC Input",
@@ -677,12 +695,13 @@ static json_t *mains(const struct rctx *r, unsigned unit)
 	if (u->n_lines == 1) {
 		/* single-phase: the one line is the circuit's reading */
 		json_object_set_new(o, "Voltage", reading(pdu, "VoltageMains1", u->voltage_v, 1));
-		json_object_set_new(o, "CurrentAmps", reading(pdu, "CurrentMains1", u->current_a, 2));
+		json_object_set_new(o, "CurrentAmps",
+				    reading(pdu, "CurrentMains1", u->current_a, 2));
 	}
 	json_object_set_new(o, "PolyPhaseVoltage", pv);
 	json_object_set_new(o, "PolyPhaseCurrentAmps", pc);
-	json_object_set_new(o, "PowerWatts", power_reading(pdu, "PDUPower", u->power_w,
-							   u->apparent_va, u->pf));
+	json_object_set_new(o, "PowerWatts",
+			    power_reading(pdu, "PDUPower", u->power_w, u->apparent_va, u->pf));
 	json_object_set_new(o, "PolyPhasePowerWatts", pp);
 	json_object_set_new(o, "FrequencyHz", reading(pdu, "FreqMains", u->frequency_hz, 2));
 	json_object_set_new(o, "EnergykWh", reading(pdu, "PDUEnergy", u->energy_wh / 1000.0, 3));
@@ -727,7 +746,8 @@ static json_t *branch(const struct rctx *r, unsigned unit, unsigned b)
 			      status_ok(true), "CircuitType", "Branch", "PhaseWiringType",
 			      d->pdu.wiring == SIM_WIRING_DELTA ? "TwoPhase3Wire" : "OnePhase3Wire",
 			      "NominalVoltage", nominal_voltage(d), "RatedCurrentAmps",
-			      num(br->rating_a, 1), "BreakerState", br->tripped ? "Tripped" : "Normal");
+			      num(br->rating_a, 1), "BreakerState",
+			      br->tripped ? "Tripped" : "Normal");
 	snprintf(sid, sizeof(sid), "VoltageMains%u", l + 1);
 	json_object_set_new(o, "Voltage", reading(pdu, sid, v, 1));
 	json_object_set_new(o, "PolyPhaseVoltage",
@@ -737,12 +757,13 @@ static json_t *branch(const struct rctx *r, unsigned unit, unsigned b)
 	json_object_set_new(o, "PolyPhaseCurrentAmps",
 			    json_pack("{s:o}", "Line1", reading(pdu, sid, br->current_a, 2)));
 	snprintf(sid, sizeof(sid), "Power%s", bid);
-	json_object_set_new(o, "PowerWatts",
-			    power_reading(pdu, sid, br->power_w, va, va > 0 ? br->power_w / va : 0));
-	json_object_set_new(o, "PolyPhasePowerWatts",
-			    json_pack("{s:o}", line_voltage_key(d, l),
-				      power_reading(pdu, sid, br->power_w, va,
-						    va > 0 ? br->power_w / va : 0)));
+	json_object_set_new(
+		o, "PowerWatts",
+		power_reading(pdu, sid, br->power_w, va, va > 0 ? br->power_w / va : 0));
+	json_object_set_new(
+		o, "PolyPhasePowerWatts",
+		json_pack("{s:o}", line_voltage_key(d, l),
+			  power_reading(pdu, sid, br->power_w, va, va > 0 ? br->power_w / va : 0)));
 	json_object_set_new(o, "FrequencyHz", reading(pdu, "FreqMains", u->frequency_hz, 2));
 	snprintf(sid, sizeof(sid), "Energy%s", bid);
 	json_object_set_new(o, "EnergykWh", reading(pdu, sid, br->energy_wh / 1000.0, 3));
@@ -792,16 +813,16 @@ static json_t *outlet(const struct rctx *r, unsigned unit, unsigned k)
 	branch_id(u, ol->branch % SIM_MAX_BRANCHES, bid, sizeof(bid));
 	snprintf(name, sizeof(name), "%s, Branch Circuit %s", ol->name, bid);
 
-	json_t *o = json_pack(
-		"{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:s,s:b,s:s}", "@odata.type",
-		"#Outlet.v1_4_4.Outlet", "Id", id, "Name", name, "Status", status_ok(true),
-		"PhaseWiringType",
-		d->pdu.wiring == SIM_WIRING_DELTA ? "TwoPhase3Wire" : "OnePhase3Wire", "VoltageType",
-		"AC", "OutletType", "IEC_60320_C13", "RatedCurrentAmps", (json_int_t)10,
-		"NominalVoltage", nominal_voltage(d), "IndicatorLED", ol->on ? "Lit" : "Off",
-		"PowerOnDelaySeconds", (json_int_t)0, "PowerOffDelaySeconds", (json_int_t)0,
-		"PowerState", outlet_power_state(ol), "PowerEnabled", ol->switchable, "UserLabel",
-		ol->name);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:I,s:s,s:b,s:s}",
+			      "@odata.type", "#Outlet.v1_4_4.Outlet", "Id", id, "Name", name,
+			      "Status", status_ok(true), "PhaseWiringType",
+			      d->pdu.wiring == SIM_WIRING_DELTA ? "TwoPhase3Wire" : "OnePhase3Wire",
+			      "VoltageType", "AC", "OutletType", "IEC_60320_C13",
+			      "RatedCurrentAmps", (json_int_t)10, "NominalVoltage",
+			      nominal_voltage(d), "IndicatorLED", ol->on ? "Lit" : "Off",
+			      "PowerOnDelaySeconds", (json_int_t)0, "PowerOffDelaySeconds",
+			      (json_int_t)0, "PowerState", outlet_power_state(ol), "PowerEnabled",
+			      ol->switchable, "UserLabel", ol->name);
 	if (ol->metered) {
 		const char *vk = line_voltage_key(d, ol->line);
 		snprintf(sid, sizeof(sid), "VoltageOutlet%u", k + 1);
@@ -810,27 +831,29 @@ static json_t *outlet(const struct rctx *r, unsigned unit, unsigned k)
 				    json_pack("{s:o}", vk, reading(pdu, sid, ol->voltage_v, 1)));
 		snprintf(sid, sizeof(sid), "CurrentOutlet%u", k + 1);
 		json_object_set_new(o, "CurrentAmps", reading(pdu, sid, ol->current_a, 2));
-		json_object_set_new(o, "PolyPhaseCurrentAmps",
-				    json_pack("{s:o}", "Line1", reading(pdu, sid, ol->current_a, 2)));
+		json_object_set_new(
+			o, "PolyPhaseCurrentAmps",
+			json_pack("{s:o}", "Line1", reading(pdu, sid, ol->current_a, 2)));
 		snprintf(sid, sizeof(sid), "PowerOutlet%u", k + 1);
-		json_object_set_new(o, "PowerWatts", power_reading(pdu, sid, ol->power_w,
-								   ol->apparent_va,
-								   ol->on ? ol->pf : 0));
-		json_object_set_new(o, "FrequencyHz", reading(pdu, "FreqMains", u->frequency_hz, 2));
+		json_object_set_new(
+			o, "PowerWatts",
+			power_reading(pdu, sid, ol->power_w, ol->apparent_va, ol->on ? ol->pf : 0));
+		json_object_set_new(o, "FrequencyHz",
+				    reading(pdu, "FreqMains", u->frequency_hz, 2));
 		snprintf(sid, sizeof(sid), "EnergyOutlet%u", k + 1);
 		json_object_set_new(o, "EnergykWh", reading(pdu, sid, ol->energy_wh / 1000.0, 3));
 	}
 	json_t *act = json_object();
 	if (ol->switchable)
-		json_object_set_new(act, "#Outlet.PowerControl",
-				    json_pack("{s:s+,s:[sss]}", "target", uri, "/Outlet.PowerControl",
-					      "PowerState@Redfish.AllowableValues", "On", "Off",
-					      "PowerCycle"));
+		json_object_set_new(
+			act, "#Outlet.PowerControl",
+			json_pack("{s:s+,s:[sss]}", "target", uri, "/Outlet.PowerControl",
+				  "PowerState@Redfish.AllowableValues", "On", "Off", "PowerCycle"));
 	json_object_set_new(act, "#Outlet.ResetMetrics",
 			    json_pack("{s:s+}", "target", uri, "/Outlet.ResetMetrics"));
 	json_object_set_new(o, "Actions", act);
-	json_object_set_new(o, "Links", json_pack("{s:o}", "BranchCircuit",
-						  ref("%s/Branches/%s", pdu, bid)));
+	json_object_set_new(o, "Links",
+			    json_pack("{s:o}", "BranchCircuit", ref("%s/Branches/%s", pdu, bid)));
 	json_object_set_new(o, "@odata.id", json_string(uri));
 	return o;
 }
@@ -898,7 +921,8 @@ static json_t *metrics(const struct rctx *r, unsigned unit)
 		const struct sim_sensor *se = &u->sensors[k];
 		if (se->kind == SIM_SENSOR_TEMPERATURE && ++nt == 1) {
 			snprintf(sid, sizeof(sid), "Temperature%u", nt);
-			json_object_set_new(o, "TemperatureCelsius", reading(pdu, sid, se->value, 1));
+			json_object_set_new(o, "TemperatureCelsius",
+					    reading(pdu, sid, se->value, 1));
 		} else if (se->kind == SIM_SENSOR_HUMIDITY && ++nh == 1) {
 			snprintf(sid, sizeof(sid), "Humidity%u", nh);
 			json_object_set_new(o, "HumidityPercent", reading(pdu, sid, se->value, 1));
@@ -945,8 +969,9 @@ static json_t *session_service(const struct rctx *r)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:b,s:I,s:o,s:s}", "@odata.type",
 			 "#SessionService.v1_2_0.SessionService", "Id", "SessionService", "Name",
-			 "Session Service", "Description", "Session Service", "Status", status_ok(true), "ServiceEnabled", 1,
-			 "SessionTimeout", (json_int_t)session_timeout(r->dev), "Sessions",
+			 "Session Service", "Description", "Session Service", "Status",
+			 status_ok(true), "ServiceEnabled", 1, "SessionTimeout",
+			 (json_int_t)session_timeout(r->dev), "Sessions",
 			 ref(RF_ROOT "/SessionService/Sessions"), "@odata.id",
 			 RF_ROOT "/SessionService");
 }
@@ -1114,7 +1139,7 @@ static json_t *build(const struct rctx *r, const char *path)
 /* ---- $expand ---- */
 
 struct expand_opts {
-	char mode;  /* '.' subordinate links, '*' all links, '~' Links only */
+	char mode; /* '.' subordinate links, '*' all links, '~' Links only */
 	int levels;
 };
 
@@ -1142,12 +1167,12 @@ static bool is_ref(json_t *v)
 	       json_is_string(json_object_get(v, "@odata.id"));
 }
 
-static void expand_node(const struct rctx *r, json_t *node, const struct expand_opts *e,
-			int levels, bool in_links);
+static void expand_node(const struct rctx *r, json_t *node, const struct expand_opts *e, int levels,
+			bool in_links);
 
 /* Replaces a reference by the resource it names when the mode allows it. */
-static json_t *expand_ref(const struct rctx *r, json_t *v, const struct expand_opts *e,
-			  int levels, bool in_links)
+static json_t *expand_ref(const struct rctx *r, json_t *v, const struct expand_opts *e, int levels,
+			  bool in_links)
 {
 	bool eligible = e->mode == '*' || (e->mode == '.' && !in_links) ||
 			(e->mode == '~' && in_links);
@@ -1164,13 +1189,14 @@ static json_t *expand_ref(const struct rctx *r, json_t *v, const struct expand_o
 	return res;
 }
 
-static void expand_node(const struct rctx *r, json_t *node, const struct expand_opts *e,
-			int levels, bool in_links)
+static void expand_node(const struct rctx *r, json_t *node, const struct expand_opts *e, int levels,
+			bool in_links)
 {
 	if (json_is_object(node)) {
 		const char *key;
 		json_t *v;
-		json_object_foreach(node, key, v) {
+		json_object_foreach(node, key, v)
+		{
 			bool links = in_links || strcmp(key, "Links") == 0;
 			if (is_ref(v)) {
 				json_t *res = expand_ref(r, v, e, levels, links);
@@ -1286,7 +1312,8 @@ static void sb_json(struct sbuf *b, json_t *j)
 		json_t *v;
 		bool first = true;
 		sb_put(b, "{", 1);
-		json_object_foreach(j, key, v) {
+		json_object_foreach(j, key, v)
+		{
 			if (!first)
 				sb_put(b, ",", 1);
 			first = false;
@@ -1580,8 +1607,7 @@ static void session_create(const struct rctx *r, struct evhttp_request *req, int
 	reply_json(req, 201, "Created", session_json(s), fa);
 }
 
-static void session_delete(const struct rctx *r, struct evhttp_request *req, const char *id,
-			   int fa)
+static void session_delete(const struct rctx *r, struct evhttp_request *req, const char *id, int fa)
 {
 	for (struct rf_session **pp = &g.sessions; *pp; pp = &(*pp)->next) {
 		struct rf_session *s = *pp;
@@ -1625,7 +1651,8 @@ static void outlet_power_control(const struct rctx *r, struct evhttp_request *re
 	if (!st) {
 		json_decref(b);
 		reply_error(req, 400, "ActionParameterMissing",
-			    "The action Outlet.PowerControl requires the parameter PowerState.", fa);
+			    "The action Outlet.PowerControl requires the parameter PowerState.",
+			    fa);
 		return;
 	}
 	if (strcmp(st, "On") == 0)
@@ -1710,8 +1737,8 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 		uint8_t junk[160];
 		char body[400];
 		sim_fault_garbage(r.dev, junk, sizeof(junk));
-		int n = snprintf(body, sizeof(body), "{\"@odata.id\":\"%s\",\"Name\":",
-				 rawpath ? rawpath : "/");
+		int n = snprintf(body, sizeof(body),
+				 "{\"@odata.id\":\"%s\",\"Name\":", rawpath ? rawpath : "/");
 		for (size_t i = 0; i < sizeof(junk) && n < (int)sizeof(body) - 1; i++)
 			body[n++] = (char)(0x21 + junk[i] % 94); /* printable, never valid JSON */
 		body[n] = 0;
@@ -1770,7 +1797,8 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 	if (query) {
 		struct evkeyvalq q; /* evhttp_parse_query_str initialises it */
 		if (evhttp_parse_query_str(query, &q) != 0) {
-			reply_error(req, 400, "QueryParameterValueFormatError", "Bad query string.", fa);
+			reply_error(req, 400, "QueryParameterValueFormatError", "Bad query string.",
+				    fa);
 			return;
 		}
 		const char *e = evhttp_find_header(&q, "$expand");
@@ -1782,7 +1810,8 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 		evhttp_clear_headers(&q);
 		if (bad) {
 			reply_error(req, 400, "QueryParameterValueFormatError",
-				    "$expand must be ., * or ~, optionally with ($levels=1..6).", fa);
+				    "$expand must be ., * or ~, optionally with ($levels=1..6).",
+				    fa);
 			return;
 		}
 		if (unsupported) {
@@ -1793,7 +1822,8 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 	}
 
 	/* public: the version object, the service root and logging in */
-	bool is_login = cmd == EVHTTP_REQ_POST && strcmp(path, RF_ROOT "/SessionService/Sessions") == 0;
+	bool is_login = cmd == EVHTTP_REQ_POST &&
+			strcmp(path, RF_ROOT "/SessionService/Sessions") == 0;
 	bool is_public = (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD) &&
 			 (strcmp(path, "/redfish") == 0 || strcmp(path, RF_ROOT) == 0);
 	if (is_login) {
@@ -1812,7 +1842,8 @@ static void handle_req(struct rf_port *port, struct evhttp_request *req, int fa,
 	case EVHTTP_REQ_HEAD: {
 		json_t *res = build(&r, path);
 		if (!res) {
-			reply_error(req, 404, "ResourceNotFound", "The resource does not exist.", fa);
+			reply_error(req, 404, "ResourceNotFound", "The resource does not exist.",
+				    fa);
 			return;
 		}
 		if (ex.mode)
@@ -2015,8 +2046,8 @@ static SSL_CTX *make_ssl_ctx(void)
 	X509_NAME *name = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"wattrack-sim",
 				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
-				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+				   -1, 0);
 	X509_set_issuer_name(x, name);
 	X509V3_CTX v3;
 	X509V3_set_ctx_nodb(&v3);
@@ -2046,9 +2077,8 @@ static struct bufferevent *ssl_bev_cb(struct event_base *base, void *arg)
 	SSL *ssl = SSL_new(arg);
 	if (!ssl)
 		return NULL;
-	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
-								  BUFFEREVENT_SSL_ACCEPTING,
-								  BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = bufferevent_openssl_socket_new(
+		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev)
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -2128,7 +2158,8 @@ int sim_redfish_start(struct sim *sim, struct event_base *base)
 			p->dev = d;
 			int err = port_open(p);
 			if (err < 0) {
-				wt_error("sim redfish: device %s is not served on port %u", d->name, port);
+				wt_error("sim redfish: device %s is not served on port %u", d->name,
+					 port);
 				if (p->http)
 					evhttp_free(p->http);
 				memset(p, 0, sizeof(*p));

@@ -189,6 +189,19 @@ static void reload(struct daemon *d)
 	wt_debug("reload: debug logging is on");
 }
 
+/* At debug level, every effective setting (secrets masked). */
+static void log_settings(const struct daemon *d)
+{
+	size_t n;
+	const struct wt_setting *t = wt_config_settings(&n);
+	char v[512];
+
+	for (size_t i = 0; i < n; i++) {
+		wt_config_format(&d->cfg, &t[i], true, v, sizeof(v));
+		wt_debug("setting %s = %s", t[i].name, v);
+	}
+}
+
 /* ---- the loop ---- */
 
 /* A start-up failure: logged, and also on stderr when the log goes to
@@ -354,6 +367,7 @@ static int run(struct daemon *d)
 
 	wt_notice("wattrack %s starting (pid %ld, config %s)", WT_VERSION, (long)getpid(),
 		  d->config_path ? d->config_path : "defaults");
+	log_settings(d);
 
 	/* One daemon per state_dir: a second one would share the spool and
 	 * take the first one's private cluster for a leftover and stop it. */

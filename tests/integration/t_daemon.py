@@ -113,7 +113,7 @@ f.check(w.count(r" error: (?!reload: )") == 0,
         "no errors logged during the run but the broken reload's")
 
 # SIGINT is a clean stop too, and --log-level overrides log.level.
-w = Daemon(conf, ["--log-level", "info"])
+w = Daemon(conf, ["--log-level", "debug"])
 f.check(w.wait_for(r"notice: wattrack ready", timeout=60) is not None, "ready again")
 m = w.mark()
 w.signal(signal.SIGINT)
@@ -125,5 +125,8 @@ w._t.join(5)
 f.check(rc == 0, f"SIGINT exits 0, got {rc}")
 f.check(w.count(r"SIGINT received: shutting down", start=m) == 1, "SIGINT logged")
 f.check(w.count(r"notice: wattrack stopped", start=m) == 1, "clean stop logged")
+f.check(w.count(r"debug: setting log\.level = warning") == 1,
+        "--log-level debug overrides log.level = warning; settings logged at debug")
+f.check(w.count(r"debug: setting database\.url = ") == 1, "database.url logged (masked)")
 
 f.done()

@@ -77,7 +77,7 @@ static struct {
 	SSL_CTX *ssl;
 	struct rf_port *ports;
 	size_t n_ports;
-	struct rf_session *sessions;
+	struct rf_session **sessions; /* [n_devices]: each device's own session table */
 	struct rf_pending *pending;
 	uint32_t *session_timeout_s; /* [n_devices] */
 	size_t n_devices;
@@ -976,45 +976,46 @@ static json_t *session_service(const struct rctx *r)
 			 RF_ROOT "/SessionService");
 }
 
-static bool session_expired(const struct rf_session *s, int64_t now)
+static bool session_expired(const struct sim_device *dev, const struct rf_session *s, int64_t now)
 {
-	struct sim_device *d = sim_find_id(g.sim, s->dev_id);
-	uint32_t t = d ? session_timeout(d) : RF_SESSION_TIMEOUT_S;
-	return now - s->last_ms > (int64_t)t * 1000;
+	return now - s->last_ms > (int64_t)session_timeout(dev) * 1000;
 }
 
-/* Frees every expired session. */
-static void sessions_sweep(void)
+/* The device's session list with every expired session freed; NULL if the
+ * device has none (or is out of range). */
+static struct rf_session **sessions_of(const struct sim_device *dev)
 {
+	if (!g.sessions || dev->id >= g.n_devices)
+		return NULL;
 	int64_t now = mono_ms();
-	struct rf_session **pp = &g.sessions;
+	struct rf_session **head = &g.sessions[dev->id], **pp = head;
 	while (*pp) {
 		struct rf_session *s = *pp;
-		if (session_expired(s, now)) {
+		if (session_expired(dev, s, now)) {
 			*pp = s->next;
 			free(s);
 		} else {
 			pp = &s->next;
 		}
 	}
+	return head;
 }
 
 static json_t *sessions_collection(const struct rctx *r)
 {
 	json_t *m = json_array();
-	sessions_sweep();
-	for (struct rf_session *s = g.sessions; s; s = s->next)
-		if (s->dev_id == r->dev->id)
-			json_array_append_new(m, ref(RF_ROOT "/SessionService/Sessions/%s", s->id));
+	struct rf_session **head = sessions_of(r->dev);
+	for (struct rf_session *s = head ? *head : NULL; s; s = s->next)
+		json_array_append_new(m, ref(RF_ROOT "/SessionService/Sessions/%s", s->id));
 	return collection("#SessionCollection.SessionCollection", "Session Collection",
 			  RF_ROOT "/SessionService/Sessions", m);
 }
 
 static struct rf_session *session_by_id(const struct sim_device *dev, const char *id)
 {
-	sessions_sweep();
-	for (struct rf_session *s = g.sessions; s; s = s->next)
-		if (s->dev_id == dev->id && strcmp(s->id, id) == 0)
+	struct rf_session **head = sessions_of(dev);
+	for (struct rf_session *s = head ? *head : NULL; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
 			return s;
 	return NULL;
 }
@@ -1501,11 +1502,10 @@ static bool basic_ok(const struct sim_device *dev, const char *hdr)
 
 static struct rf_session *session_by_token(const struct sim_device *dev, const char *tok)
 {
-	int64_t now = mono_ms();
-	sessions_sweep();
-	for (struct rf_session *s = g.sessions; s; s = s->next)
-		if (s->dev_id == dev->id && secret_eq(s->token, tok)) {
-			s->last_ms = now;
+	struct rf_session **head = sessions_of(dev);
+	for (struct rf_session *s = head ? *head : NULL; s; s = s->next)
+		if (secret_eq(s->token, tok)) {
+			s->last_ms = mono_ms();
 			return s;
 		}
 	return NULL;
@@ -1573,11 +1573,11 @@ static void session_create(const struct rctx *r, struct evhttp_request *req, int
 			    fa);
 		return;
 	}
-	sessions_sweep();
+	struct rf_session **head = sessions_of(r->dev);
 	unsigned count = 0;
-	for (struct rf_session *s = g.sessions; s; s = s->next)
-		count += s->dev_id == r->dev->id;
-	if (count >= RF_MAX_SESSIONS) {
+	for (struct rf_session *s = head ? *head : NULL; s; s = s->next)
+		count++;
+	if (!head || count >= RF_MAX_SESSIONS) {
 		json_decref(b);
 		reply_error(req, 503, "SessionLimitExceeded",
 			    "The session establishment failed due to the number of simultaneous "
@@ -1597,8 +1597,8 @@ static void session_create(const struct rctx *r, struct evhttp_request *req, int
 	json_decref(b);
 	s->dev_id = r->dev->id;
 	s->last_ms = mono_ms();
-	s->next = g.sessions;
-	g.sessions = s;
+	s->next = *head;
+	*head = s;
 	char loc[96];
 	snprintf(loc, sizeof(loc), RF_ROOT "/SessionService/Sessions/%s", s->id);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -1609,9 +1609,10 @@ static void session_create(const struct rctx *r, struct evhttp_request *req, int
 
 static void session_delete(const struct rctx *r, struct evhttp_request *req, const char *id, int fa)
 {
-	for (struct rf_session **pp = &g.sessions; *pp; pp = &(*pp)->next) {
+	struct rf_session **head = sessions_of(r->dev);
+	for (struct rf_session **pp = head; pp && *pp; pp = &(*pp)->next) {
 		struct rf_session *s = *pp;
-		if (s->dev_id == r->dev->id && strcmp(s->id, id) == 0) {
+		if (strcmp(s->id, id) == 0) {
 			*pp = s->next;
 			free(s);
 			reply_json(req, 204, "No Content", NULL, fa);
@@ -2128,8 +2129,9 @@ int sim_redfish_start(struct sim *sim, struct event_base *base)
 	g.base = base;
 	g.ports = calloc(n, sizeof(*g.ports));
 	g.session_timeout_s = calloc(sim->n_devices, sizeof(*g.session_timeout_s));
+	g.sessions = calloc(sim->n_devices, sizeof(*g.sessions));
 	g.n_devices = sim->n_devices;
-	if (!g.ports || !g.session_timeout_s) {
+	if (!g.ports || !g.session_timeout_s || !g.sessions) {
 		sim_redfish_stop();
 		return -ENOMEM;
 	}
@@ -2189,11 +2191,13 @@ void sim_redfish_stop(void)
 	for (size_t i = 0; i < g.n_ports; i++)
 		if (g.ports[i].http)
 			evhttp_free(g.ports[i].http);
-	while (g.sessions) {
-		struct rf_session *s = g.sessions;
-		g.sessions = s->next;
-		free(s);
-	}
+	for (size_t i = 0; g.sessions && i < g.n_devices; i++)
+		while (g.sessions[i]) {
+			struct rf_session *s = g.sessions[i];
+			g.sessions[i] = s->next;
+			free(s);
+		}
+	free(g.sessions);
 	if (g.ssl)
 		SSL_CTX_free(g.ssl);
 	free(g.ports);

@@ -211,6 +211,36 @@ for base in (HTTP, HTTPS):
     rc, st, _, _ = curl(base + loc, auth=(USER, PASS), method="DELETE", extra=ex)
     F.check(st == 404, "%s DELETE a gone session: %d" % (base[:5], st))
 
+# the session table is bounded, like a BMC's: login 257 answers 503 until one logs out
+import http.client  # noqa: E402
+conn = http.client.HTTPConnection("127.0.0.1", D["http"]["port"], timeout=5)
+login = json.dumps({"UserName": USER, "Password": PASS})
+codes, locs = [], []
+for i in range(257):
+    conn.request("POST", SESS, body=login, headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    codes.append(r.status)
+    locs.append(r.getheader("Location"))
+F.check(codes[:256] == [201] * 256 and codes[256] == 503, "256 sessions, then 503: %s" % codes[250:])
+conn.request("DELETE", locs[0], headers={"X-Auth-Token": "x"})
+r = conn.getresponse()
+r.read()
+F.check(r.status == 401, "DELETE with a bad token: %d" % r.status)
+import base64  # noqa: E402
+basic = "Basic " + base64.b64encode(("%s:%s" % (USER, PASS)).encode()).decode()
+for loc in locs[:256]:
+    conn.request("DELETE", loc, headers={"Authorization": basic})
+    r = conn.getresponse()
+    r.read()
+conn.request("POST", SESS, body=login, headers={"Content-Type": "application/json"})
+r = conn.getresponse()
+r.read()
+F.check(r.status == 201, "a login works again after logouts: %d" % r.status)
+conn.request("DELETE", r.getheader("Location"), headers={"Authorization": basic})
+conn.getresponse().read()
+conn.close()
+
 # expiry: the idle timeout (PATCHed down to 2 s for the test) ends a session
 rc, st, _, body = curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH",
                        data={"SessionTimeout": 2})

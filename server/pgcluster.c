@@ -480,15 +480,26 @@ static int clear_stale_pid(struct wt_pgcluster *pc, char *err, size_t errlen)
 	if (read_small(pidfile, buf, sizeof(buf)) < 0)
 		return 0; /* none: the normal case */
 	pid = strtol(buf, &end, 10);
+	/* Ours only if it is a postgres whose working directory is our data
+	 * directory (a postmaster lives in its data directory): the pid may
+	 * have been reused, even by another cluster's postmaster, which
+	 * pg_ctl stop would then shut down. */
 	bool alive = false;
 	if (end != buf && pid > 0 && pid <= INT_MAX) {
+		char cwd_path[64], cwd[PATH_MAX], real_data[PATH_MAX];
+		ssize_t n;
 		snprintf(comm_path, sizeof(comm_path), "/proc/%ld/comm", pid);
+		snprintf(cwd_path, sizeof(cwd_path), "/proc/%ld/cwd", pid);
 		alive = (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
 			read_small(comm_path, comm, sizeof(comm)) > 0 &&
-			strncmp(comm, "postgres", 8) == 0;
+			strncmp(comm, "postgres", 8) == 0 &&
+			(n = readlink(cwd_path, cwd, sizeof(cwd) - 1)) > 0 &&
+			realpath(pc->datadir, real_data) != NULL &&
+			(size_t)n == strlen(real_data) && memcmp(cwd, real_data, (size_t)n) == 0;
 	}
 	if (!alive) {
-		wt_warn("removing a stale %s (process %ld is gone)", pidfile, pid);
+		wt_warn("removing a stale %s (process %ld is gone, or is not this cluster's)",
+			pidfile, pid);
 		if (unlink(pidfile) < 0 && errno != ENOENT)
 			return fail(err, errlen, -errno, "cannot remove stale %s: %s", pidfile,
 				    strerror(errno));

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wtdaemon import Daemon, run  # noqa: E402
-from wtfix import PG_BIN, Failures, tmpdir  # noqa: E402
+from wtfix import PG_BIN, Failures, Postgres, tmpdir  # noqa: E402
 
 f = Failures()
 d = tmpdir("wt-priv-")
@@ -140,6 +140,22 @@ f.check(w.count(r"creating the private PostgreSQL cluster") == 0, "no second ini
 f.check(w.count(r"removing a stale .*postmaster\.pid") == 1, "the stale postmaster.pid is removed")
 pid2, port2 = postmaster()
 f.check(pid2 and alive(pid2) and pid2 != dead.pid, "a new postmaster runs")
+
+# --- a postmaster.pid naming another cluster's postmaster (a reused pid)
+# is stale too: that postmaster must be left alone ---
+rc = w.stop()
+f.check(rc == 0 and wait_gone(pid2), f"clean stop before the foreign-pid case (rc {rc})")
+other = Postgres()
+with open(pidfile, "w") as fh:
+    fh.write(f"{other.pid}\n{data}\n0\n5432\n")
+w = Daemon(conf)
+f.check(w.wait_for(r"notice: wattrack ready", timeout=120) is not None, "ready past a foreign pid")
+f.check(w.count(r"removing a stale .*not this cluster's") == 1,
+        "a foreign postmaster's pid is treated as stale")
+f.check(alive(other.pid) and other.sql("SELECT 1") == [["1"]],
+        "the other cluster's postmaster was left running")
+other.stop()
+pid2, port2 = postmaster()
 
 # --- a killed daemon leaves the postmaster running: the next start stops
 # it and starts its own ---

@@ -28,7 +28,11 @@ void wt_rules_agg_free(struct wt_rules *e)
 		}
 	free(e->aggs);
 	free(e->contrib);
-	wt_idmap_free(&e->aggmap);
+	for (size_t t = 0; t < e->naggtab; t++)
+		free(e->aggtab[t]);
+	free(e->aggtab);
+	e->aggtab = NULL;
+	e->naggtab = 0;
 	e->aggs = NULL;
 	e->contrib = NULL;
 	e->naggs = e->nplain = e->ncontrib = 0;
@@ -37,10 +41,18 @@ void wt_rules_agg_free(struct wt_rules *e)
 static int32_t agg_get(struct wt_rules *e, size_t *cap, int32_t el, unsigned feed, unsigned phase,
 		       unsigned metric)
 {
-	uint64_t k = wt_agg_mapkey(el, feed, phase, metric);
-	int32_t i = wt_idmap_get(&e->aggmap, k);
-	if (i >= 0)
-		return i;
+	size_t t = (size_t)el * WT_FEED__COUNT + feed;
+	if (t >= e->naggtab || phase > 3 || metric >= WT_M__COUNT)
+		return -EINVAL;
+	if (!e->aggtab[t]) {
+		if (!(e->aggtab[t] = malloc(WT_AGG_SLOTS * sizeof(int32_t))))
+			return -ENOMEM;
+		for (size_t k = 0; k < WT_AGG_SLOTS; k++)
+			e->aggtab[t][k] = -1;
+	}
+	int32_t *slot = &e->aggtab[t][phase * WT_M__COUNT + metric];
+	if (*slot >= 0)
+		return *slot;
 	if (e->naggs == *cap) {
 		size_t c = *cap ? *cap * 2 : 256;
 		struct agg *a = realloc(e->aggs, c * sizeof(*a));
@@ -49,9 +61,8 @@ static int32_t agg_get(struct wt_rules *e, size_t *cap, int32_t el, unsigned fee
 		e->aggs = a;
 		*cap = c;
 	}
-	i = (int32_t)e->naggs;
-	if (wt_idmap_put(&e->aggmap, k, i))
-		return -ENOMEM;
+	int32_t i = (int32_t)e->naggs;
+	*slot = i;
 	e->aggs[e->naggs++] = (struct agg){.element = el,
 					   .feed = (uint8_t)feed,
 					   .phase = (uint8_t)phase,
@@ -167,10 +178,8 @@ static int plan_headroom(struct wt_rules *e, size_t *cap)
 			unsigned p = order[k];
 			if (p == 0 && any)
 				break;
-			int32_t ia = wt_idmap_get(
-				&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_A, p, WT_M_CURRENT));
-			int32_t ib = wt_idmap_get(
-				&e->aggmap, wt_agg_mapkey((int32_t)r, WT_FEED_B, p, WT_M_CURRENT));
+			int32_t ia = wt_rules_agg_find(e, (int32_t)r, WT_FEED_A, p, WT_M_CURRENT);
+			int32_t ib = wt_rules_agg_find(e, (int32_t)r, WT_FEED_B, p, WT_M_CURRENT);
 			if (ia < 0 || ib < 0)
 				continue;
 			any = true;
@@ -240,6 +249,10 @@ int wt_rules_agg_plan(struct wt_rules *e)
 	e->agg_pending = 0;
 	if (!e->st)
 		return 0;
+	e->aggtab = calloc(e->st->n * WT_FEED__COUNT + 1, sizeof(*e->aggtab));
+	if (!e->aggtab)
+		return -ENOMEM;
+	e->naggtab = e->st->n * WT_FEED__COUNT;
 	if ((rc = plan_members(e, &cap)) != 0)
 		return rc;
 	e->nplain = e->naggs;

@@ -867,7 +867,7 @@ uint32_t wt_rules_agg_series(const struct wt_rules *e, const struct wt_agg_key *
 	int32_t el = e->st ? wt_structure_find(e->st, k->element_id) : -1;
 	if (el < 0)
 		return 0;
-	int32_t a = wt_idmap_get(&e->aggmap, wt_agg_mapkey(el, k->feed, k->phase, k->metric));
+	int32_t a = wt_rules_agg_find(e, el, k->feed, k->phase, k->metric);
 	return a < 0 ? 0 : e->aggs[a].series;
 }
 

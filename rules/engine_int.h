@@ -84,9 +84,12 @@ struct wt_rules {
 	struct wt_idmap rulemap; /* (scope, id, metric, kind) -> first rule */
 
 	struct agg *aggs;
-	size_t naggs, nplain;   /* headroom aggregates follow the nplain plain ones */
-	size_t agg_pending;     /* aggregates whose series the registry has yet to create */
-	struct wt_idmap aggmap; /* (element, feed, phase, metric) -> aggregate */
+	size_t naggs, nplain; /* headroom aggregates follow the nplain plain ones */
+	size_t agg_pending;   /* aggregates whose series the registry has yet to create */
+	/* per (element, feed): a table [phase][metric] -> aggregate, or NULL:
+	 * direct indexing, because the plan looks up millions of them */
+	int32_t **aggtab;
+	size_t naggtab;
 	int32_t *contrib;
 	size_t ncontrib;
 
@@ -98,10 +101,18 @@ struct wt_rules {
 	struct wt_rules_stats stats;
 };
 
-static inline uint64_t wt_agg_mapkey(int32_t element, unsigned feed, unsigned phase,
-				     unsigned metric)
+#define WT_AGG_SLOTS (4 * WT_M__COUNT)
+
+/* The aggregate of (element index, feed, phase, metric), or -1. */
+static inline int32_t wt_rules_agg_find(const struct wt_rules *e, int32_t el, unsigned feed,
+					unsigned phase, unsigned metric)
 {
-	return ((uint64_t)(element + 1) << 20) | (feed << 12) | (phase << 8) | metric;
+	if (el < 0 || feed >= WT_FEED__COUNT || phase > 3 || metric >= WT_M__COUNT)
+		return -1;
+	size_t t = (size_t)el * WT_FEED__COUNT + feed;
+	if (t >= e->naggtab || !e->aggtab[t])
+		return -1;
+	return e->aggtab[t][phase * WT_M__COUNT + metric];
 }
 
 /* aggregate.c */

@@ -8,7 +8,17 @@
  *
  * Daisy-chained units of a device are RackPDUs/1..n. Outlets are numbered
  * 1..n per unit, branches are named by line letter and index (A1, A2, B1..),
- * sensors live under RackPDUs/{n}/Sensors. */
+ * each branch's outlets form the OutletGroup of the same name, sensors live
+ * under RackPDUs/{n}/Sensors (Chassis/{n}/Sensors is the same collection).
+ *
+ *   /redfish/v1                          service root (no auth), ExpandQuery
+ *   /redfish/v1/SessionService[/Sessions[/{id}]]   POST login, DELETE logout
+ *   /redfish/v1/PowerEquipment/RackPDUs/{n}         PowerDistribution
+ *     /Mains/AC1  /Branches/{A1..}  /Outlets/{1..}  /OutletGroups/{A1..}
+ *     /Sensors/{id}  /Metrics
+ *   POST .../Outlets/{k}/Outlet.PowerControl, .../OutletGroups/{id}/
+ *   OutletGroup.PowerControl  {"PowerState": "On"|"Off"|"PowerCycle"}
+ *   ?$expand=.|*|~[($levels=1..6)] on any resource */
 #include "sim_redfish.h"
 
 #include "log.h"
@@ -632,6 +642,7 @@ static json_t *rack_pdu(const struct rctx *r, unsigned unit)
 	json_object_set_new(o, "Outlets", ref("%s/Outlets", pdu));
 	json_object_set_new(o, "Sensors", ref("%s/Sensors", pdu));
 	json_object_set_new(o, "Metrics", ref("%s/Metrics", pdu));
+	json_object_set_new(o, "OutletGroups", ref("%s/OutletGroups", pdu));
 	json_object_set_new(o, "Links",
 			    json_pack("{s:[o]}", "Chassis", ref(RF_ROOT "/Chassis/%u", unit + 1)));
 	json_object_set_new(o, "@odata.id", json_string(pdu));
@@ -854,6 +865,77 @@ static json_t *outlet(const struct rctx *r, unsigned unit, unsigned k)
 	json_object_set_new(o, "Actions", act);
 	json_object_set_new(o, "Links",
 			    json_pack("{s:o}", "BranchCircuit", ref("%s/Branches/%s", pdu, bid)));
+	json_object_set_new(o, "@odata.id", json_string(uri));
+	return o;
+}
+
+/* Outlet groups: one per branch circuit (its outlets), as a PDU's
+ * preconfigured groups; switching a group switches its outlets. */
+static json_t *groups_collection(const struct rctx *r, unsigned unit)
+{
+	const struct sim_pdu_unit *u = &r->dev->pdu.units[unit];
+	char pdu[96], uri[128], bid[16];
+	pdu_uri(r, unit, pdu, sizeof(pdu));
+	snprintf(uri, sizeof(uri), "%s/OutletGroups", pdu);
+	json_t *m = json_array();
+	for (unsigned b = 0; b < u->n_branches; b++) {
+		branch_id(u, b, bid, sizeof(bid));
+		json_array_append_new(m, ref("%s/OutletGroups/%s", pdu, bid));
+	}
+	return collection("#OutletGroupCollection.OutletGroupCollection", "Outlet Group Collection",
+			  uri, m);
+}
+
+static json_t *outlet_group(const struct rctx *r, unsigned unit, unsigned b)
+{
+	const struct sim_pdu_unit *u = &r->dev->pdu.units[unit];
+	char pdu[96], uri[160], bid[16], name[64];
+	double w = 0, va = 0, wh = 0;
+	bool any_on = false, any_switchable = false;
+	pdu_uri(r, unit, pdu, sizeof(pdu));
+	branch_id(u, b, bid, sizeof(bid));
+	snprintf(uri, sizeof(uri), "%s/OutletGroups/%s", pdu, bid);
+	snprintf(name, sizeof(name), "Outlets of branch %s", bid);
+	json_t *outs = json_array();
+	for (unsigned k = 0; k < u->n_outlets; k++) {
+		const struct sim_outlet *ol = &u->outlets[k];
+		if (ol->branch != b)
+			continue;
+		json_array_append_new(outs, ref("%s/Outlets/%u", pdu, k + 1));
+		w += ol->power_w;
+		va += ol->apparent_va;
+		wh += ol->energy_wh;
+		any_on |= ol->on;
+		any_switchable |= ol->switchable;
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "@odata.type", json_string("#OutletGroup.v1_2_0.OutletGroup"));
+	json_object_set_new(o, "Id", json_string(bid));
+	json_object_set_new(o, "Name", json_string(name));
+	json_object_set_new(o, "Status", status_ok(true));
+	json_object_set_new(o, "CreatedBy", json_string("wattrack-sim"));
+	json_object_set_new(o, "PowerOnDelaySeconds", json_integer(0));
+	json_object_set_new(o, "PowerOffDelaySeconds", json_integer(0));
+	/* a group is On while any of its outlets is */
+	json_object_set_new(o, "PowerState", json_string(any_on ? "On" : "Off"));
+	json_object_set_new(o, "PowerEnabled", json_boolean(any_switchable));
+	json_object_set_new(o, "Links", json_pack("{s:o}", "Outlets", outs));
+	json_t *pw = json_object();
+	json_object_set_new(pw, "Reading", num(w, 1));
+	json_object_set_new(pw, "ApparentVA", num(va, 1));
+	json_object_set_new(o, "PowerWatts", pw);
+	json_t *en = json_object();
+	json_object_set_new(en, "Reading", num(wh / 1000.0, 3));
+	json_object_set_new(o, "EnergykWh", en);
+	json_t *act = json_object();
+	if (any_switchable)
+		json_object_set_new(
+			act, "#OutletGroup.PowerControl",
+			json_pack("{s:s+,s:[sss]}", "target", uri, "/OutletGroup.PowerControl",
+				  "PowerState@Redfish.AllowableValues", "On", "Off", "PowerCycle"));
+	json_object_set_new(act, "#OutletGroup.ResetMetrics",
+			    json_pack("{s:s+}", "target", uri, "/OutletGroup.ResetMetrics"));
+	json_object_set_new(o, "Actions", act);
 	json_object_set_new(o, "@odata.id", json_string(uri));
 	return o;
 }
@@ -1118,6 +1200,8 @@ static json_t *build(const struct rctx *r, const char *path)
 			return sensors_collection(r, (unsigned)unit);
 		if (strcmp(sub, "Metrics") == 0)
 			return metrics(r, (unsigned)unit);
+		if (strcmp(sub, "OutletGroups") == 0)
+			return groups_collection(r, (unsigned)unit);
 		return NULL;
 	}
 	if (n != 5)
@@ -1134,6 +1218,10 @@ static json_t *build(const struct rctx *r, const char *path)
 	}
 	if (strcmp(sub, "Sensors") == 0)
 		return sensor(r, (unsigned)unit, seg[4]);
+	if (strcmp(sub, "OutletGroups") == 0) {
+		int b = branch_by_id(u, seg[4]);
+		return b < 0 ? NULL : outlet_group(r, (unsigned)unit, (unsigned)b);
+	}
 	return NULL;
 }
 
@@ -1642,33 +1730,42 @@ static void session_service_patch(const struct rctx *r, struct evhttp_request *r
 
 /* ---- actions ---- */
 
+/* Reads {"PowerState": "On"|"Off"|"PowerCycle"}; answers the 400 itself and
+ * returns false when the body is not that. */
+static bool power_state_arg(struct evhttp_request *req, const char *action,
+			    enum sim_outlet_action *act, int fa)
+{
+	json_t *b = body_json(req);
+	const char *st = b ? json_string_value(json_object_get(b, "PowerState")) : NULL;
+	bool ok = true;
+	char msg[128];
+	if (!st) {
+		snprintf(msg, sizeof(msg), "The action %s requires the parameter PowerState.",
+			 action);
+		reply_error(req, 400, "ActionParameterMissing", msg, fa);
+		ok = false;
+	} else if (strcmp(st, "On") == 0) {
+		*act = SIM_OUTLET_ON;
+	} else if (strcmp(st, "Off") == 0) {
+		*act = SIM_OUTLET_OFF;
+	} else if (strcmp(st, "PowerCycle") == 0) {
+		*act = SIM_OUTLET_REBOOT;
+	} else {
+		reply_error(req, 400, "ActionParameterValueNotInList",
+			    "PowerState must be On, Off or PowerCycle.", fa);
+		ok = false;
+	}
+	json_decref(b);
+	return ok;
+}
+
 static void outlet_power_control(const struct rctx *r, struct evhttp_request *req, unsigned unit,
 				 unsigned k, int fa)
 {
 	const struct sim_outlet *ol = &r->dev->pdu.units[unit].outlets[k];
-	json_t *b = body_json(req);
-	const char *st = b ? json_string_value(json_object_get(b, "PowerState")) : NULL;
 	enum sim_outlet_action act;
-	if (!st) {
-		json_decref(b);
-		reply_error(req, 400, "ActionParameterMissing",
-			    "The action Outlet.PowerControl requires the parameter PowerState.",
-			    fa);
+	if (!power_state_arg(req, "Outlet.PowerControl", &act, fa))
 		return;
-	}
-	if (strcmp(st, "On") == 0)
-		act = SIM_OUTLET_ON;
-	else if (strcmp(st, "Off") == 0)
-		act = SIM_OUTLET_OFF;
-	else if (strcmp(st, "PowerCycle") == 0)
-		act = SIM_OUTLET_REBOOT;
-	else {
-		json_decref(b);
-		reply_error(req, 400, "ActionParameterValueNotInList",
-			    "PowerState must be On, Off or PowerCycle.", fa);
-		return;
-	}
-	json_decref(b);
 	if (!ol->switchable) {
 		reply_error(req, 400, "ActionNotSupported",
 			    "The action Outlet.PowerControl is not supported by this outlet.", fa);
@@ -1677,6 +1774,30 @@ static void outlet_power_control(const struct rctx *r, struct evhttp_request *re
 	int rc = sim_outlet_control(r->dev, unit, k, act, 0, r->now_ms);
 	if (rc < 0) {
 		reply_error(req, 500, "InternalError", "The outlet could not be switched.", fa);
+		return;
+	}
+	sim_device_update(r->dev, r->now_ms);
+	reply_json(req, 204, "No Content", NULL, fa);
+}
+
+/* Switches every switchable outlet of a group (a branch's outlets). */
+static void group_power_control(const struct rctx *r, struct evhttp_request *req, unsigned unit,
+				unsigned b, int fa)
+{
+	const struct sim_pdu_unit *u = &r->dev->pdu.units[unit];
+	enum sim_outlet_action act;
+	if (!power_state_arg(req, "OutletGroup.PowerControl", &act, fa))
+		return;
+	unsigned switched = 0;
+	for (unsigned k = 0; k < u->n_outlets; k++) {
+		if (u->outlets[k].branch != b || !u->outlets[k].switchable)
+			continue;
+		if (sim_outlet_control(r->dev, unit, k, act, 0, r->now_ms) == 0)
+			switched++;
+	}
+	if (!switched) {
+		reply_error(req, 400, "ActionNotSupported",
+			    "No outlet of this group can be switched.", fa);
 		return;
 	}
 	sim_device_update(r->dev, r->now_ms);
@@ -1704,6 +1825,14 @@ static bool try_action(const struct rctx *r, struct evhttp_request *req, const c
 		return false;
 	if (n > 7)
 		return false;
+	if (strcmp(seg[3], "OutletGroups") == 0 &&
+	    strcmp(action, "OutletGroup.PowerControl") == 0) {
+		int b = branch_by_id(&d->pdu.units[unit], seg[4]);
+		if (b < 0)
+			return false;
+		group_power_control(r, req, (unsigned)unit, (unsigned)b, fa);
+		return true;
+	}
 	if (strcmp(seg[3], "Outlets") == 0 && strcmp(action, "Outlet.PowerControl") == 0) {
 		int k = parse_index(seg[4], d->pdu.units[unit].n_outlets);
 		if (k < 0)

@@ -26,10 +26,10 @@ struct ser {
 	int64_t device_id;
 	int64_t entity_id;
 	char *entity_name;
+	int64_t rule_id;      /* id of the resolved rule, to notice a change at commit */
 	int32_t dev;          /* device index (commit), -1 */
 	int32_t agg;          /* aggregate index, -1 for device series */
 	int32_t rule;         /* resolved rule index, -1 none */
-	int64_t rule_id;      /* id of that rule, to notice a change at commit */
 	uint32_t contrib_off; /* into wt_rules.contrib */
 	uint8_t contrib_n;
 	uint8_t kind, phase, metric;

@@ -7,5 +7,5 @@
 set -eu
 cd "$(dirname "$0")/../.."
 BUILD=${WT_BUILD_ROOT:-build}
-ninja -C "$BUILD" tests/rules/bench_rules >/dev/null
+ninja -C "$BUILD" -j2 tests/rules/bench_rules >/dev/null
 exec "$BUILD/tests/rules/bench_rules" "$@"

@@ -764,6 +764,9 @@ static int parse_buffer(struct parse_ctx *p, const char *buf, size_t len)
 	size_t pos = 0;
 	int lineno = 0;
 
+	/* Some editors start UTF-8 files with a byte order mark. */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - buf) : len;

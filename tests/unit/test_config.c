@@ -269,6 +269,17 @@ static void test_good(void)
 	CHECK(c.line[wt_config_find("log.level") - wt_config_settings(&(size_t){0})] == 6,
 	      "line of log.level");
 
+	/* A byte order mark at the start is skipped. */
+	static const char bom[] = "\xef\xbb\xbfworkers.threads = 3\r\n";
+	struct wt_config cb;
+	struct wt_config_diags db = {0};
+	CHECK(wt_config_load_buffer(&cb, "bom", bom, sizeof(bom) - 1, &db) == 0 &&
+		      cb.workers_threads == 3,
+	      "a UTF-8 BOM is skipped");
+	print_diags(&db);
+	wt_config_free(&cb);
+	wt_config_diags_free(&db);
+
 	/* Escapes, and the spool dir derived from state_dir. */
 	static const char t2[] = "state_dir = \"/a \\\"b\\\" \\\\c/\"\n";
 	struct wt_config c2;

@@ -789,6 +789,31 @@ int wt_api_https_port(const struct wt_api *api)
 	return api->secure.http ? api->secure.port : 0;
 }
 
+/* At shutdown the loop will not turn again for this connection, so the
+ * replies the drain just queued are written directly, as far as the socket
+ * takes them without blocking. */
+static void flush_now(struct guard *g)
+{
+	struct bufferevent *under = bufferevent_get_underlying(g->bev);
+	evutil_socket_t fd = bufferevent_getfd(g->bev);
+	if (!under || fd < 0)
+		return;
+	struct evbuffer *out = bufferevent_get_output(under);
+	if (!g->tls) {
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+		return;
+	}
+	SSL *ssl = bufferevent_openssl_get_ssl(under);
+	while (ssl && SSL_is_init_finished(ssl) && evbuffer_get_length(out) > 0) {
+		size_t n = evbuffer_get_length(out) < 16384 ? evbuffer_get_length(out) : 16384;
+		int w = SSL_write(ssl, evbuffer_pullup(out, (ev_ssize_t)n), (int)n);
+		if (w <= 0)
+			break;
+		evbuffer_drain(out, (size_t)w);
+	}
+}
+
 void wt_api_stop(struct wt_api *api)
 {
 	api->stopped = true;
@@ -801,12 +826,14 @@ void wt_api_stop(struct wt_api *api)
 		api->own_workers = false;
 	}
 	for (size_t b = 0; b < GUARD_BUCKETS; b++)
-		for (struct guard *g = api->guards[b]; g; g = g->next)
+		for (struct guard *g = api->guards[b]; g; g = g->next) {
 			if (g->pending) {
 				g->pending->http = NULL;
 				g->pending->conn = NULL;
 				g->pending = NULL;
 			}
+			flush_now(g);
+		}
 	if (api->plain.http)
 		evhttp_free(api->plain.http);
 	if (api->secure.http)

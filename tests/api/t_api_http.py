@@ -231,7 +231,7 @@ F.check(st == 200, f"the HTTPS side serves: {st}")
 F.check(r.stop() == 0, "redirecting server exits cleanly")
 
 # ---- SIGTERM with idle, half-sent and in-flight requests --------------------------------------
-q = Testd(pg, https_port=free_port(), scrypt_log2n=16)
+q = Testd(pg, https_port=free_port(), scrypt_log2n=17)
 held = [socket.create_connection(("127.0.0.1", p)) for p in (q.http_port, q.https_port)]
 half = socket.create_connection(("127.0.0.1", q.http_port))
 half.sendall(b"GET /api/v1/vers")
@@ -239,7 +239,7 @@ busy = socket.create_connection(("127.0.0.1", q.http_port), timeout=30)
 body = b'{"username":"admin","password":"not the password"}'
 busy.sendall(b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-time.sleep(0.05)  # the login is now hashing (scrypt 2^16) on a worker
+time.sleep(0.3)  # the login is now hashing (scrypt 2^17, ~0.5 s) on a worker
 F.check(q.stop() == 0, "clean exit with idle, half-sent and in-flight requests")
 answer = b""
 try:

@@ -48,6 +48,10 @@
 #define MB_MBAP_LEN 7
 #define MB_MAX_ADU 260
 #define MB_IDLE_TIMEOUT_S 300 /* idle clients are closed, like real gateways do */
+/* Answers queued for a client that does not read: above HIGH the connection
+ * stops reading requests until the queue drains below LOW (bounded memory). */
+#define MB_OUT_HIGH (256 * 1024)
+#define MB_OUT_LOW (64 * 1024)
 
 /* ---- register maps as data ---- */
 
@@ -1976,6 +1980,7 @@ struct mb_conn {
 	struct event *delay_ev;   /* a delayed answer is waiting */
 	struct evbuffer *delayed; /* its bytes */
 	bool close_after_delay;
+	bool backpressure; /* reading paused until the client reads its answers */
 	struct mb_conn *prev, *next;
 };
 
@@ -2242,6 +2247,13 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 
 	while (!cn->delay_ev) {
 		uint8_t req[MB_MAX_ADU], rsp[MB_MAX_ADU];
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > MB_OUT_HIGH) {
+			/* the client does not read its answers: stop reading its
+			 * requests until conn_write_cb sees the queue drained */
+			cn->backpressure = true;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		size_t have = evbuffer_get_length(in);
 		if (have < MB_MBAP_LEN)
 			return;
@@ -2288,6 +2300,17 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct mb_conn *cn = arg;
+	/* called once the output fell below MB_OUT_LOW */
+	if (!cn->backpressure || cn->delay_ev)
+		return;
+	cn->backpressure = false;
+	bufferevent_enable(bev, EV_READ);
+	conn_read_cb(bev, cn);
+}
+
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
@@ -2322,7 +2345,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
 	g.conns = cn;
 	struct timeval idle = {MB_IDLE_TIMEOUT_S, 0};
 	bufferevent_set_timeouts(cn->bev, &idle, NULL);
-	bufferevent_setcb(cn->bev, conn_read_cb, NULL, conn_event_cb, cn);
+	bufferevent_setcb(cn->bev, conn_read_cb, conn_write_cb, conn_event_cb, cn);
+	bufferevent_setwatermark(cn->bev, EV_WRITE, MB_OUT_LOW, 0);
 	bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
 }
 

@@ -463,6 +463,26 @@ for _ in range(20):
 data, _ = raw(port, uid0, REQ)
 F.check(data and len(data) == 41, "the server still answers after hostile input")
 
+# a client that sends 20,000 requests before reading any answer: the server
+# pauses reading (bounded queue) and every answer still arrives, in order
+import threading  # noqa: E402
+N = 20000
+blob = b"".join(struct.pack(">HHHBBHH", i & 0xFFFF, 0, 6, uid0, 4, 1000, 120) for i in range(N))
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+sender = threading.Thread(target=s.sendall, args=(blob,))
+sender.start()
+time.sleep(1.0)
+want, got = N * (9 + 240), bytearray()
+while len(got) < want:
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    got += chunk
+sender.join(timeout=30)
+s.close()
+order_ok = len(got) == want and all(struct.unpack(">H", got[i * 249:i * 249 + 2])[0] == i for i in range(0, N, 997))
+F.check(order_ok, "20,000 unread pipelined requests: %d of %d bytes back, in order" % (len(got), want))
+
 cli.close()
 sim.stop()
 F.done()

@@ -56,8 +56,8 @@ struct wt_rules;
 struct wt_rules_device {
 	int64_t id;
 	const char *name;
-	const char
-		*type; /* "pdu", "ups", "ats", "sensor": matched by type rules, shown in messages */
+	/* "PDU", "UPS", "ATS", "sensor": matched by type rules, shown in messages */
+	const char *type;
 	const char *model; /* matched by model rules */
 	double rating_a;   /* inlet breaker rating per phase, A; 0 unknown (no headroom) */
 };

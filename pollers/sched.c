@@ -24,6 +24,7 @@ struct dev {
 	int interval_ms;
 	int64_t due_ms;
 	bool busy;
+	bool rebind_pending; /* wt_sched_rebind while a poll ran: applied when it ends */
 	uint64_t polls, ok, missed;
 	char reason[200];
 	struct wt_complaint complaint;
@@ -126,6 +127,10 @@ static void poll_done(void *ctx, enum wt_poll_result r)
 	const char *why = d->ops->last_error ? d->ops->last_error(d->inst) : "";
 	d->busy = false;
 	snprintf(d->reason, sizeof d->reason, "%s", why ? why : "");
+	if (d->rebind_pending && d->ops->rebind) {
+		d->rebind_pending = false;
+		d->ops->rebind(d->inst);
+	}
 	switch (r) {
 	case WT_POLL_OK:
 	case WT_POLL_REBOOTED: {
@@ -286,6 +291,32 @@ int wt_sched_remove(struct wt_sched *s, long id)
 	dev_free(d);
 	memmove(&s->devs[pos], &s->devs[pos + 1], (s->n - pos - 1) * sizeof *s->devs);
 	s->n--;
+	return 0;
+}
+
+int wt_sched_rebind(struct wt_sched *s, long id)
+{
+	struct dev *d = find(s, id, NULL);
+	if (!d)
+		return -ENOENT;
+	if (!d->ops->rebind)
+		return 0;
+	/* drivers ignore a rebind while their poll runs: defer it to the end */
+	if (d->busy)
+		d->rebind_pending = true;
+	else
+		d->ops->rebind(d->inst);
+	return 0;
+}
+
+int wt_sched_instance(const struct wt_sched *s, long id, const struct wt_driver_ops **ops,
+		      void **inst)
+{
+	const struct dev *d = find(s, id, NULL);
+	if (!d)
+		return -ENOENT;
+	*ops = d->ops;
+	*inst = d->inst;
 	return 0;
 }
 

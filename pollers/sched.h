@@ -70,6 +70,13 @@ int wt_sched_add(struct wt_sched *s, const struct wt_dev_conf *c, char *err, siz
 int wt_sched_remove(struct wt_sched *s, long id);
 int wt_sched_status(const struct wt_sched *s, long id, struct wt_dev_status *out)
 	__attribute__((warn_unused_result));
+/* Makes the device re-bind (re-read static data, re-resolve its series) at
+ * its next poll; while a poll runs, right after it ends. -ENOENT if unknown. */
+int wt_sched_rebind(struct wt_sched *s, long id);
+/* The device's driver and instance (for outlet control, pollers/control.h;
+ * valid until it is removed). -ENOENT if unknown. */
+int wt_sched_instance(const struct wt_sched *s, long id, const struct wt_driver_ops **ops,
+		      void **inst) __attribute__((warn_unused_result));
 void wt_sched_stats(const struct wt_sched *s, struct wt_sched_stats *out);
 
 #endif

@@ -267,6 +267,13 @@ check_unit(0, 1, uid0 + 1)
 check_unit(1, 0, devs[1]["modbus"]["unit"])
 check_unit(2, 0, devs[2]["modbus"]["unit"])
 
+# ---- values follow the physics over time: the energy counter grows ----
+e1 = ir(110, 2, uid0)
+time.sleep(1.3)
+e2 = ir(110, 2, uid0)
+F.check(e1 and e2 and u32le(e2, 0) > u32le(e1, 0), "inlet energy grows: %s -> %s Wh" %
+        (e1 and u32le(e1, 0), e2 and u32le(e2, 0)))
+
 # ---- writes switch outlets: FC 6 off, FC 16 on, power cycle ----
 u2 = uid0 + 1
 w = cli.write_register(2000 + 4, 0, slave=u2)  # outlet 5 of unit 2

@@ -305,6 +305,13 @@ check_pdu(1, 1)
 check_pdu(1, 2)
 check_pdu(2, 1)
 
+# ---- values follow the physics over time: the energy counter grows ----
+m1 = get(BASE + "/1/Metrics")
+time.sleep(1.6)
+m2 = get(BASE + "/1/Metrics")
+F.check(m1 and m2 and m2["EnergykWh"]["Reading"] > m1["EnergykWh"]["Reading"],
+        "PDU energy grows between two reads: %s -> %s" % (m1 and m1["EnergykWh"], m2 and m2["EnergykWh"]))
+
 # ---- $expand ----
 e = get(BASE + "/1/Outlets?$expand=.")
 F.check(e and len(e["Members"]) == 24 and all(m.get("PowerState") in ("On", "Off") for m in e["Members"]),

@@ -55,9 +55,8 @@ BEGIN
         (SELECT 1 FROM structure_elements WHERE id = NEW.rack_id AND kind = 'rack') THEN
         RAISE EXCEPTION 'element % is not a rack', NEW.rack_id USING ERRCODE = 'check_violation';
     END IF;
-    IF NEW.rack_id IS NULL THEN
-        NEW.feed := 'none';  -- an unassigned device has no feed
-    END IF;
+    -- The feed of an unassigned device is kept (configured ahead of the
+    -- rack); aggregates only use it once the device is in a rack.
     RETURN NEW;
 END $$;
 CREATE TRIGGER devices_rack_kind

@@ -268,7 +268,9 @@ int wt_probe_main(int argc, char **argv)
 		fprintf(stderr, "wattrack probe: %s\n", err);
 		goto out;
 	}
-	if (wt_snmp_dev_poll(p.dev, on_done, &p) == 0)
+	/* the poll may finish before the loop runs (a send that fails at
+	 * once), and a loopbreak before dispatch is forgotten by libevent */
+	if (wt_snmp_dev_poll(p.dev, on_done, &p) == 0 && !p.done)
 		event_base_dispatch(p.base);
 	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
 	     : p.result == WT_POLL_NO_PROFILE			    ? 2
@@ -289,7 +291,8 @@ int wt_probe_main(int argc, char **argv)
 			st = wt_snmp_dev_control(p.dev, ent, (enum wt_ctl_cmd)ctl_cmd, timeout * 5, on_ctl,
 						 &p);
 			if (st == 0) {
-				event_base_dispatch(p.base);
+				if (!p.done)
+					event_base_dispatch(p.base);
 				st = p.ctl_status;
 			}
 		}

@@ -1255,7 +1255,7 @@ static char *rf_describe(void *inst)
 	json_object_set_new(o, "auth", json_string(d->token[0]		      ? "session"
 						   : d->url.auth == WT_RF_AUTH_NONE ? "none"
 										    : "basic"));
-	json_object_set_new(o, "requests", json_integer((json_int_t)d->requests));
+	json_object_set_new(o, "http_requests", json_integer((json_int_t)d->requests));
 	if (!d->bound) {
 		json_object_set_new(o, "profile", json_null());
 		goto out;

@@ -94,30 +94,33 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	int64_t now = now_ms(s);
+	int64_t due = d->due_ms;
+	/* the next slot is armed before the poll starts: a poll that finishes
+	 * at once (and may back off) must not be overridden afterwards */
+	d->due_ms += d->interval_ms;
+	if (d->due_ms <= now) /* we fell behind (loop stalled): skip to the next slot */
+		d->due_ms = now + d->interval_ms - ((now - d->due_ms) % d->interval_ms);
+	arm(d);
 	if (d->busy) {
 		/* the previous poll is still running: this slot is missed, not
 		 * queued, so a slow device cannot pile up work */
 		d->missed++;
 		s->stats.missed++;
-	} else {
-		if (d->state == WT_DEV_OK || d->state == WT_DEV_REBOOTED) {
-			uint64_t late = now > d->due_ms ? (uint64_t)(now - d->due_ms) : 0;
-			if (late > s->stats.late_ms_max)
-				s->stats.late_ms_max = late;
-		}
-		d->busy = true;
-		d->polls++;
-		s->stats.polls++;
-		int rc = d->ops->poll(d->inst, poll_done, d);
-		if (rc) {
-			d->busy = false;
-			snprintf(d->reason, sizeof d->reason, "cannot start a poll: %s", strerror(-rc));
-		}
+		return;
 	}
-	d->due_ms += d->interval_ms;
-	if (d->due_ms <= now) /* we fell behind (loop stalled): skip to the next slot */
-		d->due_ms = now + d->interval_ms - ((now - d->due_ms) % d->interval_ms);
-	arm(d);
+	if (d->state == WT_DEV_OK || d->state == WT_DEV_REBOOTED) {
+		uint64_t late = now > due ? (uint64_t)(now - due) : 0;
+		if (late > s->stats.late_ms_max)
+			s->stats.late_ms_max = late;
+	}
+	d->busy = true;
+	d->polls++;
+	s->stats.polls++;
+	int rc = d->ops->poll(d->inst, poll_done, d);
+	if (rc) {
+		d->busy = false;
+		snprintf(d->reason, sizeof d->reason, "cannot start a poll: %s", strerror(-rc));
+	}
 }
 
 static void poll_done(void *ctx, enum wt_poll_result r)

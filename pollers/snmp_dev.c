@@ -85,6 +85,7 @@ struct wt_snmp_dev {
 	wt_snmp_ctl_done ctl_done;
 	void *ctl_ctx;
 
+	bool v3_answered; /* engine discovery answered in this bind */
 	char err[200];
 };
 
@@ -553,6 +554,14 @@ static void on_bind_get(void *ctx, int status, int errindex, const struct wt_snm
 			bind_next_get(d);
 			return;
 		}
+		if (status == -ETIMEDOUT && d->step == ST_SYS && d->v3_answered) {
+			/* the agent answered discovery a moment ago but drops our
+			 * authenticated request: it rejects the user, keys or
+			 * protocols (its Report is unauthenticated, so net-snmp
+			 * waits for a real answer until the timeout) */
+			fail_status(d, -EACCES, "identify");
+			return;
+		}
 		fail_status(d, status, d->step == ST_SYS ? "identify" : "bind");
 		return;
 	}
@@ -685,6 +694,19 @@ static void bind_finish(struct wt_snmp_dev *d)
 	finish(d, d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK);
 }
 
+static void on_prepared(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs,
+			size_t n)
+{
+	struct wt_snmp_dev *d = ctx;
+	(void)errindex, (void)vbs, (void)n;
+	if (status) {
+		fail_status(d, status, "SNMPv3 engine discovery");
+		return;
+	}
+	d->v3_answered = true;
+	start_list(d, ST_SYS);
+}
+
 static void start_bind(struct wt_snmp_dev *d)
 {
 	unbind(d);
@@ -696,7 +718,13 @@ static void start_bind(struct wt_snmp_dev *d)
 		finish(d, WT_POLL_FAILED);
 		return;
 	}
-	start_list(d, ST_SYS);
+	d->step = ST_SYS;
+	d->v3_answered = false;
+	int r = wt_snmp_sess_prepare(d->sess, on_prepared, d);
+	if (r == 1)
+		start_list(d, ST_SYS);
+	else if (r < 0)
+		fail_status(d, r, "SNMPv3 engine discovery");
 }
 
 /* ---- poll ---- */

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
@@ -22,6 +25,18 @@ struct wt_snmp_sess {
 	struct event_base *base;
 	struct event *rd;
 	struct event *tmo;
+	struct event *watchdog; /* our own deadline: completes a request net-snmp never finishes */
+	struct timeval limit;
+	int reqid;              /* the request in flight; answers to older ones are ignored */
+	/* SNMPv3 engine discovery, done by us without blocking before the
+	 * net-snmp session is opened (net-snmp's own probe is synchronous) */
+	struct wt_snmp_target *v3;  /* credentials until the session is open */
+	int disc_fd;
+	struct event *disc_ev;
+	int disc_tries;
+	int32_t disc_msgid;
+	wt_snmp_cb disc_cb;
+	void *disc_ctx;
 	int fd;
 	bool busy;
 	bool closing;
@@ -208,6 +223,8 @@ static void complete(struct wt_snmp_sess *s, int status, int errindex, const str
 	void *ctx = s->ctx;
 	s->busy = false;
 	s->cb = NULL;
+	s->reqid = 0;
+	evtimer_del(s->watchdog);
 	if (cb && !s->closing)
 		cb(ctx, status, errindex, vbs, n);
 }
@@ -216,9 +233,10 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 {
 	struct wt_snmp_sess *s = magic;
 	(void)ns;
-	(void)reqid;
 	if (op == NETSNMP_CALLBACK_OP_RESEND)
 		return 1; /* a retransmission, not a completion */
+	if (!s->busy || reqid != s->reqid)
+		return 1; /* a request we already gave up on (watchdog) */
 	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
 		/* SEC_ERROR: a v3 report (wrong digest, unknown user, not in time
 		 * window after retries): the credentials are refused */
@@ -253,8 +271,17 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 	return 1;
 }
 
+static void disc_stop(struct wt_snmp_sess *s);
+
 static void really_close(struct wt_snmp_sess *s)
 {
+	disc_stop(s);
+	if (s->v3) {
+		memset(s->v3, 0, sizeof *s->v3); /* credentials */
+		free(s->v3);
+	}
+	if (s->watchdog)
+		event_free(s->watchdog);
 	if (s->rd)
 		event_free(s->rd);
 	if (s->tmo)
@@ -280,6 +307,22 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	rearm(s);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_snmp_sess *s = arg;
+	(void)fd;
+	(void)what;
+	if (!s->busy)
+		return;
+	/* net-snmp neither answered nor timed out (seen with SNMPv3 engine
+	 * discovery towards a dead port): give up on this request ourselves */
+	s->in_cb++;
+	complete(s, -ETIMEDOUT, 0, NULL, 0);
+	s->in_cb--;
+	if (s->closing && !s->in_cb)
+		really_close(s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -352,12 +395,12 @@ static const oid *priv_proto(const char *name, size_t *len)
 	return NULL;
 }
 
-struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_snmp_target *t,
-				       char *err, size_t errlen)
+/* Opens the net-snmp session; for v3 with the engine id we discovered. */
+static int do_open(struct wt_snmp_sess *s, const struct wt_snmp_target *t, const u_char *engine,
+		   size_t engine_len, char *err, size_t errlen)
 {
 	netsnmp_session ss;
 	char peer[300];
-	wt_snmp_engine_init();
 	snmp_sess_init(&ss);
 	if (strchr(t->host, ':'))
 		snprintf(peer, sizeof peer, "udp6:[%s]:%d", t->host, t->port ? t->port : 161);
@@ -389,7 +432,7 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 			const oid *a = auth_proto(t->auth_proto[0] ? t->auth_proto : "SHA", &n);
 			if (!a) {
 				snprintf(err, errlen, "unknown auth protocol \"%s\"", t->auth_proto);
-				return NULL;
+				return -EINVAL;
 			}
 			ss.securityAuthProto = snmp_duplicate_objid(a, n);
 			ss.securityAuthProtoLen = n;
@@ -399,7 +442,7 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 					&ss.securityAuthKeyLen) != SNMPERR_SUCCESS) {
 				snprintf(err, errlen, "cannot derive the auth key (passphrase too short?)");
 				SNMP_FREE(ss.securityAuthProto);
-				return NULL;
+				return -EINVAL;
 			}
 		}
 		if (t->level >= 2) {
@@ -408,7 +451,7 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 			if (!p) {
 				snprintf(err, errlen, "unknown privacy protocol \"%s\"", t->priv_proto);
 				SNMP_FREE(ss.securityAuthProto);
-				return NULL;
+				return -EINVAL;
 			}
 			ss.securityPrivProto = snmp_duplicate_objid(p, n);
 			ss.securityPrivProtoLen = n;
@@ -419,21 +462,21 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 				snprintf(err, errlen, "cannot derive the privacy key (passphrase too short?)");
 				SNMP_FREE(ss.securityAuthProto);
 				SNMP_FREE(ss.securityPrivProto);
-				return NULL;
+				return -EINVAL;
 			}
 		}
 		break;
 	}
 	default:
 		snprintf(err, errlen, "unsupported SNMP version %d", t->version);
-		return NULL;
+		return -EINVAL;
 	}
-	struct wt_snmp_sess *s = calloc(1, sizeof *s);
-	if (!s) {
-		snprintf(err, errlen, "out of memory");
-		SNMP_FREE(ss.securityAuthProto);
-		SNMP_FREE(ss.securityPrivProto);
-		return NULL;
+	if (t->version == 3) {
+		/* the engine id is known (we discovered it): net-snmp must not
+		 * probe, which it would do synchronously */
+		ss.flags |= SNMP_FLAGS_DONT_PROBE;
+		ss.securityEngineID = netsnmp_memdup(engine, engine_len);
+		ss.securityEngineIDLen = engine_len;
 	}
 	ss.callback = on_response;
 	ss.callback_magic = s;
@@ -441,6 +484,7 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 	/* the session copied what it needs; wipe key material from the stack */
 	SNMP_FREE(ss.securityAuthProto);
 	SNMP_FREE(ss.securityPrivProto);
+	SNMP_FREE(ss.securityEngineID);
 	memset(ss.securityAuthKey, 0, sizeof ss.securityAuthKey);
 	memset(ss.securityPrivKey, 0, sizeof ss.securityPrivKey);
 	if (!s->sp) {
@@ -449,21 +493,316 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 		snmp_error(&ss, &e1, &e2, &msg);
 		snprintf(err, errlen, "cannot open SNMP session to %s: %s", peer, msg ? msg : "?");
 		free(msg);
-		free(s);
-		return NULL;
+		return -EIO;
 	}
 	netsnmp_transport *tr = snmp_sess_transport(s->sp);
 	s->fd = tr ? tr->sock : -1;
+	if (s->fd < 0 || !(s->rd = event_new(s->base, s->fd, EV_READ | EV_PERSIST, on_read, s)) ||
+	    !(s->tmo = evtimer_new(s->base, on_timer, s)) || event_add(s->rd, NULL)) {
+		snprintf(err, errlen, "cannot watch the SNMP socket");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* ---- SNMPv3 engine discovery (RFC 3414 4), without blocking ---- */
+
+static size_t ber_len(uint8_t *p, size_t n)
+{
+	if (n < 0x80) {
+		p[0] = (uint8_t)n;
+		return 1;
+	}
+	p[0] = 0x82;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)n;
+	return 3;
+}
+
+/* Wraps body (at out+4, len n) in tag; returns the total length. */
+static size_t ber_wrap(uint8_t *out, uint8_t tag, const uint8_t *body, size_t n)
+{
+	uint8_t hdr[4];
+	hdr[0] = tag;
+	size_t h = 1 + ber_len(hdr + 1, n);
+	memmove(out + h, body, n);
+	memcpy(out, hdr, h);
+	return h + n;
+}
+
+static size_t ber_int32(uint8_t *out, int32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+	return ber_wrap(out, 0x02, b, 4);
+}
+
+/* A reportable, unauthenticated GET with empty engine id and user: the
+ * agent answers with a Report carrying its engine id, boots and time. */
+static size_t build_discovery(uint8_t *out, int32_t msgid)
+{
+	uint8_t gd[64], sp[32], pdu[64], sc[96], msg[256];
+	size_t n = 0;
+	n += ber_int32(gd + n, msgid);
+	n += ber_int32(gd + n, 65507);
+	n += ber_wrap(gd + n, 0x04, (const uint8_t *)"\x04", 1); /* reportable */
+	n += ber_int32(gd + n, 3);                               /* USM */
+	uint8_t gds[80];
+	size_t gdl = ber_wrap(gds, 0x30, gd, n);
+	static const uint8_t usm_empty[] = {0x04, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+					    0x04, 0x00, 0x04, 0x00, 0x04, 0x00};
+	size_t spl = ber_wrap(sp, 0x30, usm_empty, sizeof usm_empty);
+	uint8_t spo[40];
+	size_t spol = ber_wrap(spo, 0x04, sp, spl);
+	n = 0;
+	n += ber_int32(pdu + n, msgid);
+	n += ber_int32(pdu + n, 0);
+	n += ber_int32(pdu + n, 0);
+	n += ber_wrap(pdu + n, 0x30, (const uint8_t *)"", 0);
+	uint8_t pdus[80];
+	size_t pdul = ber_wrap(pdus, 0xa0, pdu, n);
+	n = 0;
+	n += ber_wrap(sc + n, 0x04, (const uint8_t *)"", 0);
+	n += ber_wrap(sc + n, 0x04, (const uint8_t *)"", 0);
+	memcpy(sc + n, pdus, pdul);
+	n += pdul;
+	uint8_t scs[110];
+	size_t scl = ber_wrap(scs, 0x30, sc, n);
+	n = 0;
+	n += ber_int32(msg + n, 3);
+	memcpy(msg + n, gds, gdl);
+	n += gdl;
+	memcpy(msg + n, spo, spol);
+	n += spol;
+	memcpy(msg + n, scs, scl);
+	n += scl;
+	return ber_wrap(out, 0x30, msg, n);
+}
+
+/* Reads one TLV header at *p (bounded by end); returns the value length or -1. */
+static long ber_next(const uint8_t **p, const uint8_t *end, uint8_t want)
+{
+	const uint8_t *q = *p;
+	if (end - q < 2 || q[0] != want)
+		return -1;
+	q++;
+	size_t len = *q++;
+	if (len & 0x80) {
+		size_t k = len & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - q) < k)
+			return -1;
+		len = 0;
+		while (k--)
+			len = len << 8 | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return -1;
+	*p = q;
+	return (long)len;
+}
+
+static bool ber_uint(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+	long n = ber_next(p, end, 0x02);
+	if (n < 1 || n > 5)
+		return false;
+	uint64_t v = 0;
+	for (long i = 0; i < n; i++)
+		v = v << 8 | (*p)[i];
+	*p += n;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* Pulls engine id, boots and time out of a discovery Report; false if the
+ * datagram is anything else. Everything is bounds-checked: it is untrusted. */
+static bool parse_discovery(const uint8_t *buf, size_t len, uint8_t *engine, size_t *engine_len,
+			    uint32_t *boots, uint32_t *etime)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	long n = ber_next(&p, end, 0x30);
+	uint32_t ver;
+	if (n < 0)
+		return false;
+	end = p + n;
+	if (!ber_uint(&p, end, &ver) || ver != 3)
+		return false;
+	n = ber_next(&p, end, 0x30); /* msgGlobalData: skipped */
+	if (n < 0)
+		return false;
+	p += n;
+	n = ber_next(&p, end, 0x04); /* msgSecurityParameters */
+	if (n < 0)
+		return false;
+	const uint8_t *send = p + n;
+	n = ber_next(&p, send, 0x30);
+	if (n < 0)
+		return false;
+	n = ber_next(&p, send, 0x04);
+	if (n < 5 || n > 32)
+		return false;
+	memcpy(engine, p, (size_t)n);
+	*engine_len = (size_t)n;
+	p += n;
+	return ber_uint(&p, send, boots) && ber_uint(&p, send, etime);
+}
+
+static void disc_stop(struct wt_snmp_sess *s)
+{
+	if (s->disc_ev) {
+		event_free(s->disc_ev);
+		s->disc_ev = NULL;
+	}
+	if (s->disc_fd >= 0) {
+		close(s->disc_fd);
+		s->disc_fd = -1;
+	}
+}
+
+static void disc_finish(struct wt_snmp_sess *s, int status)
+{
+	wt_snmp_cb cb = s->disc_cb;
+	s->disc_cb = NULL;
+	disc_stop(s);
+	evtimer_del(s->watchdog);
+	s->busy = false;
+	if (cb && !s->closing) {
+		s->in_cb++;
+		cb(s->disc_ctx, status, 0, NULL, 0);
+		s->in_cb--;
+	}
+	if (s->closing && !s->in_cb)
+		really_close(s);
+}
+
+static int disc_send(struct wt_snmp_sess *s)
+{
+	uint8_t pkt[300];
+	s->disc_msgid = (int32_t)(random() & 0x7fffffff);
+	size_t n = build_discovery(pkt, s->disc_msgid);
+	if (send(s->disc_fd, pkt, n, 0) < 0)
+		return -errno;
+	struct timeval tv = {s->v3->timeout_ms / 1000, (s->v3->timeout_ms % 1000) * 1000};
+	event_add(s->disc_ev, &tv);
+	return 0;
+}
+
+static void on_disc(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_snmp_sess *s = arg;
+	if (what & EV_TIMEOUT) {
+		if (s->disc_tries-- > 0 && disc_send(s) == 0)
+			return;
+		disc_finish(s, -ETIMEDOUT);
+		return;
+	}
+	uint8_t buf[2048], engine[32];
+	size_t elen;
+	uint32_t boots, etime;
+	ssize_t r = recv(fd, buf, sizeof buf, 0);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		disc_finish(s, errno == ECONNREFUSED ? -ETIMEDOUT : -EIO); /* nothing listens */
+		return;
+	}
+	if (!parse_discovery(buf, (size_t)r, engine, &elen, &boots, &etime))
+		return; /* not our answer: keep waiting until the timeout */
+	char err[200];
+	int rc = do_open(s, s->v3, engine, elen, err, sizeof err);
+	if (rc == 0) {
+		/* from the Report, as RFC 3414 4 allows; a wrong clock is fixed by
+		 * net-snmp on the first notInTimeWindow report */
+		set_enginetime(engine, (u_int)elen, boots, etime, TRUE);
+		wt_debug("SNMPv3 engine discovered (%zu bytes, boots %u)", elen, boots);
+	} else {
+		wt_warn("SNMPv3 session: %s", err);
+	}
+	memset(s->v3, 0, sizeof *s->v3);
+	free(s->v3);
+	s->v3 = NULL;
+	disc_finish(s, rc);
+}
+
+int wt_snmp_sess_prepare(struct wt_snmp_sess *s, wt_snmp_cb cb, void *ctx)
+{
+	if (s->sp)
+		return 1;
+	if (!s->v3)
+		return -EIO;
+	if (s->busy || s->closing)
+		return -EBUSY;
+	char port[16];
+	snprintf(port, sizeof port, "%d", s->v3->port ? s->v3->port : 161);
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
+	if (getaddrinfo(s->v3->host, port, &hints, &ai) != 0 || !ai)
+		return -EHOSTUNREACH;
+	s->disc_fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = s->disc_fd < 0 ? -errno : connect(s->disc_fd, ai->ai_addr, ai->ai_addrlen) ? -errno : 0;
+	freeaddrinfo(ai);
+	if (!rc && !(s->disc_ev = event_new(s->base, s->disc_fd, EV_READ | EV_PERSIST, on_disc, s)))
+		rc = -ENOMEM;
+	s->disc_tries = s->v3->retries > 0 ? s->v3->retries : 0;
+	if (!rc)
+		rc = disc_send(s);
+	if (rc) {
+		disc_stop(s);
+		return rc;
+	}
+	s->busy = true;
+	s->disc_cb = cb;
+	s->disc_ctx = ctx;
+	return 0;
+}
+
+struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_snmp_target *t,
+				       char *err, size_t errlen)
+{
+	wt_snmp_engine_init();
+	struct wt_snmp_sess *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	s->base = base;
 	s->version = t->version;
-	if (s->fd < 0 || !(s->rd = event_new(base, s->fd, EV_READ | EV_PERSIST, on_read, s)) ||
-	    !(s->tmo = evtimer_new(base, on_timer, s)) || event_add(s->rd, NULL)) {
-		snprintf(err, errlen, "cannot watch the SNMP socket");
+	s->disc_fd = -1;
+	s->fd = -1;
+	/* every try plus slack: our own deadline behind net-snmp's */
+	long ms = (long)(t->timeout_ms > 0 ? t->timeout_ms : 1000) *
+			  ((t->retries >= 0 ? t->retries : 0) + 1) + 500;
+	s->limit.tv_sec = ms / 1000;
+	s->limit.tv_usec = (ms % 1000) * 1000;
+	if (!(s->watchdog = evtimer_new(base, on_watchdog, s))) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
+	if (t->version == 3) {
+		/* validate what can be validated now; open after discovery */
+		size_t n;
+		if ((t->level >= 1 && !auth_proto(t->auth_proto[0] ? t->auth_proto : "SHA", &n)) ||
+		    (t->level >= 2 && !priv_proto(t->priv_proto[0] ? t->priv_proto : "AES", &n))) {
+			snprintf(err, errlen, "unknown auth or privacy protocol");
+			really_close(s);
+			return NULL;
+		}
+		if (!(s->v3 = malloc(sizeof *s->v3))) {
+			snprintf(err, errlen, "out of memory");
+			really_close(s);
+			return NULL;
+		}
+		*s->v3 = *t;
+		if (s->v3->timeout_ms <= 0)
+			s->v3->timeout_ms = 1000;
+		return s;
+	}
+	if (do_open(s, t, NULL, 0, err, errlen)) {
 		really_close(s);
 		return NULL;
 	}
 	return s;
 }
+
 
 void wt_snmp_sess_close(struct wt_snmp_sess *s)
 {
@@ -495,12 +834,15 @@ static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, voi
 	s->busy = true;
 	s->cb = cb;
 	s->ctx = ctx;
-	if (!snmp_sess_async_send(s->sp, pdu, on_response, s)) {
+	int id = snmp_sess_async_send(s->sp, pdu, on_response, s);
+	if (!id) {
 		snmp_free_pdu(pdu);
 		s->busy = false;
 		s->cb = NULL;
 		return -EIO;
 	}
+	s->reqid = id;
+	evtimer_add(s->watchdog, &s->limit);
 	rearm(s);
 	return 0;
 }
@@ -509,6 +851,8 @@ int wt_snmp_get(struct wt_snmp_sess *s, char *const *oids, size_t n, wt_snmp_cb 
 {
 	if (s->busy || s->closing)
 		return -EBUSY;
+	if (!s->sp)
+		return -ENOTCONN;
 	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 	if (!pdu)
 		return -ENOMEM;
@@ -527,6 +871,8 @@ int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oidstr, int max_rep, wt_
 {
 	if (s->busy || s->closing)
 		return -EBUSY;
+	if (!s->sp)
+		return -ENOTCONN;
 	netsnmp_pdu *pdu = snmp_pdu_create(s->version == 1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
 	if (!pdu)
 		return -ENOMEM;
@@ -547,6 +893,8 @@ int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oidstr, long value, wt_s
 {
 	if (s->busy || s->closing)
 		return -EBUSY;
+	if (!s->sp)
+		return -ENOTCONN;
 	oid o[MAX_OID_LEN];
 	int n = wt_oid_parse(oidstr, (unsigned long *)o, MAX_OID_LEN);
 	if (n < 0)

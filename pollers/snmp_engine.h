@@ -58,6 +58,13 @@ void wt_snmp_engine_shutdown(void);
  * engine id is discovered and cached by net-snmp for the session's life. */
 struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_snmp_target *t,
 				       char *err, size_t errlen) __attribute__((warn_unused_result));
+/* SNMPv3 needs the agent's engine id before the first request. Returns 1
+ * when the session is ready; else starts a non-blocking discovery and
+ * returns 0, and cb gets status 0 (ready), -ETIMEDOUT or -EIO later; or a
+ * negative errno if discovery cannot start. v1/v2c sessions are always
+ * ready. get/getbulk/set return -ENOTCONN before that. */
+int wt_snmp_sess_prepare(struct wt_snmp_sess *s, wt_snmp_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
 /* Closes the session; a pending request completes with nothing (no callback).
  * Safe to call from inside the session's own callback. */
 void wt_snmp_sess_close(struct wt_snmp_sess *s);

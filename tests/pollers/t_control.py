@@ -118,5 +118,27 @@ for i, proto in ((3, "modbus"), (4, "redfish")):
             j.get("audit", [{}])[0].get("result") == "not switchable",
             "%s metered-only: not switchable (%s %s)" % (proto, j.get("control"), err[-200:]))
     F.check(truth(i, 2)["on"] is True, "%s metered-only outlet stayed on" % proto)
+
+# faults: a Modbus exception or a dropped connection is a failed poll with the
+# reason (the scheduler backs off and marks communication lost from it)
+sim.post(1, "faults", {"modbus_exception": 4})
+rc, j, err = run(url(1))
+F.check(rc == 1 and j.get("status") == "unreachable" and "exception 4" in (j.get("error") or ""),
+        "modbus exception 4: a failed poll with its reason (%s)" % j.get("error"))
+sim.post(1, "faults", {"clear": True, "disconnect": True})
+rc, j, err = run(url(1))
+F.check(rc == 1 and j.get("status") == "unreachable", "modbus disconnect: failed poll (%s)" % j.get("error"))
+sim.api("DELETE", "/api/devices/1/faults")
+rc, j, err = run(url(1))
+F.check(rc == 0 and j.get("status") == "ok", "modbus healthy again (%s)" % j.get("error"))
+# Redfish over HTTPS: the simulator's certificate is self-signed
+h = D[2]["http"]
+tls = f"redfish+https://{h['user']}:{h['password']}@127.0.0.1:{h['https_port']}"
+rc, j, err = run(tls)
+F.check(rc == 1 and j.get("status") == "unreachable",
+        "https with a self-signed certificate is refused by default (%s)" % j.get("error"))
+rc, j, err = run(tls + "?insecure=1", "5:off")
+F.check(rc == 0 and j.get("control", {}).get("ok") is True and truth(2, 5)["on"] is False,
+        "https with insecure=1 polls and switches (%s %s)" % (j.get("error"), j.get("control")))
 sim.stop()
 F.done()

@@ -91,6 +91,7 @@ struct mb_field {
 	float scale;   /* raw = round(value * scale) */
 	uint16_t src;  /* model-specific value id */
 	uint8_t flags; /* F_* */
+	uint8_t arg;   /* added to the instance: the outlet group of an APC group field */
 };
 
 struct mb_block {
@@ -164,7 +165,7 @@ static void encode_field(const struct mb_model *m, const struct mb_ctx *c, const
 		char s[2 * 64 + 1];
 		unsigned n = f->nregs > 64 ? 64 : f->nregs;
 		memset(s, 0, sizeof(s));
-		m->string(c, f->src, inst, s, 2 * n);
+		m->string(c, f->src, inst + f->arg, s, 2 * n);
 		for (unsigned i = 0; i < n; i++) {
 			uint8_t a = (uint8_t)s[2 * i], b = (uint8_t)s[2 * i + 1];
 			words[i] = f->type == T_STR ? (uint16_t)((a << 8) | b)
@@ -172,7 +173,7 @@ static void encode_field(const struct mb_model *m, const struct mb_ctx *c, const
 		}
 		return;
 	}
-	ok = m->value(c, f->src, inst, &v) && isfinite(v);
+	ok = m->value(c, f->src, inst + f->arg, &v) && isfinite(v);
 	if (f->type == T_F32 || f->type == T_F32_LE) {
 		float fl = ok ? (float)(v * f->scale) : NAN;
 		memcpy(&u, &fl, sizeof(u));
@@ -299,74 +300,86 @@ enum apc_src {
 /* APC binary-point scale: value = raw / 2^n, so raw = value * 2^n. */
 #define BP(n) ((float)(1u << (n)))
 
-/* clang-format off: register tables read best one row per register */
+/* Register tables read best one row per register. */
+/* clang-format off */
 static const struct mb_field apc_status_f[] = {
-	{0, T_U32, 0, 1, A_STATUS, 0},      {2, T_U16, 0, 1, A_CHANGE_CAUSE, 0},
-	{3, T_U32, 0, 1, A_MOG_STATUS, 0},  {6, T_U32, 0, 1, A_SOG0_STATUS, 0},
-	{9, T_U32, 0, 1, A_SOG1_STATUS, 0}, {12, T_U32, 0, 1, A_SOG2_STATUS, 0},
-	{18, T_U16, 0, 1, A_SIGNAL, 0},     {20, T_U32, 0, 1, A_POWER_ERR, 0},
-	{22, T_U16, 0, 1, A_BATT_ERR, 0},   {23, T_U16, 0, 1, A_TEST_STATUS, 0},
-	{24, T_U16, 0, 1, A_CAL_STATUS, 0},
+	{0, T_U32, 0, 1, A_STATUS, 0, 0},
+	{2, T_U16, 0, 1, A_CHANGE_CAUSE, 0, 0},
+	{3, T_U32, 0, 1, A_MOG_STATUS, 0, 0},
+	{6, T_U32, 0, 1, A_SOG0_STATUS, 0, 0},
+	{9, T_U32, 0, 1, A_SOG1_STATUS, 0, 0},
+	{12, T_U32, 0, 1, A_SOG2_STATUS, 0, 0},
+	{18, T_U16, 0, 1, A_SIGNAL, 0, 0},
+	{20, T_U32, 0, 1, A_POWER_ERR, 0, 0},
+	{22, T_U16, 0, 1, A_BATT_ERR, 0, 0},
+	{23, T_U16, 0, 1, A_TEST_STATUS, 0, 0},
+	{24, T_U16, 0, 1, A_CAL_STATUS, 0, 0},
 };
 static const struct mb_field apc_dynamic_f[] = {
-	{0, T_U32, 0, 1, A_RUNTIME, 0},          /* 128 */
-	{2, T_U16, 0, BP(9), A_CHARGE, 0},       /* 130 */
-	{3, T_S16, 0, BP(5), A_BATT_V, 0},       /* 131 */
-	{5, T_U16, 0, 1, A_BATT_DATE_MAINT, 0},  /* 133 */
-	{7, T_S16, 0, BP(7), A_BATT_TEMP, 0},    /* 135 */
-	{8, T_U16, 0, BP(8), A_LOAD_W_PCT, 0},   /* 136 */
-	{10, T_U16, 0, BP(8), A_LOAD_VA_PCT, 0}, /* 138 */
-	{12, T_U16, 0, BP(5), A_OUT_A, 0},       /* 140 */
-	{14, T_U16, 0, BP(6), A_OUT_V, 0},       /* 142 */
-	{16, T_U16, 0, BP(7), A_OUT_HZ, 0},      /* 144 */
-	{17, T_U32, 0, 1, A_OUT_WH, 0},          /* 145 */
-	{22, T_U16, 0, 1, A_INPUT_STATUS, 0},    /* 150 */
-	{23, T_U16, 0, BP(6), A_IN_V, 0},        /* 151 */
-	{26, T_S16, 0, BP(7), A_EFFICIENCY, 0},  /* 154 */
-	{27, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 155 ups.timer.shutdown */
-	{28, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 156 ups.timer.start */
-	{29, T_S32, 0, 1, A_TIMER_OFF, 0},       /* 157 ups.timer.reboot */
-	{31, T_S16, 0, 1, A_TIMER_OFF, 0},       /* 159 group 1 */
-	{32, T_S16, 0, 1, A_TIMER_OFF, 0},       {33, T_S32, 0, 1, A_TIMER_OFF, 0},
-	{35, T_S16, 0, 1, A_TIMER_OFF, 0}, /* 163 group 2 */
-	{36, T_S16, 0, 1, A_TIMER_OFF, 0},       {37, T_S32, 0, 1, A_TIMER_OFF, 0},
-	{39, T_S16, 0, 1, A_TIMER_OFF, 0}, /* 167 group 3 */
-	{40, T_S16, 0, 1, A_TIMER_OFF, 0},       {41, T_S32, 0, 1, A_TIMER_OFF, 0},
+	{0, T_U32, 0, 1, A_RUNTIME, 0, 0},           /* 128 */
+	{2, T_U16, 0, BP(9), A_CHARGE, 0, 0},        /* 130 */
+	{3, T_S16, 0, BP(5), A_BATT_V, 0, 0},        /* 131 */
+	{5, T_U16, 0, 1, A_BATT_DATE_MAINT, 0, 0},   /* 133 */
+	{7, T_S16, 0, BP(7), A_BATT_TEMP, 0, 0},     /* 135 */
+	{8, T_U16, 0, BP(8), A_LOAD_W_PCT, 0, 0},    /* 136 */
+	{10, T_U16, 0, BP(8), A_LOAD_VA_PCT, 0, 0},  /* 138 */
+	{12, T_U16, 0, BP(5), A_OUT_A, 0, 0},        /* 140 */
+	{14, T_U16, 0, BP(6), A_OUT_V, 0, 0},        /* 142 */
+	{16, T_U16, 0, BP(7), A_OUT_HZ, 0, 0},       /* 144 */
+	{17, T_U32, 0, 1, A_OUT_WH, 0, 0},           /* 145 */
+	{22, T_U16, 0, 1, A_INPUT_STATUS, 0, 0},     /* 150 */
+	{23, T_U16, 0, BP(6), A_IN_V, 0, 0},         /* 151 */
+	{26, T_S16, 0, BP(7), A_EFFICIENCY, 0, 0},   /* 154 */
+	{27, T_S16, 0, 1, A_TIMER_OFF, 0, 0},        /* 155 ups.timer.shutdown */
+	{28, T_S16, 0, 1, A_TIMER_OFF, 0, 0},        /* 156 ups.timer.start */
+	{29, T_S32, 0, 1, A_TIMER_OFF, 0, 0},        /* 157 ups.timer.reboot */
+	{31, T_S16, 0, 1, A_TIMER_OFF, 0, 0},        /* 159 group 1 */
+	{32, T_S16, 0, 1, A_TIMER_OFF, 0, 0},
+	{33, T_S32, 0, 1, A_TIMER_OFF, 0, 0},
+	{35, T_S16, 0, 1, A_TIMER_OFF, 0, 0},        /* 163 group 2 */
+	{36, T_S16, 0, 1, A_TIMER_OFF, 0, 0},
+	{37, T_S32, 0, 1, A_TIMER_OFF, 0, 0},
+	{39, T_S16, 0, 1, A_TIMER_OFF, 0, 0},        /* 167 group 3 */
+	{40, T_S16, 0, 1, A_TIMER_OFF, 0, 0},
+	{41, T_S32, 0, 1, A_TIMER_OFF, 0, 0},
 };
 static const struct mb_field apc_inventory_f[] = {
-	{0, T_STR, 8, 1, A_FIRMWARE, 0},           /* 516 */
-	{16, T_STR, 16, 1, A_MODEL, 0},            /* 532 */
-	{48, T_STR, 8, 1, A_SERIAL, 0},            /* 564 */
-	{72, T_U16, 0, 1, A_VA_NOMINAL, 0},        /* 588 */
-	{73, T_U16, 0, 1, A_W_NOMINAL, 0},         /* 589 */
-	{74, T_U16, 0, 1, A_SOG_CONFIG, 0},        /* 590 */
-	{75, T_U16, 0, 1, A_MFR_DATE, 0},          /* 591 */
-	{79, T_U16, 0, 1, A_BATT_DATE, F_WRITE},   /* 595 */
-	{80, T_STR, 8, 1, A_UPS_ID, F_WRITE},      /* 596 */
-	{88, T_STR, 8, 0, A_GROUP_NAME, F_WRITE},  /* 604 outlet.group.0.name */
-	{96, T_STR, 8, 1, A_GROUP_NAME, F_WRITE},  /* 612; scale field carries the group */
-	{104, T_STR, 8, 2, A_GROUP_NAME, F_WRITE}, /* 620 */
-	{112, T_STR, 8, 3, A_GROUP_NAME, F_WRITE}, /* 628 */
+	{0, T_STR, 8, 1, A_FIRMWARE, 0, 0},     /* 516 */
+	{16, T_STR, 16, 1, A_MODEL, 0, 0},      /* 532 */
+	{48, T_STR, 8, 1, A_SERIAL, 0, 0},      /* 564 */
+	{72, T_U16, 0, 1, A_VA_NOMINAL, 0, 0},  /* 588 */
+	{73, T_U16, 0, 1, A_W_NOMINAL, 0, 0},   /* 589 */
+	{74, T_U16, 0, 1, A_SOG_CONFIG, 0, 0},  /* 590 */
+	{75, T_U16, 0, 1, A_MFR_DATE, 0, 0},    /* 591 */
+	{79, T_U16, 0, 1, A_BATT_DATE, F_WRITE, 0}, /* 595 */
+	{80, T_STR, 8, 1, A_UPS_ID, F_WRITE, 0},    /* 596 */
+	{88, T_STR, 8, 1, A_GROUP_NAME, F_WRITE, 0},  /* 604 outlet.group.0.name */
+	{96, T_STR, 8, 1, A_GROUP_NAME, F_WRITE, 1},  /* 612 */
+	{104, T_STR, 8, 1, A_GROUP_NAME, F_WRITE, 2}, /* 620 */
+	{112, T_STR, 8, 1, A_GROUP_NAME, F_WRITE, 3}, /* 628 */
 };
 static const struct mb_field apc_static_f[] = {
-	{0, T_U16, 0, 1, A_XFER_HIGH, F_WRITE},    /* 1026 */
-	{1, T_U16, 0, 1, A_XFER_LOW, F_WRITE},     /* 1027 */
-	{3, T_S16, 0, 0, A_DELAY_OFF, F_WRITE},    /* 1029 group 0 (scale field = group) */
-	{4, T_S16, 0, 0, A_DELAY_ON, F_WRITE},     /* 1030 */
-	{5, T_S32, 0, 0, A_DELAY_REBOOT, F_WRITE}, /* 1031 */
-	{8, T_S16, 0, 1, A_DELAY_OFF, F_WRITE},    /* 1034 group 1 */
-	{9, T_S16, 0, 1, A_DELAY_ON, F_WRITE},     {10, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE},
-	{13, T_S16, 0, 2, A_DELAY_OFF, F_WRITE}, /* 1039 group 2 */
-	{14, T_S16, 0, 2, A_DELAY_ON, F_WRITE},    {15, T_S32, 0, 2, A_DELAY_REBOOT, F_WRITE},
-	{18, T_S16, 0, 3, A_DELAY_OFF, F_WRITE}, /* 1044 group 3 */
-	{19, T_S16, 0, 3, A_DELAY_ON, F_WRITE},    {20, T_S32, 0, 3, A_DELAY_REBOOT, F_WRITE},
+	{0, T_U16, 0, 1, A_XFER_HIGH, F_WRITE, 0},    /* 1026 */
+	{1, T_U16, 0, 1, A_XFER_LOW, F_WRITE, 0},     /* 1027 */
+	{3, T_S16, 0, 1, A_DELAY_OFF, F_WRITE, 0},    /* 1029 group 0 */
+	{4, T_S16, 0, 1, A_DELAY_ON, F_WRITE, 0},     /* 1030 */
+	{5, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE, 0}, /* 1031 */
+	{8, T_S16, 0, 1, A_DELAY_OFF, F_WRITE, 1},    /* 1034 group 1 */
+	{9, T_S16, 0, 1, A_DELAY_ON, F_WRITE, 1},
+	{10, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE, 1},
+	{13, T_S16, 0, 1, A_DELAY_OFF, F_WRITE, 2},   /* 1039 group 2 */
+	{14, T_S16, 0, 1, A_DELAY_ON, F_WRITE, 2},
+	{15, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE, 2},
+	{18, T_S16, 0, 1, A_DELAY_OFF, F_WRITE, 3},   /* 1044 group 3 */
+	{19, T_S16, 0, 1, A_DELAY_ON, F_WRITE, 3},
+	{20, T_S32, 0, 1, A_DELAY_REBOOT, F_WRITE, 3},
 };
 static const struct mb_field apc_command_f[] = {
-	{0, T_U32, 0, 1, A_CMD_UPS, F_WRITE},    /* 1536 */
-	{2, T_U32, 0, 1, A_CMD_OUTLET, F_WRITE}, /* 1538 */
-	{5, T_U16, 0, 1, A_CMD_TEST, F_WRITE},   /* 1541 */
-	{6, T_U16, 0, 1, A_CMD_CAL, F_WRITE},    /* 1542 */
-	{7, T_U16, 0, 1, A_CMD_UI, F_WRITE},     /* 1543 */
+	{0, T_U32, 0, 1, A_CMD_UPS, F_WRITE, 0},    /* 1536 */
+	{2, T_U32, 0, 1, A_CMD_OUTLET, F_WRITE, 0}, /* 1538 */
+	{5, T_U16, 0, 1, A_CMD_TEST, F_WRITE, 0},   /* 1541 */
+	{6, T_U16, 0, 1, A_CMD_CAL, F_WRITE, 0},    /* 1542 */
+	{7, T_U16, 0, 1, A_CMD_UI, F_WRITE, 0},     /* 1543 */
 };
 
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
@@ -497,7 +510,6 @@ static bool apc_value(const struct mb_ctx *c, uint16_t src, unsigned inst, doubl
 {
 	const struct sim_ups *u = &c->dev->ups;
 	struct apc_state *s = apc_state(c->dev);
-	(void)inst;
 	if (!s)
 		return false;
 	apc_run_pending(c->dev, s, c->now_ms);
@@ -624,6 +636,15 @@ static bool apc_value(const struct mb_ctx *c, uint16_t src, unsigned inst, doubl
 	case A_BATT_DATE:
 		*v = s->batt_date;
 		return true;
+	case A_DELAY_OFF:
+		*v = s->delay_off[inst < APC_GROUPS ? inst : 0];
+		return true;
+	case A_DELAY_ON:
+		*v = s->delay_on[inst < APC_GROUPS ? inst : 0];
+		return true;
+	case A_DELAY_REBOOT:
+		*v = s->delay_reboot[inst < APC_GROUPS ? inst : 0];
+		return true;
 	case A_XFER_HIGH:
 		*v = s->xfer_high;
 		return true;
@@ -642,32 +663,10 @@ static bool apc_value(const struct mb_ctx *c, uint16_t src, unsigned inst, doubl
 	}
 }
 
-/* Group-indexed fields keep the group number in the scale column. */
+/* The outlet group of a group-indexed APC field. */
 static unsigned apc_group_of(const struct mb_field *f)
 {
-	unsigned g_ = (unsigned)f->scale;
-	return g_ < APC_GROUPS ? g_ : 0;
-}
-
-static bool apc_value_field(const struct mb_ctx *c, const struct mb_field *f, double *v)
-{
-	struct apc_state *s = apc_state(c->dev);
-	if (!s)
-		return false;
-	unsigned grp = apc_group_of(f);
-	switch (f->src) {
-	case A_DELAY_OFF:
-		*v = s->delay_off[grp];
-		return true;
-	case A_DELAY_ON:
-		*v = s->delay_on[grp];
-		return true;
-	case A_DELAY_REBOOT:
-		*v = s->delay_reboot[grp];
-		return true;
-	default:
-		return apc_value(c, f->src, 0, v);
-	}
+	return f->arg < APC_GROUPS ? f->arg : 0;
 }
 
 static void apc_string(const struct mb_ctx *c, uint16_t src, unsigned inst, char *buf, size_t len)
@@ -891,57 +890,77 @@ enum pdu_src {
 #define PDU_MAP_VERSION 1
 #define PDU_MODEL_ID 0x5754 /* "WT" */
 
-/* clang-format off: register tables read best one row per register */
+/* Register tables read best one row per register. */
+/* clang-format off */
 static const struct mb_field pdu_ident_f[] = {
-	{0, T_U16, 0, 1, P_MAP_VERSION, 0}, {1, T_U16, 0, 1, P_MODEL_ID, 0},
-	{2, T_STR, 8, 1, P_VENDOR, 0},      {10, T_STR, 16, 1, P_MODEL, 0},
-	{26, T_STR, 8, 1, P_SERIAL, 0},     {34, T_STR, 8, 1, P_FIRMWARE, 0},
-	{42, T_STR, 16, 1, P_NAME, 0},      {58, T_U16, 0, 1, P_N_LINES, 0},
-	{59, T_U16, 0, 1, P_N_BRANCHES, 0}, {60, T_U16, 0, 1, P_N_OUTLETS, 0},
-	{61, T_U16, 0, 1, P_N_SENSORS, 0},  {62, T_U16, 0, 1, P_WIRING, 0},
-	{63, T_U16, 0, 10, P_RATING, 0},    {64, T_U16, 0, 1, P_NOMINAL_V, 0},
-	{65, T_U32, 0, 1, P_UPTIME, 0},     {67, T_U16, 0, 1, P_UNIT_INDEX, 0},
-	{68, T_U16, 0, 1, P_N_UNITS, 0},
+	{0, T_U16, 0, 1, P_MAP_VERSION, 0, 0},
+	{1, T_U16, 0, 1, P_MODEL_ID, 0, 0},
+	{2, T_STR, 8, 1, P_VENDOR, 0, 0},
+	{10, T_STR, 16, 1, P_MODEL, 0, 0},
+	{26, T_STR, 8, 1, P_SERIAL, 0, 0},
+	{34, T_STR, 8, 1, P_FIRMWARE, 0, 0},
+	{42, T_STR, 16, 1, P_NAME, 0, 0},
+	{58, T_U16, 0, 1, P_N_LINES, 0, 0},
+	{59, T_U16, 0, 1, P_N_BRANCHES, 0, 0},
+	{60, T_U16, 0, 1, P_N_OUTLETS, 0, 0},
+	{61, T_U16, 0, 1, P_N_SENSORS, 0, 0},
+	{62, T_U16, 0, 1, P_WIRING, 0, 0},
+	{63, T_U16, 0, 10, P_RATING, 0, 0},
+	{64, T_U16, 0, 1, P_NOMINAL_V, 0, 0},
+	{65, T_U32, 0, 1, P_UPTIME, 0, 0},
+	{67, T_U16, 0, 1, P_UNIT_INDEX, 0, 0},
+	{68, T_U16, 0, 1, P_N_UNITS, 0, 0},
 };
 static const struct mb_field pdu_inlet_f[] = {
-	{0, T_F32, 0, 1, P_IN_V, 0},           /* 100 */
-	{2, T_F32, 0, 1, P_IN_A, 0},           /* 102 */
-	{4, T_S32, 0, 1, P_IN_W, 0},           /* 104 */
-	{6, T_U32, 0, 1, P_IN_VA, 0},          /* 106 */
-	{8, T_S16, 0, 1000, P_IN_PF, 0},       /* 108 */
-	{9, T_U16, 0, 100, P_IN_HZ, 0},        /* 109 */
-	{10, T_U32_LE, 0, 1, P_IN_WH, 0},      /* 110 */
-	{12, T_F32_LE, 0, 1, P_IN_NEUTRAL, 0}, /* 112 */
-	{14, T_U32_LE, 0, 1, P_IN_VAH, 0},     /* 114 */
+	{0, T_F32, 0, 1, P_IN_V, 0, 0},        /* 100 */
+	{2, T_F32, 0, 1, P_IN_A, 0, 0},        /* 102 */
+	{4, T_S32, 0, 1, P_IN_W, 0, 0},        /* 104 */
+	{6, T_U32, 0, 1, P_IN_VA, 0, 0},       /* 106 */
+	{8, T_S16, 0, 1000, P_IN_PF, 0, 0},    /* 108 */
+	{9, T_U16, 0, 100, P_IN_HZ, 0, 0},     /* 109 */
+	{10, T_U32_LE, 0, 1, P_IN_WH, 0, 0},   /* 110 */
+	{12, T_F32_LE, 0, 1, P_IN_NEUTRAL, 0, 0}, /* 112 */
+	{14, T_U32_LE, 0, 1, P_IN_VAH, 0, 0},  /* 114 */
 };
 static const struct mb_field pdu_line_f[] = {
-	{0, T_U16, 0, 10, P_L_V, 0},    {1, T_U16, 0, 100, P_L_A, 0},
-	{2, T_S32, 0, 1, P_L_W, 0},     {4, T_U32, 0, 1, P_L_VA, 0},
-	{6, T_S16, 0, 1000, P_L_PF, 0}, {7, T_U32, 0, 1, P_L_WH, 0},
-	{9, T_F32_LE, 0, 1, P_L_A, 0},  {11, T_U16, 0, 10, P_L_RATING, 0},
+	{0, T_U16, 0, 10, P_L_V, 0, 0},
+	{1, T_U16, 0, 100, P_L_A, 0, 0},
+	{2, T_S32, 0, 1, P_L_W, 0, 0},
+	{4, T_U32, 0, 1, P_L_VA, 0, 0},
+	{6, T_S16, 0, 1000, P_L_PF, 0, 0},
+	{7, T_U32, 0, 1, P_L_WH, 0, 0},
+	{9, T_F32_LE, 0, 1, P_L_A, 0, 0},
+	{11, T_U16, 0, 10, P_L_RATING, 0, 0},
 };
 static const struct mb_field pdu_branch_f[] = {
-	{0, T_U16, 0, 100, P_B_A, 0},     {1, T_S32, 0, 1, P_B_W, 0},
-	{3, T_U32_LE, 0, 1, P_B_WH, 0},   {5, T_U16, 0, 10, P_B_RATING, 0},
-	{6, T_U16, 0, 1, P_B_TRIPPED, 0}, {7, T_U16, 0, 1, P_B_LINE, 0},
+	{0, T_U16, 0, 100, P_B_A, 0, 0},
+	{1, T_S32, 0, 1, P_B_W, 0, 0},
+	{3, T_U32_LE, 0, 1, P_B_WH, 0, 0},
+	{5, T_U16, 0, 10, P_B_RATING, 0, 0},
+	{6, T_U16, 0, 1, P_B_TRIPPED, 0, 0},
+	{7, T_U16, 0, 1, P_B_LINE, 0, 0},
 };
 static const struct mb_field pdu_outlet_f[] = {
-	{0, T_U16, 0, 1, P_O_STATE, 0},  {1, T_U16, 0, 100, P_O_A, 0},
-	{2, T_U16, 0, 10, P_O_V, 0},     {3, T_F32, 0, 1, P_O_W, 0},
-	{5, T_U32, 0, 1, P_O_WH, 0},     {7, T_S16, 0, 1000, P_O_PF, 0},
-	{8, T_F32_LE, 0, 1, P_O_VA, 0},  {10, T_U16, 0, 1, P_O_BRANCH, 0},
-	{11, T_U16, 0, 1, P_O_FLAGS, 0},
+	{0, T_U16, 0, 1, P_O_STATE, 0, 0},
+	{1, T_U16, 0, 100, P_O_A, 0, 0},
+	{2, T_U16, 0, 10, P_O_V, 0, 0},
+	{3, T_F32, 0, 1, P_O_W, 0, 0},
+	{5, T_U32, 0, 1, P_O_WH, 0, 0},
+	{7, T_S16, 0, 1000, P_O_PF, 0, 0},
+	{8, T_F32_LE, 0, 1, P_O_VA, 0, 0},
+	{10, T_U16, 0, 1, P_O_BRANCH, 0, 0},
+	{11, T_U16, 0, 1, P_O_FLAGS, 0, 0},
 };
 static const struct mb_field pdu_sensor_f[] = {
-	{0, T_U16, 0, 1, P_S_KIND, 0},
-	{1, T_S16, 0, 10, P_S_VALUE, 0},
-	{2, T_F32, 0, 1, P_S_VALUE, 0},
+	{0, T_U16, 0, 1, P_S_KIND, 0, 0},
+	{1, T_S16, 0, 10, P_S_VALUE, 0, 0},
+	{2, T_F32, 0, 1, P_S_VALUE, 0, 0},
 };
 static const struct mb_field pdu_control_f[] = {
-	{0, T_U16, 0, 1, P_O_CONTROL, F_WRITE},
+	{0, T_U16, 0, 1, P_O_CONTROL, F_WRITE, 0},
 };
 static const struct mb_field pdu_delay_f[] = {
-	{0, T_U16, 0, 1, P_O_DELAY, F_WRITE},
+	{0, T_U16, 0, 1, P_O_DELAY, F_WRITE, 0},
 };
 
 static const struct mb_block pdu_blocks[] = {
@@ -1277,46 +1296,43 @@ enum socomec_src {
 
 #define SOCOMEC_CODE_DELPHYS_MX 515
 
-/* clang-format off: register tables read best one row per register */
+/* Register tables read best one row per register. */
+/* clang-format off */
 static const struct mb_field socomec_ident_f[] = {
-	{0, T_U16, 0, 1, S_CODE, 0},      /* 0x1000 UPS code */
-	{1, T_U16, 0, 1, S_KVA10, 0},     /* 0x1001 kVA * 10 */
-	{3, T_STR_LO, 5, 1, S_SERIAL, 0}, /* 0x1003..0x1007 */
+	{0, T_U16, 0, 1, S_CODE, 0, 0},      /* 0x1000 UPS code */
+	{1, T_U16, 0, 1, S_KVA10, 0, 0},     /* 0x1001 kVA * 10 */
+	{3, T_STR_LO, 5, 1, S_SERIAL, 0, 0}, /* 0x1003..0x1007 */
 };
 static const struct mb_field socomec_status_f[] = {
-	{0, T_U16, 0, 1, S_STATUS0, 0}, {1, T_U16, 0, 1, S_STATUS1, 0},
-	{2, T_U16, 0, 1, S_STATUS2, 0}, {3, T_U16, 0, 1, S_STATUS3, 0},
-	{4, T_U16, 0, 1, S_STATUS4, 0},
+	{0, T_U16, 0, 1, S_STATUS0, 0, 0}, {1, T_U16, 0, 1, S_STATUS1, 0, 0},
+	{2, T_U16, 0, 1, S_STATUS2, 0, 0}, {3, T_U16, 0, 1, S_STATUS3, 0, 0},
+	{4, T_U16, 0, 1, S_STATUS4, 0, 0},
 };
 static const struct mb_field socomec_alarm_f[] = {
-	{0, T_U16, 0, 1, S_ALARM0, 0},
-	{1, T_U16, 0, 1, S_ALARM1, 0},
-	{2, T_U16, 0, 1, S_ALARM2, 0},
-	{3, T_U16, 0, 1, S_ALARM3, 0},
+	{0, T_U16, 0, 1, S_ALARM0, 0, 0}, {1, T_U16, 0, 1, S_ALARM1, 0, 0},
+	{2, T_U16, 0, 1, S_ALARM2, 0, 0}, {3, T_U16, 0, 1, S_ALARM3, 0, 0},
 };
 static const struct mb_field socomec_meas_f[] = {
-	{0, T_U16, 0, 1, S_LOAD1, 0},    {1, T_U16, 0, 1, S_LOAD2, 0},
-	{2, T_U16, 0, 1, S_LOAD3, 0},    {3, T_U16, 0, 1, S_LOAD, 0},
-	{4, T_U16, 0, 1, S_CHARGE, 0},   {5, T_U16, 0, 1, S_BATT_AH10, 0},
-	{6, T_U16, 0, 1, S_BYP_V1, 0},   {7, T_U16, 0, 1, S_BYP_V2, 0},
-	{8, T_U16, 0, 1, S_BYP_V3, 0},   {9, T_U16, 0, 1, S_OUT_V1, 0},
-	{10, T_U16, 0, 1, S_OUT_V2, 0},  {11, T_U16, 0, 1, S_OUT_V3, 0},
-	{15, T_U16, 0, 1, S_OUT_A1, 0},  {16, T_U16, 0, 1, S_OUT_A2, 0},
-	{17, T_U16, 0, 1, S_OUT_A3, 0},  {18, T_U16, 0, 10, S_BYP_HZ, 0},
-	{19, T_U16, 0, 10, S_OUT_HZ, 0}, {20, T_U16, 0, 10, S_BATT_V, 0},
-	{22, T_U16, 0, 1, S_AMBIENT, 0}, {23, T_U16, 0, 1, S_RUNTIME_MIN, 0},
-	{24, T_U16, 0, 10, S_BATT_A, 0},
+	{0, T_U16, 0, 1, S_LOAD1, 0, 0},   {1, T_U16, 0, 1, S_LOAD2, 0, 0},
+	{2, T_U16, 0, 1, S_LOAD3, 0, 0},   {3, T_U16, 0, 1, S_LOAD, 0, 0},
+	{4, T_U16, 0, 1, S_CHARGE, 0, 0},  {5, T_U16, 0, 1, S_BATT_AH10, 0, 0},
+	{6, T_U16, 0, 1, S_BYP_V1, 0, 0},  {7, T_U16, 0, 1, S_BYP_V2, 0, 0},
+	{8, T_U16, 0, 1, S_BYP_V3, 0, 0},  {9, T_U16, 0, 1, S_OUT_V1, 0, 0},
+	{10, T_U16, 0, 1, S_OUT_V2, 0, 0}, {11, T_U16, 0, 1, S_OUT_V3, 0, 0},
+	{15, T_U16, 0, 1, S_OUT_A1, 0, 0}, {16, T_U16, 0, 1, S_OUT_A2, 0, 0},
+	{17, T_U16, 0, 1, S_OUT_A3, 0, 0}, {18, T_U16, 0, 10, S_BYP_HZ, 0, 0},
+	{19, T_U16, 0, 10, S_OUT_HZ, 0, 0}, {20, T_U16, 0, 10, S_BATT_V, 0, 0},
+	{22, T_U16, 0, 1, S_AMBIENT, 0, 0}, {23, T_U16, 0, 1, S_RUNTIME_MIN, 0, 0},
+	{24, T_U16, 0, 10, S_BATT_A, 0, 0},
 };
 static const struct mb_field socomec_nominal_f[] = {
-	{0, T_U16, 0, 1, S_NOM_IN_V, 0},  {1, T_U16, 0, 1, S_NOM_OUT_V, 0},
-	{2, T_U16, 0, 1, S_NOM_IN_HZ, 0}, {3, T_U16, 0, 1, S_NOM_OUT_HZ, 0},
-	{8, T_U16, 0, 1, S_BATT_AH10, 0}, {9, T_U16, 0, 1, S_BATT_CELLS, 0},
+	{0, T_U16, 0, 1, S_NOM_IN_V, 0, 0},  {1, T_U16, 0, 1, S_NOM_OUT_V, 0, 0},
+	{2, T_U16, 0, 1, S_NOM_IN_HZ, 0, 0}, {3, T_U16, 0, 1, S_NOM_OUT_HZ, 0, 0},
+	{8, T_U16, 0, 1, S_BATT_AH10, 0, 0}, {9, T_U16, 0, 1, S_BATT_CELLS, 0, 0},
 };
 static const struct mb_field socomec_clock_f[] = {
-	{0, T_U16, 0, 1, S_CLOCK0, 0},
-	{1, T_U16, 0, 1, S_CLOCK1, 0},
-	{2, T_U16, 0, 1, S_CLOCK2, 0},
-	{3, T_U16, 0, 1, S_CLOCK3, 0},
+	{0, T_U16, 0, 1, S_CLOCK0, 0, 0}, {1, T_U16, 0, 1, S_CLOCK1, 0, 0},
+	{2, T_U16, 0, 1, S_CLOCK2, 0, 0}, {3, T_U16, 0, 1, S_CLOCK3, 0, 0},
 };
 
 /* The blocks NUT's socomec_jbus reads, with their lengths. */
@@ -1562,48 +1578,49 @@ enum huawei_src {
 
 #define HW_INVALID_FIXED 0x7FFF
 
-/* clang-format off: register tables read best one row per register */
+/* Register tables read best one row per register. */
+/* clang-format off */
 static const struct mb_field huawei_sys_f[] = {
-	{0, T_U16, 0, 10, H_IN_V, 0},
-	{3, T_U16, 0, 10, H_IN_HZ, 0},
-	{4, T_U16, 0, 10, H_BYP_V, 0},
-	{7, T_U16, 0, 10, H_BYP_HZ, 0},
-	{8, T_U16, 0, 10, H_OUT_V, 0},
-	{11, T_U16, 0, 10, H_OUT_A, 0},
-	{14, T_U16, 0, 10, H_OUT_HZ, 0},
-	{15, T_U16, 0, 0.01f, H_OUT_W, 0},
-	{18, T_U16, 0, 0.01f, H_OUT_VA, 0},
-	{21, T_U16, 0, 10, H_LOAD, 0},
-	{24, T_U16, 0, 1, H_STATUS, 0},
-	{27, T_U16, 0, 10, H_TEMP, 0},
-	{29, T_U16, 0, 1, H_LOAD_ON, F_WRITE},
-	{30, T_U16, 0, 1, H_SHUTDOWN, F_WRITE},
-	{43, T_U16, 0, 1, H_BATT_FLAGS, 0},
-	{44, T_U16, 0, 1, H_AUTOSTART, F_WRITE},
-	{45, T_U16, 0, 1, H_BYP_ON_OFF, F_WRITE},
-	{46, T_U16, 0, 1, H_BEEPER_OFF, F_WRITE},
-	{47, T_U16, 0, 1, H_SD_RETURN, F_WRITE},
-	{48, T_U16, 0, 1, H_SD_RETURN_ON, F_WRITE},
-	{49, T_U16, 0, 1, H_SD_STAYOFF, F_WRITE},
+	{0, T_U16, 0, 10, H_IN_V, 0, 0},
+	{3, T_U16, 0, 10, H_IN_HZ, 0, 0},
+	{4, T_U16, 0, 10, H_BYP_V, 0, 0},
+	{7, T_U16, 0, 10, H_BYP_HZ, 0, 0},
+	{8, T_U16, 0, 10, H_OUT_V, 0, 0},
+	{11, T_U16, 0, 10, H_OUT_A, 0, 0},
+	{14, T_U16, 0, 10, H_OUT_HZ, 0, 0},
+	{15, T_U16, 0, 0.01f, H_OUT_W, 0, 0},
+	{18, T_U16, 0, 0.01f, H_OUT_VA, 0, 0},
+	{21, T_U16, 0, 10, H_LOAD, 0, 0},
+	{24, T_U16, 0, 1, H_STATUS, 0, 0},
+	{27, T_U16, 0, 10, H_TEMP, 0, 0},
+	{29, T_U16, 0, 1, H_LOAD_ON, F_WRITE, 0},
+	{30, T_U16, 0, 1, H_SHUTDOWN, F_WRITE, 0},
+	{43, T_U16, 0, 1, H_BATT_FLAGS, 0, 0},
+	{44, T_U16, 0, 1, H_AUTOSTART, F_WRITE, 0},
+	{45, T_U16, 0, 1, H_BYP_ON_OFF, F_WRITE, 0},
+	{46, T_U16, 0, 1, H_BEEPER_OFF, F_WRITE, 0},
+	{47, T_U16, 0, 1, H_SD_RETURN, F_WRITE, 0},
+	{48, T_U16, 0, 1, H_SD_RETURN_ON, F_WRITE, 0},
+	{49, T_U16, 0, 1, H_SD_STAYOFF, F_WRITE, 0},
 };
 static const struct mb_field huawei_batt_f[] = {
-	{0, T_U16, 0, 10, H_BATT_V, 0},
-	{2, T_U16, 0, 1, H_CHARGER, 0},
-	{3, T_U16, 0, 1, H_CHARGE, 0},
-	{4, T_U32, 0, 1, H_RUNTIME, 0},
-	{7, T_U16, 0, 1, H_PACKS, 0},
-	{21, T_U16, 0, 1, H_TEST_DEEP, F_WRITE},
-	{23, T_U16, 0, 1, H_TEST_STOP, F_WRITE},
-	{28, T_U16, 0, 1, H_TEST_QUICK, F_WRITE},
-	{33, T_U16, 0, 1, H_CAPACITY, 0},
+	{0, T_U16, 0, 10, H_BATT_V, 0, 0},
+	{2, T_U16, 0, 1, H_CHARGER, 0, 0},
+	{3, T_U16, 0, 1, H_CHARGE, 0, 0},
+	{4, T_U32, 0, 1, H_RUNTIME, 0, 0},
+	{7, T_U16, 0, 1, H_PACKS, 0, 0},
+	{21, T_U16, 0, 1, H_TEST_DEEP, F_WRITE, 0},
+	{23, T_U16, 0, 1, H_TEST_STOP, F_WRITE, 0},
+	{28, T_U16, 0, 1, H_TEST_QUICK, F_WRITE, 0},
+	{33, T_U16, 0, 1, H_CAPACITY, 0, 0},
 };
 static const struct mb_field huawei_rated_f[] = {
-	{9, T_U16, 0, 0.01f, H_NOMINAL_VA, 0},
+	{9, T_U16, 0, 0.01f, H_NOMINAL_VA, 0, 0},
 };
 static const struct mb_field huawei_alarm_f[] = {
-	{5, T_U16, 0, 1, H_ALARM_BYPASS, 0},    /* 40161 + 1024 */
-	{8, T_U16, 0, 1, H_ALARM_BATT, 0},      /* 40164 + 1024 */
-	{17, T_U16, 0, 1, H_ALARM_OVERLOAD, 0}, /* 40173 + 1024 */
+	{5, T_U16, 0, 1, H_ALARM_BYPASS, 0, 0},    /* 40161 + 1024 */
+	{8, T_U16, 0, 1, H_ALARM_BATT, 0, 0},      /* 40164 + 1024 */
+	{17, T_U16, 0, 1, H_ALARM_OVERLOAD, 0, 0}, /* 40173 + 1024 */
 };
 
 static const struct mb_block huawei_blocks[] = {
@@ -1880,31 +1897,6 @@ static const struct mb_field *find_field(const struct mb_block *b, unsigned off)
 	return NULL;
 }
 
-/* Numeric value of a field, honouring group-indexed APC fields. */
-static void encode_any(const struct mb_model *m, const struct mb_ctx *c, const struct mb_field *f,
-		       unsigned inst, uint16_t *words)
-{
-	if (m == &model_apc && f->type != T_STR &&
-	    (f->src == A_DELAY_OFF || f->src == A_DELAY_ON || f->src == A_DELAY_REBOOT)) {
-		struct mb_field tmp = *f;
-		double v = 0;
-		tmp.scale = 1;
-		if (!apc_value_field(c, f, &v))
-			v = 0;
-		int32_t x = (int32_t)v;
-		if (tmp.type == T_S16) {
-			words[0] = (uint16_t)(int16_t)x;
-		} else {
-			words[0] = (uint16_t)((uint32_t)x >> 16);
-			words[1] = (uint16_t)((uint32_t)x & 0xFFFF);
-		}
-		return;
-	}
-	if (m == &model_apc && f->src == A_GROUP_NAME)
-		inst = apc_group_of(f);
-	encode_field(m, c, f, inst, words);
-}
-
 /* Reads count registers from addr; 0 or a Modbus exception code. */
 static int map_read(const struct mb_model *m, const struct mb_ctx *c, unsigned tab, unsigned addr,
 		    unsigned count, uint16_t *out)
@@ -1924,7 +1916,7 @@ static int map_read(const struct mb_model *m, const struct mb_ctx *c, unsigned t
 			continue;
 		}
 		uint16_t words[64];
-		encode_any(m, c, f, inst, words);
+		encode_field(m, c, f, inst, words);
 		unsigned n = field_regs(f);
 		for (unsigned k = off - f->off; k < n && a < addr + count; k++, a++)
 			out[a - addr] = words[k];

@@ -5,10 +5,13 @@
  * bufferevents, so thousands of connections cost one loop and no threads.
  *
  * Register maps are data (struct mb_block / struct mb_field tables below):
- * the APC Smart-UPS map follows realdata/modbus/apc-smart-ups-modbus-registers.txt
- * and the PDU map is documented in tests/sim/MODBUS-PDU-MAP.md. A read walks
+ * the APC Smart-UPS, Socomec Delphys JBUS and Huawei UPS2000 maps follow
+ * realdata/modbus (one registers file each), and the PDU map is documented in
+ * tests/sim/MODBUS-PDU-MAP.md (with the UPS maps' particulars). A read walks
  * the fields overlapping the requested span; values are computed from the
- * live device state at request time. */
+ * live device state at request time. Faults come from sim_fault_check() per
+ * request; a delayed answer holds the connection's later answers, so they
+ * keep their order like on a serial gateway. */
 #include "sim_modbus.h"
 
 #include "log.h"
@@ -419,8 +422,10 @@ static const struct mb_block apc_blocks[] = {
 #define APC_GROUPS 4
 #define APC_SOG_PRESENT 0x3 /* MOG and SOG0, like an SMT/SMX 1U unit */
 
-/* Writable settings and output state of an APC UPS the device model does not
- * carry; kept per device id so a write reads back (REQUESTS-simproto.md #3). */
+/* Per-UPS state the device model does not carry: the APC writable settings,
+ * the switched outlet groups and pending group commands (the main group is
+ * the model's sim_ups.output_off), and the Huawei booleans. Kept per device
+ * id, so a write reads back. */
 struct apc_state {
 	bool init;
 	bool output_off[APC_GROUPS];

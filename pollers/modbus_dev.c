@@ -518,6 +518,8 @@ static int do_bind(struct mb_job *j)
 				return -ETIMEDOUT; /* the device does not answer at all */
 			else if (j->last_exc == 10 || j->last_exc == 11)
 				return -EHOSTUNREACH; /* the gateway has nothing on this unit id */
+			else if (j->last_exc > 3)
+				return -EIO; /* device failure or busy: not a mismatch, say why */
 		}
 		if (!p) {
 			snprintf(j->err, sizeof j->err, "no Modbus profile matches the model registers");

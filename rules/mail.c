@@ -36,17 +36,18 @@ void wt_mail_encode_header(struct nbuf *out, const char *utf8)
 		nbuf_puts(out, utf8);
 		return;
 	}
-	/* "=?UTF-8?B?" + "?=" is 12 characters; 45 input bytes make 60 of
-	 * base64, so a word stays within 75. Cut only before a lead byte. */
+	/* "=?UTF-8?B?" + "?=" is 12 characters; 39 input bytes make 52 of
+	 * base64, so a word (64) fits after "Subject: " within 78 columns.
+	 * Cut only before a UTF-8 lead byte. */
 	const unsigned char *p = (const unsigned char *)utf8;
 	size_t n = strlen(utf8), i = 0;
 	bool first = true;
 	while (i < n) {
-		size_t take = n - i > 45 ? 45 : n - i;
+		size_t take = n - i > 39 ? 39 : n - i;
 		while (take > 0 && i + take < n && (p[i + take] & 0xc0) == 0x80)
 			take--;
 		if (take == 0)
-			take = n - i > 45 ? 45 : n - i;
+			take = n - i > 39 ? 39 : n - i;
 		if (!first)
 			nbuf_puts(out, "\r\n ");
 		nbuf_puts(out, "=?UTF-8?B?");
@@ -165,8 +166,9 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Keeps the server's last reply line, which is the exact reason a
- * delivery failed ("550 5.1.1 <x@y>: Recipient address rejected"). */
+/* Keeps the server's first error reply (4xx/5xx), which is the exact
+ * reason a delivery failed ("550 5.1.1 <x@y>: Recipient address
+ * rejected"); curl's QUIT afterwards only brings "221 Bye". */
 struct reply {
 	char line[512];
 };
@@ -174,7 +176,7 @@ struct reply {
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
 	struct reply *r = ud;
-	if (type != CURLINFO_HEADER_IN || size == 0)
+	if (type != CURLINFO_HEADER_IN || size == 0 || r->line[0] || (data[0] != '4' && data[0] != '5'))
 		return 0;
 	size_t n = size < sizeof(r->line) - 1 ? size : sizeof(r->line) - 1;
 	memcpy(r->line, data, n);

@@ -69,8 +69,11 @@ static void apply_defaults(struct wt_storage_options *o, const struct wt_storage
 	o->flush_interval_ms -= o->flush_interval_ms % WT_BUCKET_MS;
 	if (o->flush_interval_ms < WT_BUCKET_MS)
 		o->flush_interval_ms = WT_BUCKET_MS;
-	if (o->flush_interval_ms > WT_WINDOW_MAX_MS)
+	if (o->flush_interval_ms > WT_WINDOW_MAX_MS) {
+		wt_warn("storage: flush interval %d ms capped at %d ms", o->flush_interval_ms,
+			WT_WINDOW_MAX_MS);
 		o->flush_interval_ms = WT_WINDOW_MAX_MS;
+	}
 	if (o->retention_5s_days <= 0)
 		o->retention_5s_days = d.retention_5s_days;
 	if (o->retention_hourly_days <= 0)

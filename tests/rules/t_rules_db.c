@@ -198,7 +198,8 @@ static int setup(PGconn *c, const char *dsn)
 	      "device in a row refused");
 	CHECK(wt_rulesdb_device_assign(c, "bob", d3, rack2, WT_FEED_A) == 0, "assign C");
 	CHECK(wt_rulesdb_device_unassign(c, "bob", d3) == 0, "unassign C");
-	CHECK(q1(c, "SELECT count(*) FROM devices WHERE rack_id IS NULL") == 1, "device unassigned");
+	CHECK(q1(c, "SELECT count(*) FROM devices WHERE rack_id IS NULL") == 1,
+	      "device unassigned");
 	CHECK(wt_rulesdb_device_assign(c, "bob", d3, rack3, WT_FEED_A) == 0, "assign C to R03");
 
 	long removed = 0;
@@ -330,6 +331,24 @@ static int setup(PGconn *c, const char *dsn)
 	CHECK(q1(c, "SELECT state FROM audit_log WHERE category = 'login'") ==
 		      WT_AUDIT_INVESTIGATING,
 	      "state stored");
+	/* the C mapping and the generated column agree on every combination */
+	for (int sv = 0; sv < WT_AUDIT_SEV__COUNT; sv++)
+		for (int sa = 0; sa < WT_AUDIT_STATE__COUNT; sa++) {
+			struct wt_audit_event x = {.severity = (enum wt_audit_severity)sv,
+						   .state = (enum wt_audit_state)sa,
+						   .category = WT_AUDIT_SYSTEM,
+						   .message = "class probe"};
+			int64_t xid = 0;
+			char sql[128];
+			CHECK(wt_rulesdb_audit_insert(c, &x, &xid) == 0, "probe");
+			snprintf(sql, sizeof(sql),
+				 "SELECT retention_class FROM audit_log WHERE id = %lld",
+				 (long long)xid);
+			CHECK(q1(c, sql) == (int64_t)wt_audit_class_of((enum wt_audit_severity)sv,
+								       (enum wt_audit_state)sa),
+			      "class of %s/%s", wt_audit_severity_name((enum wt_audit_severity)sv),
+			      wt_audit_state_name((enum wt_audit_state)sa));
+		}
 	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_CLOSED_ERROR, 30) == 0,
 	      "retention set");
 	CHECK(wt_rulesdb_audit_set_retention(c, "alice", WT_AUDIT_CLASS_NONE, 30) == -EINVAL,

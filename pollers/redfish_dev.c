@@ -127,6 +127,7 @@ struct wt_rf_dev {
 	bool bound;
 	bool expand;
 	char token[256];
+	char session_uri[RF_URI]; /* Location of our session, deleted at destroy */
 	char pe_uri[RF_URI];
 	bool session_unsupported;
 	bool auth_retried;
@@ -639,6 +640,9 @@ static void on_login(void *ctx, const struct wt_rf_resp *r)
 			fail(d, WT_POLL_FAILED, "session login answered without X-Auth-Token");
 		else
 			snprintf(d->token, sizeof d->token, "%s", r->token);
+		/* Location may be absolute (http://host/redfish/...) or a path */
+		const char *loc = strstr(r->location, "/redfish/");
+		snprintf(d->session_uri, sizeof d->session_uri, "%s", loc ? loc : "");
 	} else if (r->status == 401 || r->status == 403) {
 		fail(d, WT_POLL_AUTH, "session login refused (HTTP %ld)", r->status);
 	} else if (r->status == 404 || r->status == 405 || r->status == 501) {
@@ -1169,12 +1173,27 @@ static int rf_create(const struct wt_driver_env *env, long device_id, const char
 	return 0;
 }
 
+static void on_logout(void *ctx, const struct wt_rf_resp *r)
+{
+	(void)ctx, (void)r; /* best effort: the session times out anyway */
+}
+
 static void rf_destroy(void *inst)
 {
 	struct wt_rf_dev *d = inst;
 	if (!d)
 		return;
 	drop_all(d);
+	if (d->token[0] && d->session_uri[0]) {
+		/* free the BMC's session slot; the shared client owns the request
+		 * (it is dropped if this was the last device) */
+		char url[700];
+		snprintf(url, sizeof url, "%s%s", d->base, d->session_uri);
+		struct wt_rf_req_opts o = {.url = url, .method = "DELETE"};
+		auth_opts(d, &o);
+		if (wt_rf_http_request(d->http, &o, on_logout, NULL, NULL))
+			wt_debug("device %ld: cannot delete the Redfish session", d->id);
+	}
 	if (d->ctl.req)
 		wt_rf_http_cancel(d->ctl.req);
 	if (d->ctl.timer)

@@ -496,58 +496,70 @@ static const char *const skind_type[] = {"Voltage",   "Current",     "Power",   
 					 "Frequency", "Temperature", "Humidity"};
 static const char *const skind_unit[] = {"V", "A", "W", "kW.h", "Hz", "Cel", "%"};
 
+/* Object setters without key validation: keys here are ASCII literals, and
+ * an expanded unit builds thousands of them per request. */
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	json_object_set_new_nocheck(o, k, json_string_nocheck(v));
+}
+
+static void set(json_t *o, const char *k, json_t *v)
+{
+	json_object_set_new_nocheck(o, k, v);
+}
+
+static json_t *threshold(double reading, const char *activation)
+{
+	json_t *t = json_object();
+	set(t, "Reading", num(reading, 1));
+	set_str(t, "Activation", activation);
+	return t;
+}
+
 static json_t *sensor_json(const struct rctx *r, unsigned unit, const struct rf_sensor *s)
 {
-	char pdu[96];
+	static const double accuracy[] = {0.5, 1, 1, 0, 0.1, 0.5, 2};
+	char pdu[96], uri[200];
 	pdu_uri(r, unit, pdu, sizeof(pdu));
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s}", "@odata.type",
-			      "#Sensor.v1_12_0.Sensor", "Id", s->id, "Name", s->name, "ReadingType",
-			      skind_type[s->kind], "Status", status_ok(true), "Reading",
-			      num(s->reading, s->kind == SK_ENERGY ? 3 : 2), "ReadingUnits",
-			      skind_unit[s->kind]);
+	json_t *o = json_object();
+	set_str(o, "@odata.type", "#Sensor.v1_12_0.Sensor");
+	set(o, "Id", json_string(s->id));
+	set(o, "Name", json_string(s->name));
+	set_str(o, "ReadingType", skind_type[s->kind]);
+	set(o, "Status", status_ok(true));
+	set(o, "Reading", num(s->reading, s->kind == SK_ENERGY ? 3 : 2));
+	set_str(o, "ReadingUnits", skind_unit[s->kind]);
 	if (s->context)
-		json_object_set_new(o, "ElectricalContext", json_string(s->context));
-	json_object_set_new(o, "PhysicalContext", json_string(s->physical));
+		set_str(o, "ElectricalContext", s->context);
+	set_str(o, "PhysicalContext", s->physical);
 	if (s->kind == SK_POWER) {
 		double var = s->va * s->va - s->reading * s->reading;
-		json_object_set_new(o, "ApparentVA", num(s->va, 1));
-		json_object_set_new(o, "ReactiveVAR", num(var > 0 ? sqrt(var) : 0, 1));
-		json_object_set_new(o, "PowerFactor", num(s->pf, 2));
+		set(o, "ApparentVA", num(s->va, 1));
+		set(o, "ReactiveVAR", num(var > 0 ? sqrt(var) : 0, 1));
+		set(o, "PowerFactor", num(s->pf, 2));
 	}
 	if (s->range_max > 0) {
-		json_object_set_new(o, "ReadingRangeMin", json_integer(0));
-		json_object_set_new(o, "ReadingRangeMax", num(s->range_max, 1));
+		set(o, "ReadingRangeMin", json_integer(0));
+		set(o, "ReadingRangeMax", num(s->range_max, 1));
 	}
 	if (s->kind != SK_ENERGY) {
-		static const double accuracy[] = {0.5, 1, 1, 0, 0.1, 0.5, 2};
-		json_object_set_new(o, "Accuracy", json_real(accuracy[s->kind]));
-		json_object_set_new(o, "Precision",
-				    json_integer(s->kind == SK_VOLTAGE || s->kind == SK_POWER ||
-								 s->kind == SK_TEMP
-							 ? 1
-							 : 2));
-		json_object_set_new(o, "SensingInterval", json_string("PT1S"));
+		bool one = s->kind == SK_VOLTAGE || s->kind == SK_POWER || s->kind == SK_TEMP;
+		set(o, "Accuracy", json_real(accuracy[s->kind]));
+		set(o, "Precision", json_integer(one ? 1 : 2));
+		set_str(o, "SensingInterval", "PT1S");
 	}
 	if (s->critical > 0) {
-		json_t *t = json_pack("{s:{s:o,s:s},s:{s:o,s:s}}", "UpperCritical", "Reading",
-				      num(s->critical, 1), "Activation", "Increasing",
-				      "UpperCaution", "Reading", num(s->caution, 1), "Activation",
-				      "Increasing");
+		json_t *t = json_object();
+		set(t, "UpperCritical", threshold(s->critical, "Increasing"));
+		set(t, "UpperCaution", threshold(s->caution, "Increasing"));
 		if (s->low_caution > 0)
-			json_object_set_new(t, "LowerCaution",
-					    json_pack("{s:o,s:s}", "Reading",
-						      num(s->low_caution, 1), "Activation",
-						      "Decreasing"));
+			set(t, "LowerCaution", threshold(s->low_caution, "Decreasing"));
 		if (s->low_critical > 0)
-			json_object_set_new(t, "LowerCritical",
-					    json_pack("{s:o,s:s}", "Reading",
-						      num(s->low_critical, 1), "Activation",
-						      "Decreasing"));
-		json_object_set_new(o, "Thresholds", t);
+			set(t, "LowerCritical", threshold(s->low_critical, "Decreasing"));
+		set(o, "Thresholds", t);
 	}
-	char uri[200];
 	snprintf(uri, sizeof(uri), "%s/Sensors/%s", pdu, s->id);
-	json_object_set_new(o, "@odata.id", json_string(uri));
+	set(o, "@odata.id", json_string(uri));
 	return o;
 }
 

@@ -15,6 +15,11 @@
 struct event_base;
 struct wt_workers;
 struct wt_api;
+struct wt_storage;
+struct wt_rules;
+struct wt_sched;
+struct wt_control;
+struct wt_config;
 
 enum wt_http_mode {
 	WT_HTTP_OFF = 0,  /* plain HTTP not served */
@@ -83,6 +88,26 @@ int wt_api_start(struct wt_api **out, const struct wt_api_options *o, struct eve
 
 /* Routes audit events to fn (in addition to the log). */
 void wt_api_set_audit_hook(struct wt_api *api, wt_api_audit_fn fn, void *ctx);
+
+/* The other layers the routes read and drive. Every pointer may be NULL:
+ * routes that need a missing one answer 503 SERVICE_UNAVAILABLE naming it.
+ * All of them are owned by the caller, live on the API's loop thread and
+ * must outlive wt_api_stop (or be withdrawn first by calling this again
+ * with that pointer NULL). The API reads their in-memory state on the loop
+ * only; its workers touch PostgreSQL only. */
+struct wt_api_layers {
+	struct wt_storage *storage; /* health, spool, in-memory points for charts */
+	struct wt_rules *rules;     /* engine: structure, alarms (wt_rules_alarms) */
+	struct wt_sched *sched;     /* device states, poll statistics, driver instances */
+	struct wt_control *control; /* outlet on/off/cycle */
+	struct wt_config *config;   /* effective settings (read; reloadable ones changed) */
+	void *discovery;            /* reserved for the discovery scanner */
+	bool metrics_readings;      /* /metrics also exports the latest readings */
+};
+
+/* Connects the layers (copied; may be called again, e.g. after a reload).
+ * Loop thread. */
+void wt_api_set_layers(struct wt_api *api, const struct wt_api_layers *l);
 
 /* The ports actually bound (useful with port 0). */
 int wt_api_http_port(const struct wt_api *api);

@@ -145,6 +145,9 @@ json_t *wt_openapi_document(void);
  * r->who or fails r with 401/403. Returns true when the handler may run. */
 bool wt_api_authenticate(struct wt_api_req *r);
 
+/* The layers given to wt_api_set_layers (server.c). Loop thread only. */
+const struct wt_api_layers *wt_api_layers_get(const struct wt_api *api);
+
 /* The shared health snapshot the loop keeps (server.c). */
 json_t *wt_api_health_json(struct wt_api *api);
 

@@ -71,6 +71,7 @@ struct wt_api {
 	bool stopped;
 	atomic_int db_ok;            /* last database access worked */
 	time_t started;
+	struct wt_api_layers layers; /* loop thread only */
 };
 
 static void api_unref(struct wt_api *api);
@@ -777,6 +778,19 @@ void wt_api_set_audit_hook(struct wt_api *api, wt_api_audit_fn fn, void *ctx)
 {
 	api->audit_fn = fn;
 	api->audit_ctx = ctx;
+}
+
+void wt_api_set_layers(struct wt_api *api, const struct wt_api_layers *l)
+{
+	if (l)
+		api->layers = *l;
+	else
+		memset(&api->layers, 0, sizeof(api->layers));
+}
+
+const struct wt_api_layers *wt_api_layers_get(const struct wt_api *api)
+{
+	return &api->layers;
 }
 
 int wt_api_http_port(const struct wt_api *api)

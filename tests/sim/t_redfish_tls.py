@@ -243,18 +243,18 @@ conn.close()
 
 # expiry: the idle timeout (PATCHed down to 2 s for the test) ends a session
 rc, st, _, body = curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH",
-                       data={"SessionTimeout": 2})
-F.check(st == 200 and js(body)["SessionTimeout"] == 2, "PATCH SessionTimeout: %d %r" % (st, body[:120]))
+                       data={"SessionTimeout": 3})
+F.check(st == 200 and js(body)["SessionTimeout"] == 3, "PATCH SessionTimeout: %d %r" % (st, body[:120]))
 rc, st, _, _ = curl(HTTP + "/redfish/v1/SessionService", auth=(USER, PASS), method="PATCH", data={"SessionTimeout": "x"})
 F.check(st == 400, "PATCH SessionTimeout with a string: %d" % st)
 rc, st, h, _ = curl(HTTP + SESS, method="POST", data={"UserName": USER, "Password": PASS})
 T = ["X-Auth-Token: " + h.get("x-auth-token", "")]
-time.sleep(1.2)
+time.sleep(1.0)
 rc, st1, _, _ = curl(HTTP + PE, headers=T)
-time.sleep(1.2)
+time.sleep(2.2)
 rc, st2, _, _ = curl(HTTP + PE, headers=T)
 F.check(st1 == 200 and st2 == 200, "a used session stays alive (each use restarts the idle timer): %d %d" % (st1, st2))
-time.sleep(2.6)
+time.sleep(3.6)
 rc, st3, _, _ = curl(HTTP + PE, headers=T)
 F.check(st3 == 401, "an idle session expires after SessionTimeout: %d" % st3)
 rc, st, _, body = curl(HTTP + SESS, auth=(USER, PASS))
@@ -312,7 +312,7 @@ for scheme in ("http", "https"):
 
     sim.faults(FD, disconnect=False, loss_pct=50)
     ok = sum(1 for _ in range(16) if fget(scheme, path="/redfish/v1", timeout=0.5)[0] == 0)
-    F.check(2 <= ok <= 14, "%s loss 50%%: %d of 16 answered" % (scheme, ok))
+    F.check(1 <= ok <= 15, "%s loss 50%%: %d of 16 answered" % (scheme, ok))
 
     sim.clear(FD)
     rc, st, body, _ = fget(scheme)

@@ -714,6 +714,9 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 		return;
 	}
 	wt_rules_agg_finish(e, start);
+	for (size_t d = 0; e->comm_repeat_s > 0 && d < e->ndevs; d++)
+		if (e->devs[d].comm)
+			wt_alarms_maybe_repeat(e->alarms, e->devs[d].comm, e->comm_repeat_s);
 	if (e->st && e->elem_reporting) {
 		uint32_t *t = e->elem_last_reporting;
 		e->elem_last_reporting = e->elem_reporting;
@@ -835,6 +838,11 @@ void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost, cons
 		 reason ? reason : "");
 	device_alarm_tmpl(e, d, WT_ALARM_COMM_LOST, WT_SEV_CRITICAL, msg, &t);
 	d->comm = wt_alarms_raise(e->alarms, &t);
+}
+
+void wt_rules_set_comm_repeat(struct wt_rules *e, int32_t repeat_s)
+{
+	e->comm_repeat_s = repeat_s > 0 ? repeat_s : 0;
 }
 
 void wt_rules_device_rebooted(struct wt_rules *e, int64_t device_id)

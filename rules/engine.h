@@ -177,6 +177,9 @@ void wt_rules_on_samples(void *ctx, const struct wt_sample *samples, size_t n);
  * into the message. */
 void wt_rules_device_comm(struct wt_rules *e, int64_t device_id, bool lost, const char *reason);
 void wt_rules_device_rebooted(struct wt_rules *e, int64_t device_id);
+/* Repeat interval of communication-loss notifications (0, the default:
+ * none), checked at every close. */
+void wt_rules_set_comm_repeat(struct wt_rules *e, int32_t repeat_s);
 
 struct wt_alarms *wt_rules_alarms(struct wt_rules *e);
 const struct wt_structure *wt_rules_structure(const struct wt_rules *e);

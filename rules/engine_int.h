@@ -65,6 +65,7 @@ struct wt_rules {
 	bool sample_mode;   /* device series are evaluated per sample (wt_rules_on_samples) */
 	bool closed_any;    /* last_start is valid */
 	int64_t last_start; /* bucket start of the last close */
+	int32_t comm_repeat_s; /* communication-loss repeat, 0 none */
 
 	struct dev *devs;
 	size_t ndevs, devcap;

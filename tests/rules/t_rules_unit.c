@@ -590,6 +590,15 @@ static void test_escalation_and_device_alarms(void)
 	CHECK(strcmp(last_msg, "Communication lost with PDU \"R3-PDU\": no answer after 3 tries") ==
 		      0,
 	      "msg %s", last_msg);
+	/* repeats every 60 s while lost, when asked to */
+	wt_rules_set_comm_repeat(e, 60);
+	for (int i = 0; i < 13; i++) {
+		close_at(e, 15000 + (int64_t)i * 5000, NULL, 0);
+		if (i == 10)
+			CHECK(ev_count[WT_ALARM_REPEAT] == 0, "no repeat before 60 s");
+	}
+	CHECK(ev_count[WT_ALARM_REPEAT] == 1, "communication loss repeated after 60 s (%d)",
+	      ev_count[WT_ALARM_REPEAT]);
 	wt_rules_device_comm(e, 4, false, NULL);
 	CHECK(ev_count[WT_ALARM_CLEARED] == 1 && wt_alarms_element_status(al, 101) == WT_SEV_OK,
 	      "comm back");

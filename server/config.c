@@ -28,6 +28,8 @@
 #define FILE_MAX_BYTES (1024 * 1024)
 
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug", NULL};
+/* Order matches enum wt_http_mode in api/api.h. */
+static const char *const http_modes[] = {"off", "on", "redirect", NULL};
 
 /* clang-format off */
 /* Field offset with a compile-time type check, so a row whose type does not
@@ -52,14 +54,30 @@ static const char *const log_levels[] = {"error", "warning", "notice", "info", "
 /* The settings, alphabetical (a unit test checks the order and that every
  * default parses and is in range). */
 static const struct wt_setting settings[] = {
+	ENUM("api.http", api_http, 0, "redirect", http_modes,
+	     "plain HTTP: off, on (serves the API) or redirect (to the HTTPS port)"),
+	INT("api.http_port", api_http_port, 0, "8080", 0, 65535,
+	    "plain HTTP port (0: any free port, logged at start-up)"),
+	INT("api.https_port", api_https_port, 0, "8443", 0, 65535, "HTTPS port (0: no HTTPS)"),
+	STR("api.listen", api_listen, 0, "0.0.0.0",
+	    "address the web console and API listen on (0.0.0.0, ::, 127.0.0.1)"),
+	STR("api.tls_cert", api_tls_cert, WT_SF_PATH, "",
+	    "PEM certificate chain; empty: a self-signed one under <state_dir>/tls"),
+	STR("api.tls_key", api_tls_key, WT_SF_PATH, "", "PEM private key of api.tls_cert"),
+	STR("api.tls_key_passphrase", api_tls_key_passphrase, WT_SF_SECRET, "",
+	    "passphrase of an encrypted api.tls_key"),
 	STR("database.url", database_url, WT_SF_CONNINFO, "",
 	    "PostgreSQL URL or conninfo; empty runs a private cluster under <state_dir>/pg"),
 	ENUM("log.level", log_level, R, "info", log_levels,
 	     "least important messages logged: error, warning, notice, info or debug"),
 	BOOL("log.syslog", log_syslog, R, "false",
 	     "log to syslog (facility daemon) instead of standard error"),
+	DUR("devices.rescan", devices_rescan_ms, 0, "10s", 1 * MS_SEC, MS_HOUR,
+	    "how often the devices table is re-read (devices added or removed take effect)"),
 	DUR("poll.interval", poll_interval_ms, R, "5s", 1 * MS_SEC, MS_HOUR,
 	    "default time between two polls of a device"),
+	STR("poll.profiles_dir", poll_profiles_dir, WT_SF_PATH, "",
+	    "device profiles directory; empty: the installed profiles (or the source tree's)"),
 	INT("poll.retries", poll_retries, R, "1", 0, 10,
 	    "retries of a request that timed out before a poll fails"),
 	DUR("poll.timeout", poll_timeout_ms, R, "2s", 100, 60 * MS_SEC,

@@ -51,6 +51,15 @@ struct wt_setting {
 #define WT_CONFIG_MAX_SETTINGS 256
 
 struct wt_config {
+	int api_http;       /* enum wt_http_mode */
+	int api_http_port;
+	int api_https_port;
+	char *api_listen;
+	char *api_tls_cert;
+	char *api_tls_key;
+	char *api_tls_key_passphrase;
+	int64_t devices_rescan_ms;
+	char *poll_profiles_dir;
 	char *database_url; /* empty: a private cluster under state_dir/pg */
 	int log_level;      /* enum wt_log_level */
 	bool log_syslog;

@@ -1,14 +1,28 @@
 /* wattrack: the daemon. Reads the configuration, starts the private
- * PostgreSQL cluster when no database.url is set, the worker pool and the
- * storage layer, then runs the libevent loop until SIGTERM or SIGINT.
- * SIGHUP re-reads the configuration.
+ * PostgreSQL cluster when no database.url is set, the worker pool, the
+ * storage layer, the rules engine, the poll scheduler with the devices of
+ * the devices table, and the HTTP API, then runs the libevent loop until
+ * SIGTERM or SIGINT. SIGHUP re-reads the configuration.
+ *
+ * Data path: drivers -> sample sink -> storage (rollup, writer) and the
+ * rules engine's tap; the rollup's 5 s closes -> rules (aggregates fed back
+ * into storage, alarms to PostgreSQL through the alarm writer).
  *
  * Exit codes: 0 clean shutdown, 1 configuration or usage error, 2 runtime
  * failure. Every failure prints one line saying why. */
+#include "api/api.h"
 #include "config.h"
+#include "daemon_devices.h"
+#include "daemon_rules.h"
+#include "daemon_series.h"
 #include "fsutil.h"
 #include "log.h"
 #include "pgcluster.h"
+#include "pollers/modbus_dev.h"
+#include "pollers/probe.h"
+#include "pollers/profile.h"
+#include "pollers/sched.h"
+#include "rules/dbq.h"
 #include "storage.h"
 #include "workers.h"
 #include "wt_build.h"
@@ -44,6 +58,13 @@ struct daemon {
 	struct wt_pgcluster *pg;
 	struct wt_workers *workers;
 	struct wt_storage *storage;
+	struct wt_series_cache *series;
+	struct wt_drules *rules;
+	struct wt_profile_set profiles;
+	struct wt_driver_env env;
+	struct wt_sched *sched;
+	struct wt_devices *devices;
+	struct wt_api *api;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_janitor;
 	int lock_fd; /* <state_dir>/wattrack.pid, locked while we run */
 	const char *stop_signal;
@@ -313,8 +334,19 @@ static void stop_cluster(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
-	/* Jobs first (they may use storage), then storage (flushes every
-	 * buffered sample into PostgreSQL or the spool), then the database. */
+	/* Polling and the API first (no new samples or jobs), then the jobs
+	 * (they may use storage), then storage (flushes every buffered sample
+	 * into PostgreSQL or the spool; its last closes still reach the rules
+	 * engine), then the rules (the alarm writer drains), then the
+	 * database. */
+	if (d->sched) {
+		wt_sched_free(d->sched);
+		d->sched = NULL;
+	}
+	if (d->api) {
+		wt_api_stop(d->api);
+		d->api = NULL;
+	}
 	if (d->workers) {
 		wt_workers_free(d->workers, true);
 		d->workers = NULL;
@@ -323,6 +355,13 @@ static void teardown(struct daemon *d)
 		wt_storage_close(d->storage);
 		d->storage = NULL;
 	}
+	wt_drules_free(d->rules);
+	d->rules = NULL;
+	wt_devices_free(d->devices);
+	d->devices = NULL;
+	wt_series_cache_free(d->series);
+	d->series = NULL;
+	wt_profiles_free(&d->profiles);
 	stop_cluster(d);
 	if (d->ev_term)
 		event_free(d->ev_term);
@@ -339,6 +378,152 @@ static void teardown(struct daemon *d)
 		close(d->lock_fd);
 		d->lock_fd = -1;
 	}
+}
+
+/* ---- the layers ---- */
+
+static void on_samples(void *ctx, const struct wt_sample *s, size_t n)
+{
+	struct daemon *d = ctx;
+	wt_storage_ingest(d->storage, s, n);
+	if (d->rules)
+		wt_drules_samples(d->rules, s, n);
+}
+
+static void on_api_audit(void *ctx, const struct wt_api_audit_event *ev)
+{
+	struct daemon *d = ctx;
+	bool failed = strncmp(ev->kind, "login_", 6) == 0;
+	bool login = strcmp(ev->kind, "login") == 0 || strcmp(ev->kind, "logout") == 0;
+	struct wt_audit_event a = {
+		.severity = strcmp(ev->severity, "warning") == 0 ? WT_AUDIT_WARNING : WT_AUDIT_INFO,
+		.state = WT_AUDIT_DONE,
+		.category = failed ? WT_AUDIT_LOGIN_FAILED : login ? WT_AUDIT_LOGIN : WT_AUDIT_CONFIG,
+		.actor = ev->actor,
+		.object_kind = "user",
+		.message = ev->detail,
+	};
+	if (!d->rules || wt_dbq_audit(wt_drules_dbq(d->rules), &a) < 0)
+		wt_warn("audit: event %s not recorded (queue full)", ev->kind);
+}
+
+/* The profiles directory: the setting, else the installed one, else the
+ * source tree's (a build that was not installed). */
+static const char *profiles_dir(const struct daemon *d, char *buf, size_t len)
+{
+	if (d->cfg.poll_profiles_dir && *d->cfg.poll_profiles_dir)
+		return d->cfg.poll_profiles_dir;
+	snprintf(buf, len, "%s/profiles", WT_DATADIR);
+	if (file_exists(buf))
+		return buf;
+	snprintf(buf, len, "%s/pollers/profiles", WT_SOURCE_ROOT);
+	return buf;
+}
+
+static int start_api(struct daemon *d, const char *conninfo)
+{
+	struct wt_api_options o;
+
+	wt_api_options_default(&o);
+	o.listen_address = d->cfg.api_listen;
+	o.http_mode = (enum wt_http_mode)d->cfg.api_http;
+	o.http_port = d->cfg.api_http_port;
+	o.https_port = d->cfg.api_https_port;
+	o.tls_cert_file = d->cfg.api_tls_cert;
+	o.tls_key_file = d->cfg.api_tls_key;
+	o.tls_key_passphrase = d->cfg.api_tls_key_passphrase;
+	o.state_dir = d->cfg.state_dir;
+	o.db_conninfo = conninfo;
+	o.create_admin = true;
+	int rc = wt_api_start(&d->api, &o, d->base, d->workers);
+	if (rc < 0) {
+		fatal(d, "cannot start the API on %s (http %d, https %d): %s", o.listen_address,
+		      o.http_port, o.https_port, strerror(-rc));
+		d->api = NULL;
+		return rc;
+	}
+	wt_api_set_audit_hook(d->api, on_api_audit, d);
+	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0
+				   ? "localhost"
+				   : o.listen_address;
+	if (o.http_mode == WT_HTTP_ON)
+		wt_notice("API listening on http://%s:%d/api/v1/", host, wt_api_http_port(d->api));
+	if (o.https_port)
+		wt_notice("API listening on https://%s:%d/api/v1/", host, wt_api_https_port(d->api));
+	return 0;
+}
+
+/* Series cache, rules, drivers, scheduler, devices, API. Blocking reads
+ * happen here, before the loop runs. */
+static int start_layers(struct daemon *d, const char *conninfo)
+{
+	char dir[4096], mdir[4200];
+	int rc;
+
+	PGconn *pg = PQconnectdb(conninfo);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fatal(d, "cannot connect to PostgreSQL: %s", PQerrorMessage(pg));
+		PQfinish(pg);
+		return -EIO;
+	}
+	rc = wt_series_cache_new(&d->series, d->base, d->workers, conninfo, d->storage);
+	if (rc == 0)
+		rc = wt_series_cache_load(d->series, pg);
+	if (rc < 0) {
+		fatal(d, "cannot load the series: %s", strerror(-rc));
+		PQfinish(pg);
+		return rc;
+	}
+	wt_info("%d device series known", rc);
+	rc = wt_drules_start(&d->rules, d->base, d->workers, d->storage, conninfo, pg);
+	PQfinish(pg);
+	if (rc < 0) {
+		fatal(d, "cannot start the rules engine: %s", strerror(-rc));
+		d->rules = NULL;
+		return rc;
+	}
+
+	const char *pdir = profiles_dir(d, dir, sizeof(dir));
+	rc = wt_profiles_load_dir(&d->profiles, pdir);
+	if (rc < 0) {
+		fatal(d, "cannot read the profiles directory %s: %s", pdir, strerror(-rc));
+		return rc;
+	}
+	wt_info("%d SNMP profiles loaded from %s", rc, pdir);
+	snprintf(mdir, sizeof(mdir), "%s/modbus", pdir);
+	wt_modbus_set_profiles_dir(mdir);
+
+	d->env = (struct wt_driver_env){
+		.base = d->base,
+		.clock = &wt_clock_real,
+		.profiles = &d->profiles,
+		.resolver = wt_series_cache_resolver(d->series),
+		.sink = {on_samples, d},
+	};
+	d->sched = wt_sched_new(&d->env);
+	if (!d->sched) {
+		fatal(d, "cannot create the poll scheduler");
+		return -ENOMEM;
+	}
+	struct wt_devices_options dopt = {
+		.conninfo = conninfo,
+		.interval_ms = (int)d->cfg.poll_interval_ms,
+		.timeout_ms = (int)d->cfg.poll_timeout_ms,
+		.retries = d->cfg.poll_retries,
+		.rescan_ms = (int)d->cfg.devices_rescan_ms,
+	};
+	rc = wt_devices_new(&d->devices, d->base, d->workers, d->sched,
+			    wt_drules_engine(d->rules), &dopt);
+	if (rc < 0) {
+		fatal(d, "cannot start the device inventory: %s", strerror(-rc));
+		return rc;
+	}
+	wt_series_cache_set_targets(d->series, d->sched, wt_drules_engine(d->rules));
+	wt_sched_on_state(d->sched, wt_devices_state, d->devices);
+	wt_devices_on_change(d->devices, wt_drules_reload, d->rules);
+	wt_devices_start(d->devices);
+
+	return start_api(d, conninfo);
 }
 
 static int run(struct daemon *d)
@@ -432,6 +617,12 @@ static int run(struct daemon *d)
 		return EXIT_RUNTIME;
 	}
 
+	rc = start_layers(d, conninfo);
+	if (rc < 0) {
+		teardown(d);
+		return EXIT_RUNTIME;
+	}
+
 	arm_janitor(d);
 	wt_notice("wattrack ready");
 	rc = event_base_dispatch(d->base);
@@ -450,16 +641,8 @@ static int run(struct daemon *d)
 
 static int probe_command(int argc, char **argv)
 {
-	/* === `wattrack probe`: reserved for the lead to wire ===
-	 * The SNMP poller provides `int wt_probe_main(int argc, char **argv)`
-	 * in pollers/probe.h, with argv[0] == "probe". To wire it: add
-	 * `#include "pollers/probe.h"` above and make this body
-	 *     return wt_probe_main(argc - 1, argv + 1);
-	 * Its exit codes (0, 1, 2, 3, 64) are documented there. */
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "wattrack: the probe command is not built into this binary yet\n");
-	return EXIT_RUNTIME;
+	/* Exit codes (0, 1, 2, 3, 64) are documented in pollers/probe.h. */
+	return wt_probe_main(argc - 1, argv + 1);
 }
 
 int main(int argc, char **argv)

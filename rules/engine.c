@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,7 +649,7 @@ void wt_rules_on_samples(void *ctx, const struct wt_sample *smp, size_t n)
 		/* Counters are raw readings here: their rules apply to the
 		 * bucket's delta, at the close. */
 		if (s->rule < 0 || s->dev < 0 || s->agg >= 0 || smp[i].quality == WT_Q_BAD ||
-		    is_counter(s->metric) || smp[i].value != smp[i].value)
+		    is_counter(s->metric) || !isfinite(smp[i].value))
 			continue;
 		eval_span(e, id, smp[i].value, smp[i].ts_ms, smp[i].ts_ms);
 	}
@@ -701,6 +702,8 @@ void wt_rules_on_close(void *ctx, int64_t start, const struct wt_bucket *b, size
 				e->elem_reporting[el]++;
 		}
 		double v = bucket_value(&b[i], s->metric);
+		if (!isfinite(v))
+			continue; /* the rollup drops these; never let one poison a sum */
 		if (s->contrib_n && !derived)
 			wt_rules_agg_add(e, s, v, b[i].quality);
 		/* With samples evaluated as they arrive, the close only does

@@ -523,6 +523,17 @@ static void test_aggregates(void)
 			CHECK(ev_count[WT_ALARM_RAISED] >= 1, "negative headroom raises an alarm");
 		t += 5000;
 	}
+	/* garbage never poisons a sum: unknown ids, infinities */
+	{
+		struct wt_bucket junk[3] = {bk(0, t, 1), bk(4000000000u, t, 1),
+					    bk(inlet[1][0], t, INFINITY)};
+		junk[2].sum = INFINITY;
+		close_at(e, t, junk, 3);
+		uint32_t rp = agg(e, 1000, WT_EL_RACK, WT_FEED_A, 0, WT_M_POWER_ACTIVE);
+		CHECK(!fb_has[rp - 100000] || isfinite(fb_val[rp - 100000]),
+		      "no infinite aggregate");
+		t += 5000;
+	}
 	/* the feedback coming back closed (the rollup's second call for the
 	 * same boundary) is ignored, not summed again, and keeps the counts */
 	uint32_t rack_p = agg(e, 1000, WT_EL_RACK, 0, 0, WT_M_POWER_ACTIVE);

@@ -49,6 +49,7 @@ def run(protocol, argv):
         gateways = len({u.split("?")[0] for u in urls})
         print("== %d %s devices (%d endpoints), every %d s, for %d s" %
               (len(urls), protocol, gateways, interval_ms // 1000, secs))
+        load0 = os.getloadavg()[0]
         t0 = time.time()
         p = subprocess.Popen([sched_bin, str(secs * 1000), str(interval_ms), str(timeout_ms)] + urls,
                              stdout=subprocess.PIPE, text=True)
@@ -59,6 +60,10 @@ def run(protocol, argv):
             print("t_sched_run failed:", status)
             return 1
         res = json.loads(out)
+        # the simulator shares the two cores: its CPU explains timeouts
+        with open("/proc/%d/stat" % sim.pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        sim_cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
     finally:
         sim.terminate()
         sim.wait()
@@ -80,13 +85,16 @@ def run(protocol, argv):
           (samples, sps, missed, res["late_ms_max"]))
     print("poller CPU %.2f s over %.1f s wall (%.1f%% of a core), %.2f us per sample, peak RSS %.1f MiB"
           % (cpu, wall, 100 * cpu / wall, cpu_us, rss_mib))
+    print("simulator CPU %.1f s (%.1f%% of a core); load average %.1f at start, %.1f at end "
+          "(2 cores shared)" % (sim_cpu, 100 * sim_cpu / wall, load0, os.getloadavg()[0]))
     sanit = b"libasan" in subprocess.run(["ldd", sched_bin], capture_output=True).stdout
     if sanit:
         print("note: sanitizer build, figures are low")
     print("RESULT %s devices=%d interval_s=%d duration_s=%d samples_per_s=%.0f polls=%d failed=%d "
-          "missed=%d late_ms_max=%d cpu_us_per_sample=%.2f cpu_pct=%.1f rss_mib=%.1f" %
+          "missed=%d late_ms_max=%d cpu_us_per_sample=%.2f cpu_pct=%.1f rss_mib=%.1f "
+          "sim_cpu_pct=%.1f load=%.1f" %
           (protocol, len(urls), interval_ms // 1000, secs, sps, polls, polls - ok, missed,
-           res["late_ms_max"], cpu_us, 100 * cpu / wall, rss_mib))
+           res["late_ms_max"], cpu_us, 100 * cpu / wall, rss_mib, 100 * sim_cpu / wall, load0))
     return 0
 
 

@@ -596,6 +596,7 @@ void wt_storage_health(struct wt_storage *s, struct wt_storage_health *out)
 		.samples_dropped = st.samples_dropped,
 		.samples_rejected = st.samples_rejected,
 		.spool_files = st.spool_files,
+		.write_ms_total = st.write_ms_total,
 	};
 }
 

@@ -101,6 +101,7 @@ struct wt_storage_health {
 	uint64_t samples_dropped;  /* refused by a full spool (logged) */
 	uint64_t samples_rejected; /* refused by PostgreSQL (logged) */
 	uint64_t spool_files;
+	double write_ms_total; /* time spent in committed write transactions */
 };
 void wt_storage_health(struct wt_storage *s, struct wt_storage_health *out);
 

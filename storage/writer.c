@@ -263,6 +263,7 @@ static int write_counted(struct wt_writer *w, const struct wt_batch *b, bool rep
 		w->st.batches_written++;
 		w->st.last_flush_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 				      (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		w->st.write_ms_total += w->st.last_flush_ms;
 	}
 	if (rc == 1)
 		w->st.batches_duplicate++;

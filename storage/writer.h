@@ -33,6 +33,7 @@ struct wt_writer_stats {
 	uint64_t samples_rejected;  /* batches PostgreSQL refused for their content */
 	uint64_t queued;            /* batches waiting in memory */
 	double last_flush_ms;
+	double write_ms_total; /* time spent in committed write transactions */
 };
 
 /* Starts the thread. spool_max 0 = no cap. The first connection is tried

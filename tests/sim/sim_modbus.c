@@ -541,8 +541,9 @@ static bool apc_value(const struct mb_ctx *c, uint16_t src, unsigned inst, doubl
 		return true;
 	}
 	case A_CHANGE_CAUSE:
-		/* UPSStatusChangeCause_EN: 2 = LowInputVoltage, 8 = AcceptableInput */
-		*v = u->on_battery ? 2 : 8;
+		/* UPSStatusChangeCause_EN: 2 = LowInputVoltage, 8 = AcceptableInput,
+		 * 12 = ProtocolCommand (the output was switched off by a command) */
+		*v = u->on_battery ? 2 : out_off ? 12 : 8;
 		return true;
 	case A_MOG_STATUS:
 		*v = apc_group_status(s, 0);
@@ -611,16 +612,23 @@ static bool apc_value(const struct mb_ctx *c, uint16_t src, unsigned inst, doubl
 		*v = u->input.voltage_v[0];
 		return true;
 	case A_EFFICIENCY: {
+		/* Negative raw values are reasons, not percentages (NUT's
+		 * apc_efficiency_map): -1 not available, -2 load too low, -3 output
+		 * off, -4 on battery. Return raw / 2^7 so the field's scale yields
+		 * the raw reason code. */
 		double in_w = 0;
 		for (unsigned i = 0; i < u->n_lines && i < SIM_MAX_LINES; i++)
 			in_w += u->input.power_w[i];
-		if (u->on_battery || in_w <= 0) {
-			*v = -2; /* enumerated reason: on battery / not available */
-			return true;
-		}
-		*v = 100.0 * out_w / in_w;
-		if (*v > 100)
-			*v = 100;
+		if (out_off)
+			*v = -3.0 / BP(7);
+		else if (u->on_battery)
+			*v = -4.0 / BP(7);
+		else if (in_w <= 0)
+			*v = -1.0 / BP(7);
+		else if (out_w < 0.05 * rating_w)
+			*v = -2.0 / BP(7);
+		else
+			*v = fmin(100.0 * out_w / in_w, 100);
 		return true;
 	}
 	case A_TIMER_OFF:

@@ -211,6 +211,7 @@ R = blocks()
 status = u32(R, 0)
 F.check(status & (1 << 2) and not status & (1 << 1), "status OnBattery after mains failure: 0x%x" % status)
 F.check(R[2] == 2, "change cause LowInputVoltage (2): %d" % R[2])
+F.check(s16(R[154]) == -4, "efficiency on battery reads the reason code -4 (OnBattery): %d" % s16(R[154]))
 c0 = R[130] / 512
 time.sleep(2.5)
 c1 = hr(130, 1)[0] / 512
@@ -232,6 +233,8 @@ time.sleep(0.2)
 R = blocks()
 F.check(u32(R, 0) & (1 << 4) and u32(R, 3) == 2, "status OutputOff and MOG StateOff: 0x%x 0x%x" % (u32(R, 0), u32(R, 3)))
 F.check(R[140] == 0 and R[136] == 0, "no output current or load while off: %d %d" % (R[140], R[136]))
+F.check(s16(R[154]) == -3 and R[2] == 12, "efficiency -3 (OutputOff), cause 12 (ProtocolCommand): %d %d" %
+        (s16(R[154]), R[2]))
 r = cli.write_registers(1538, [0, ON | MOG], slave=unit)
 F.check(not r.isError() and sim.state(UPS)["ups"]["output_off"] is False, "OutletCommand output on")
 F.check(u32(hr(3, 2), 0) == 1, "MOG StateOn again")

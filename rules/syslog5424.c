@@ -1,6 +1,7 @@
 #include "syslog5424.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -131,8 +132,6 @@ static int connect_to(const struct wt_syslog_options *o, char *errbuf, size_t er
 	struct timeval tv = {5, 0};
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	int fl = 0;
-	(void)fl;
 	return fd;
 }
 
@@ -155,9 +154,18 @@ static int tls_open(struct wt_syslog_conn *c, const struct wt_syslog_options *o,
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl)
 		return -ENOMEM;
-	SSL_set_tlsext_host_name(c->ssl, o->server);
-	if (!o->insecure)
-		SSL_set1_host(c->ssl, o->server);
+	/* the certificate must name the server: an IP address as given is
+	 * checked against the IP SANs, a host name against the DNS names */
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, o->server, ip) == 1 || inet_pton(AF_INET6, o->server, ip) == 1;
+	if (!is_ip)
+		SSL_set_tlsext_host_name(c->ssl, o->server);
+	if (!o->insecure) {
+		if (is_ip)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), o->server);
+		else
+			SSL_set1_host(c->ssl, o->server);
+	}
 	SSL_set_fd(c->ssl, c->fd);
 	/* the socket is non-blocking from connect(): wait for the handshake */
 	for (int i = 0; i < 100; i++) {

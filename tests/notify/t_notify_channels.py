@@ -8,6 +8,8 @@ import json
 import os
 import re
 import socket
+import ssl
+import http.server
 import subprocess
 import sys
 import threading
@@ -43,9 +45,11 @@ class UdpSyslog:
 class TcpSyslog:
     """RFC 6587 octet-counting receiver; stop() closes the listener and peers."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls=None):
         self.port = port or free_port()
         self.msgs = []
+        self.tls = tls
+        self.handshake_errors = []
         self.start()
 
     def start(self):
@@ -66,7 +70,20 @@ class TcpSyslog:
             self.peers.append(c)
             threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
+    def wrap(self, c):
+        if not self.tls:
+            return c
+        try:
+            return self.tls.wrap_socket(c, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.handshake_errors.append(str(e))
+            c.close()
+            return None
+
     def serve(self, c):
+        c = self.wrap(c)
+        if c is None:
+            return
         buf = b""
         while True:
             try:
@@ -174,6 +191,25 @@ trapd = spawn(["snmptrapd", "-f", "-Lf", traplog, "-C", "-c",
 f.check(wait_for(lambda: os.path.exists(traplog) and "NET-SNMP version" in open(traplog).read()),
         "snmptrapd started")
 
+# ---- webhook receiver ----------------------------------------------------------
+posts = []
+
+
+class WebHook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        posts.append((self.path, self.headers["Content-Type"], json.loads(body)))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *a):
+        pass
+
+
+web = http.server.HTTPServer(("127.0.0.1", 0), WebHook)
+threading.Thread(target=web.serve_forever, daemon=True).start()
+
 # ---- phase 1: UDP syslog, traps, hooks --------------------------------------
 udp = UdpSyslog()
 hook_out = os.path.join(work, "hook.jsonl")
@@ -188,7 +224,9 @@ cfg = {
                "change": "raised", "min_severity": "error",
                "argv": ["/usr/bin/python3", os.path.join(HERE, "hook_env.py"), hook_out]},
               {"name": "hung", "device_type": "ups", "change": "cleared", "timeout_s": 1,
-               "argv": ["/bin/sleep", "30"]}],
+               "argv": ["/bin/sleep", "30"]},
+              {"name": "web", "change": "raised", "min_severity": "warning",
+               "url": f"http://127.0.0.1:{web.server_address[1]}/wattrack/alarm"}],
 }
 h = Host(cfg, work)
 f.check(h.cmd("migrate").startswith("ok"), "migrations applied")
@@ -265,6 +303,15 @@ f.check(len(aud) == 1 and aud[0][1] == str(ups_id) and aud[0][4] == "0" and
         "exited with status 0" in aud[0][2] and "shutdown requested for servers fed by ups-905"
         in aud[0][3], f"hook result in the audit log: {aud}")
 
+# The webhook got both raised alarms as JSON.
+f.check(wait_for(lambda: len(posts) == 2), f"two webhook POSTs ({len(posts)})")
+f.check(all(p[0] == "/wattrack/alarm" and p[1] == "application/json" for p in posts),
+        "POSTed as application/json to the configured path")
+f.check(sorted(p[2].get("alarm_id") for p in posts) == sorted([ups_id, pdu_id]) and
+        all(p[2].get("change") == "raised" for p in posts), "webhook bodies are the alarm JSON")
+aud = pg.sql("SELECT count(*) FROM audit_log WHERE message = 'webhook web answered HTTP 200'")
+f.check(aud == [["2"]], f"webhook results audited: {aud}")
+
 # The hung hook: killed at its 1 s timeout, audited as an error.
 h.cmd(f"clock {T0 + 60000}")
 t0 = time.time()
@@ -321,8 +368,41 @@ time.sleep(0.3)
 f.check(sum("during outage" in m for m in tcp.msgs) == 1, "exactly once")
 f.check(len(tcp.msgs) == 4, f"nothing repeated ({len(tcp.msgs)} messages)")
 f.check(h.close() == 0, "host exits cleanly")
+
+# ---- phase 3: TLS (RFC 5425) with certificate verification -------------------
+key, crt = os.path.join(work, "k.pem"), os.path.join(work, "c.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                "-out", crt, "-days", "2", "-subj", "/CN=wt-syslog",
+                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sctx.load_cert_chain(crt, key)
+tls = TcpSyslog(tls=sctx)
+cfg3 = {"conninfo": pg.dsn, "hostname": "wt-test.example.net", "clock": T0 + 400000,
+        "id_base": 7000, "retry_base_s": 10,
+        "syslog": {"server": "127.0.0.1", "port": tls.port, "proto": "tls", "cafile": crt}}
+h = Host(cfg3, work)
+h.cmd("raise tls1 dev=60 sev=2 metric=current value=33 thr=32 msg=over TLS")
+h.cmd("sync")
+f.check(wait_for(lambda: len(tls.msgs) == 1), f"one message over TLS ({len(tls.msgs)})")
+f.check(tls.msgs and parse_5424(tls.msgs[0])["msg"] == "CRITICAL raised: over TLS",
+        "the TLS frame is an RFC 5424 message")
+f.check(h.close() == 0, "host exits cleanly")
+# A certificate the configured CA does not vouch for is refused with a reason.
+cfg3["syslog"]["cafile"] = "/etc/ssl/certs/ca-certificates.crt"
+cfg3["id_base"] = 8000
+h = Host(cfg3, work)
+r = h.cmd("raise tls2 dev=61 sev=2 metric=current value=33 thr=32 msg=untrusted")
+bad_id = int(r.split()[1])
+h.cmd("sync")
+st = pg.sql(f"SELECT state, coalesce(last_error, '') FROM notify_outbox WHERE alarm_id = {bad_id}")
+f.check(st and st[0][0] == "pending" and "certificate" in st[0][1],
+        f"an untrusted certificate keeps the row pending with the reason: {st}")
+f.check(len(tls.msgs) == 1, "nothing sent to the untrusted server")
+f.check(h.close() == 0, "host exits cleanly")
+tls.stop()
+pg.sql(f"UPDATE notify_outbox SET state = 'failed' WHERE alarm_id = {bad_id}")
 hist = pg.sql("SELECT channel, state, count(*) FROM notify_outbox GROUP BY 1, 2 ORDER BY 1, 2")
-f.check(all(r[1] == "sent" for r in hist), f"every outbox row sent: {hist}")
+f.check(all(r[1] == "sent" for r in hist if r[1] != "failed"), f"every outbox row sent: {hist}")
 stop_pid(trapd)
 tcp.stop()
 f.done()

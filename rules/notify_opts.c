@@ -190,8 +190,11 @@ int wt_notify_parse_recipients(char *list, struct wt_mail_recipient **out, size_
 		enum wt_mail_schedule s = WT_SCHED_ALWAYS;
 		if (sched) {
 			*sched++ = '\0';
-			while (*sched == ' ')
+			while (*sched == ' ' || *sched == '\t')
 				sched++;
+			char *se = sched + strlen(sched);
+			while (se > sched && (se[-1] == ' ' || se[-1] == '\t'))
+				*--se = '\0';
 			if (strcmp(sched, "always") == 0)
 				s = WT_SCHED_ALWAYS;
 			else if (strcmp(sched, "business_hours") == 0)

@@ -100,18 +100,28 @@ int wt_oid_parse(const char *s, unsigned long *out, size_t max)
 	return n >= 2 ? (int)n : -EINVAL;
 }
 
+/* Hot path (every varbind of every poll): a hand-rolled formatter, several
+ * times cheaper than snprintf per sub-identifier. */
 static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
 {
 	size_t w = 0;
-	out[0] = 0;
 	for (size_t i = 0; i < n; i++) {
-		int k = snprintf(out + w, len - w, i ? ".%lu" : "%lu", (unsigned long)o[i]);
-		if (k < 0 || (size_t)k >= len - w) {
-			out[w] = 0; /* truncated: caller sees a shorter, non-matching OID */
-			return;
+		char digits[12];
+		size_t k = 0;
+		unsigned long v = (unsigned long)o[i];
+		do {
+			digits[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v && k < sizeof digits);
+		if (w + k + (i ? 1 : 0) + 1 > len) {
+			break; /* truncated: the caller sees a shorter, non-matching OID */
 		}
-		w += (size_t)k;
+		if (i)
+			out[w++] = '.';
+		while (k)
+			out[w++] = digits[--k];
 	}
+	out[w] = 0;
 }
 
 /* Decodes one varbind without trusting its declared lengths. */

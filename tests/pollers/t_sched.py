@@ -1,5 +1,6 @@
-"""Scheduler + device state machine against real snmpsimd agents: a fifth of the fleet
-is dead from the start and another group's agent is killed mid-run. The live devices
+"""Scheduler + device state machine against wattrack-sim fleets (a C agent, so the agent is
+never the bottleneck on a loaded machine): a fifth of the fleet is dead from the start and
+another group's simulator is killed mid-run. The live devices
 must be polled at every interval (no missed slot, small start lateness), the dead ones
 must end communication-lost (unreachable) and backed off."""
 import json
@@ -9,22 +10,22 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
-from wtfix import BUILD_ROOT, Failures, Snmpsimd, free_port, snmprec, stop_pid  # noqa: E402
+sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/sim"))
+from simfix import Sim  # noqa: E402
+from wtfix import BUILD_ROOT, Failures, free_port, stop_pid  # noqa: E402
 
 RUN = os.path.join(BUILD_ROOT, "tests", "pollers", "t_sched_run")
-REC = "generex-cs141-abb-ups"  # small: snmpsimd (Python) must not be the bottleneck
 DURATION_MS, INTERVAL_MS, TIMEOUT_MS = 9000, 1000, 300
 
 
 def main():
     F = Failures()
-    a = Snmpsimd([snmprec(REC + ".snmprec")])
-    b = Snmpsimd([snmprec(REC + ".snmprec")])
+    a = Sim(["--generate", "pdus=12,outlets=24"])
+    b = Sim(["--generate", "pdus=4,outlets=24"])
     dead_port = free_port()
-    live = [f"snmp://{REC}@127.0.0.1:{a.port}"] * 12
-    killed = [f"snmp://{REC}@127.0.0.1:{b.port}"] * 4
-    dead = [f"snmp://{REC}@127.0.0.1:{dead_port}"] * 4  # nothing listens there
+    live = [f"snmp://{d['snmp']['community']}@127.0.0.1:{a.snmp_port}" for d in a.devices]
+    killed = [f"snmp://{d['snmp']['community']}@127.0.0.1:{b.snmp_port}" for d in b.devices]
+    dead = [f"snmp://public-0@127.0.0.1:{dead_port}"] * 4  # nothing listens there
     urls = live + killed + dead
     proc = subprocess.Popen([RUN, str(DURATION_MS), str(INTERVAL_MS), str(TIMEOUT_MS)] + urls,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -50,7 +51,7 @@ def main():
         F.check(d["ok"] >= 1, f"killed device {d['id']}: never polled before the kill")
     F.check(res["late_ms_max"] < 300, f"a healthy poll started {res['late_ms_max']} ms late")
     F.check(res["bad_series"] == 0, "samples with unresolved series ids")
-    F.check(res["samples"] > len(live) * expect * 20, f"only {res['samples']} samples")
+    F.check(res["samples"] > len(live) * expect * 100, f"only {res['samples']} samples")
     a.stop()
     F.done()
 

@@ -1069,9 +1069,40 @@ static void send_pass(struct wt_notify *n)
 		single_target(n, "hook", o->pub.hooks[i].name, i, send_hook, &n->hook_ts[i], now);
 }
 
+/* The outbox is history too: finished rows stay retention_days, then go
+ * in bounded batches so one chore never holds locks for long. Hourly, by
+ * the injected clock. */
+static void expire_outbox(struct wt_notify *n, int64_t *last)
+{
+	int64_t now = wt_clock_now(&n->clock);
+	if (n->o->pub.retention_days < 0 || (*last && now - *last < 3600 * 1000LL) || !pg_ok(n))
+		return;
+	*last = now;
+	char cut[24];
+	snprintf(cut, sizeof(cut), "%lld",
+		 (long long)(now - (int64_t)n->o->pub.retention_days * 86400 * 1000));
+	const char *p[1] = {cut};
+	long total = 0;
+	for (int i = 0; i < 100; i++) {
+		PGresult *r = query(n,
+				    "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox"
+				    " WHERE created_ms < $1 AND state <> 'pending' LIMIT 10000)",
+				    1, p);
+		long k = r ? strtol(PQcmdTuples(r), NULL, 10) : 0;
+		PQclear(r);
+		total += k;
+		if (k < 10000)
+			break;
+	}
+	if (total)
+		wt_info("notify: %ld outbox rows older than %d days deleted", total,
+			n->o->pub.retention_days);
+}
+
 static void *notify_main(void *arg)
 {
 	struct wt_notify *n = arg;
+	int64_t last_expiry = 0;
 	pthread_mutex_lock(&n->lock);
 	while (!n->stop) {
 		uint64_t req = n->pass_req;
@@ -1081,6 +1112,7 @@ static void *notify_main(void *arg)
 
 		drain_queue(n);
 		send_pass(n);
+		expire_outbox(n, &last_expiry);
 
 		pthread_mutex_lock(&n->lock);
 		n->st.passes++;

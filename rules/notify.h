@@ -138,6 +138,8 @@ struct wt_notify_options {
 	int retry_base_s; /* first retry delay, doubling; default 10 */
 	int retry_max_s;  /* cap; default 3600 */
 	int poll_ms;      /* notify thread wake-up; default 1000 */
+	int retention_days; /* finished rows (sent, skipped, failed) older than this are
+			       deleted hourly; 0: default 90, -1: keep forever */
 };
 
 /* What the rest of wattrack knows about an alarm's device and series; the

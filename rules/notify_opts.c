@@ -74,6 +74,8 @@ int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_opti
 		p->retry_max_s = 3600;
 	if (p->poll_ms <= 0)
 		p->poll_ms = 1000;
+	if (p->retention_days == 0)
+		p->retention_days = 90;
 
 	struct wt_mail_options *m = &p->mail;
 	const struct wt_mail_options *om = &o->mail;

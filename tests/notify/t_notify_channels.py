@@ -403,6 +403,17 @@ tls.stop()
 pg.sql(f"UPDATE notify_outbox SET state = 'failed' WHERE alarm_id = {bad_id}")
 hist = pg.sql("SELECT channel, state, count(*) FROM notify_outbox GROUP BY 1, 2 ORDER BY 1, 2")
 f.check(all(r[1] == "sent" for r in hist if r[1] != "failed"), f"every outbox row sent: {hist}")
+
+# Retention: finished rows older than retention_days go; pending ones stay.
+n_all = int(pg.sql("SELECT count(*) FROM notify_outbox")[0][0])
+pg.sql("INSERT INTO notify_outbox (channel, target, created_ms, change, severity, event, "
+       f"next_attempt_ms) VALUES ('hook', 'gone-hook', {T0}, 'raised', 3, '{{}}', {T0 + 10**12})")
+h = Host({"conninfo": pg.dsn, "clock": T0 + 3 * 86400000, "retention_days": 2}, work)
+h.cmd("sync")
+left = pg.sql("SELECT state, count(*) FROM notify_outbox GROUP BY 1")
+f.check(n_all > 10 and left == [["pending", "1"]],
+        f"retention deleted {n_all} finished rows, kept the pending one: {left}")
+f.check(h.close() == 0, "host exits cleanly")
 stop_pid(trapd)
 tcp.stop()
 f.done()

@@ -117,6 +117,7 @@ static int parse_options(json_t *cfg, struct wt_notify_options *o, char **recip_
 	o->retry_max_s = ji(cfg, "retry_max_s", 0);
 	o->max_attempts = ji(cfg, "max_attempts", 0);
 	o->poll_ms = ji(cfg, "poll_ms", 60000); /* tests drive passes with sync */
+	o->retention_days = ji(cfg, "retention_days", 0);
 	json_t *m = json_object_get(cfg, "mail");
 	if (m) {
 		struct wt_mail_options *mo = &o->mail;

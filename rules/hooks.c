@@ -160,7 +160,8 @@ int wt_hook_post(const char *url, const char *json, int timeout_s, struct wt_hoo
 	r->elapsed_ms = mono_ms() - t0;
 	r->status = (int)code;
 	if (rc != CURLE_OK) {
-		snprintf(r->output, sizeof(r->output), "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+		snprintf(r->output, sizeof(r->output), "%s",
+			 cerr[0] ? cerr : curl_easy_strerror(rc));
 		r->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 		return -EIO;
 	}

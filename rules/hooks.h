@@ -11,9 +11,9 @@
 #define WT_HOOK_OUTPUT_MAX 4096
 
 struct wt_hook_result {
-	int status;     /* exit status, or -signal; HTTP status for a webhook */
+	int status; /* exit status, or -signal; HTTP status for a webhook */
 	bool timed_out;
-	bool truncated; /* output longer than WT_HOOK_OUTPUT_MAX */
+	bool truncated;                      /* output longer than WT_HOOK_OUTPUT_MAX */
 	char output[WT_HOOK_OUTPUT_MAX + 1]; /* stdout and stderr, NUL-terminated */
 	long long elapsed_ms;
 };

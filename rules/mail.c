@@ -16,8 +16,7 @@ static bool is_ascii_printable(const char *s)
 
 static void b64(struct nbuf *out, const unsigned char *p, size_t n)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	for (size_t i = 0; i < n; i += 3) {
 		unsigned v = (unsigned)p[i] << 16;
 		if (i + 1 < n)
@@ -136,13 +135,16 @@ int wt_mail_format(struct nbuf *out, const struct wt_mail_msg *m)
 	} else {
 		/* the boundary contains "=_" which never occurs in QP output */
 		const char *bd = "=_wattrack_alt_boundary";
-		nbuf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", bd);
-		nbuf_printf(out, "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-				 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		nbuf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n",
+			    bd);
+		nbuf_printf(out,
+			    "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
 			    bd);
 		wt_mail_qp(out, m->text);
-		nbuf_printf(out, "--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
-				 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		nbuf_printf(out,
+			    "--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
 			    bd);
 		wt_mail_qp(out, m->html);
 		nbuf_printf(out, "--%s--\r\n", bd);
@@ -176,7 +178,8 @@ struct reply {
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
 	struct reply *r = ud;
-	if (type != CURLINFO_HEADER_IN || size == 0 || r->line[0] || (data[0] != '4' && data[0] != '5'))
+	if (type != CURLINFO_HEADER_IN || size == 0 || r->line[0] ||
+	    (data[0] != '4' && data[0] != '5'))
 		return 0;
 	size_t n = size < sizeof(r->line) - 1 ? size : sizeof(r->line) - 1;
 	memcpy(r->line, data, n);
@@ -217,8 +220,8 @@ int wt_mail_send(const struct wt_mail_options *o, const char *to, const char *da
 	int tmo = o->timeout_s > 0 ? o->timeout_s : 30;
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)(tmo < 10 ? tmo : 10));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)tmo);
-	curl_easy_setopt(h, CURLOPT_USE_SSL, o->tls == WT_MAIL_TLS_NONE ? (long)CURLUSESSL_NONE
-								       : (long)CURLUSESSL_ALL);
+	curl_easy_setopt(h, CURLOPT_USE_SSL,
+			 o->tls == WT_MAIL_TLS_NONE ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
 	if (o->cafile && *o->cafile)

@@ -143,7 +143,7 @@ static void add_location(struct wt_notify *n, json_t *o, int64_t element_id)
 	for (int k = nc - 1; k >= 0; k--) {
 		const struct wt_element *e = &s->el[chain[k]];
 		static const char *const key_id[WT_EL__COUNT] = {"site_id", "room_id", "row_id",
-								  "rack_id"};
+								 "rack_id"};
 		static const char *const key_nm[WT_EL__COUNT] = {"site", "room", "row", "rack"};
 		if ((unsigned)e->kind < WT_EL__COUNT) {
 			json_object_set_new(o, key_id[e->kind], json_integer(e->id));
@@ -317,17 +317,25 @@ static bool insert_row(struct wt_notify *n, const char *channel, const char *tar
 	snprintf(sev, sizeof(sev), "%d", (int)q->sev);
 	json_t *rj = json_object_get(q->ev, "room_id");
 	snprintf(room, sizeof(room), "%lld", (long long)json_integer_value(rj));
-	const char *p[10] = {channel,  target, created, alarm,		 jstr(q->ev, "change"),
-			     sev,      rj ? room : NULL, immediate ? "t" : "f", evtext,
+	const char *p[10] = {channel,
+			     target,
+			     created,
+			     alarm,
+			     jstr(q->ev, "change"),
+			     sev,
+			     rj ? room : NULL,
+			     immediate ? "t" : "f",
+			     evtext,
 			     state};
 	const char *p2[11];
 	memcpy(p2, p, sizeof(p));
 	p2[10] = reason;
-	PGresult *r = query(n,
-			    "INSERT INTO notify_outbox (channel, target, created_ms, alarm_id, change,"
-			    " severity, room_id, immediate, event, state, next_attempt_ms, last_error)"
-			    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $3, $11)",
-			    11, p2);
+	PGresult *r = query(
+		n,
+		"INSERT INTO notify_outbox (channel, target, created_ms, alarm_id, change,"
+		" severity, room_id, immediate, event, state, next_attempt_ms, last_error)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $3, $11)",
+		11, p2);
 	if (!r)
 		return false;
 	PQclear(r);
@@ -347,12 +355,13 @@ static bool outbox_event(struct wt_notify *n, const struct qev *q)
 		bool imm = q->sev >= m->immediate_severity;
 		for (size_t i = 0; ok && i < m->nrecipients; i++) {
 			bool allowed = schedule_allows(n, m->recipients[i].schedule, q->ts_ms);
-			ok = insert_row(n, "mail", m->recipients[i].address, q, text, imm,
-					allowed ? "pending" : "skipped",
-					allowed ? NULL
-						: (m->recipients[i].schedule == WT_SCHED_BUSINESS_HOURS
-							   ? "outside business hours"
-							   : "inside business hours"));
+			ok = insert_row(
+				n, "mail", m->recipients[i].address, q, text, imm,
+				allowed ? "pending" : "skipped",
+				allowed ? NULL
+					: (m->recipients[i].schedule == WT_SCHED_BUSINESS_HOURS
+						   ? "outside business hours"
+						   : "inside business hours"));
 		}
 	}
 	const struct wt_syslog_options *s = &o->pub.syslog;
@@ -439,18 +448,20 @@ static bool record(struct wt_notify *n, const char *ids, int64_t now, const char
 	PGresult *r;
 	if (!err) {
 		const char *p[3] = {ids, nowb, message_id};
-		r = query(n,
-			  "UPDATE notify_outbox SET state = 'sent', sent_ms = $2, attempts = attempts + 1,"
-			  " last_error = NULL, message_id = $3 WHERE id = ANY($1::bigint[])",
-			  3, p);
+		r = query(
+			n,
+			"UPDATE notify_outbox SET state = 'sent', sent_ms = $2, attempts = attempts + 1,"
+			" last_error = NULL, message_id = $3 WHERE id = ANY($1::bigint[])",
+			3, p);
 	} else {
 		const char *p[5] = {ids, nextb, err, maxb, message_id};
-		r = query(n,
-			  "UPDATE notify_outbox SET attempts = attempts + 1, next_attempt_ms = $2,"
-			  " last_error = $3, message_id = coalesce($5, message_id),"
-			  " state = CASE WHEN attempts + 1 >= $4::int THEN 'failed' ELSE 'pending' END"
-			  " WHERE id = ANY($1::bigint[]) RETURNING state",
-			  5, p);
+		r = query(
+			n,
+			"UPDATE notify_outbox SET attempts = attempts + 1, next_attempt_ms = $2,"
+			" last_error = $3, message_id = coalesce($5, message_id),"
+			" state = CASE WHEN attempts + 1 >= $4::int THEN 'failed' ELSE 'pending' END"
+			" WHERE id = ANY($1::bigint[]) RETURNING state",
+			5, p);
 		if (r) {
 			for (int i = 0; i < PQntuples(r); i++)
 				if (strcmp(PQgetvalue(r, i, 0), "failed") == 0)
@@ -506,8 +517,8 @@ static void entry_line(struct nbuf *b, json_t *ev, struct wt_tz *tz, const char 
 		nbuf_printf(b, "%s", met);
 		json_t *v = json_object_get(ev, "value");
 		if (json_is_number(v))
-			nbuf_printf(b, " %.6g%s%s", json_number_value(v), *jstr(ev, "unit") ? " " : "",
-				    jstr(ev, "unit"));
+			nbuf_printf(b, " %.6g%s%s", json_number_value(v),
+				    *jstr(ev, "unit") ? " " : "", jstr(ev, "unit"));
 		json_t *t = json_object_get(ev, "threshold");
 		if (json_is_number(t))
 			nbuf_printf(b, " (threshold %.6g)", json_number_value(t));
@@ -634,7 +645,8 @@ static void compose_body(struct wt_notify *n, struct nbuf *b, struct mrow *rows,
 				count(&rest, rows[j].ev);
 		}
 		if (listed > MAIL_ROOM_LIST_MAX) {
-			nbuf_printf(b, "  ... and %zu more in this room (", listed - MAIL_ROOM_LIST_MAX);
+			nbuf_printf(b, "  ... and %zu more in this room (",
+				    listed - MAIL_ROOM_LIST_MAX);
 			counts_text(b, &rest);
 			nbuf_puts(b, "); see the console for the list.\n");
 		}
@@ -649,11 +661,20 @@ static void html_escape(struct nbuf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': nbuf_puts(b, "&lt;"); break;
-		case '>': nbuf_puts(b, "&gt;"); break;
-		case '&': nbuf_puts(b, "&amp;"); break;
-		case '"': nbuf_puts(b, "&quot;"); break;
-		default: nbuf_putc(b, *s);
+		case '<':
+			nbuf_puts(b, "&lt;");
+			break;
+		case '>':
+			nbuf_puts(b, "&gt;");
+			break;
+		case '&':
+			nbuf_puts(b, "&amp;");
+			break;
+		case '"':
+			nbuf_puts(b, "&quot;");
+			break;
+		default:
+			nbuf_putc(b, *s);
 		}
 	}
 }
@@ -661,9 +682,8 @@ static void html_escape(struct nbuf *b, const char *s)
 static void compose_subject(struct wt_notify *n, char *buf, size_t len, struct mrow *rows,
 			    size_t nr)
 {
-	const char *pre = n->o->pub.mail.subject && *n->o->pub.mail.subject
-				  ? n->o->pub.mail.subject
-				  : "wattrack";
+	const char *pre = n->o->pub.mail.subject && *n->o->pub.mail.subject ? n->o->pub.mail.subject
+									    : "wattrack";
 	if (nr == 1) {
 		json_t *ev = rows[0].ev;
 		const char *what = *jstr(ev, "message") ? jstr(ev, "message") : jstr(ev, "kind");
@@ -726,10 +746,10 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 	}
 	nbuf_putc(&ids, '}');
 	PQclear(r);
-	bool due = rows && ((any_imm && now >= ts->holdoff_until) ||
-			    (oldest + (int64_t)m->delay_min * 60000 <= now &&
-			     now >= ts->holdoff_until) ||
-			    max_att > 0);
+	bool due = rows &&
+		   ((any_imm && now >= ts->holdoff_until) ||
+		    (oldest + (int64_t)m->delay_min * 60000 <= now && now >= ts->holdoff_until) ||
+		    max_att > 0);
 	if (!due || !nbuf_ok(&ids)) {
 		free_rows(rows, nr);
 		nbuf_free(&ids);
@@ -763,8 +783,7 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 		rc = wt_mail_send(m, to, msg.s, msg.len, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "out of memory composing the message");
-	bool ok = record(n, ids.s, now, rc == 0 ? NULL : err, max_att, mid) &&
-		  exec_ok(n, "COMMIT");
+	bool ok = record(n, ids.s, now, rc == 0 ? NULL : err, max_att, mid) && exec_ok(n, "COMMIT");
 	if (!ok) {
 		PGresult *rb = PQexec(n->pg, "ROLLBACK");
 		PQclear(rb);
@@ -810,7 +829,8 @@ static int send_syslog(struct wt_notify *n, size_t idx, json_t *ev, long long ro
 		snprintf(value, sizeof(value), "%.9g", json_number_value(v));
 	if (json_is_number(t))
 		snprintf(thr, sizeof(thr), "%.9g", json_number_value(t));
-	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(ev, "alarm_id")));
+	snprintf(id, sizeof(id), "%lld",
+		 (long long)json_integer_value(json_object_get(ev, "alarm_id")));
 	snprintf(msgid, sizeof(msgid), "ALARM_%s", jstr(ev, "change"));
 	for (char *p = msgid; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
@@ -860,14 +880,17 @@ static int send_trap(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 		snprintf(value, sizeof(value), "%.9g", json_number_value(v));
 	if (json_is_number(t))
 		snprintf(thr, sizeof(thr), "%.9g", json_number_value(t));
-	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(ev, "alarm_id")));
+	snprintf(id, sizeof(id), "%lld",
+		 (long long)json_integer_value(json_object_get(ev, "alarm_id")));
 	const char *ch = jstr(ev, "change");
 	bool cleared = strcmp(ch, "cleared") == 0;
 	struct wt_trap_fields f = {
 		.kind = strcmp(ch, "raised") == 0 ? WT_TRAP_RAISED
-			: cleared		  ? WT_TRAP_CLEARED
+			: cleared                 ? WT_TRAP_CLEARED
 						  : WT_TRAP_CHANGED,
-		.severity = cleared ? 1 : strcmp(jstr(ev, "severity"), "critical") == 0 ? 3 : 2,
+		.severity = cleared                                         ? 1
+			    : strcmp(jstr(ev, "severity"), "critical") == 0 ? 3
+									    : 2,
 		.alarm_id = id,
 		.device = jstr(ev, "device"),
 		.entity = jstr(ev, "entity"),
@@ -878,8 +901,8 @@ static int send_trap(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 		.message = jstr(ev, "message"),
 	};
 	(void)row_id;
-	return wt_trap_send(&n->o->pub.traps.receivers[idx], n->o->pub.traps.engine_id_hex, &f,
-			    err, errlen);
+	return wt_trap_send(&n->o->pub.traps.receivers[idx], n->o->pub.traps.engine_id_hex, &f, err,
+			    errlen);
 }
 
 static void audit_hook(struct wt_notify *n, const struct wt_hook *h, json_t *ev,
@@ -908,27 +931,38 @@ static void audit_hook(struct wt_notify *n, const struct wt_hook *h, json_t *ev,
 	else
 		snprintf(msg, sizeof(msg), "hook %s exited with status %d", h->name, res->status);
 	snprintf(sevb, sizeof(sevb), "%d", bad ? 4 : 2); /* error : info */
-	snprintf(idb, sizeof(idb), "%lld", (long long)json_integer_value(json_object_get(ev, "alarm_id")));
+	snprintf(idb, sizeof(idb), "%lld",
+		 (long long)json_integer_value(json_object_get(ev, "alarm_id")));
 	const char *p[4] = {sevb, idb, msg, details};
-	PGresult *r = query(n,
-			    "INSERT INTO audit_log (severity, state, category, object_kind, object_id,"
-			    " message, details) VALUES ($1::smallint, 2, 'alarm', 'alarm', $2, $3, $4)",
-			    4, p);
+	PGresult *r = query(
+		n,
+		"INSERT INTO audit_log (severity, state, category, object_kind, object_id,"
+		" message, details) VALUES ($1::smallint, 2, 'alarm', 'alarm', $2, $3, $4)",
+		4, p);
 	PQclear(r);
 	free(details);
 }
 
 static const char *const env_keys[][2] = {
-	{"WATTRACK_ALARM_ID", "alarm_id"},   {"WATTRACK_ALARM_CHANGE", "change"},
-	{"WATTRACK_ALARM_KIND", "kind"},     {"WATTRACK_ALARM_SEVERITY", "severity"},
-	{"WATTRACK_ALARM_DEVICE", "device"}, {"WATTRACK_ALARM_DEVICE_ID", "device_id"},
+	{"WATTRACK_ALARM_ID", "alarm_id"},
+	{"WATTRACK_ALARM_CHANGE", "change"},
+	{"WATTRACK_ALARM_KIND", "kind"},
+	{"WATTRACK_ALARM_SEVERITY", "severity"},
+	{"WATTRACK_ALARM_DEVICE", "device"},
+	{"WATTRACK_ALARM_DEVICE_ID", "device_id"},
 	{"WATTRACK_ALARM_DEVICE_TYPE", "device_type"},
-	{"WATTRACK_ALARM_ENTITY", "entity"}, {"WATTRACK_ALARM_METRIC", "metric"},
-	{"WATTRACK_ALARM_VALUE", "value"},   {"WATTRACK_ALARM_THRESHOLD", "threshold"},
-	{"WATTRACK_ALARM_UNIT", "unit"},     {"WATTRACK_ALARM_LOCATION", "location"},
-	{"WATTRACK_ALARM_ROOM", "room"},     {"WATTRACK_ALARM_ROW", "row"},
-	{"WATTRACK_ALARM_RACK", "rack"},     {"WATTRACK_ALARM_MESSAGE", "message"},
-	{"WATTRACK_ALARM_RULE", "rule"},     {"WATTRACK_ALARM_TIME_MS", "ts_ms"},
+	{"WATTRACK_ALARM_ENTITY", "entity"},
+	{"WATTRACK_ALARM_METRIC", "metric"},
+	{"WATTRACK_ALARM_VALUE", "value"},
+	{"WATTRACK_ALARM_THRESHOLD", "threshold"},
+	{"WATTRACK_ALARM_UNIT", "unit"},
+	{"WATTRACK_ALARM_LOCATION", "location"},
+	{"WATTRACK_ALARM_ROOM", "room"},
+	{"WATTRACK_ALARM_ROW", "row"},
+	{"WATTRACK_ALARM_RACK", "rack"},
+	{"WATTRACK_ALARM_MESSAGE", "message"},
+	{"WATTRACK_ALARM_RULE", "rule"},
+	{"WATTRACK_ALARM_TIME_MS", "ts_ms"},
 };
 #define NENV (sizeof(env_keys) / sizeof(env_keys[0]))
 
@@ -965,7 +999,8 @@ static int send_hook(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 			if (json_is_string(v)) {
 				sv = json_string_value(v);
 			} else if (json_is_integer(v)) {
-				snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+				snprintf(val, sizeof(val), "%lld",
+					 (long long)json_integer_value(v));
 				sv = val;
 			} else if (json_is_number(v)) {
 				snprintf(val, sizeof(val), "%.9g", json_number_value(v));
@@ -978,7 +1013,8 @@ static int send_hook(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 		snprintf(rid, sizeof(rid), "%lld", row_id);
 		if ((envs[ne] = env_kv("WATTRACK_OUTBOX_ID", rid)))
 			ne++;
-		if ((envs[ne] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
+		if ((envs[ne] = strdup(
+			     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")))
 			ne++;
 		envs[ne] = NULL;
 		rc = wt_hook_run(h->argv, (const char *const *)envs, h->timeout_s, res);
@@ -989,8 +1025,8 @@ static int send_hook(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 	}
 	audit_hook(n, h, ev, res, rc);
 	if (rc == 0 && !h->url && (res->status != 0 || res->timed_out))
-		wt_warn("notify: hook %s %s %d", h->name, res->timed_out ? "timed out, status" : "exited",
-			res->status);
+		wt_warn("notify: hook %s %s %d", h->name,
+			res->timed_out ? "timed out, status" : "exited", res->status);
 	free(res);
 	/* A command that ran is done, whatever its status (it is audited):
 	 * running a shutdown script twice is worse than reporting it failed. */
@@ -1000,8 +1036,8 @@ static int send_hook(struct wt_notify *n, size_t idx, json_t *ev, long long row_
 /* Claims due rows of one channel target and sends them one by one, each
  * result recorded in the claiming transaction; stops at the first failure
  * so order is kept and the target backs off. */
-static void single_target(struct wt_notify *n, const char *channel, const char *target,
-			  size_t idx, send_fn fn, struct target_state *ts, int64_t now)
+static void single_target(struct wt_notify *n, const char *channel, const char *target, size_t idx,
+			  send_fn fn, struct target_state *ts, int64_t now)
 {
 	for (int round = 0; round < 100; round++) {
 		if (now < ts->blocked_until)
@@ -1012,11 +1048,12 @@ static void single_target(struct wt_notify *n, const char *channel, const char *
 		if (!exec_ok(n, "BEGIN"))
 			return;
 		const char *p[4] = {channel, target, nowb, lim};
-		PGresult *r = query(n,
-				    "SELECT id, event, attempts FROM notify_outbox WHERE channel = $1"
-				    " AND target = $2 AND state = 'pending' AND next_attempt_ms <= $3"
-				    " ORDER BY id LIMIT $4::int FOR UPDATE SKIP LOCKED",
-				    4, p);
+		PGresult *r = query(
+			n,
+			"SELECT id, event, attempts FROM notify_outbox WHERE channel = $1"
+			" AND target = $2 AND state = 'pending' AND next_attempt_ms <= $3"
+			" ORDER BY id LIMIT $4::int FOR UPDATE SKIP LOCKED",
+			4, p);
 		int nr = r ? PQntuples(r) : 0;
 		bool failed = false;
 		for (int i = 0; i < nr && !failed; i++) {
@@ -1036,8 +1073,8 @@ static void single_target(struct wt_notify *n, const char *channel, const char *
 			if (rc < 0) {
 				failed = true;
 				ts->blocked_until = now + backoff_ms(n->o, att + 1);
-				wt_warn("notify: %s to %s failed, retrying later: %s", channel, target,
-					err);
+				wt_warn("notify: %s to %s failed, retrying later: %s", channel,
+					target, err);
 			}
 		}
 		PQclear(r);
@@ -1084,10 +1121,11 @@ static void expire_outbox(struct wt_notify *n, int64_t *last)
 	const char *p[1] = {cut};
 	long total = 0;
 	for (int i = 0; i < 100; i++) {
-		PGresult *r = query(n,
-				    "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox"
-				    " WHERE created_ms < $1 AND state <> 'pending' LIMIT 10000)",
-				    1, p);
+		PGresult *r = query(
+			n,
+			"DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox"
+			" WHERE created_ms < $1 AND state <> 'pending' LIMIT 10000)",
+			1, p);
 		long k = r ? strtol(PQcmdTuples(r), NULL, 10) : 0;
 		PQclear(r);
 		total += k;
@@ -1294,8 +1332,12 @@ int wt_notify_test_mail(const struct wt_mail_options *m, const char *hostname, c
 		 "This is a test e-mail from wattrack on %s.\n"
 		 "If you can read this, alarm notifications will reach you.\n",
 		 host);
-	struct wt_mail_msg mm = {.from = m->sender, .to = to, .subject = subject,
-				 .message_id = mid, .date_ms = now, .text = text};
+	struct wt_mail_msg mm = {.from = m->sender,
+				 .to = to,
+				 .subject = subject,
+				 .message_id = mid,
+				 .date_ms = now,
+				 .text = text};
 	struct nbuf msg = {0};
 	int rc = wt_mail_format(&msg, &mm);
 	if (rc == 0)

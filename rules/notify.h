@@ -133,11 +133,11 @@ struct wt_notify_options {
 	struct wt_trap_options traps;
 	struct wt_hook *hooks;
 	size_t nhooks;
-	size_t queue_max; /* events waiting for the outbox; default 100000 */
-	int max_attempts; /* then state 'failed'; default 50 */
-	int retry_base_s; /* first retry delay, doubling; default 10 */
-	int retry_max_s;  /* cap; default 3600 */
-	int poll_ms;      /* notify thread wake-up; default 1000 */
+	size_t queue_max;   /* events waiting for the outbox; default 100000 */
+	int max_attempts;   /* then state 'failed'; default 50 */
+	int retry_base_s;   /* first retry delay, doubling; default 10 */
+	int retry_max_s;    /* cap; default 3600 */
+	int poll_ms;        /* notify thread wake-up; default 1000 */
 	int retention_days; /* finished rows (sent, skipped, failed) older than this are
 			       deleted hourly; 0: default 90, -1: keep forever */
 };

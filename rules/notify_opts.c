@@ -133,9 +133,10 @@ int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_opti
 		c->trap_targets[i] = (char *)dup(c, tg, &ok);
 		if (ok && (!r->host || (r->version != 2 && r->version != 3) ||
 			   (r->version == 3 && (!r->user || !r->auth_pass)))) {
-			wt_error("notify: trap receiver %zu: needs a host, version 2 or 3 and, for v3, "
-				 "a user with an authentication pass phrase",
-				 i + 1);
+			wt_error(
+				"notify: trap receiver %zu: needs a host, version 2 or 3 and, for v3, "
+				"a user with an authentication pass phrase",
+				i + 1);
 			wt_notify_opts_free(c);
 			return -EINVAL;
 		}
@@ -160,11 +161,12 @@ int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_opti
 		d->argv = h->argv ? av : NULL;
 		if (d->timeout_s <= 0)
 			d->timeout_s = 30;
-		if (ok && (!h->name || !*h->name || (!h->url && (!h->argv || !h->argv[0] ||
-								  h->argv[0][0] != '/')))) {
-			wt_error("notify: hook %zu: needs a name and either a URL or a command with "
-				 "an absolute path",
-				 i + 1);
+		if (ok && (!h->name || !*h->name ||
+			   (!h->url && (!h->argv || !h->argv[0] || h->argv[0][0] != '/')))) {
+			wt_error(
+				"notify: hook %zu: needs a name and either a URL or a command with "
+				"an absolute path",
+				i + 1);
 			wt_notify_opts_free(c);
 			return -EINVAL;
 		}

@@ -1,7 +1,7 @@
 #include "syslog5424.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -34,9 +34,9 @@ int wt_syslog_format(struct nbuf *out, const struct wt_syslog_msg *m)
 	time_t t = (time_t)(m->ts_ms / 1000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	nbuf_printf(out, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", m->facility * 8 + m->severity,
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		    (int)(m->ts_ms % 1000));
+	nbuf_printf(out, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02d.%03dZ ",
+		    m->facility * 8 + m->severity, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(m->ts_ms % 1000));
 	put_field(out, m->hostname, 255);
 	nbuf_putc(out, ' ');
 	put_field(out, m->app_name, 48);
@@ -93,7 +93,8 @@ static int connect_to(const struct wt_syslog_options *o, char *errbuf, size_t er
 	int port = o->port ? o->port : (o->proto == WT_SYSLOG_TLS ? 6514 : 514);
 	char ports[16];
 	snprintf(ports, sizeof(ports), "%d", port);
-	struct addrinfo hints = {.ai_socktype = o->proto == WT_SYSLOG_UDP ? SOCK_DGRAM : SOCK_STREAM};
+	struct addrinfo hints = {.ai_socktype = o->proto == WT_SYSLOG_UDP ? SOCK_DGRAM
+									  : SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	int rc = getaddrinfo(o->server, ports, &hints, &ai);
 	if (rc != 0) {
@@ -157,7 +158,8 @@ static int tls_open(struct wt_syslog_conn *c, const struct wt_syslog_options *o,
 	/* the certificate must name the server: an IP address as given is
 	 * checked against the IP SANs, a host name against the DNS names */
 	unsigned char ip[16];
-	bool is_ip = inet_pton(AF_INET, o->server, ip) == 1 || inet_pton(AF_INET6, o->server, ip) == 1;
+	bool is_ip = inet_pton(AF_INET, o->server, ip) == 1 ||
+		     inet_pton(AF_INET6, o->server, ip) == 1;
 	if (!is_ip)
 		SSL_set_tlsext_host_name(c->ssl, o->server);
 	if (!o->insecure) {
@@ -177,7 +179,8 @@ static int tls_open(struct wt_syslog_conn *c, const struct wt_syslog_options *o,
 			unsigned long le = ERR_get_error();
 			long vr = SSL_get_verify_result(c->ssl);
 			if (vr != X509_V_OK)
-				snprintf(errbuf, errlen, "TLS: %s", X509_verify_cert_error_string(vr));
+				snprintf(errbuf, errlen, "TLS: %s",
+					 X509_verify_cert_error_string(vr));
 			else
 				snprintf(errbuf, errlen, "TLS handshake: %s",
 					 le ? ERR_reason_error_string(le) : "connection closed");

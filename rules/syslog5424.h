@@ -16,13 +16,13 @@
 #define WT_SYSLOG_SDID "wattrack@32473"
 
 struct wt_sd_param {
-	const char *name; /* ASCII, no '=', ' ', ']', '"' */
+	const char *name;  /* ASCII, no '=', ' ', ']', '"' */
 	const char *value; /* UTF-8; escaped on output */
 };
 
 struct wt_syslog_msg {
-	int facility;    /* 0..23 */
-	int severity;    /* 0 emerg .. 7 debug */
+	int facility; /* 0..23 */
+	int severity; /* 0 emerg .. 7 debug */
 	int64_t ts_ms;
 	const char *hostname, *app_name, *msgid; /* NULL: "-" */
 	int procid;

@@ -87,14 +87,15 @@ int wt_trap_send(const struct wt_trap_receiver *r, const char *engine_id_hex,
 		s.securityName = (char *)r->user;
 		s.securityNameLen = strlen(r->user);
 		s.securityModel = SNMP_SEC_MODEL_USM;
-		s.securityLevel = r->priv_pass ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
+		s.securityLevel = r->priv_pass ? SNMP_SEC_LEVEL_AUTHPRIV
+					       : SNMP_SEC_LEVEL_AUTHNOPRIV;
 		s.securityAuthProto = snmp_duplicate_objid(usmHMACSHA1AuthProtocol,
 							   USM_AUTH_PROTO_SHA_LEN);
 		s.securityAuthProtoLen = USM_AUTH_PROTO_SHA_LEN;
 		s.securityAuthKeyLen = USM_AUTH_KU_LEN;
 		if (generate_Ku(s.securityAuthProto, (u_int)s.securityAuthProtoLen,
-				(const u_char *)r->auth_pass, strlen(r->auth_pass), s.securityAuthKey,
-				&s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
+				(const u_char *)r->auth_pass, strlen(r->auth_pass),
+				s.securityAuthKey, &s.securityAuthKeyLen) != SNMPERR_SUCCESS) {
 			snprintf(errbuf, errlen, "cannot derive the SNMPv3 authentication key");
 			SNMP_FREE(s.securityAuthProto);
 			return -EINVAL;
@@ -106,7 +107,8 @@ int wt_trap_send(const struct wt_trap_receiver *r, const char *engine_id_hex,
 			s.securityPrivKeyLen = USM_PRIV_KU_LEN;
 			if (generate_Ku(s.securityAuthProto, (u_int)s.securityAuthProtoLen,
 					(const u_char *)r->priv_pass, strlen(r->priv_pass),
-					s.securityPrivKey, &s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+					s.securityPrivKey,
+					&s.securityPrivKeyLen) != SNMPERR_SUCCESS) {
 				snprintf(errbuf, errlen, "cannot derive the SNMPv3 privacy key");
 				SNMP_FREE(s.securityAuthProto);
 				SNMP_FREE(s.securityPrivProto);
@@ -115,8 +117,8 @@ int wt_trap_send(const struct wt_trap_receiver *r, const char *engine_id_hex,
 		}
 		if (!r->inform) {
 			/* a trap's authoritative engine is the sender: us */
-			if (!engine_id_hex || hex_to_bin(engine_id_hex, engine, sizeof(engine),
-							 &elen) < 0)
+			if (!engine_id_hex ||
+			    hex_to_bin(engine_id_hex, engine, sizeof(engine), &elen) < 0)
 				default_engine_id(engine, &elen);
 			s.securityEngineID = engine;
 			s.securityEngineIDLen = elen;
@@ -171,8 +173,8 @@ int wt_trap_send(const struct wt_trap_receiver *r, const char *engine_id_hex,
 		if (st != STAT_SUCCESS || !resp || resp->errstat != SNMP_ERR_NOERROR) {
 			snprintf(errbuf, errlen, "inform to %s: %s", peer,
 				 st == STAT_TIMEOUT ? "no acknowledgement"
-				 : resp		    ? snmp_errstring((int)resp->errstat)
-						    : snmp_api_errstring(snmp_sess_session(ss)->s_snmp_errno));
+				 : resp             ? snmp_errstring((int)resp->errstat)
+					: snmp_api_errstring(snmp_sess_session(ss)->s_snmp_errno));
 			rc = st == STAT_TIMEOUT ? -ETIMEDOUT : -EIO;
 		}
 		if (resp)

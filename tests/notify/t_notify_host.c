@@ -124,7 +124,7 @@ static int parse_options(json_t *cfg, struct wt_notify_options *o, char **recip_
 		mo->server = js(m, "server", NULL);
 		mo->port = ji(m, "port", 0);
 		const char *tls = js(m, "tls", "starttls");
-		mo->tls = strcmp(tls, "none") == 0	 ? WT_MAIL_TLS_NONE
+		mo->tls = strcmp(tls, "none") == 0       ? WT_MAIL_TLS_NONE
 			  : strcmp(tls, "implicit") == 0 ? WT_MAIL_TLS_IMPLICIT
 							 : WT_MAIL_TLS_STARTTLS;
 		mo->sender = js(m, "sender", NULL);
@@ -151,7 +151,7 @@ static int parse_options(json_t *cfg, struct wt_notify_options *o, char **recip_
 		o->syslog.server = js(s, "server", NULL);
 		o->syslog.port = ji(s, "port", 0);
 		const char *p = js(s, "proto", "udp");
-		o->syslog.proto = strcmp(p, "tcp") == 0	  ? WT_SYSLOG_TCP
+		o->syslog.proto = strcmp(p, "tcp") == 0   ? WT_SYSLOG_TCP
 				  : strcmp(p, "tls") == 0 ? WT_SYSLOG_TLS
 							  : WT_SYSLOG_UDP;
 		o->syslog.facility = ji(s, "facility", 16);
@@ -322,10 +322,11 @@ int main(int argc, char **argv)
 			field(line, "kind", kindb, sizeof(kindb));
 			char msg[1024] = "";
 			field(line, "msg", msg, sizeof(msg));
-			struct wt_alarm *a = raise_one(al, dev, elem, sev, metric[0] ? metric : NULL, value,
-						       thr, msg[0] ? msg : NULL,
-						       strcmp(kindb, "comm_lost") == 0 ? WT_ALARM_COMM_LOST
-										: WT_ALARM_THRESHOLD);
+			struct wt_alarm *a = raise_one(
+				al, dev, elem, sev, metric[0] ? metric : NULL, value, thr,
+				msg[0] ? msg : NULL,
+				strcmp(kindb, "comm_lost") == 0 ? WT_ALARM_COMM_LOST
+								: WT_ALARM_THRESHOLD);
 			if (a && nkeys < MAX_KEYS) {
 				snprintf(keys[nkeys].key, sizeof(keys[nkeys].key), "%s", a1);
 				keys[nkeys++].id = a->id;
@@ -344,8 +345,8 @@ int main(int argc, char **argv)
 				wt_alarms_clear(al, a, strtod(a2, NULL));
 				printf("ok\n");
 			} else {
-				wt_alarms_set_severity(al, a, (uint8_t)atoi_ok(a2), 0, strtod(a3, NULL),
-						       a->threshold, a->message);
+				wt_alarms_set_severity(al, a, (uint8_t)atoi_ok(a2), 0,
+						       strtod(a3, NULL), a->threshold, a->message);
 				printf("ok\n");
 			}
 		} else if (strcmp(cmd, "storm") == 0) {
@@ -357,8 +358,9 @@ int main(int argc, char **argv)
 				/* devices below row 20 (room 10): racks 30..39 */
 				int64_t dev = 1 + i % 899;
 				(void)row;
-				if (raise_one(al, dev, rack_of(dev), sev, "current", 17.0 + (double)i / 1000,
-					      16.0, "branch current above warning", WT_ALARM_THRESHOLD))
+				if (raise_one(al, dev, rack_of(dev), sev, "current",
+					      17.0 + (double)i / 1000, 16.0,
+					      "branch current above warning", WT_ALARM_THRESHOLD))
 					ok++;
 			}
 			printf("ok %ld\n", ok);

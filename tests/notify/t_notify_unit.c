@@ -15,14 +15,14 @@
 #include <string.h>
 
 static int failures;
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			failures++;                                                               \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                               \
-			printf(__VA_ARGS__);                                                      \
-			printf("\n");                                                             \
-		}                                                                                 \
+#define CHECK(cond, ...)                                            \
+	do {                                                        \
+		if (!(cond)) {                                      \
+			failures++;                                 \
+			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+			printf(__VA_ARGS__);                        \
+			printf("\n");                               \
+		}                                                   \
 	} while (0)
 
 static size_t longest_line(const char *s)
@@ -97,9 +97,16 @@ static void test_mail_format(void)
 static void test_syslog(void)
 {
 	struct wt_sd_param sd[] = {{"device", "a\"b\\c]d"}, {"skip", NULL}, {"metric", "current"}};
-	struct wt_syslog_msg m = {.facility = 16, .severity = 2, .ts_ms = 1794992400123LL,
-				  .hostname = "host name", .app_name = "wattrack", .msgid = "ALARM_RAISED",
-				  .procid = 42, .params = sd, .nparams = 3, .msg = "text"};
+	struct wt_syslog_msg m = {.facility = 16,
+				  .severity = 2,
+				  .ts_ms = 1794992400123LL,
+				  .hostname = "host name",
+				  .app_name = "wattrack",
+				  .msgid = "ALARM_RAISED",
+				  .procid = 42,
+				  .params = sd,
+				  .nparams = 3,
+				  .msg = "text"};
 	struct nbuf b = {0};
 	CHECK(wt_syslog_format(&b, &m) == 0, "syslog format");
 	const char *want = "<130>1 2026-11-18T09:00:00.123Z host_name wattrack 42 ALARM_RAISED "

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "server/log.h"
 
@@ -170,20 +169,8 @@ static void check_done(struct wt_rf_http *h)
 		long nc = 0;
 		curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nc);
 		h->connects += (unsigned long)nc;
-		if (resp.err) {
+		if (resp.err)
 			h->failed++;
-			double tc = 0, tp = 0, ts = 0, tt = 0;
-			curl_off_t dl = 0;
-			curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME, &tc);
-			curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME, &tp);
-			curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME, &ts);
-			curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &tt);
-			curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &dl);
-			char *eu = NULL;
-			curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &eu);
-			struct timespec now; clock_gettime(CLOCK_MONOTONIC, &now);
-			fprintf(stderr, "DBG %ld.%03ld fail conn=%.3f total=%.3f nc=%ld %s\n", (long)now.tv_sec % 1000, now.tv_nsec / 1000000, tc, tt, nc, eu ? eu : "?");
-		}
 		resp.body = r->buf ? r->buf : "";
 		resp.len = r->len;
 		resp.token = r->token;

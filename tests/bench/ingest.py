@@ -37,6 +37,8 @@ class BenchPostgres(Postgres):
 
 
 tool = os.path.join(os.environ["WT_BUILD_ROOT"], "tests/storage/bench_ingest")
+subprocess.run(["ninja", "-C", os.environ["WT_BUILD_ROOT"], "-j2", "tests/storage/bench_ingest"],
+               check=True, stdout=subprocess.DEVNULL)
 env = dict(os.environ, WT_BENCH_SPOOL=os.path.join(tmpdir("wt-bench-"), "spool"))
 
 pg = BenchPostgres()

@@ -53,8 +53,9 @@ class Host:
 class Smtp:
     """aiosmtpd on a free port with the recording handler."""
 
-    def __init__(self, workdir, port=None):
-        self.file = os.path.join(workdir, "smtp.jsonl")
+    def __init__(self, workdir, port=None, extra=(), name="smtp"):
+        self.file = os.path.join(workdir, f"{name}.jsonl")
+        self.extra = list(extra)
         self.port = port or free_port()
         self.proc = None
         self.start()
@@ -62,7 +63,7 @@ class Smtp:
     def start(self):
         env = dict(os.environ, SMTP_REC_FILE=self.file, PYTHONPATH=HERE)
         self.proc = spawn(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                           f"127.0.0.1:{self.port}", "-c", "smtp_rec.Handler"], env=env,
+                           f"127.0.0.1:{self.port}", "-c", "smtp_rec.Handler", *self.extra], env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_tcp(self.port)
 

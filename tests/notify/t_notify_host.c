@@ -132,6 +132,7 @@ static int parse_options(json_t *cfg, struct wt_notify_options *o, char **recip_
 		mo->text_before = js(m, "text_before", NULL);
 		mo->text_after = js(m, "text_after", NULL);
 		mo->user = js(m, "user", NULL);
+		mo->cafile = js(m, "cafile", NULL);
 		mo->password = js(m, "password", NULL);
 		mo->min_severity = wt_nsev_by_name(js(m, "min_severity", "warning"));
 		mo->immediate_severity = wt_nsev_by_name(js(m, "immediate", "error"));

@@ -7,6 +7,7 @@ and the test e-mail returning the server's exact error."""
 import email.utils
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -213,4 +214,31 @@ r = h.cmd("testmail ops@example.com")
 f.check(r.startswith("ok"), f"test mail to a good address: {r}")
 f.check(h.close() == 0, "host exits cleanly")
 smtp.stop()
+
+# 9. STARTTLS with certificate verification against the configured CA.
+key, crt = os.path.join(work, "k.pem"), os.path.join(work, "c.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                "-out", crt, "-days", "2", "-subj", "/CN=wt-smtp",
+                "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+tls = Smtp(work, extra=["--tlscert", crt, "--tlskey", key], name="smtp-tls")
+cfg_tls = {"conninfo": pg.dsn, "hostname": "wt-test.example.net", "clock": T6 + 3600000,
+           "id_base": 900000,
+           "mail": {"server": "127.0.0.1", "port": tls.port, "tls": "starttls", "cafile": crt,
+                    "sender": "wattrack@example.net", "recipients": "tls@example.com",
+                    "immediate": "warning"}}
+h = Host(cfg_tls, work)
+h.cmd("raise tls dev=5 sev=1 metric=current value=17 thr=16 msg=over starttls")
+h.cmd("sync")
+f.check(len(tls.messages()) == 1, f"mail delivered over STARTTLS ({len(tls.messages())})")
+r = h.cmd("testmail tls@example.com")
+f.check(r.startswith("ok"), f"test mail over STARTTLS: {r}")
+f.check(h.close() == 0, "host exits cleanly")
+cfg_tls["mail"]["cafile"] = "/etc/ssl/certs/ca-certificates.crt"
+cfg_tls["id_base"] = 910000
+h = Host(cfg_tls, work)
+r = h.cmd("testmail tls@example.com")
+f.check(r.startswith("error") and "certificate" in r.lower(),
+        f"an untrusted server certificate is refused with the reason: {r}")
+f.check(h.close() == 0, "host exits cleanly")
+tls.stop()
 f.done()

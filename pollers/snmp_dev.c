@@ -86,6 +86,8 @@ struct wt_snmp_dev {
 	void *ctl_ctx;
 
 	bool v3_answered; /* engine discovery answered in this bind */
+	int ok_streak;    /* clean polls since the last halving */
+	bool shrunk;      /* this poll needed a smaller GET */
 	char err[200];
 };
 
@@ -523,6 +525,7 @@ static bool shrink(struct wt_snmp_dev *d, int status)
 		d->stats.toobig++;
 	if ((status == -EMSGSIZE || status == -ETIMEDOUT) && d->max_oids > 1 && !d->retried) {
 		d->max_oids = d->max_oids / 2 ? d->max_oids / 2 : 1;
+		d->shrunk = true;
 		d->retried = status == -ETIMEDOUT; /* a second timeout is a dead device */
 		if (status == -ETIMEDOUT)
 			d->stats.timeouts++;
@@ -782,6 +785,17 @@ static void on_poll(void *ctx, int status, int errindex, const struct wt_snmp_vb
 	d->pos += d->n_cur - (d->pos == 0 ? 1 : 0);
 	if (d->pos >= d->n_poll) {
 		enum wt_poll_result r = d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK;
+		/* a halving is remembered, but one lost datagram must not shrink a
+		 * device for ever: after 20 clean polls, try a quarter more */
+		if (d->shrunk)
+			d->ok_streak = 0;
+		else if (++d->ok_streak >= 20 && d->profile && d->max_oids < d->profile->max_oids) {
+			d->max_oids += d->max_oids / 4 ? d->max_oids / 4 : 1;
+			if (d->max_oids > d->profile->max_oids)
+				d->max_oids = d->profile->max_oids;
+			d->ok_streak = 0;
+		}
+		d->shrunk = false;
 		d->rebooted = false;
 		d->err[0] = 0;
 		finish(d, r);
@@ -824,6 +838,7 @@ int wt_snmp_dev_poll(struct wt_snmp_dev *d, wt_poll_done_fn done, void *ctx)
 	}
 	d->step = ST_POLL;
 	d->pos = 0;
+	d->shrunk = false;
 	poll_send(d);
 	return 0;
 }

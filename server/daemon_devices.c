@@ -301,9 +301,9 @@ static void scan_done(void *arg, bool cancelled)
 	size_t added = 0, removed = 0, changed = 0;
 
 	d->scanning = false;
-	if (cancelled || !sc->ok) {
+	if (cancelled || !sc->ok || !d->sched) {
 		free_scan(sc);
-		if (!cancelled)
+		if (!cancelled && d->sched)
 			arm(d);
 		return;
 	}
@@ -572,6 +572,12 @@ void wt_devices_on_change(struct wt_devices *d, void (*fn)(void *ctx), void *ctx
 void wt_devices_start(struct wt_devices *d)
 {
 	scan(d);
+}
+
+void wt_devices_stop(struct wt_devices *d)
+{
+	d->sched = NULL;
+	evtimer_del(d->timer);
 }
 
 size_t wt_devices_count(const struct wt_devices *d)

@@ -41,6 +41,8 @@ void wt_devices_start(struct wt_devices *d);
 /* The scheduler's state callback (ctx is the inventory). */
 void wt_devices_state(void *ctx, long device_id, enum wt_dev_state from, enum wt_dev_state to,
 		      const char *reason);
+/* Before the scheduler is freed: later completions no longer touch it. */
+void wt_devices_stop(struct wt_devices *d);
 /* Devices in the scheduler now. */
 size_t wt_devices_count(const struct wt_devices *d);
 /* Call after the worker pool was drained and freed. */

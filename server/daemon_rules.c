@@ -172,6 +172,12 @@ static void submit(struct wt_drules *r, bool create_aggs)
 	r->busy = true;
 }
 
+void wt_drules_maintain(struct wt_drules *r)
+{
+	if (!r->busy && wt_rules_agg_pending(r->e) > 0)
+		submit(r, true);
+}
+
 void wt_drules_reload(void *drules)
 {
 	submit(drules, false);

@@ -25,6 +25,9 @@ struct wt_rules *wt_drules_engine(struct wt_drules *r);
 struct wt_dbq *wt_drules_dbq(struct wt_drules *r);
 /* Re-reads structure and rules on a worker, then commits (coalesced). */
 void wt_drules_reload(void *drules);
+/* Periodic: creates aggregate series the last commit still waits for (on a
+ * worker). */
+void wt_drules_maintain(struct wt_drules *r);
 /* The drivers' sample tap (a wt_sample_sink emit; ctx is the wt_drules). */
 void wt_drules_samples(void *ctx, const struct wt_sample *s, size_t n);
 /* Call after the worker pool was freed; writes what the alarm writer holds. */

@@ -185,6 +185,16 @@ static void kick(struct wt_series_cache *c);
 
 /* ---- the worker side ---- */
 
+static bool exec_ok(PGconn *pg, const char *sql)
+{
+	PGresult *r = PQexec(pg, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		wt_error("series cache: %s: %s", sql, PQerrorMessage(pg));
+	PQclear(r);
+	return ok;
+}
+
 static void batch_work(void *arg)
 {
 	struct batch *b = arg;
@@ -198,17 +208,33 @@ static void batch_work(void *arg)
 			return;
 		}
 	}
+	/* One transaction for the batch (one fsync, not two per series); a
+	 * savepoint per series, so one refusal (a device deleted meanwhile)
+	 * costs only that series. */
+	if (!exec_ok(c->pg, "BEGIN"))
+		return;
 	for (size_t i = 0; i < b->n; i++) {
 		struct item *it = &b->v[i];
 		int32_t eid;
 		uint32_t sid;
+		if (!exec_ok(c->pg, "SAVEPOINT s"))
+			break;
 		if (wt_registry_upsert_entity(c->pg, (int32_t)it->k.device,
 					      (enum wt_entity_kind)it->k.kind, (int)it->k.idx,
 					      it->name, 0, NULL, &eid) ||
-		    wt_registry_series(c->pg, eid, (enum wt_metric)it->k.metric, &sid))
-			continue; /* logged by the registry; id stays 0 */
+		    wt_registry_series(c->pg, eid, (enum wt_metric)it->k.metric, &sid)) {
+			/* logged by the registry; id stays 0 */
+			if (!exec_ok(c->pg, "ROLLBACK TO SAVEPOINT s"))
+				break;
+			continue;
+		}
 		it->entity = eid;
 		it->id = sid;
+	}
+	if (!exec_ok(c->pg, "COMMIT")) {
+		exec_ok(c->pg, "ROLLBACK");
+		for (size_t i = 0; i < b->n; i++)
+			b->v[i].id = 0;
 	}
 }
 
@@ -223,7 +249,7 @@ static void batch_done(void *arg, bool cancelled)
 	struct batch *b = arg;
 	struct wt_series_cache *c = b->c;
 	int64_t *devs = calloc(b->n + 1, sizeof *devs);
-	size_t nd = 0, failed = 0;
+	size_t nd = 0, failed = 0, made = 0;
 
 	c->busy = false;
 	for (size_t i = 0; i < b->n && !cancelled; i++) {
@@ -235,6 +261,7 @@ static void batch_done(void *arg, bool cancelled)
 		}
 		(void)put(c, &it->k, it->id);
 		c->created++;
+		made++;
 		const struct wt_metric_info *mi = wt_metric_info((enum wt_metric)it->k.metric);
 		if (wt_storage_register(c->storage, it->id, mi ? mi->flags : 0, 0) < 0)
 			wt_error("series cache: cannot register series %u", it->id);
@@ -268,8 +295,8 @@ static void batch_done(void *arg, bool cancelled)
 			if (i == 0 || devs[i] != devs[i - 1])
 				(void)wt_sched_rebind(c->sched, (long)devs[i]);
 	}
-	if (!cancelled && nd)
-		wt_info("series cache: %zu new series resolved", nd);
+	if (!cancelled && made)
+		wt_info("series cache: %zu new series resolved", made);
 	free(devs);
 	free(b->v);
 	free(b);

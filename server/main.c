@@ -318,6 +318,8 @@ static void on_janitor(evutil_socket_t fd, short what, void *arg)
 			d->workers_rejected = ws.rejected;
 		}
 	}
+	if (d->rules)
+		wt_drules_maintain(d->rules);
 	arm_janitor(d);
 }
 
@@ -339,6 +341,10 @@ static void teardown(struct daemon *d)
 	 * into PostgreSQL or the spool; its last closes still reach the rules
 	 * engine), then the rules (the alarm writer drains), then the
 	 * database. */
+	if (d->series)
+		wt_series_cache_set_targets(d->series, NULL, d->rules ? wt_drules_engine(d->rules) : NULL);
+	if (d->devices)
+		wt_devices_stop(d->devices);
 	if (d->sched) {
 		wt_sched_free(d->sched);
 		d->sched = NULL;

@@ -21,6 +21,10 @@ static json_t *field_schema(const struct wt_field *f)
 		s = json_pack("{s:s,s:{s:s},s:I}", "type", "array", "items", "type", "string",
 			      "maxItems", (json_int_t)(f->max_len ? f->max_len : 256));
 		break;
+	case WT_F_OBJECT:
+		s = json_pack("{s:s,s:I}", "type", "object", "maxProperties",
+			      (json_int_t)(f->max_len ? f->max_len : 256));
+		break;
 	default: s = json_object(); break;
 	}
 	if (f->doc)

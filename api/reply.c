@@ -20,6 +20,7 @@ const char *wt_http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
@@ -31,11 +32,11 @@ const char *wt_http_reason(int status)
 
 /* Headers every API reply carries: JSON is never cached or sniffed, never
  * framed, and over HTTPS browsers are told to stay on HTTPS. */
-static void common_headers(struct evhttp_request *req, bool tls, bool has_body)
+static void common_headers(struct evhttp_request *req, bool tls, const char *ctype)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	if (has_body)
-		evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+	if (ctype)
+		evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
@@ -47,14 +48,21 @@ static void common_headers(struct evhttp_request *req, bool tls, bool has_body)
 void wt_api_send_text(struct evhttp_request *req, int status, const char *json, size_t len,
 		      bool tls)
 {
+	wt_api_send_body(req, status, json ? "application/json; charset=utf-8" : NULL, json, len,
+			 tls);
+}
+
+void wt_api_send_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
+		      size_t len, bool tls)
+{
 	struct evbuffer *b = evbuffer_new();
 	/* Looked up before sending: a reply on a connection the client already
 	 * closed frees the request. */
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-	common_headers(req, tls, json != NULL);
-	if (b && json)
-		evbuffer_add(b, json, len);
+	common_headers(req, tls, body ? ctype : NULL);
+	if (b && body)
+		evbuffer_add(b, body, len);
 	evhttp_send_reply(req, status, wt_http_reason(status), b);
 	if (b)
 		evbuffer_free(b);
@@ -102,4 +110,9 @@ void wt_api_send_error(struct evhttp_request *req, int status, const char *code,
 	}
 	free(s);
 	json_decref(e);
+}
+
+void wt_api_common_headers(struct evhttp_request *req, bool tls)
+{
+	common_headers(req, tls, NULL);
 }

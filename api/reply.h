@@ -21,6 +21,13 @@ void wt_api_send_json(struct evhttp_request *req, int status, const json_t *body
 void wt_api_send_text(struct evhttp_request *req, int status, const char *json, size_t len,
 		      bool tls);
 
+/* Sends body (len bytes) with the given Content-Type, e.g. CSV. */
+void wt_api_send_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
+		      size_t len, bool tls);
+
+/* Sets the common security headers for a streamed reply (no Content-Type). */
+void wt_api_common_headers(struct evhttp_request *req, bool tls);
+
 /* Pushes queued output to the socket. Every connection is read through a
  * libevent 2.1 filter bufferevent (api/server.c), which does not pass on
  * output queued while evhttp had writing disabled: call this after

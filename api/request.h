@@ -44,6 +44,10 @@ struct wt_api_route {
 	const char *summary;           /* one line for OpenAPI */
 	const char *tag;               /* OpenAPI tag: "session", "users", ... */
 	int ok_status;                 /* status on success; 0 means 200 */
+	/* Runs on the loop after a successful worker handler, to merge the
+	 * in-memory state of the other layers (device states, alarms, stats)
+	 * that only the loop thread may read. NULL: none. */
+	wt_api_handler after;
 };
 
 #define WT_API_MAX_IDS 4
@@ -77,6 +81,8 @@ struct wt_api_req {
 	char *bearer;            /* Authorization: Bearer value or NULL */
 	char *csrf;              /* X-CSRF-Token header or NULL */
 
+	struct wt_api_layers layers; /* snapshot of the pointers, taken on the loop */
+
 	/* on the worker */
 	PGconn *db;              /* NULL for WT_RF_LOOP routes */
 	struct wt_principal who;
@@ -84,6 +90,10 @@ struct wt_api_req {
 	/* output */
 	int status;
 	json_t *reply;           /* 2xx body; NULL: 204 */
+	char *text;              /* a non-JSON 2xx body (CSV, Prometheus); wins over reply */
+	size_t text_len;
+	const char *content_type; /* of text (static string) */
+	const char *filename;     /* Content-Disposition attachment name (static), or NULL */
 	const char *err_code;    /* set by wt_api_fail: the reply is an error */
 	char err_msg[512];
 	char *set_cookie;        /* a Set-Cookie value to send */
@@ -100,6 +110,12 @@ struct wt_api_req {
 	void *conn;                  /* loop only: the connection's guard */
 };
 
+/* Sets a successful non-JSON reply (takes ownership of text, malloc'ed). */
+void wt_api_ok_text(struct wt_api_req *r, char *text, size_t len, const char *content_type,
+		    const char *filename);
+/* Fails r with 503 SERVICE_UNAVAILABLE naming the missing subsystem; returns
+ * true when it is missing (so: if (wt_api_need(r, l->rules, "rules")) return;). */
+bool wt_api_need(struct wt_api_req *r, const void *layer, const char *name);
 /* Sets a successful reply (takes ownership of body; NULL with 204). */
 void wt_api_ok(struct wt_api_req *r, int status, json_t *body);
 /* Sets an error reply: status, a stable UPPER_CASE code and a message
@@ -137,6 +153,45 @@ void wt_h_version(struct wt_api_req *r);
 void wt_h_health(struct wt_api_req *r);
 void wt_h_openapi(struct wt_api_req *r);
 void wt_h_roles(struct wt_api_req *r);
+void wt_h_health_detail(struct wt_api_req *r);
+void wt_h_health_detail_after(struct wt_api_req *r);
+void wt_h_metrics(struct wt_api_req *r);
+void wt_h_metrics_after(struct wt_api_req *r);
+void wt_h_devices_list(struct wt_api_req *r);
+void wt_h_devices_list_after(struct wt_api_req *r);
+void wt_h_devices_create(struct wt_api_req *r);
+void wt_h_device_get(struct wt_api_req *r);
+void wt_h_device_get_after(struct wt_api_req *r);
+void wt_h_devices_update(struct wt_api_req *r);
+void wt_h_devices_delete(struct wt_api_req *r);
+void wt_h_entity_update(struct wt_api_req *r);
+void wt_h_placement_set(struct wt_api_req *r);
+void wt_h_placement_delete(struct wt_api_req *r);
+void wt_h_readings(struct wt_api_req *r);
+void wt_h_structure_list(struct wt_api_req *r);
+void wt_h_structure_list_after(struct wt_api_req *r);
+void wt_h_structure_create(struct wt_api_req *r);
+void wt_h_structure_get(struct wt_api_req *r);
+void wt_h_structure_get_after(struct wt_api_req *r);
+void wt_h_structure_update(struct wt_api_req *r);
+void wt_h_structure_delete(struct wt_api_req *r);
+void wt_h_alarms_list(struct wt_api_req *r);
+void wt_h_alarm_get(struct wt_api_req *r);
+void wt_h_alarm_ack(struct wt_api_req *r);
+void wt_h_alarm_ack_after(struct wt_api_req *r);
+void wt_h_audit_list(struct wt_api_req *r);
+void wt_h_audit_update(struct wt_api_req *r);
+void wt_h_audit_comment(struct wt_api_req *r);
+void wt_h_export_readings(struct wt_api_req *r);
+void wt_h_export_devices(struct wt_api_req *r);
+void wt_h_export_devices_after(struct wt_api_req *r);
+void wt_h_export_alarms(struct wt_api_req *r);
+void wt_h_export_audit(struct wt_api_req *r);
+
+/* Latest values (5 s level, last two minutes, memory included) of series
+ * ids[0..n) (0 = none): out[i] NaN and ts[i] 0 when there is none. Worker. */
+int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *out, int64_t *ts)
+	__attribute__((warn_unused_result));
 
 /* The OpenAPI 3 document built from the table (openapi.c). */
 json_t *wt_openapi_document(void);

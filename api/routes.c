@@ -49,40 +49,186 @@ static const struct wt_field token_create_body[] = {
 	{NULL},
 };
 
+static const struct wt_field device_create_body[] = {
+	{"name", WT_F_STRING, true, 200, "display name"},
+	{"protocol", WT_F_STRING, true, 16, "snmp, modbus or redfish"},
+	{"address", WT_F_STRING, true, 253, "host name or IP address"},
+	{"port", WT_F_INTEGER, false, 0, "TCP/UDP port (161, 502 or 443 by protocol)"},
+	{"unit", WT_F_INTEGER, false, 0, "daisy-chain unit or Modbus unit id (0)"},
+	{"credentials", WT_F_OBJECT, false, 16,
+	 "write-only: {community} | {user, auth_pass, priv_pass, auth, priv, level} | {user, password, tls, insecure}"},
+	{"rating_a", WT_F_NUMBER, false, 0, "rated current, A"},
+	{"feed", WT_F_STRING, false, 8, "A, B, C, D or none"},
+	{"location", WT_F_STRING, false, 200, "free text"},
+	{NULL},
+};
+
+static const struct wt_field device_update_body[] = {
+	{"name", WT_F_STRING, false, 200, "display name"},
+	{"protocol", WT_F_STRING, false, 16, "snmp, modbus or redfish"},
+	{"address", WT_F_STRING, false, 253, "host name or IP address"},
+	{"port", WT_F_INTEGER, false, 0, "TCP/UDP port"},
+	{"unit", WT_F_INTEGER, false, 0, "daisy-chain unit or Modbus unit id"},
+	{"credentials", WT_F_OBJECT, false, 16, "write-only; replaces the stored credentials whole"},
+	{"rating_a", WT_F_NUMBER, false, 0, "rated current, A"},
+	{"feed", WT_F_STRING, false, 8, "A, B, C, D or none"},
+	{"location", WT_F_STRING, false, 200, "free text"},
+	{NULL},
+};
+
+static const struct wt_field entity_update_body[] = {
+	{"name", WT_F_STRING, false, 200, "name of the outlet, inlet, branch or sensor"},
+	{"on_delay_s", WT_F_INTEGER, false, 0, "outlets: delay before switching on, s"},
+	{"off_delay_s", WT_F_INTEGER, false, 0, "outlets: delay before switching off, s"},
+	{NULL},
+};
+
+static const struct wt_field placement_body[] = {
+	{"rack_id", WT_F_INTEGER, true, 0, "the rack"},
+	{"feed", WT_F_STRING, false, 8, "A, B, C, D or none"},
+	{NULL},
+};
+
+static const struct wt_field element_create_body[] = {
+	{"kind", WT_F_STRING, true, 16, "datacenter, room, row or rack"},
+	{"name", WT_F_STRING, true, 200, "display name"},
+	{"parent_id", WT_F_INTEGER, false, 0, "the element above (none for a data centre)"},
+	{"budget_w", WT_F_NUMBER, false, 0, "racks: power budget, W"},
+	{"budget_a", WT_F_NUMBER, false, 0, "racks: current budget per phase, A"},
+	{NULL},
+};
+
+static const struct wt_field element_update_body[] = {
+	{"name", WT_F_STRING, false, 200, "display name"},
+	{"parent_id", WT_F_INTEGER, false, 0, "move under another element of the level above"},
+	{"budget_w", WT_F_NUMBER, false, 0, "racks: power budget, W (0: none)"},
+	{"budget_a", WT_F_NUMBER, false, 0, "racks: current budget per phase, A (0: none)"},
+	{NULL},
+};
+
+static const struct wt_field ack_body[] = {
+	{"comment", WT_F_STRING, false, 1000, "why, what is being done"},
+	{NULL},
+};
+
+static const struct wt_field audit_update_body[] = {
+	{"state", WT_F_STRING, true, 16, "open, investigating or done"},
+	{"comment", WT_F_STRING, false, 1000, "a comment recorded with the change"},
+	{NULL},
+};
+
+static const struct wt_field audit_comment_body[] = {
+	{"comment", WT_F_STRING, true, 1000, "the comment"},
+	{NULL},
+};
+
 const struct wt_api_route wt_api_routes[] = {
 	{WT_GET, "/api/v1/version", WT_P_PUBLIC, WT_RF_LOOP, NULL, wt_h_version,
-	 "Server version and API level", "meta", 200},
+	 "Server version and API level", "meta", 200, NULL},
 	{WT_GET, "/api/v1/health", WT_P_PUBLIC, WT_RF_LOOP, NULL, wt_h_health,
-	 "Basic health: up, database reachable", "meta", 200},
+	 "Basic health: up, database reachable", "meta", 200, NULL},
 	{WT_GET, "/api/v1/openapi.json", WT_P_PUBLIC, WT_RF_LOOP, NULL, wt_h_openapi,
-	 "This OpenAPI 3 document", "meta", 200},
+	 "This OpenAPI 3 document", "meta", 200, NULL},
 	{WT_GET, "/api/v1/roles", WT_P_READ, WT_RF_LOOP, NULL, wt_h_roles,
-	 "Roles and the permissions each grants", "meta", 200},
+	 "Roles and the permissions each grants", "meta", 200, NULL},
 
 	{WT_POST, "/api/v1/session", WT_P_PUBLIC, WT_RF_NO_CSRF, login_body, wt_h_login,
-	 "Log in: sets the session cookie, returns the CSRF token", "session", 200},
+	 "Log in: sets the session cookie, returns the CSRF token", "session", 200, NULL},
 	{WT_GET, "/api/v1/session", WT_P_AUTH, 0, NULL, wt_h_whoami,
-	 "Who am I: user, roles, permissions", "session", 200},
+	 "Who am I: user, roles, permissions", "session", 200, NULL},
 	{WT_DELETE, "/api/v1/session", WT_P_AUTH, WT_RF_MUST_CHANGE_OK, NULL, wt_h_logout,
-	 "Log out: ends this session", "session", 204},
+	 "Log out: ends this session", "session", 204, NULL},
 	{WT_POST, "/api/v1/session/password", WT_P_AUTH, WT_RF_MUST_CHANGE_OK, password_body,
-	 wt_h_change_password, "Change my password (local accounts)", "session", 204},
+	 wt_h_change_password, "Change my password (local accounts)", "session", 204, NULL},
 
-	{WT_GET, "/api/v1/users", WT_P_USERS, 0, NULL, wt_h_users_list, "List users", "users", 200},
+	{WT_GET, "/api/v1/users", WT_P_USERS, 0, NULL, wt_h_users_list, "List users", "users", 200, NULL},
 	{WT_POST, "/api/v1/users", WT_P_USERS, 0, user_create_body, wt_h_users_create,
-	 "Create a local user", "users", 201},
-	{WT_GET, "/api/v1/users/{id}", WT_P_USERS, 0, NULL, wt_h_users_get, "One user", "users", 200},
+	 "Create a local user", "users", 201, NULL},
+	{WT_GET, "/api/v1/users/{id}", WT_P_USERS, 0, NULL, wt_h_users_get, "One user", "users", 200, NULL},
 	{WT_PATCH, "/api/v1/users/{id}", WT_P_USERS, 0, user_update_body, wt_h_users_update,
-	 "Change a user's roles, password, names or state", "users", 200},
+	 "Change a user's roles, password, names or state", "users", 200, NULL},
 	{WT_DELETE, "/api/v1/users/{id}", WT_P_USERS, 0, NULL, wt_h_users_delete,
-	 "Delete a user, their sessions and tokens", "users", 204},
+	 "Delete a user, their sessions and tokens", "users", 204, NULL},
 
 	{WT_GET, "/api/v1/tokens", WT_P_AUTH, 0, NULL, wt_h_tokens_list,
-	 "My API tokens (all users' with ?all=1 for user admins)", "tokens", 200},
+	 "My API tokens (all users' with ?all=1 for user admins)", "tokens", 200, NULL},
 	{WT_POST, "/api/v1/tokens", WT_P_AUTH, 0, token_create_body, wt_h_tokens_create,
-	 "Create an API token; the secret is shown once", "tokens", 201},
+	 "Create an API token; the secret is shown once", "tokens", 201, NULL},
 	{WT_DELETE, "/api/v1/tokens/{id}", WT_P_AUTH, 0, NULL, wt_h_tokens_revoke,
-	 "Revoke a token", "tokens", 204},
+	 "Revoke a token", "tokens", 204, NULL},
+	{WT_GET, "/api/v1/health/detail", WT_P_READ, 0, NULL, wt_h_health_detail,
+	 "Health of every subsystem: storage, spool, scheduler, workers", "meta", 200,
+	 wt_h_health_detail_after},
+	{WT_GET, "/metrics", WT_P_READ, 0, NULL, wt_h_metrics,
+	 "Prometheus metrics (text format 0.0.4): polls, failures, queues, spool, write latency",
+	 "meta", 200, wt_h_metrics_after},
+
+	{WT_GET, "/api/v1/devices", WT_P_READ, 0, NULL, wt_h_devices_list,
+	 "Devices: ?filter=all|assigned|unassigned&q=name&sort=name|type|alarm|chain", "devices",
+	 200, wt_h_devices_list_after},
+	{WT_POST, "/api/v1/devices", WT_P_CONFIGURE, 0, device_create_body, wt_h_devices_create,
+	 "Add a device (credentials are write-only)", "devices", 201, wt_h_device_get_after},
+	{WT_GET, "/api/v1/devices/{id}", WT_P_READ, 0, NULL, wt_h_device_get,
+	 "One device: identity, totals, inlets, phases, branches, outlets, sensors with live readings",
+	 "devices", 200, wt_h_device_get_after},
+	{WT_PATCH, "/api/v1/devices/{id}", WT_P_CONFIGURE, 0, device_update_body,
+	 wt_h_devices_update, "Edit a device: name, endpoint, credentials, rating, feed, location",
+	 "devices", 200, wt_h_device_get_after},
+	{WT_DELETE, "/api/v1/devices/{id}", WT_P_CONFIGURE, 0, NULL, wt_h_devices_delete,
+	 "Remove a device and its history", "devices", 204, NULL},
+	{WT_PATCH, "/api/v1/devices/{id}/entities/{id}", WT_P_CONFIGURE, 0, entity_update_body,
+	 wt_h_entity_update, "Name an outlet, inlet, branch or sensor; outlet delays", "devices",
+	 200, NULL},
+	{WT_PUT, "/api/v1/devices/{id}/placement", WT_P_CONFIGURE, 0, placement_body,
+	 wt_h_placement_set, "Assign a device to a rack and feed", "structure", 200, NULL},
+	{WT_DELETE, "/api/v1/devices/{id}/placement", WT_P_CONFIGURE, 0, NULL,
+	 wt_h_placement_delete, "Unassign a device from its rack", "structure", 204, NULL},
+
+	{WT_GET, "/api/v1/readings", WT_P_READ, 0, NULL, wt_h_readings,
+	 "Time series: ?series=1,2&from=&to=|range=rt|4h|3d|1w|1m|1y&resolution=5s|hour|day|auto&points=N",
+	 "readings", 200, NULL},
+
+	{WT_GET, "/api/v1/structure", WT_P_READ, 0, NULL, wt_h_structure_list,
+	 "Data centres, rooms, rows and racks with status and aggregates", "structure", 200,
+	 wt_h_structure_list_after},
+	{WT_POST, "/api/v1/structure", WT_P_CONFIGURE, 0, element_create_body,
+	 wt_h_structure_create, "Create a data centre, room, row or rack", "structure", 201,
+	 wt_h_structure_get_after},
+	{WT_GET, "/api/v1/structure/{id}", WT_P_READ, 0, NULL, wt_h_structure_get,
+	 "One element: status, aggregates, children, devices", "structure", 200,
+	 wt_h_structure_get_after},
+	{WT_PATCH, "/api/v1/structure/{id}", WT_P_CONFIGURE, 0, element_update_body,
+	 wt_h_structure_update, "Rename, move or set the budgets of an element", "structure", 200,
+	 wt_h_structure_get_after},
+	{WT_DELETE, "/api/v1/structure/{id}", WT_P_CONFIGURE, 0, NULL, wt_h_structure_delete,
+	 "Delete an element (?cascade=1: with its subtree; devices are unassigned)", "structure",
+	 200, NULL},
+
+	{WT_GET, "/api/v1/alarms", WT_P_READ, 0, NULL, wt_h_alarms_list,
+	 "Alarms and history: ?state=active|cleared|all&severity=&acknowledged=&device_id=&from=&to=",
+	 "alarms", 200, NULL},
+	{WT_GET, "/api/v1/alarms/{id}", WT_P_READ, 0, NULL, wt_h_alarm_get, "One alarm", "alarms",
+	 200, NULL},
+	{WT_POST, "/api/v1/alarms/{id}/ack", WT_P_CONFIGURE, 0, ack_body, wt_h_alarm_ack,
+	 "Acknowledge an alarm with a comment", "alarms", 200, wt_h_alarm_ack_after},
+
+	{WT_GET, "/api/v1/audit", WT_P_READ, 0, NULL, wt_h_audit_list,
+	 "Audit log: ?severity=&state=open|investigating|done&category=&from=&to=&limit=", "audit",
+	 200, NULL},
+	{WT_PATCH, "/api/v1/audit/{id}", WT_P_CONFIGURE, 0, audit_update_body, wt_h_audit_update,
+	 "Change an audit entry's state, with an optional comment", "audit", 200, NULL},
+	{WT_POST, "/api/v1/audit/{id}/comments", WT_P_CONFIGURE, 0, audit_comment_body,
+	 wt_h_audit_comment, "Comment on an audit entry", "audit", 201, NULL},
+
+	{WT_GET, "/api/v1/export/readings.csv", WT_P_READ, 0, NULL, wt_h_export_readings,
+	 "CSV of a readings query (same parameters as /readings)", "export", 200, NULL},
+	{WT_GET, "/api/v1/export/devices.csv", WT_P_READ, 0, NULL, wt_h_export_devices,
+	 "CSV of the device list (same parameters as /devices)", "export", 200,
+	 wt_h_export_devices_after},
+	{WT_GET, "/api/v1/export/alarms.csv", WT_P_READ, 0, NULL, wt_h_export_alarms,
+	 "CSV of the alarm list (same parameters as /alarms)", "export", 200, NULL},
+	{WT_GET, "/api/v1/export/audit.csv", WT_P_READ, 0, NULL, wt_h_export_audit,
+	 "CSV of the audit log (same parameters as /audit)", "export", 200, NULL},
 };
 const size_t wt_api_nroutes = sizeof(wt_api_routes) / sizeof(wt_api_routes[0]);
 

@@ -86,6 +86,30 @@ void wt_api_ok(struct wt_api_req *r, int status, json_t *body)
 	r->err_code = NULL;
 }
 
+void wt_api_ok_text(struct wt_api_req *r, char *text, size_t len, const char *content_type,
+		    const char *filename)
+{
+	json_decref(r->reply);
+	r->reply = NULL;
+	free(r->text);
+	r->text = text;
+	r->text_len = len;
+	r->content_type = content_type;
+	r->filename = filename;
+	r->status = 200;
+	r->err_code = NULL;
+}
+
+bool wt_api_need(struct wt_api_req *r, const void *layer, const char *name)
+{
+	if (layer)
+		return false;
+	r->retry_after = 5;
+	wt_api_fail(r, 503, "SERVICE_UNAVAILABLE", "the %s subsystem is not running in this server",
+		    name);
+	return true;
+}
+
 void wt_api_fail(struct wt_api_req *r, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
@@ -94,6 +118,8 @@ void wt_api_fail(struct wt_api_req *r, int status, const char *code, const char 
 	va_end(ap);
 	json_decref(r->reply);
 	r->reply = NULL;
+	free(r->text);
+	r->text = NULL;
 	r->status = status;
 	r->err_code = code;
 }
@@ -254,6 +280,7 @@ static void req_free(struct wt_api_req *r)
 {
 	json_decref(r->body);
 	json_decref(r->reply);
+	free(r->text);
 	free(r->query);
 	free(r->session_cookie);
 	free(r->bearer);
@@ -300,9 +327,17 @@ static void send_result(struct wt_api_req *r)
 	wt_debug("api: %s %s %s -> %d%s%s (%s)", r->peer, wt_method_name(r->method), r->route->path,
 		 r->status ? r->status : 200, r->err_code ? " " : "", r->err_code ? r->err_code : "",
 		 r->who.authenticated ? r->who.username : "-");
-	if (r->err_code)
+	if (r->err_code) {
 		wt_api_send_error(r->http, r->status, r->err_code, r->err_msg, r->tls);
-	else
+	} else if (r->text) {
+		if (r->filename) {
+			char cd[160];
+			snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", r->filename);
+			evhttp_add_header(h, "Content-Disposition", cd);
+		}
+		wt_api_send_body(r->http, r->status ? r->status : 200, r->content_type, r->text,
+				 r->text_len, r->tls);
+	} else
 		wt_api_send_json(r->http, r->status ? r->status : 200, r->reply, r->tls);
 	r->http = NULL;
 }
@@ -330,6 +365,8 @@ static void job_done(void *arg, bool cancelled)
 	struct wt_api *api = r->api;
 	if (cancelled)
 		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server is stopping");
+	else if (!r->err_code && r->route->after && r->who.authenticated)
+		r->route->after(r);
 	send_result(r);
 	req_free(r);
 	api_unref(api);
@@ -490,6 +527,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	r->body = body;
 	r->tls = l->tls;
 	r->http = req;
+	r->layers = api->layers;
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
 	r->query = q ? strdup(q) : NULL;
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);

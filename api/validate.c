@@ -12,6 +12,7 @@ const char *wt_field_type_name(enum wt_field_type t)
 	case WT_F_NUMBER: return "number";
 	case WT_F_BOOLEAN: return "boolean";
 	case WT_F_STRING_ARRAY: return "array of strings";
+	case WT_F_OBJECT: return "object";
 	}
 	return "?";
 }
@@ -40,6 +41,7 @@ static const char *expected(enum wt_field_type t)
 	case WT_F_NUMBER: return "a number";
 	case WT_F_BOOLEAN: return "a boolean";
 	case WT_F_STRING_ARRAY: return "an array of strings";
+	case WT_F_OBJECT: return "an object";
 	}
 	return "?";
 }
@@ -85,6 +87,26 @@ static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whyle
 			if (!json_is_string(item) || json_string_length(item) > 256) {
 				snprintf(why, whylen, "field \"%s\": item %zu: expected a string, got %s",
 					 f->name, i, json_kind(item));
+				return false;
+			}
+		}
+		return true;
+	}
+	case WT_F_OBJECT: {
+		if (!json_is_object(v))
+			break;
+		if (json_object_size(v) > max) {
+			snprintf(why, whylen, "field \"%s\": more than %zu keys", f->name, max);
+			return false;
+		}
+		const char *k;
+		json_t *item;
+		json_object_foreach(v, k, item) {
+			if (!(json_is_string(item) || json_is_boolean(item) || json_is_integer(item)) ||
+			    (json_is_string(item) && json_string_length(item) > 1024) || strlen(k) > 64) {
+				snprintf(why, whylen,
+					 "field \"%s\": key \"%.64s\": expected a string, boolean or integer, got %s",
+					 f->name, k, json_kind(item));
 				return false;
 			}
 		}

@@ -15,6 +15,7 @@ enum wt_field_type {
 	WT_F_NUMBER,        /* integer or real */
 	WT_F_BOOLEAN,
 	WT_F_STRING_ARRAY,
+	WT_F_OBJECT,        /* a flat object: string, boolean or integer values (max_len: most keys) */
 };
 
 struct wt_field {

@@ -1,0 +1,721 @@
+/* /api/v1/devices: the fleet list (filters, search, sorting, load vs rating,
+ * worst alarm, state), one device's identity and live readings, adding and
+ * editing devices and naming their parts. Credentials are write-only: they
+ * are stored for the pollers and never leave the server again. */
+#include "auth.h"
+#include "db.h"
+#include "log.h"
+#include "qparam.h"
+#include "request.h"
+
+#include "pollers/sched.h"
+#include "storage/query.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static json_t *col_str(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? json_null() : json_string(PQgetvalue(res, row, col));
+}
+
+static json_t *col_int(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? json_null()
+					  : json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+static json_t *col_real(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? json_null()
+					  : json_real(strtod(PQgetvalue(res, row, col), NULL));
+}
+
+static int atoi_safe(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return end == s ? 0 : (int)v;
+}
+
+static const char *severity_name(int s)
+{
+	return s >= 2 ? "critical" : s == 1 ? "warning" : "none";
+}
+
+int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *out, int64_t *ts)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i] = 0.0 / 0.0;
+		ts[i] = 0;
+	}
+	if (n == 0)
+		return 0;
+	/* wt_query wants ascending, distinct ids. */
+	uint32_t *sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i])
+			sorted[m++] = ids[i];
+	for (size_t i = 1; i < m; i++)
+		for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			uint32_t t = sorted[j];
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++)
+		if (u == 0 || sorted[u - 1] != sorted[i])
+			sorted[u++] = sorted[i];
+	if (u == 0) {
+		free(sorted);
+		return 0;
+	}
+	int64_t to = now_ms() + 5000;
+	struct wt_query_result q;
+	/* The last two minutes at 5 s: the latest bucket of a device polled
+	 * at any sane interval, from memory when not yet written. */
+	int rc = wt_query(r->db, r->layers.storage, sorted, u, to - 120000, to, WT_LEVEL_5S, 0, &q);
+	if (rc < 0) {
+		free(sorted);
+		return rc;
+	}
+	for (size_t k = 0; k < q.nseries; k++) {
+		const struct wt_query_series *qs = &q.series[k];
+		if (qs->n == 0)
+			continue;
+		const struct wt_point *p = &qs->pts[qs->n - 1];
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == qs->series) {
+				out[i] = p->avg;
+				ts[i] = p->ts_ms;
+			}
+	}
+	wt_query_result_free(&q);
+	free(sorted);
+	return 0;
+}
+
+/* ---- list ---- */
+
+#define DEV_COLS                                                                               \
+	"d.id, d.name, d.protocol, d.address, d.port, d.unit, d.vendor, d.model, d.rating_a,   \
+	d.phases, d.feed, d.rack_id, rk.name, d.location, d.state,                              \
+	(SELECT count(*) FROM entities e WHERE e.device_id = d.id AND e.kind = 'outlet'),      \
+	coalesce((SELECT max(CASE a.severity WHEN 'critical' THEN 2 ELSE 1 END) FROM alarms a  \
+	  WHERE a.device_id = d.id AND a.active), 0),                                          \
+	(SELECT min(s.id) FROM series s JOIN entities e ON e.id = s.entity_id                   \
+	  WHERE e.device_id = d.id AND e.kind = 'total' AND s.metric = 3),                       \
+	(SELECT min(s.id) FROM series s JOIN entities e ON e.id = s.entity_id                   \
+	  WHERE e.device_id = d.id AND e.kind = 'total' AND s.metric = 7),                       \
+	d.serial, d.firmware, d.profile, d.credentials <> '{}'::jsonb, d.info, "               \
+	WT_SQL_ISO("d.created_at") ", " WT_SQL_ISO("d.updated_at")
+
+static json_t *device_row(PGresult *res, int i)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "id", col_int(res, i, 0));
+	json_object_set_new(j, "name", col_str(res, i, 1));
+	json_object_set_new(j, "protocol", col_str(res, i, 2));
+	json_object_set_new(j, "address", col_str(res, i, 3));
+	json_object_set_new(j, "port", col_int(res, i, 4));
+	json_object_set_new(j, "unit", col_int(res, i, 5));
+	json_object_set_new(j, "vendor", col_str(res, i, 6));
+	json_object_set_new(j, "model", col_str(res, i, 7));
+	json_object_set_new(j, "rating_a", col_real(res, i, 8));
+	json_object_set_new(j, "phases", col_int(res, i, 9));
+	json_object_set_new(j, "feed", col_str(res, i, 10));
+	json_object_set_new(j, "rack_id", col_int(res, i, 11));
+	json_object_set_new(j, "rack", col_str(res, i, 12));
+	json_object_set_new(j, "location", col_str(res, i, 13));
+	json_object_set_new(j, "state", col_str(res, i, 14));
+	json_object_set_new(j, "outlets", col_int(res, i, 15));
+	json_object_set_new(j, "worst_alarm",
+			    json_string(severity_name(atoi_safe(PQgetvalue(res, i, 16)))));
+	return j;
+}
+
+static const char *order_by(const char *sort)
+{
+	if (strcmp(sort, "name") == 0)
+		return "lower(d.name), d.id";
+	if (strcmp(sort, "type") == 0)
+		return "d.protocol, lower(coalesce(d.vendor, '')), lower(coalesce(d.model, '')), "
+		       "lower(d.name), d.id";
+	if (strcmp(sort, "alarm") == 0)
+		return "17 DESC, lower(d.name), d.id";
+	if (strcmp(sort, "chain") == 0)
+		return "d.protocol, d.address, d.port, d.unit, d.id";
+	return NULL;
+}
+
+void wt_h_devices_list(struct wt_api_req *r)
+{
+	char filter[16] = "all", q[130] = "", sort[16] = "name", sql[2048], st[6];
+	if (wt_qp_get(r->query, "filter", filter, sizeof(filter)) &&
+	    strcmp(filter, "all") != 0 && strcmp(filter, "assigned") != 0 &&
+	    strcmp(filter, "unassigned") != 0) {
+		wt_api_fail(r, 400, "INVALID_QUERY",
+			    "parameter \"filter\": expected all, assigned or unassigned");
+		return;
+	}
+	if (!wt_qp_get(r->query, "q", q, sizeof(q)) && strstr(r->query ? r->query : "", "q=")) {
+		wt_api_fail(r, 400, "INVALID_QUERY", "parameter \"q\": at most 128 bytes");
+		return;
+	}
+	wt_qp_get(r->query, "sort", sort, sizeof(sort));
+	const char *ob = order_by(sort);
+	if (!ob) {
+		wt_api_fail(r, 400, "INVALID_QUERY",
+			    "parameter \"sort\": expected name, type, alarm or chain");
+		return;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
+		 " WHERE ($1 = 'all' OR ($1 = 'assigned') = (d.rack_id IS NOT NULL))"
+		 " AND ($2 = '' OR strpos(lower(d.name), lower($2)) > 0)"
+		 " ORDER BY %s",
+		 ob);
+	const char *p[] = {filter, q};
+	PGresult *res = wt_api_db_exec(r->db, sql, 2, p, st);
+	if (!res) {
+		wt_api_fail_db(r, "listing devices");
+		return;
+	}
+	int n = PQntuples(res);
+	uint32_t *cur = calloc((size_t)n + 1, sizeof(*cur));
+	uint32_t *pow = calloc((size_t)n + 1, sizeof(*pow));
+	double *cv = calloc((size_t)n + 1, sizeof(double));
+	double *pv = calloc((size_t)n + 1, sizeof(double));
+	int64_t *ts = calloc((size_t)n + 1, sizeof(int64_t));
+	if (!cur || !pow || !cv || !pv || !ts) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		cur[i] = PQgetisnull(res, i, 17) ? 0 : (uint32_t)atoi_safe(PQgetvalue(res, i, 17));
+		pow[i] = PQgetisnull(res, i, 18) ? 0 : (uint32_t)atoi_safe(PQgetvalue(res, i, 18));
+	}
+	if (wt_api_latest(r, cur, (size_t)n, cv, ts) < 0 ||
+	    wt_api_latest(r, pow, (size_t)n, pv, ts) < 0) {
+		wt_api_fail_db(r, "reading the latest load");
+		goto out;
+	}
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *j = device_row(res, i);
+		json_object_set_new(j, "load_a", cv[i] == cv[i] ? json_real(cv[i]) : json_null());
+		json_object_set_new(j, "power_w", pv[i] == pv[i] ? json_real(pv[i]) : json_null());
+		double rating = PQgetisnull(res, i, 8) ? 0 : strtod(PQgetvalue(res, i, 8), NULL);
+		json_object_set_new(j, "load_pct",
+				    cv[i] == cv[i] && rating > 0 ? json_real(100.0 * cv[i] / rating)
+								   : json_null());
+		json_array_append_new(a, j);
+	}
+	wt_api_ok(r, 200, json_pack("{s:o,s:i}", "devices", a, "count", n));
+out:
+	free(cur);
+	free(pow);
+	free(cv);
+	free(pv);
+	free(ts);
+	PQclear(res);
+}
+
+/* On the loop: the scheduler's view of each device is fresher than the
+ * state column the inventory writes back. */
+static void merge_state(struct wt_api_req *r, json_t *dev)
+{
+	struct wt_sched *s = r->layers.sched;
+	if (!s)
+		return;
+	struct wt_dev_status ds;
+	json_int_t id = json_integer_value(json_object_get(dev, "id"));
+	if (wt_sched_status(s, (long)id, &ds) == 0) {
+		json_object_set_new(dev, "state", json_string(wt_dev_state_name(ds.state)));
+		if (ds.reason[0] && ds.state != WT_DEV_OK)
+			json_object_set_new(dev, "state_reason", json_string(ds.reason));
+	}
+}
+
+void wt_h_devices_list_after(struct wt_api_req *r)
+{
+	json_t *a = json_object_get(r->reply, "devices");
+	size_t i;
+	json_t *d;
+	json_array_foreach(a, i, d)
+		merge_state(r, d);
+}
+
+/* ---- one device ---- */
+
+static const char *metric_name(int m);
+
+void wt_h_device_get(struct wt_api_req *r)
+{
+	char id[24], st[6];
+	snprintf(id, sizeof(id), "%lld", (long long)r->ids[0]);
+	const char *p[] = {id};
+	PGresult *res = wt_api_db_exec(
+		r->db,
+		"SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
+		" WHERE d.id = $1",
+		1, p, st);
+	if (!res) {
+		wt_api_fail_db(r, "reading the device");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		wt_api_fail(r, 404, "DEVICE_NOT_FOUND", "device %s does not exist", id);
+		return;
+	}
+	json_t *dev = device_row(res, 0);
+	json_object_set_new(dev, "serial", col_str(res, 0, 19));
+	json_object_set_new(dev, "firmware", col_str(res, 0, 20));
+	json_object_set_new(dev, "profile", col_str(res, 0, 21));
+	json_object_set_new(dev, "credentials_set", json_boolean(strcmp(PQgetvalue(res, 0, 22), "t") == 0));
+	json_object_set_new(dev, "info", json_loads(PQgetvalue(res, 0, 23), 0, NULL));
+	json_object_set_new(dev, "created_at", col_str(res, 0, 24));
+	json_object_set_new(dev, "updated_at", col_str(res, 0, 25));
+	PQclear(res);
+
+	res = wt_api_db_exec(r->db,
+			     "SELECT e.id, e.kind, e.idx, e.name, e.parent_id, e.attributes,"
+			     " coalesce(array_agg(s.id ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}'),"
+			     " coalesce(array_agg(s.metric ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}')"
+			     " FROM entities e LEFT JOIN series s ON s.entity_id = e.id"
+			     " WHERE e.device_id = $1 GROUP BY e.id ORDER BY"
+			     " array_position(ARRAY['total','inlet','phase','branch','outlet','sensor',"
+			     "'battery','bypass','output'], e.kind), e.idx",
+			     1, p, st);
+	if (!res) {
+		json_decref(dev);
+		wt_api_fail_db(r, "reading the device's parts");
+		return;
+	}
+	int n = PQntuples(res);
+	/* Gather every series id, read their latest values in one query. */
+	size_t cap = 64, nser = 0;
+	uint32_t *ser = malloc(cap * sizeof(*ser));
+	int *met = malloc(cap * sizeof(*met));
+	int *owner = malloc(cap * sizeof(*owner));
+	for (int i = 0; i < n && ser && met && owner; i++) {
+		const char *ids = PQgetvalue(res, i, 6), *mets = PQgetvalue(res, i, 7);
+		while (*ids && *mets) {
+			while (*ids == '{' || *ids == ',')
+				ids++;
+			while (*mets == '{' || *mets == ',')
+				mets++;
+			if (*ids == '}' || !*ids)
+				break;
+			char *e1, *e2;
+			long sid = strtol(ids, &e1, 10), m = strtol(mets, &e2, 10);
+			if (e1 == ids || e2 == mets)
+				break;
+			ids = e1;
+			mets = e2;
+			if (nser == cap) {
+				cap *= 2;
+				uint32_t *s2 = realloc(ser, cap * sizeof(*ser));
+				if (s2)
+					ser = s2;
+				int *m2 = realloc(met, cap * sizeof(*met));
+				if (m2)
+					met = m2;
+				int *o2 = realloc(owner, cap * sizeof(*owner));
+				if (o2)
+					owner = o2;
+				if (!s2 || !m2 || !o2)
+					break;
+			}
+			ser[nser] = (uint32_t)sid;
+			met[nser] = (int)m;
+			owner[nser] = i;
+			nser++;
+		}
+	}
+	double *val = calloc(nser + 1, sizeof(double));
+	int64_t *ts = calloc(nser + 1, sizeof(int64_t));
+	if (!ser || !met || !owner || !val || !ts) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		goto out;
+	}
+	if (wt_api_latest(r, ser, nser, val, ts) < 0) {
+		wt_api_fail_db(r, "reading the latest values");
+		goto out;
+	}
+	json_t *groups = json_object();
+	int64_t newest = 0;
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_object();
+		json_object_set_new(e, "id", col_int(res, i, 0));
+		json_object_set_new(e, "index", col_int(res, i, 2));
+		json_object_set_new(e, "name", col_str(res, i, 3));
+		json_object_set_new(e, "parent_id", col_int(res, i, 4));
+		json_t *attrs = json_loads(PQgetvalue(res, i, 5), 0, NULL);
+		json_object_set_new(e, "attributes", attrs ? attrs : json_object());
+		json_t *readings = json_object(), *series = json_object();
+		for (size_t k = 0; k < nser; k++) {
+			if (owner[k] != i)
+				continue;
+			const char *mn = metric_name(met[k]);
+			json_object_set_new(series, mn, json_integer(ser[k]));
+			if (val[k] == val[k])
+				json_object_set_new(readings, mn, json_real(val[k]));
+			if (ts[k] > newest)
+				newest = ts[k];
+		}
+		json_object_set_new(e, "readings", readings);
+		json_object_set_new(e, "series", series);
+		const char *kind = PQgetvalue(res, i, 1);
+		char key[24];
+		snprintf(key, sizeof(key), "%ss", kind); /* "outlets", "phases", ... */
+		if (strcmp(kind, "total") == 0) {
+			json_object_set(dev, "totals", e);
+			json_decref(e);
+			continue;
+		}
+		json_t *g = json_object_get(groups, key);
+		if (!g) {
+			g = json_array();
+			json_object_set_new(groups, key, g);
+		}
+		json_array_append_new(g, e);
+	}
+	json_object_update(dev, groups);
+	json_decref(groups);
+	if (newest) {
+		time_t t = (time_t)(newest / 1000);
+		struct tm tm;
+		char iso[32];
+		gmtime_r(&t, &tm);
+		strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(dev, "readings_at", json_string(iso));
+	} else {
+		json_object_set_new(dev, "readings_at", json_null());
+	}
+	wt_api_ok(r, 200, dev);
+	dev = NULL;
+out:
+	json_decref(dev);
+	free(ser);
+	free(met);
+	free(owner);
+	free(val);
+	free(ts);
+	PQclear(res);
+}
+
+void wt_h_device_get_after(struct wt_api_req *r)
+{
+	merge_state(r, r->reply);
+	struct wt_sched *s = r->layers.sched;
+	struct wt_dev_status ds;
+	if (s && wt_sched_status(s, (long)r->ids[0], &ds) == 0)
+		json_object_set_new(r->reply, "polling",
+				    json_pack("{s:i,s:i,s:I,s:I,s:I}", "fails", ds.fails,
+					      "interval_ms", ds.interval_ms, "polls", (json_int_t)ds.polls,
+					      "ok", (json_int_t)ds.ok, "missed", (json_int_t)ds.missed));
+}
+
+static const char *metric_name(int m)
+{
+	static const char *names[] = {
+		"voltage", "voltage_peak", "voltage_dip", "current", "current_peak",
+		"neutral_current", "residual_current", "power_active", "power_apparent",
+		"power_reactive", "power_factor", "energy_active", "energy_apparent", "frequency",
+		"thd_voltage", "thd_current", "crest_factor", "phase_angle", "temperature",
+		"humidity", "battery_charge", "battery_runtime", "load_percent", "outlet_state",
+		"breaker_tripped", "on_battery", "low_battery", "overload", "contact", "leak",
+		"current_rating", "headroom",
+	};
+	return m >= 0 && (size_t)m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
+}
+
+/* ---- create and edit ---- */
+
+static bool valid_feed(const char *f)
+{
+	return !f || strcmp(f, "A") == 0 || strcmp(f, "B") == 0 || strcmp(f, "C") == 0 ||
+	       strcmp(f, "D") == 0 || strcmp(f, "none") == 0;
+}
+
+static int default_port(const char *proto)
+{
+	if (strcmp(proto, "snmp") == 0)
+		return 161;
+	if (strcmp(proto, "modbus") == 0)
+		return 502;
+	return 443;
+}
+
+/* Common checks of a create/patch body; false after failing r. */
+static bool check_device_body(struct wt_api_req *r, bool create)
+{
+	json_t *b = r->body;
+	const char *proto = json_string_value(json_object_get(b, "protocol"));
+	if (proto && strcmp(proto, "snmp") != 0 && strcmp(proto, "modbus") != 0 &&
+	    strcmp(proto, "redfish") != 0) {
+		wt_api_fail(r, 400, "INVALID_REQUEST",
+			    "field \"protocol\": expected snmp, modbus or redfish");
+		return false;
+	}
+	json_t *port = json_object_get(b, "port");
+	if (port && (json_integer_value(port) < 1 || json_integer_value(port) > 65535)) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"port\": must be 1 to 65535");
+		return false;
+	}
+	json_t *unit = json_object_get(b, "unit");
+	if (unit && (json_integer_value(unit) < 0 || json_integer_value(unit) > 255)) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"unit\": must be 0 to 255");
+		return false;
+	}
+	if (!valid_feed(json_string_value(json_object_get(b, "feed")))) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"feed\": expected A, B, C, D or none");
+		return false;
+	}
+	json_t *rating = json_object_get(b, "rating_a");
+	if (rating && (json_number_value(rating) <= 0 || json_number_value(rating) > 10000)) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"rating_a\": must be above 0 and at most 10000");
+		return false;
+	}
+	const char *name = json_string_value(json_object_get(b, "name"));
+	if (name && !name[strspn(name, " \t")]) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"name\": must not be empty");
+		return false;
+	}
+	const char *addr = json_string_value(json_object_get(b, "address"));
+	if (addr && (!*addr || strpbrk(addr, " /\\@?#"))) {
+		wt_api_fail(r, 400, "INVALID_REQUEST",
+			    "field \"address\": expected a host name or IP address");
+		return false;
+	}
+	(void)create;
+	return true;
+}
+
+static void reply_device(struct wt_api_req *r, int status, const char *id)
+{
+	/* Re-read through the detail handler so create/patch answer with the
+	 * same shape as GET (and, by construction, without credentials). */
+	r->ids[0] = strtoll(id, NULL, 10);
+	wt_h_device_get(r);
+	if (!r->err_code)
+		r->status = status;
+}
+
+void wt_h_devices_create(struct wt_api_req *r)
+{
+	char port[8], unit[8], rating[32], st[6];
+	if (!check_device_body(r, true))
+		return;
+	json_t *b = r->body;
+	const char *proto = json_string_value(json_object_get(b, "protocol"));
+	json_t *jp = json_object_get(b, "port"), *ju = json_object_get(b, "unit"),
+	       *jr = json_object_get(b, "rating_a");
+	snprintf(port, sizeof(port), "%d", jp ? (int)json_integer_value(jp) : default_port(proto));
+	snprintf(unit, sizeof(unit), "%d", ju ? (int)json_integer_value(ju) : 0);
+	snprintf(rating, sizeof(rating), "%.6g", jr ? json_number_value(jr) : 0.0);
+	json_t *jc = json_object_get(b, "credentials");
+	char *cred = jc ? json_dumps(jc, JSON_COMPACT) : strdup("{}");
+	if (!cred) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	const char *feed = json_string_value(json_object_get(b, "feed"));
+	const char *p[] = {json_string_value(json_object_get(b, "name")),
+			   proto,
+			   json_string_value(json_object_get(b, "address")),
+			   port,
+			   unit,
+			   cred,
+			   jr ? rating : NULL,
+			   feed ? feed : "none",
+			   json_string_value(json_object_get(b, "location"))};
+	PGresult *res = wt_api_db_exec(
+		r->db,
+		"INSERT INTO devices (name, protocol, address, port, unit, credentials, rating_a, feed,"
+		" location) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9)"
+		" ON CONFLICT DO NOTHING RETURNING id",
+		9, p, st);
+	free(cred);
+	if (!res) {
+		wt_api_fail_db(r, "adding the device");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		wt_api_fail(r, 409, "DEVICE_EXISTS",
+			    "a device at %s://%s:%s unit %s already exists", proto,
+			    json_string_value(json_object_get(b, "address")), port, unit);
+		return;
+	}
+	char id[24];
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	wt_api_audit(r, "device_created", "info", r->who.username, "added device %s \"%.64s\" (%s://%.64s:%s)",
+		     id, json_string_value(json_object_get(b, "name")), proto,
+		     json_string_value(json_object_get(b, "address")), port);
+	reply_device(r, 201, id);
+}
+
+void wt_h_devices_update(struct wt_api_req *r)
+{
+	char id[24], port[8], unit[8], rating[32], st[6];
+	if (!check_device_body(r, false))
+		return;
+	json_t *b = r->body;
+	if (json_object_size(b) == 0) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "the body changes nothing");
+		return;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)r->ids[0]);
+	json_t *jp = json_object_get(b, "port"), *ju = json_object_get(b, "unit"),
+	       *jr = json_object_get(b, "rating_a"), *jc = json_object_get(b, "credentials");
+	snprintf(port, sizeof(port), "%d", (int)json_integer_value(jp));
+	snprintf(unit, sizeof(unit), "%d", (int)json_integer_value(ju));
+	snprintf(rating, sizeof(rating), "%.6g", json_number_value(jr));
+	char *cred = jc ? json_dumps(jc, JSON_COMPACT) : NULL;
+	if (jc && !cred) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	const char *p[] = {id,
+			   json_string_value(json_object_get(b, "name")),
+			   json_string_value(json_object_get(b, "protocol")),
+			   json_string_value(json_object_get(b, "address")),
+			   jp ? port : NULL,
+			   ju ? unit : NULL,
+			   cred,
+			   jr ? rating : NULL,
+			   json_string_value(json_object_get(b, "feed")),
+			   json_string_value(json_object_get(b, "location"))};
+	/* Credentials replace the stored ones whole; absent keeps them. */
+	PGresult *res = wt_api_db_exec(
+		r->db,
+		"UPDATE devices SET name = coalesce($2, name), protocol = coalesce($3, protocol),"
+		" address = coalesce($4, address), port = coalesce($5::int, port),"
+		" unit = coalesce($6::int, unit), credentials = coalesce($7::jsonb, credentials),"
+		" rating_a = coalesce($8::real, rating_a), feed = coalesce($9, feed),"
+		" location = coalesce($10, location), updated_at = now() WHERE id = $1 RETURNING id",
+		10, p, st);
+	free(cred);
+	if (!res) {
+		if (strcmp(st, "23505") == 0)
+			wt_api_fail(r, 409, "DEVICE_EXISTS", "another device has that endpoint");
+		else
+			wt_api_fail_db(r, "changing the device");
+		return;
+	}
+	int n = PQntuples(res);
+	PQclear(res);
+	if (n != 1) {
+		wt_api_fail(r, 404, "DEVICE_NOT_FOUND", "device %s does not exist", id);
+		return;
+	}
+	wt_api_audit(r, "device_updated", "info", r->who.username, "changed device %s%s", id,
+		     jc ? " (credentials replaced)" : "");
+	reply_device(r, 200, id);
+}
+
+void wt_h_devices_delete(struct wt_api_req *r)
+{
+	char id[24], st[6];
+	snprintf(id, sizeof(id), "%lld", (long long)r->ids[0]);
+	const char *p[] = {id};
+	PGresult *res = wt_api_db_exec(r->db, "DELETE FROM devices WHERE id = $1 RETURNING name", 1,
+				       p, st);
+	if (!res) {
+		wt_api_fail_db(r, "removing the device");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		wt_api_fail(r, 404, "DEVICE_NOT_FOUND", "device %s does not exist", id);
+		return;
+	}
+	wt_api_audit(r, "device_deleted", "warning", r->who.username, "removed device %s \"%.64s\"",
+		     id, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	wt_api_ok(r, 204, NULL);
+}
+
+/* PATCH /devices/{id}/entities/{eid}: names of outlets, inlets, sensors;
+ * outlet delays live in the attributes. */
+void wt_h_entity_update(struct wt_api_req *r)
+{
+	char id[24], eid[24], on[16], off[16], st[6];
+	json_t *b = r->body;
+	const char *name = json_string_value(json_object_get(b, "name"));
+	json_t *jon = json_object_get(b, "on_delay_s"), *joff = json_object_get(b, "off_delay_s");
+	if (name && !name[strspn(name, " \t")]) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"name\": must not be empty");
+		return;
+	}
+	if ((jon && (json_integer_value(jon) < 0 || json_integer_value(jon) > 7200)) ||
+	    (joff && (json_integer_value(joff) < 0 || json_integer_value(joff) > 7200))) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "delays must be 0 to 7200 seconds");
+		return;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)r->ids[0]);
+	snprintf(eid, sizeof(eid), "%lld", (long long)r->ids[1]);
+	snprintf(on, sizeof(on), "%lld", (long long)json_integer_value(jon));
+	snprintf(off, sizeof(off), "%lld", (long long)json_integer_value(joff));
+	const char *p[] = {id, eid, name, jon ? on : NULL, joff ? off : NULL};
+	const char *pk[] = {id, eid};
+	PGresult *res = wt_api_db_exec(r->db,
+				       "SELECT kind FROM entities WHERE device_id = $1 AND id = $2", 2,
+				       pk, st);
+	if (!res) {
+		wt_api_fail_db(r, "reading the part");
+		return;
+	}
+	bool found = PQntuples(res) == 1;
+	bool outlet = found && strcmp(PQgetvalue(res, 0, 0), "outlet") == 0;
+	PQclear(res);
+	if (!found) {
+		wt_api_fail(r, 404, "ENTITY_NOT_FOUND", "device %s has no part %s", id, eid);
+		return;
+	}
+	if ((jon || joff) && !outlet) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "only outlets have switching delays");
+		return;
+	}
+	res = wt_api_db_exec(
+		r->db,
+		"UPDATE entities SET name = coalesce($3, name), attributes = attributes"
+		" || CASE WHEN $4::int IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('on_delay_s', $4::int) END"
+		" || CASE WHEN $5::int IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('off_delay_s', $5::int) END"
+		" WHERE device_id = $1 AND id = $2 RETURNING id, kind, idx, name, attributes",
+		5, p, st);
+	if (!res) {
+		wt_api_fail_db(r, "renaming the part");
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		wt_api_fail(r, 404, "ENTITY_NOT_FOUND", "device %s has no part %s", id, eid);
+		return;
+	}
+	json_t *j = json_pack("{s:o,s:o,s:o,s:o,s:o}", "id", col_int(res, 0, 0), "kind",
+			      col_str(res, 0, 1), "index", col_int(res, 0, 2), "name",
+			      col_str(res, 0, 3), "attributes",
+			      json_loads(PQgetvalue(res, 0, 4), 0, NULL));
+	PQclear(res);
+	wt_api_audit(r, "device_updated", "info", r->who.username, "changed part %s of device %s", eid,
+		     id);
+	wt_api_ok(r, 200, j);
+}

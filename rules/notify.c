@@ -5,6 +5,7 @@
 #include "mail.h"
 #include "notify_buf.h"
 #include "notify_opts.h"
+#include "notify_report.h"
 #include "notify_tz.h"
 #include "pg.h"
 #include "rule.h"
@@ -63,7 +64,7 @@ struct wt_notify {
 
 	/* notify thread only */
 	PGconn *pg;
-	struct target_state *mail_ts, *trap_ts, *hook_ts, syslog_ts;
+	struct target_state *mail_ts, *report_ts, *trap_ts, *hook_ts, syslog_ts;
 	struct wt_syslog_conn *syslog_conn;
 };
 
@@ -803,6 +804,91 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 	nbuf_free(&msg);
 }
 
+/* ---- periodic status reports ------------------------------------------- */
+
+static void report_target(struct wt_notify *n, const struct wt_mail_recipient *rc,
+			  struct target_state *ts, int64_t now)
+{
+	const struct wt_mail_options *m = &n->o->pub.mail;
+	if (rc->report == WT_REPORT_NONE || now < ts->blocked_until)
+		return;
+	struct wt_local_time lt;
+	wt_tz_local(&n->tz, now, &lt);
+	if (lt.hour < m->report_hour)
+		return;
+	bool weekly = rc->report == WT_REPORT_WEEKLY;
+	if (weekly && lt.wday != m->report_wday % 7)
+		return;
+	char period[32];
+	snprintf(period, sizeof(period), "%c%04d-%02d-%02d", weekly ? 'W' : 'D', lt.year, lt.mon,
+		 lt.mday);
+	/* the row lock makes one sender per period, across restarts and instances */
+	if (!exec_ok(n, "BEGIN"))
+		return;
+	const char *p1[1] = {rc->address};
+	PGresult *r = query(
+		n, "INSERT INTO notify_reports (target) VALUES ($1) ON CONFLICT DO NOTHING", 1, p1);
+	PQclear(r);
+	r = r ? query(n, "SELECT last_period FROM notify_reports WHERE target = $1 FOR UPDATE", 1,
+		      p1)
+	      : NULL;
+	bool due = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), period) != 0;
+	PQclear(r);
+	if (!due) {
+		PGresult *rb = PQexec(n->pg, "ROLLBACK");
+		PQclear(rb);
+		return;
+	}
+	int64_t span = (weekly ? 7 : 1) * 86400000LL;
+	struct nbuf body = {0}, msg = {0};
+	char err[512] = "", mid[384], subject[300];
+	int rc2 = wt_notify_report_text(n->pg, &body, now - span, now, n->hostname,
+					weekly ? "weekly" : "daily");
+	snprintf(mid, sizeof(mid), "wattrack.report.%s.%llx@%s", period,
+		 (unsigned long long)(now / 1000), n->hostname);
+	snprintf(subject, sizeof(subject), "%s: %s status report %04d-%02d-%02d",
+		 m->subject && *m->subject ? m->subject : "wattrack", weekly ? "weekly" : "daily",
+		 lt.year, lt.mon, lt.mday);
+	struct wt_mail_msg mm = {.from = m->sender,
+				 .to = rc->address,
+				 .subject = subject,
+				 .message_id = mid,
+				 .date_ms = now,
+				 .text = body.s ? body.s : ""};
+	if (rc2 == 0)
+		rc2 = wt_mail_format(&msg, &mm);
+	if (rc2 == 0)
+		rc2 = wt_mail_send(m, rc->address, msg.s, msg.len, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "cannot build the report: %s", strerror(-rc2));
+	bool ok = false;
+	if (rc2 == 0) {
+		char nowb[24];
+		snprintf(nowb, sizeof(nowb), "%lld", (long long)now);
+		const char *p3[3] = {rc->address, period, nowb};
+		r = query(
+			n,
+			"UPDATE notify_reports SET last_period = $2, sent_ms = $3 WHERE target = $1",
+			3, p3);
+		ok = r != NULL;
+		PQclear(r);
+	}
+	ok = ok && exec_ok(n, "COMMIT");
+	if (!ok) {
+		PGresult *rb = PQexec(n->pg, "ROLLBACK");
+		PQclear(rb);
+	}
+	if (rc2 == 0) {
+		n->st.mails++;
+		wt_info("notify: %s report sent to %s", weekly ? "weekly" : "daily", rc->address);
+	} else {
+		ts->blocked_until = now + 10 * 60 * 1000LL; /* try again in 10 minutes */
+		wt_warn("notify: status report to %s failed: %s", rc->address, err);
+	}
+	nbuf_free(&body);
+	nbuf_free(&msg);
+}
+
 /* ---- one-row channels: syslog, traps, hooks ---------------------------- */
 
 typedef int (*send_fn)(struct wt_notify *n, size_t idx, json_t *ev, long long row_id, char *err,
@@ -1096,8 +1182,10 @@ static void send_pass(struct wt_notify *n)
 	int64_t now = wt_clock_now(&n->clock);
 	const struct wt_mail_options *m = &o->pub.mail;
 	if (m->server && *m->server)
-		for (size_t i = 0; i < m->nrecipients; i++)
+		for (size_t i = 0; i < m->nrecipients; i++) {
 			mail_target(n, m->recipients[i].address, &n->mail_ts[i], now);
+			report_target(n, &m->recipients[i], &n->report_ts[i], now);
+		}
 	if (o->pub.syslog.server && *o->pub.syslog.server)
 		single_target(n, "syslog", o->syslog_target, 0, send_syslog, &n->syslog_ts, now);
 	for (size_t i = 0; i < o->pub.traps.nreceivers; i++)
@@ -1208,6 +1296,7 @@ struct wt_notify *wt_notify_start(const struct wt_notify_options *o, const struc
 		return NULL;
 	}
 	n->mail_ts = calloc(n->o->pub.mail.nrecipients + 1, sizeof(struct target_state));
+	n->report_ts = calloc(n->o->pub.mail.nrecipients + 1, sizeof(struct target_state));
 	n->trap_ts = calloc(n->o->pub.traps.nreceivers + 1, sizeof(struct target_state));
 	n->hook_ts = calloc(n->o->pub.nhooks + 1, sizeof(struct target_state));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1216,11 +1305,12 @@ struct wt_notify *wt_notify_start(const struct wt_notify_options *o, const struc
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->wake, NULL);
 	pthread_cond_init(&n->done, NULL);
-	if (!n->mail_ts || !n->trap_ts || !n->hook_ts ||
+	if (!n->mail_ts || !n->report_ts || !n->trap_ts || !n->hook_ts ||
 	    (alarms && wt_alarms_subscribe(alarms, on_alarm, n) < 0) ||
 	    pthread_create(&n->thread, NULL, notify_main, n) != 0) {
 		wt_error("notify: cannot start");
 		free(n->mail_ts);
+		free(n->report_ts);
 		free(n->trap_ts);
 		free(n->hook_ts);
 		wt_tz_free(&n->tz);
@@ -1305,6 +1395,7 @@ void wt_notify_stop(struct wt_notify *n, int drain_ms)
 	pthread_cond_destroy(&n->wake);
 	pthread_cond_destroy(&n->done);
 	free(n->mail_ts);
+	free(n->report_ts);
 	free(n->trap_ts);
 	free(n->hook_ts);
 	wt_tz_free(&n->tz);

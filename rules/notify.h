@@ -48,9 +48,16 @@ enum wt_mail_schedule {
 	WT_SCHED_AFTER_HOURS
 };
 
+enum wt_mail_report {
+	WT_REPORT_NONE = 0,
+	WT_REPORT_DAILY,
+	WT_REPORT_WEEKLY
+};
+
 struct wt_mail_recipient {
 	const char *address;
 	enum wt_mail_schedule schedule;
+	enum wt_mail_report report; /* periodic status report (rules/notify_report.h) */
 };
 
 struct wt_mail_options {
@@ -73,6 +80,8 @@ struct wt_mail_options {
 	unsigned business_days;
 	int business_start_min, business_end_min;
 	const char *timezone; /* zoneinfo name ("Europe/Prague"), "UTC" or "+01:00" */
+	int report_hour;      /* local hour 1..23 status reports go out; 0: 7 */
+	int report_wday;      /* weekly reports: 1 Monday .. 7 Sunday; 0: Monday */
 	int timeout_s;
 	bool html; /* add a multipart/alternative HTML part */
 };

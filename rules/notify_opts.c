@@ -104,6 +104,10 @@ int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_opti
 	}
 	if (m->timeout_s <= 0)
 		m->timeout_s = 30;
+	if (m->report_hour <= 0 || m->report_hour > 23)
+		m->report_hour = 7;
+	if (m->report_wday <= 0 || m->report_wday > 7)
+		m->report_wday = 1;
 
 	struct wt_syslog_options *s = &p->syslog;
 	s->server = dup(c, o->syslog.server, &ok);
@@ -190,27 +194,37 @@ int wt_notify_parse_recipients(char *list, struct wt_mail_recipient **out, size_
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ' || *tok == '\t')
 			tok++;
-		char *sched = strchr(tok, ';');
 		enum wt_mail_schedule s = WT_SCHED_ALWAYS;
-		if (sched) {
-			*sched++ = '\0';
-			while (*sched == ' ' || *sched == '\t')
-				sched++;
-			char *se = sched + strlen(sched);
-			while (se > sched && (se[-1] == ' ' || se[-1] == '\t'))
+		enum wt_mail_report rep = WT_REPORT_NONE;
+		char *opt = strchr(tok, ';');
+		if (opt)
+			*opt++ = '\0';
+		while (opt) {
+			char *next = strchr(opt, ';');
+			if (next)
+				*next++ = '\0';
+			while (*opt == ' ' || *opt == '\t')
+				opt++;
+			char *se = opt + strlen(opt);
+			while (se > opt && (se[-1] == ' ' || se[-1] == '\t'))
 				*--se = '\0';
-			if (strcmp(sched, "always") == 0)
+			if (strcmp(opt, "always") == 0)
 				s = WT_SCHED_ALWAYS;
-			else if (strcmp(sched, "business_hours") == 0)
+			else if (strcmp(opt, "business_hours") == 0)
 				s = WT_SCHED_BUSINESS_HOURS;
-			else if (strcmp(sched, "after_hours") == 0)
+			else if (strcmp(opt, "after_hours") == 0)
 				s = WT_SCHED_AFTER_HOURS;
+			else if (strcmp(opt, "daily") == 0)
+				rep = WT_REPORT_DAILY;
+			else if (strcmp(opt, "weekly") == 0)
+				rep = WT_REPORT_WEEKLY;
 			else {
 				free(*out);
 				*out = NULL;
 				*n = 0;
 				return -EINVAL;
 			}
+			opt = next;
 		}
 		char *end = tok + strlen(tok);
 		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
@@ -228,7 +242,7 @@ int wt_notify_parse_recipients(char *list, struct wt_mail_recipient **out, size_
 			}
 			*out = v;
 		}
-		(*out)[(*n)++] = (struct wt_mail_recipient){tok, s};
+		(*out)[(*n)++] = (struct wt_mail_recipient){tok, s, rep};
 	}
 	return 0;
 }

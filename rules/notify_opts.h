@@ -17,7 +17,7 @@ struct wt_notify_opts {
 int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_options *o)
 	__attribute__((warn_unused_result));
 void wt_notify_opts_free(struct wt_notify_opts *c);
-/* "addr[;always|business_hours|after_hours], ..." -> recipients (malloc'd
+/* "addr[;always|business_hours|after_hours][;daily|weekly], ..." -> recipients (malloc'd
  * array in *out, strings owned by the caller's copy of list). For the
  * config layer. -EINVAL on an unknown schedule. */
 int wt_notify_parse_recipients(char *list, struct wt_mail_recipient **out, size_t *n)

@@ -241,4 +241,60 @@ f.check(r.startswith("error") and "certificate" in r.lower(),
         f"an untrusted server certificate is refused with the reason: {r}")
 f.check(h.close() == 0, "host exits cleanly")
 tls.stop()
+
+# 10. Daily status report: fleet state, open alarms, energy per room; once per day.
+pg.sql("INSERT INTO devices (name, protocol, address, port, state) VALUES "
+       "('pdu-a', 'snmp', '10.0.0.1', 161, 'ok'), ('pdu-b', 'snmp', '10.0.0.2', 161, 'ok'), "
+       "('ups-c', 'snmp', '10.0.0.3', 161, 'comm_lost')")
+pg.sql("INSERT INTO alarms (id, kind, active, severity, message, raised_at, updated_at) VALUES "
+       "(1, 'threshold', true, 'critical', 'feed A overload', '2026-11-18 12:00Z', now()), "
+       "(2, 'threshold', true, 'warning', 'inlet temperature high', '2026-11-18 13:00Z', now())")
+pg.sql("INSERT INTO metrics (id, name, unit, flags) VALUES (9, 'energy_active', 'Wh', 5) "
+       "ON CONFLICT DO NOTHING")
+site = pg.sql("INSERT INTO structure_elements (kind, name) VALUES ('site', 'DC') RETURNING id")[0][0]
+room = pg.sql(f"INSERT INTO structure_elements (kind, parent_id, name) VALUES "
+              f"('room', {site}, 'Sál 1') RETURNING id")[0][0]
+ser = pg.sql(f"INSERT INTO series (metric, owner_kind, owner_id) SELECT id, 'room', {room} "
+             "FROM metrics WHERE name = 'energy_active' RETURNING id")[0][0]
+try:
+    pg.sql("CREATE TABLE samples_1h_test PARTITION OF samples_1h "
+           "FOR VALUES FROM ('2026-11-01') TO ('2026-12-01')")
+except subprocess.CalledProcessError:
+    pass  # a partition for November exists already
+pg.sql("INSERT INTO samples_1h (series, start, count, quality, min, max, sum) "
+       f"SELECT {ser}, '2026-11-18 10:00Z'::timestamptz + h * interval '1 hour', 720, 0, "
+       "0, 10, 5000 FROM generate_series(0, 9) h")
+rep = Smtp(work, name="smtp-report")
+cfg_rep = {"conninfo": pg.dsn, "hostname": "wt-test.example.net",
+           "clock": utc_ms(2026, 11, 19, 5, 30), "id_base": 920000,
+           "mail": {"server": "127.0.0.1", "port": rep.port, "tls": "none",
+                    "sender": "wattrack@example.net", "timezone": "Europe/Prague",
+                    "recipients": "boss@example.com; after_hours; daily"}}
+h = Host(cfg_rep, work)
+h.cmd("sync")
+f.check(len(rep.messages()) == 0, "no report before 07:00 local")
+h.cmd(f"clock {utc_ms(2026, 11, 19, 6, 30)}")
+h.cmd("sync")
+reps = rep.messages()
+f.check(len(reps) == 1, f"daily report at 07:30 local ({len(reps)})")
+if reps:
+    m = reps[0][1]
+    b = body_text(m)
+    f.check(m["Subject"] == "wattrack: daily status report 2026-11-19", f"subject {m['Subject']}")
+    f.check("Fleet: 3 devices: 1 comm_lost, 2 ok." in b, "fleet state in the report")
+    f.check("Open alarms: 1 critical, 1 warning (2 unacknowledged)." in b, "open alarms counted")
+    f.check("feed A overload" in b and "inlet temperature high" in b, "open alarms listed")
+    f.check(re.search(r"Sál 1\s+50\.0 kWh", b) is not None, f"energy per room: {b}")
+h.cmd(f"clock {utc_ms(2026, 11, 19, 7, 0)}")
+h.cmd("sync")
+f.check(h.close() == 0, "host exits cleanly")
+cfg_rep["clock"] = utc_ms(2026, 11, 19, 8, 0)
+h = Host(cfg_rep, work)
+h.cmd("sync")
+f.check(len(rep.messages()) == 1, "one report per day, also across a restart")
+h.cmd(f"clock {utc_ms(2026, 11, 20, 6, 10)}")
+h.cmd("sync")
+f.check(len(rep.messages()) == 2, "next day's report")
+f.check(h.close() == 0, "host exits cleanly")
+rep.stop()
 f.done()

@@ -714,9 +714,26 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 	char nowb[24], lim[16];
 	snprintf(nowb, sizeof(nowb), "%lld", (long long)now);
 	snprintf(lim, sizeof(lim), "%d", MAIL_CLAIM_MAX);
+	const char *p[4] = {to, nowb, lim};
+	/* Is a mail due at all? One cheap aggregate per pass, so a window
+	 * filling with a storm is not parsed again every second. */
+	PGresult *pre = query(n,
+			      "SELECT min(created_ms), coalesce(bool_or(immediate), false),"
+			      " coalesce(max(attempts), 0) FROM notify_outbox WHERE channel = 'mail'"
+			      " AND target = $1 AND state = 'pending' AND next_attempt_ms <= $2",
+			      2, p);
+	if (!pre)
+		return;
+	bool have = !PQgetisnull(pre, 0, 0);
+	int64_t first = have ? strtoll(PQgetvalue(pre, 0, 0), NULL, 10) : 0;
+	bool pre_imm = PQgetvalue(pre, 0, 1)[0] == 't';
+	bool pre_retry = strtol(PQgetvalue(pre, 0, 2), NULL, 10) > 0;
+	PQclear(pre);
+	if (!have || (now < ts->holdoff_until && !pre_retry) ||
+	    (!pre_imm && !pre_retry && first + (int64_t)m->delay_min * 60000 > now))
+		return;
 	if (!exec_ok(n, "BEGIN"))
 		return;
-	const char *p[4] = {to, nowb, lim};
 	PGresult *r = query(n,
 			    "SELECT id, event, immediate, created_ms, attempts FROM notify_outbox"
 			    " WHERE channel = 'mail' AND target = $1 AND state = 'pending'"

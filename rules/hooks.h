@@ -1,7 +1,25 @@
 /* Action hooks: a command run without a shell (posix_spawn, its own
  * process group, killed as a group at the timeout) or a webhook (HTTP POST
  * of the event JSON through libcurl). Blocking with a bounded time: the
- * notify thread only. */
+ * notify thread only.
+ *
+ * The command gets only these variables (and a fixed PATH), never the
+ * daemon's environment: WATTRACK_ALARM_ID, _CHANGE (raised, severity,
+ * cleared, repeat, acked), _KIND, _SEVERITY, _DEVICE, _DEVICE_ID,
+ * _DEVICE_TYPE, _ENTITY, _METRIC, _VALUE, _THRESHOLD, _UNIT, _LOCATION,
+ * _ROOM, _ROW, _RACK, _MESSAGE, _RULE, _TIME_MS, and WATTRACK_OUTBOX_ID.
+ * Its exit status and first 4 KiB of output go to the audit log; a command
+ * that ran is never run again for the same event, whatever its status.
+ *
+ * Example: a UPS on battery shuts down the servers it feeds.
+ *   hook name         ups-on-battery
+ *   filter            device_type=ups metric=on_battery change=raised
+ *                     min_severity=error
+ *   command           /usr/local/sbin/wattrack-shutdown-rack --grace 120
+ *   timeout           60
+ * where the script reads $WATTRACK_ALARM_RACK / $WATTRACK_ALARM_LOCATION to
+ * pick the hosts (e.g. ssh -i /etc/wattrack/shutdown_key root@host poweroff)
+ * and exits non-zero if any host refused, which the audit log then shows. */
 #ifndef WT_RULES_HOOKS_H
 #define WT_RULES_HOOKS_H
 

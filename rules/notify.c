@@ -717,11 +717,12 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 	const char *p[4] = {to, nowb, lim};
 	/* Is a mail due at all? One cheap aggregate per pass, so a window
 	 * filling with a storm is not parsed again every second. */
-	PGresult *pre = query(n,
-			      "SELECT min(created_ms), coalesce(bool_or(immediate), false),"
-			      " coalesce(max(attempts), 0) FROM notify_outbox WHERE channel = 'mail'"
-			      " AND target = $1 AND state = 'pending' AND next_attempt_ms <= $2",
-			      2, p);
+	PGresult *pre = query(
+		n,
+		"SELECT min(created_ms), coalesce(bool_or(immediate), false),"
+		" coalesce(max(attempts), 0) FROM notify_outbox WHERE channel = 'mail'"
+		" AND target = $1 AND state = 'pending' AND next_attempt_ms <= $2",
+		2, p);
 	if (!pre)
 		return;
 	bool have = !PQgetisnull(pre, 0, 0);
@@ -938,8 +939,12 @@ static int send_syslog(struct wt_notify *n, size_t idx, json_t *ev, long long ro
 	for (char *p = msgid; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
+	char outbox[24];
+	snprintf(outbox, sizeof(outbox), "%lld", row_id);
+	/* outbox: the row id, an idempotency key for receivers that dedupe */
 	struct wt_sd_param sd[] = {
 		{"alarm", id},
+		{"outbox", outbox},
 		{"severity", jstr(ev, "severity")},
 		{"device", *jstr(ev, "device") ? jstr(ev, "device") : NULL},
 		{"type", *jstr(ev, "device_type") ? jstr(ev, "device_type") : NULL},
@@ -970,7 +975,6 @@ static int send_syslog(struct wt_notify *n, size_t idx, json_t *ev, long long ro
 		snprintf(err, errlen, "cannot format: %s", strerror(-rc));
 	nbuf_free(&b);
 	(void)idx;
-	(void)row_id;
 	return rc;
 }
 

@@ -44,6 +44,21 @@ static void *keep_mem(struct wt_notify_opts *c, size_t size, bool *ok)
 	return p;
 }
 
+/* An SMTP envelope address: local@domain, no spaces, controls or brackets
+ * (they would break the SMTP command or inject headers). */
+static bool address_ok(const char *a)
+{
+	if (!a || !*a || strlen(a) > 254)
+		return false;
+	const char *at = strchr(a, '@');
+	if (!at || at == a || !at[1] || strchr(at + 1, '@'))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || strchr("<>()[]\\,;:\"", *p))
+			return false;
+	return true;
+}
+
 void wt_notify_opts_free(struct wt_notify_opts *c)
 {
 	if (!c)
@@ -92,6 +107,16 @@ int wt_notify_opts_copy(struct wt_notify_opts **out, const struct wt_notify_opti
 	for (size_t i = 0; ok && i < om->nrecipients; i++) {
 		m->recipients[i] = om->recipients[i];
 		m->recipients[i].address = dup(c, om->recipients[i].address, &ok);
+		if (ok && !address_ok(m->recipients[i].address)) {
+			wt_error("notify: e-mail recipient %zu is not an address", i + 1);
+			wt_notify_opts_free(c);
+			return -EINVAL;
+		}
+	}
+	if (ok && m->server && *m->server && !address_ok(m->sender)) {
+		wt_error("notify: the e-mail sender is not an address");
+		wt_notify_opts_free(c);
+		return -EINVAL;
 	}
 	if (m->delay_min <= 0)
 		m->delay_min = 5;

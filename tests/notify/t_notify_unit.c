@@ -92,6 +92,40 @@ static void test_mail_format(void)
 	CHECK(strstr(b.s, "Message-ID: <x.1@host>\r\n") && strstr(b.s, "MIME-Version: 1.0\r\n"),
 	      "message id and MIME version");
 	nbuf_free(&b);
+	m.to = "ops@example.com";
+	m.html = "<p>x &amp; y</p>";
+	CHECK(wt_mail_format(&b, &m) == 0, "html format");
+	const char *alt = strstr(b.s, "Content-Type: multipart/alternative; boundary=\"");
+	const char *plain = strstr(b.s, "\r\nContent-Type: text/plain; charset=UTF-8");
+	const char *html = strstr(b.s, "\r\nContent-Type: text/html; charset=UTF-8");
+	const char *end = strstr(b.s, "--=_wattrack_alt_boundary--\r\n");
+	CHECK(alt && plain && html && end && alt < plain && plain < html && html < end,
+	      "multipart/alternative with text then HTML: %s", b.s);
+	nbuf_free(&b);
+}
+
+static void test_options(void)
+{
+	struct wt_mail_recipient bad[] = {{"ops@example.com\r\nRCPT TO:<x@y>", 0, 0}};
+	struct wt_notify_options o = {.mail = {.server = "smtp.example.com",
+					       .sender = "wt@x.org",
+					       .recipients = bad,
+					       .nrecipients = 1}};
+	struct wt_notify_opts *c = NULL;
+	CHECK(wt_notify_opts_copy(&c, &o) == -EINVAL, "CR/LF in a recipient refused");
+	struct wt_mail_recipient good[] = {{"ops@example.com", 0, 0}};
+	o.mail.recipients = good;
+	o.mail.sender = "not an address";
+	CHECK(wt_notify_opts_copy(&c, &o) == -EINVAL, "bad sender refused");
+	o.mail.sender = "wt@x.org";
+	CHECK(wt_notify_opts_copy(&c, &o) == 0 && c, "good options copied");
+	if (c) {
+		CHECK(c->pub.mail.delay_min == 5 && c->pub.mail.business_days == 0x3e &&
+			      c->pub.mail.report_hour == 7 && c->pub.max_attempts == 50 &&
+			      c->pub.retention_days == 90,
+		      "defaults applied");
+		wt_notify_opts_free(c);
+	}
 }
 
 static void test_syslog(void)
@@ -191,6 +225,7 @@ int main(void)
 	test_encoded_words();
 	test_qp();
 	test_mail_format();
+	test_options();
 	test_syslog();
 	test_tz();
 	test_recipients();

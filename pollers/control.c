@@ -20,8 +20,8 @@ struct cmd {
 	void *ctx;
 	bool running;
 	int status;
-	struct event *ev; /* finishes a command that never reached the driver */
-	struct cmd *next; /* next command of the same device */
+	struct event *ev;  /* finishes a command that never reached the driver */
+	struct cmd *next;  /* next command of the same device */
 	struct cmd *dnext; /* next device queue head */
 };
 
@@ -101,9 +101,8 @@ static void finish(struct cmd *m, int status)
 		.finished_ms = wt_clock_now(c->clock),
 	};
 	wt_log(status ? WT_LOG_WARNING : WT_LOG_INFO, "device %ld %s: outlet %d/%ld %s by %s: %s",
-	       a.device_id,
-				      a.device_name, a.unit, a.outlet, a.action,
-				      a.user[0] ? a.user : "system", reason);
+	       a.device_id, a.device_name, a.unit, a.outlet, a.action,
+	       a.user[0] ? a.user : "system", reason);
 	/* unlink before the callbacks: they may queue the next command */
 	struct cmd **pp = head_of(c, m->req.device_id);
 	struct cmd *next = m->next;
@@ -170,7 +169,8 @@ int wt_control_outlet(struct wt_control *c, const struct wt_ctl_request *req, wt
 	m->c = c;
 	m->req = *req;
 	snprintf(m->user, sizeof m->user, "%s", req->user ? req->user : "");
-	snprintf(m->device_name, sizeof m->device_name, "%s", req->device_name ? req->device_name : "");
+	snprintf(m->device_name, sizeof m->device_name, "%s",
+		 req->device_name ? req->device_name : "");
 	m->req.user = NULL;
 	m->req.device_name = NULL;
 	if (m->req.unit <= 0)

@@ -30,7 +30,7 @@ struct wt_ctl_request {
 	int unit;                        /* daisy-chain unit, 1 when not chained */
 	long outlet;                     /* outlet index as the poller reports it */
 	enum wt_ctl_cmd cmd;
-	int verify_ms;                   /* how long to wait for the confirming re-read */
+	int verify_ms; /* how long to wait for the confirming re-read */
 };
 
 /* One audit event: every attempt, with its result. */

@@ -30,7 +30,7 @@ struct fprobe {
 	struct event_base *base;
 	struct series_key *keys;
 	size_t n_keys;
-	double *last;     /* per series, NAN when not seen this poll */
+	double *last; /* per series, NAN when not seen this poll */
 	bool *seen;
 	enum wt_poll_result result;
 	bool done;
@@ -95,8 +95,8 @@ static void on_ctl(void *ctx, int status, const char *reason)
 {
 	struct ctl_ask *a = ctx;
 	struct fprobe *p = a->p;
-	json_t *jc = json_pack("{s:I,s:i,s:s,s:b}", "outlet", (json_int_t)a->outlet, "unit", a->unit,
-			       "command", wt_ctl_cmd_name(a->cmd), "ok", status == 0);
+	json_t *jc = json_pack("{s:I,s:i,s:s,s:b}", "outlet", (json_int_t)a->outlet, "unit",
+			       a->unit, "command", wt_ctl_cmd_name(a->cmd), "ok", status == 0);
 	json_object_set_new(jc, "error", status ? json_string(reason) : json_null());
 	json_array_append_new(p->controls, jc);
 	if (--p->ctl_pending == 0)
@@ -106,12 +106,12 @@ static void on_ctl(void *ctx, int status, const char *reason)
 static void on_audit(void *ctx, const struct wt_ctl_audit *a)
 {
 	struct fprobe *p = ctx;
-	json_array_append_new(p->audit,
-			      json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:I}", "user", a->user, "device_id",
-					(json_int_t)a->device_id, "device", a->device_name, "unit", a->unit,
-					"outlet", (json_int_t)a->outlet, "action", a->action, "result",
-					a->result, "duration_ms",
-					(json_int_t)(a->finished_ms - a->requested_ms)));
+	json_array_append_new(p->audit, json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:I}", "user",
+						  a->user, "device_id", (json_int_t)a->device_id,
+						  "device", a->device_name, "unit", a->unit,
+						  "outlet", (json_int_t)a->outlet, "action",
+						  a->action, "result", a->result, "duration_ms",
+						  (json_int_t)(a->finished_ms - a->requested_ms)));
 }
 
 static json_t *samples_json(struct fprobe *p)
@@ -122,10 +122,10 @@ static json_t *samples_json(struct fprobe *p)
 			continue;
 		const struct series_key *k = &p->keys[i];
 		const struct wt_metric_info *mi = wt_metric_info(k->metric);
-		json_array_append_new(
-			a, json_pack("{s:i,s:s,s:I,s:s,s:s,s:f}", "unit", k->unit, "kind",
-				     wt_entity_kind_name(k->kind), "index", (json_int_t)k->index, "name",
-				     k->name, "metric", mi ? mi->name : "?", "value", p->last[i]));
+		json_array_append_new(a, json_pack("{s:i,s:s,s:I,s:s,s:s,s:f}", "unit", k->unit,
+						   "kind", wt_entity_kind_name(k->kind), "index",
+						   (json_int_t)k->index, "name", k->name, "metric",
+						   mi ? mi->name : "?", "value", p->last[i]));
 	}
 	return a;
 }
@@ -163,25 +163,30 @@ static int poll_once(struct fprobe *p, const struct wt_driver_ops *ops, void *in
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: wattrack probe [options] URL\n"
-		   "  URL: modbus://HOST[:PORT]?unit=N&profile=NAME\n"
-		   "       redfish://USER:PASS@HOST[:PORT]  redfish+https://...?insecure=1|ca=FILE\n"
-		   "  -p, --profiles DIR   profile directory (Modbus profiles in DIR/modbus)\n"
-		   "  -t, --timeout MS     per-request timeout (default 1000)\n"
-		   "  -r, --retries N      retries per request (default 1)\n"
-		   "  -c, --control OUTLET:CMD[:UNIT]  switch an outlet, then poll again (repeatable:\n"
-		   "                       all are queued at once and run one after the other)\n"
-		   "  -u, --user NAME      who asks (audit event; default \"probe\")\n"
-		   "  -v, --verbose        log to stderr\n");
+	fprintf(f,
+		"usage: wattrack probe [options] URL\n"
+		"  URL: modbus://HOST[:PORT]?unit=N&profile=NAME\n"
+		"       redfish://USER:PASS@HOST[:PORT]  redfish+https://...?insecure=1|ca=FILE\n"
+		"  -p, --profiles DIR   profile directory (Modbus profiles in DIR/modbus)\n"
+		"  -t, --timeout MS     per-request timeout (default 1000)\n"
+		"  -r, --retries N      retries per request (default 1)\n"
+		"  -c, --control OUTLET:CMD[:UNIT]  switch an outlet, then poll again (repeatable:\n"
+		"                       all are queued at once and run one after the other)\n"
+		"  -u, --user NAME      who asks (audit event; default \"probe\")\n"
+		"  -v, --verbose        log to stderr\n");
 }
 
 int wt_fieldbus_probe_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"profiles", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
-		{"retries", required_argument, NULL, 'r'},  {"control", required_argument, NULL, 'c'},
-		{"user", required_argument, NULL, 'u'},	    {"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"profiles", required_argument, NULL, 'p'},
+		{"timeout", required_argument, NULL, 't'},
+		{"retries", required_argument, NULL, 'r'},
+		{"control", required_argument, NULL, 'c'},
+		{"user", required_argument, NULL, 'u'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *pdir = NULL, *user = "probe";
 	const char *controls[8];
@@ -282,7 +287,7 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 	}
 	poll_once(&p, ops, inst);
 	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
-	     : p.result == WT_POLL_NO_PROFILE			    ? 2
+	     : p.result == WT_POLL_NO_PROFILE                       ? 2
 								    : 1;
 	json_t *samples_before = NULL;
 	p.audit = json_array();
@@ -314,8 +319,7 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 		wt_control_free(ctl);
 		size_t i;
 		json_t *x;
-		json_array_foreach(p.controls, i, x)
-		if (!json_is_true(json_object_get(x, "ok")))
+		json_array_foreach(p.controls, i, x) if (!json_is_true(json_object_get(x, "ok")))
 			failed++;
 		if (failed || !ctl)
 			rc = 3;

@@ -25,9 +25,9 @@ struct mb_job;
 struct mb_conn {
 	char host[256];
 	int port;
-	modbus_t *ctx;     /* worker-owned while a job runs */
-	int refs;          /* devices using it */
-	bool running;      /* a job is on a worker */
+	modbus_t *ctx;              /* worker-owned while a job runs */
+	int refs;                   /* devices using it */
+	bool running;               /* a job is on a worker */
 	struct mb_job *head, *tail; /* waiting for the connection */
 	struct mb_conn *next;
 };
@@ -215,8 +215,8 @@ struct mb_model {
 	size_t n_pts, cap_pts;
 	struct wt_mb_span *spans; /* dynamic points only */
 	size_t n_spans;
-	uint16_t *buf;            /* one slot per span register, sized at plan */
-	size_t *span_off;         /* offset of each span in buf */
+	uint16_t *buf;    /* one slot per span register, sized at plan */
+	size_t *span_off; /* offset of each span in buf */
 };
 
 static void model_free(struct mb_model *m)
@@ -233,7 +233,11 @@ static void model_free(struct mb_model *m)
 
 /* ---- jobs ---- */
 
-enum job_kind { JOB_POLL, JOB_CTL_WRITE, JOB_CTL_READ };
+enum job_kind {
+	JOB_POLL,
+	JOB_CTL_WRITE,
+	JOB_CTL_READ
+};
 
 struct wt_mb_dev;
 
@@ -259,8 +263,8 @@ struct ctl_op {
 	bool active;
 	int ent;
 	int cmd;
-	int target;       /* 0 or 1 */
-	bool saw_off;     /* cycle: the outlet was seen off */
+	int target;   /* 0 or 1 */
+	bool saw_off; /* cycle: the outlet was seen off */
 	int64_t deadline;
 	struct event *timer;
 	void (*done)(void *ctx, int status);
@@ -278,9 +282,9 @@ struct wt_mb_dev {
 	int timeout_ms;
 	int retries;
 	struct mb_model *model;
-	bool need_static;  /* emit static values after the next poll */
+	bool need_static; /* emit static values after the next poll */
 	bool poll_busy;
-	int jobs;          /* queued or running */
+	int jobs; /* queued or running */
 	bool dying;
 	wt_poll_done_fn done;
 	void *done_ctx;
@@ -336,7 +340,8 @@ static int ensure_conn(struct mb_job *j)
 	snprintf(port, sizeof port, "%d", c->port);
 	c->ctx = modbus_new_tcp_pi(c->host, port);
 	if (!c->ctx) {
-		snprintf(j->err, sizeof j->err, "cannot create a Modbus context: %s", strerror(errno));
+		snprintf(j->err, sizeof j->err, "cannot create a Modbus context: %s",
+			 strerror(errno));
 		return -ENOMEM;
 	}
 	int t = j->dev->timeout_ms;
@@ -374,8 +379,8 @@ static int read_regs(struct mb_job *j, int fc, int addr, int n, uint16_t *out)
 			__atomic_fetch_add(&g_stats.exceptions, 1, __ATOMIC_RELAXED);
 			int code = e - MODBUS_ENOBASE;
 			j->last_exc = code;
-			snprintf(j->err, sizeof j->err, "exception %d (%s) reading FC%d %d+%d", code,
-				 exc_name(code), fc, addr, n);
+			snprintf(j->err, sizeof j->err, "exception %d (%s) reading FC%d %d+%d",
+				 code, exc_name(code), fc, addr, n);
 			return -EPROTO; /* the device answered: no retry */
 		}
 		__atomic_fetch_add(&g_stats.errors, 1, __ATOMIC_RELAXED);
@@ -505,7 +510,8 @@ static int do_bind(struct mb_job *j)
 	if (d->url.profile[0]) {
 		p = wt_mb_profiles_find(set, d->url.profile);
 		if (!p) {
-			snprintf(j->err, sizeof j->err, "no Modbus profile named %s", d->url.profile);
+			snprintf(j->err, sizeof j->err, "no Modbus profile named %s",
+				 d->url.profile);
 			return -ENOENT;
 		}
 	} else {
@@ -522,7 +528,8 @@ static int do_bind(struct mb_job *j)
 				return -EIO; /* device failure or busy: not a mismatch, say why */
 		}
 		if (!p) {
-			snprintf(j->err, sizeof j->err, "no Modbus profile matches the model registers");
+			snprintf(j->err, sizeof j->err,
+				 "no Modbus profile matches the model registers");
 			return -ENOENT;
 		}
 	}
@@ -585,18 +592,20 @@ static int do_bind(struct mb_job *j)
 				wt_mb_decode_str(&en->name, r, me->name, sizeof me->name);
 			}
 			if (!me->name[0])
-				expand_name(en->name_fmt ? en->name_fmt : "{kind} {i}", me->index, kn,
-					    me->name, sizeof me->name);
+				expand_name(en->name_fmt ? en->name_fmt : "{kind} {i}", me->index,
+					    kn, me->name, sizeof me->name);
 			if (en->control.has) {
 				bool sw = true;
 				if (en->control.has_switchable) {
 					double x = 0;
-					if ((rc = read_value_regs(j, &en->control.switchable, base, r)))
+					if ((rc = read_value_regs(j, &en->control.switchable, base,
+								  r)))
 						goto fail;
 					sw = wt_mb_decode(&en->control.switchable, r, &x) && x != 0;
 				}
 				if (sw) {
-					me->ctl_addr = en->control.addr + en->control.stride * (int)i;
+					me->ctl_addr = en->control.addr +
+						       en->control.stride * (int)i;
 					me->ctl = &en->control;
 				}
 			}
@@ -606,7 +615,8 @@ static int do_bind(struct mb_job *j)
 					long long raw;
 					if ((rc = read_value_regs(j, &mm->when, base, r)))
 						goto fail;
-					if (!wt_mb_decode_raw(&mm->when, r, &raw) || raw != mm->when_eq)
+					if (!wt_mb_decode_raw(&mm->when, r, &raw) ||
+					    raw != mm->when_eq)
 						continue;
 				}
 				struct mb_point pt = {
@@ -658,8 +668,9 @@ static int do_poll(struct mb_job *j, struct mb_model *m)
 			const struct wt_mb_span *sp = &m->spans[s];
 			if (sp->fc == pt->v->fc && pt->addr >= sp->addr &&
 			    pt->addr + len <= sp->addr + sp->count) {
-				pt->have = wt_mb_decode(pt->v, m->buf + m->span_off[s] + (pt->addr - sp->addr),
-							&pt->value);
+				pt->have = wt_mb_decode(
+					pt->v, m->buf + m->span_off[s] + (pt->addr - sp->addr),
+					&pt->value);
 				break;
 			}
 		}
@@ -692,8 +703,8 @@ static int do_ctl_write(struct mb_job *j)
 	int err = errno;
 	if (is_exception(err)) {
 		int code = err - MODBUS_ENOBASE;
-		snprintf(j->err, sizeof j->err, "exception %d (%s) writing %d", code, exc_name(code),
-			 e->ctl_addr);
+		snprintf(j->err, sizeof j->err, "exception %d (%s) writing %d", code,
+			 exc_name(code), e->ctl_addr);
 		/* 1/2: the device has no such register or command; 4: this outlet
 		 * cannot be switched (MODBUS-PDU-MAP.md); 3: value refused */
 		return code == 3 ? -EINVAL : code == 1 || code == 2 || code == 4 ? -ENOTSUP : -EIO;
@@ -820,8 +831,9 @@ static void resolve_all(struct wt_mb_dev *d)
 		struct mb_point *pt = &m->pts[i];
 		const struct mb_ent *e = &m->ents[pt->ent];
 		pt->resolved = d->env.resolver.resolve &&
-			       d->env.resolver.resolve(d->env.resolver.ctx, d->id, 1, e->kind, e->index,
-						       e->name, pt->metric, &pt->series) == 0;
+			       d->env.resolver.resolve(d->env.resolver.ctx, d->id, 1, e->kind,
+						       e->index, e->name, pt->metric,
+						       &pt->series) == 0;
 	}
 }
 
@@ -891,7 +903,8 @@ static void job_done(void *arg, bool cancelled)
 				int st = j->state != 0;
 				if (!st)
 					d->ctl.saw_off = true;
-				bool cyc = d->ctl.cmd == WT_CTL_CYCLE || d->ctl.cmd == WT_CTL_DELAYED_CYCLE;
+				bool cyc = d->ctl.cmd == WT_CTL_CYCLE ||
+					   d->ctl.cmd == WT_CTL_DELAYED_CYCLE;
 				if (cyc ? d->ctl.saw_off : st == d->ctl.target) {
 					/* the next poll's state point shows it too */
 					ctl_finish(d, 0);
@@ -974,7 +987,8 @@ static int mb_control(void *inst, int unit, long outlet, int cmd, int verify_ms,
 		return -EAGAIN; /* not bound yet: poll first */
 	int ent = -1;
 	for (size_t i = 0; i < d->model->n_ents; i++)
-		if ((d->model->ents[i].kind == WT_ENT_OUTLET || d->model->ents[i].kind == WT_ENT_OUTPUT) &&
+		if ((d->model->ents[i].kind == WT_ENT_OUTLET ||
+		     d->model->ents[i].kind == WT_ENT_OUTPUT) &&
 		    d->model->ents[i].index == outlet && unit <= 1)
 			ent = (int)i;
 	if (ent < 0)
@@ -994,7 +1008,7 @@ static int mb_control(void *inst, int unit, long outlet, int cmd, int verify_ms,
 		.ent = ent,
 		.cmd = cmd,
 		.target = cmd == WT_CTL_ON || cmd == WT_CTL_DELAYED_ON || cmd == WT_CTL_CYCLE ||
-				  cmd == WT_CTL_DELAYED_CYCLE,
+			  cmd == WT_CTL_DELAYED_CYCLE,
 		.deadline = wt_clock_now(d->env.clock) + (verify_ms > 0 ? verify_ms : 10000),
 		.timer = d->ctl.timer,
 		.done = done,
@@ -1198,8 +1212,8 @@ static const char *mb_last_error(void *inst)
 	return ((struct wt_mb_dev *)inst)->err;
 }
 
-static const char *const ident_keys[WT_ID__COUNT] = {"vendor", "model", "serial",
-						     "firmware", "name", "rating_a"};
+static const char *const ident_keys[WT_ID__COUNT] = {"vendor",   "model", "serial",
+						     "firmware", "name",  "rating_a"};
 
 static char *mb_describe(void *inst)
 {
@@ -1224,7 +1238,8 @@ static char *mb_describe(void *inst)
 	json_t *id = json_object();
 	for (int i = 0; i < WT_ID__COUNT; i++)
 		json_object_set_new(id, ident_keys[i],
-				    i == WT_ID_RATING ? (m->rating > 0 ? json_real(m->rating) : json_null())
+				    i == WT_ID_RATING
+					    ? (m->rating > 0 ? json_real(m->rating) : json_null())
 				    : m->ident[i][0] ? json_string(m->ident[i])
 						     : json_null());
 	json_object_set_new(o, "identity", id);
@@ -1262,7 +1277,8 @@ static char *mb_describe(void *inst)
 			const struct wt_metric_info *mi = wt_metric_info(pt->metric);
 			json_t *r = json_object();
 			json_object_set_new(r, "metric", json_string(mi ? mi->name : "?"));
-			json_object_set_new(r, "value", pt->have ? json_real(pt->value) : json_null());
+			json_object_set_new(r, "value",
+					    pt->have ? json_real(pt->value) : json_null());
 			json_object_set_new(r, "unit", json_string(mi ? mi->unit : ""));
 			json_object_set_new(r, "fc", json_integer(pt->v->fc));
 			json_object_set_new(r, "register", json_integer(pt->addr));

@@ -88,8 +88,9 @@ static int dupstr(struct perr *e, const char *path, json_t *v, char **out)
 }
 
 static const char *const type_names[WT_MB__TYPES] = {
-	[WT_MB_U16] = "uint16", [WT_MB_S16] = "int16",	 [WT_MB_U32] = "uint32", [WT_MB_S32] = "int32",
-	[WT_MB_F32] = "float32", [WT_MB_F64] = "float64", [WT_MB_STR] = "string",
+	[WT_MB_U16] = "uint16", [WT_MB_S16] = "int16",   [WT_MB_U32] = "uint32",
+	[WT_MB_S32] = "int32",  [WT_MB_F32] = "float32", [WT_MB_F64] = "float64",
+	[WT_MB_STR] = "string",
 };
 
 static const int type_regs[WT_MB__TYPES] = {1, 1, 2, 2, 2, 4, 0};
@@ -117,9 +118,9 @@ static void value_free(struct wt_mb_value *v)
 static int parse_value(struct perr *e, const char *path, json_t *j, const struct vdef *d,
 		       const char *const *extra, struct wt_mb_value *v)
 {
-	static const char *const base_keys[] = {"fc",  "addr",	 "offset", "type", "len", "words",
-						"bytes", "bit",	 "invert", "mul",  "div", "pow2",
-						"add", "map",	 "invalid", "na",  "static", NULL};
+	static const char *const base_keys[] = {
+		"fc",  "addr", "offset", "type", "len", "words",   "bytes", "bit",    "invert",
+		"mul", "div",  "pow2",   "add",  "map", "invalid", "na",    "static", NULL};
 	char sub[256];
 	long long x;
 	int rc;
@@ -173,8 +174,9 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 			if (json_is_string(t) && strcmp(json_string_value(t), type_names[i]) == 0)
 				found = i;
 		if (found < 0)
-			return fail(e, path, "type must be uint16, int16, uint32, int32, float32, float64 "
-					     "or string");
+			return fail(e, path,
+				    "type must be uint16, int16, uint32, int32, float32, float64 "
+				    "or string");
 		v->type = (enum wt_mb_type)found;
 	}
 	json_t *l = json_object_get(j, "len");
@@ -332,7 +334,8 @@ static int parse_metric(struct perr *e, const char *path, json_t *j, const struc
 static int parse_control(struct perr *e, const char *path, json_t *j, const struct vdef *d,
 			 struct wt_mb_control *c)
 {
-	static const char *const keys[] = {"fc", "addr", "stride", "regs", "values", "switchable", NULL};
+	static const char *const keys[] = {"fc",     "addr",       "stride", "regs",
+					   "values", "switchable", NULL};
 	char sub[256];
 	long long x;
 	int rc;
@@ -412,8 +415,9 @@ static void entity_free(struct wt_mb_entity *en)
 static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_mb_profile *p,
 			int fc, struct wt_mb_entity *en)
 {
-	static const char *const keys[] = {"kind", "index",  "count",	"max",	   "base", "stride",
-					   "name", "name_reg", "fc",	"metrics", "control", NULL};
+	static const char *const keys[] = {"kind", "index",   "count",   "max",
+					   "base", "stride",  "name",    "name_reg",
+					   "fc",   "metrics", "control", NULL};
 	char sub[256];
 	long long x;
 	int rc;
@@ -514,8 +518,8 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 }
 
 static const char *const ident_names[WT_ID__COUNT + 1] = {
-	[WT_ID_VENDOR] = "vendor", [WT_ID_MODEL] = "model",	[WT_ID_SERIAL] = "serial",
-	[WT_ID_FIRMWARE] = "firmware", [WT_ID_NAME] = "name", [WT_ID_RATING] = "rating",
+	[WT_ID_VENDOR] = "vendor",     [WT_ID_MODEL] = "model", [WT_ID_SERIAL] = "serial",
+	[WT_ID_FIRMWARE] = "firmware", [WT_ID_NAME] = "name",   [WT_ID_RATING] = "rating",
 	[WT_ID__COUNT] = NULL,
 };
 
@@ -552,9 +556,9 @@ void wt_mb_profile_free(struct wt_mb_profile *p)
 
 static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 {
-	static const char *const keys[] = {"format", "protocol", "name",   "description",
-					   "device_type", "modbus", "match", "identity",
-					   "counts", "entities", "tests", NULL};
+	static const char *const keys[] = {"format",      "protocol", "name",  "description",
+					   "device_type", "modbus",   "match", "identity",
+					   "counts",      "entities", "tests", NULL};
 	char sub[256];
 	long long x;
 	int rc;
@@ -570,7 +574,8 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 	if ((rc = dupstr(e, "name", json_object_get(root, "name"), &p->name)))
 		return rc;
 	for (const char *c = p->name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+		      *c == '_'))
 			return fail(e, "name", "must be [a-z0-9_-]+");
 	if ((v = json_object_get(root, "description")) &&
 	    (rc = dupstr(e, "description", v, &p->description)))
@@ -631,21 +636,25 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 				json_t *y;
 				json_array_foreach(in, k, y)
 				{
-					if ((rc = get_int(e, sub, y, INT64_MIN, INT64_MAX, &mm->in[k])))
+					if ((rc = get_int(e, sub, y, INT64_MIN, INT64_MAX,
+							  &mm->in[k])))
 						return rc;
 					mm->n_in++;
 				}
 			} else {
-				if (mm->v.type != WT_MB_STR || !json_is_array(pre) || json_array_size(pre) == 0)
-					return fail(e, sub, "\"prefix\" is a non-empty array beside a string");
+				if (mm->v.type != WT_MB_STR || !json_is_array(pre) ||
+				    json_array_size(pre) == 0)
+					return fail(
+						e, sub,
+						"\"prefix\" is a non-empty array beside a string");
 				mm->prefix = calloc(json_array_size(pre) + 1, sizeof *mm->prefix);
 				if (!mm->prefix)
 					return -ENOMEM;
 				size_t k;
 				json_t *y;
-				json_array_foreach(pre, k, y)
-				if ((rc = dupstr(e, sub, y, &mm->prefix[k])))
-					return rc;
+				json_array_foreach(
+					pre, k,
+					y) if ((rc = dupstr(e, sub, y, &mm->prefix[k]))) return rc;
 			}
 		}
 	}
@@ -665,7 +674,9 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 			if ((rc = parse_value(e, sub, y, &d, NULL, &p->ident[i])))
 				return rc;
 			if ((i == WT_ID_RATING) != (p->ident[i].type != WT_MB_STR))
-				return fail(e, sub, i == WT_ID_RATING ? "must be numeric" : "must be a string");
+				return fail(e, sub,
+					    i == WT_ID_RATING ? "must be numeric"
+							      : "must be a string");
 			p->has_ident[i] = true;
 		}
 	}
@@ -708,8 +719,8 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 	return 0;
 }
 
-struct wt_mb_profile *wt_mb_profile_parse(const char *json, size_t len, const char *file,
-					  char *err, size_t errlen)
+struct wt_mb_profile *wt_mb_profile_parse(const char *json, size_t len, const char *file, char *err,
+					  size_t errlen)
 {
 	struct perr e = {.buf = err, .len = errlen};
 	if (errlen)
@@ -788,7 +799,8 @@ int wt_mb_profiles_load_dir(struct wt_mb_profile_set *set, const char *dir)
 		}
 		fclose(f);
 		char err[512];
-		struct wt_mb_profile *p = buf ? wt_mb_profile_parse(buf, len, path, err, sizeof err) : NULL;
+		struct wt_mb_profile *p = buf ? wt_mb_profile_parse(buf, len, path, err, sizeof err)
+					      : NULL;
 		free(buf);
 		if (!p) {
 			wt_warn("modbus profile %s: skipped: %s", path, buf ? err : "empty");

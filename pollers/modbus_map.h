@@ -37,9 +37,9 @@ struct wt_mb_map {
 /* How one value is read and turned into a canonical number or string.
  * value = raw * mul / div + add; div may come from "pow2": n (div = 2^n). */
 struct wt_mb_value {
-	int fc;          /* 3 or 4 */
-	int addr;        /* absolute, or offset from the entity block (rel) */
-	bool rel;        /* addr is an offset inside the entity's block */
+	int fc;   /* 3 or 4 */
+	int addr; /* absolute, or offset from the entity block (rel) */
+	bool rel; /* addr is an offset inside the entity's block */
 	enum wt_mb_type type;
 	int len;         /* registers (derived from the type, or given for strings) */
 	bool word_le;    /* multi-register values: first register = low word */
@@ -51,7 +51,8 @@ struct wt_mb_value {
 	size_t n_map;
 	long long *invalid; /* raw integers meaning "not available" */
 	size_t n_invalid;
-	bool na_markers; /* the usual markers (0xFFFF, 0x8000, 0xFFFFFFFF, 0x80000000, NaN) mean n/a */
+	bool na_markers; /* the usual markers (0xFFFF, 0x8000, 0xFFFFFFFF, 0x80000000, NaN) mean n/a
+			  */
 	bool is_static;  /* read at bind only */
 };
 
@@ -68,23 +69,23 @@ struct wt_mb_metric {
  * (FC 16), then re-read the entity's outlet_state until it says so. */
 struct wt_mb_control {
 	bool has;
-	int fc;        /* 6 or 16 */
-	int addr;      /* absolute; per instance addr + stride * (i - 1) */
+	int fc;   /* 6 or 16 */
+	int addr; /* absolute; per instance addr + stride * (i - 1) */
 	int stride;
-	int regs;      /* 1 or 2 (FC 16, big-endian words) */
+	int regs;                       /* 1 or 2 (FC 16, big-endian words) */
 	long long value[WT_CTL__COUNT]; /* -1 where the device has no such command */
 	bool has_switchable;
 	struct wt_mb_value switchable; /* nonzero = switchable; read at bind */
 };
 
 struct wt_mb_entity {
-	int kind;          /* enum wt_entity_kind */
-	long index;        /* index of the first instance */
-	int count;         /* fixed number of instances (default 1) */
-	int count_ref;     /* -1, or the profile count whose value gives the instances */
-	int max;           /* instances beyond this are ignored */
-	int base, stride;  /* block of instance i starts at base + stride * (i - 1) */
-	char *name_fmt;    /* "Outlet {i}", or NULL */
+	int kind;         /* enum wt_entity_kind */
+	long index;       /* index of the first instance */
+	int count;        /* fixed number of instances (default 1) */
+	int count_ref;    /* -1, or the profile count whose value gives the instances */
+	int max;          /* instances beyond this are ignored */
+	int base, stride; /* block of instance i starts at base + stride * (i - 1) */
+	char *name_fmt;   /* "Outlet {i}", or NULL */
 	bool has_name;
 	struct wt_mb_value name; /* a string register with the entity's name */
 	struct wt_mb_metric *metrics;
@@ -109,8 +110,8 @@ struct wt_mb_profile {
 	char *file;
 	char *description;
 	char *device_type;
-	int max_regs;  /* per read request, 1..125 (default 120) */
-	int max_gap;   /* unused registers a span may swallow to save a request (default 8) */
+	int max_regs; /* per read request, 1..125 (default 120) */
+	int max_gap;  /* unused registers a span may swallow to save a request (default 8) */
 	struct wt_mb_match *match; /* all must hold; none: only chosen by name */
 	size_t n_match;
 	struct wt_mb_value ident[WT_ID__COUNT];
@@ -128,8 +129,8 @@ struct wt_mb_profile_set {
 };
 
 /* Parses one profile from JSON text; NULL with "JSON path: what" in err. */
-struct wt_mb_profile *wt_mb_profile_parse(const char *json, size_t len, const char *file,
-					  char *err, size_t errlen) __attribute__((warn_unused_result));
+struct wt_mb_profile *wt_mb_profile_parse(const char *json, size_t len, const char *file, char *err,
+					  size_t errlen) __attribute__((warn_unused_result));
 void wt_mb_profile_free(struct wt_mb_profile *p);
 /* Loads every *.json of dir; bad files are logged and skipped. Returns the
  * number loaded or a negative errno. */

@@ -18,7 +18,7 @@
 #include "server/log.h"
 #include "server/model.h"
 
-#define RF_PAR 4          /* requests in flight per device */
+#define RF_PAR 4 /* requests in flight per device */
 #define RF_URI 256
 #define RF_MAX_UNITS 64
 #define RF_MAX_SENSORS 256
@@ -51,7 +51,14 @@ enum role {
 };
 
 /* Collections below a PowerDistribution and what their members are. */
-enum sub { SUB_MAINS, SUB_BRANCHES, SUB_FEEDERS, SUB_SUBFEEDS, SUB_OUTLETS, SUB__N };
+enum sub {
+	SUB_MAINS,
+	SUB_BRANCHES,
+	SUB_FEEDERS,
+	SUB_SUBFEEDS,
+	SUB_OUTLETS,
+	SUB__N
+};
 static const char *const sub_keys[SUB__N] = {"Mains", "Branches", "Feeders", "Subfeeds", "Outlets"};
 
 struct item {
@@ -196,7 +203,8 @@ int wt_redfish_url_parse(const char *url, struct wt_redfish_url *u, char *err, s
 	if (strncmp(url, "redfish://", 10) == 0) {
 		p = url + 10;
 		u->port = 80;
-	} else if (strncmp(url, "redfish+https://", 16) == 0 || strncmp(url, "redfishs://", 11) == 0) {
+	} else if (strncmp(url, "redfish+https://", 16) == 0 ||
+		   strncmp(url, "redfishs://", 11) == 0) {
 		p = strchr(url, ':') + 3;
 		u->tls = true;
 		u->port = 443;
@@ -215,7 +223,8 @@ int wt_redfish_url_parse(const char *url, struct wt_redfish_url *u, char *err, s
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 		size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
 		if (pct_decode(p, ul, u->user, sizeof u->user) ||
-		    (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass))) {
+		    (colon &&
+		     pct_decode(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass))) {
 			snprintf(err, errlen, "bad user info");
 			memset(u, 0, sizeof *u);
 			return -EINVAL;
@@ -283,7 +292,8 @@ int wt_redfish_url_parse(const char *url, struct wt_redfish_url *u, char *err, s
 			} else if (strcmp(kv, "expand") == 0) {
 				u->no_expand = strcmp(val, "0") == 0 || strcmp(val, "false") == 0;
 			} else if (strcmp(kv, "ca") == 0) {
-				if (pct_decode(val, strlen(val), u->ca, sizeof u->ca) || !u->ca[0]) {
+				if (pct_decode(val, strlen(val), u->ca, sizeof u->ca) ||
+				    !u->ca[0]) {
 					snprintf(err, errlen, "bad ca path");
 					goto bad;
 				}
@@ -295,7 +305,8 @@ int wt_redfish_url_parse(const char *url, struct wt_redfish_url *u, char *err, s
 				else if (strcmp(val, "none") == 0)
 					u->auth = WT_RF_AUTH_NONE;
 				else {
-					snprintf(err, errlen, "auth must be session, basic or none");
+					snprintf(err, errlen,
+						 "auth must be session, basic or none");
 					goto bad;
 				}
 			} else {
@@ -369,8 +380,9 @@ static void emit_readings(struct wt_rf_dev *d)
 		if (!c->used) {
 			uint32_t series = 0;
 			int rc = d->env.resolver.resolve
-					 ? d->env.resolver.resolve(d->env.resolver.ctx, d->id, r->unit, r->kind,
-								   r->index, r->name, r->metric, &series)
+					 ? d->env.resolver.resolve(d->env.resolver.ctx, d->id,
+								   r->unit, r->kind, r->index,
+								   r->name, r->metric, &series)
 					 : -ENOSYS;
 			c->used = true;
 			c->key = key;
@@ -426,7 +438,8 @@ static void pump(struct wt_rf_dev *d)
 		it->next = NULL;
 		char url[700];
 		if (it->levels > 0)
-			snprintf(url, sizeof url, "%s%s?$expand=.($levels=%d)", d->base, it->uri, it->levels);
+			snprintf(url, sizeof url, "%s%s?$expand=.($levels=%d)", d->base, it->uri,
+				 it->levels);
 		else
 			snprintf(url, sizeof url, "%s%s", d->base, it->uri);
 		struct wt_rf_req_opts o = {.url = url};
@@ -566,7 +579,8 @@ static void step_done(struct wt_rf_dev *d)
 		return;
 	case S_COLLS:
 		if (d->n_units == 0) {
-			fail(d, WT_POLL_NO_PROFILE, "PowerEquipment lists no power distribution units");
+			fail(d, WT_POLL_NO_PROFILE,
+			     "PowerEquipment lists no power distribution units");
 			break;
 		}
 		qsort(d->units, (size_t)d->n_units, sizeof d->units[0], cmp_unit);
@@ -624,7 +638,8 @@ static void start_poll_step(struct wt_rf_dev *d)
 		}
 		for (size_t i = 0; i < d->n_sensors; i++)
 			if (d->sensors[i].unit == u + 1)
-				enqueue(d, R_SENSOR, u + 1, 0, d->sensors[i].index, 0, d->sensors[i].uri);
+				enqueue(d, R_SENSOR, u + 1, 0, d->sensors[i].index, 0,
+					d->sensors[i].uri);
 	}
 	pump(d);
 }
@@ -667,7 +682,9 @@ static void start_login(struct wt_rf_dev *d)
 	json_t *b = json_pack("{s:s,s:s}", "UserName", d->url.user, "Password", d->url.pass);
 	char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
 	json_decref(b);
-	struct wt_rf_req_opts o = {.url = url, .method = "POST", .body = body ? body : "{}",
+	struct wt_rf_req_opts o = {.url = url,
+				   .method = "POST",
+				   .body = body ? body : "{}",
 				   .insecure = d->url.insecure,
 				   .ca_file = d->url.ca[0] ? d->url.ca : NULL,
 				   .timeout_ms = d->timeout_ms};
@@ -792,8 +809,8 @@ static void map_sensor_coll(struct wt_rf_dev *d, json_t *coll, int unit)
 static void map_unit_bind(struct wt_rf_dev *d, json_t *res, int unit)
 {
 	struct unit *u = &d->units[unit - 1];
-	static const char *const keys[WT_ID__COUNT] = {"Manufacturer", "Model", "SerialNumber",
-						       "FirmwareVersion", "Name", NULL};
+	static const char *const keys[WT_ID__COUNT] = {"Manufacturer",    "Model", "SerialNumber",
+						       "FirmwareVersion", "Name",  NULL};
 	for (int i = 0; i < WT_ID__COUNT; i++) {
 		json_t *v = keys[i] ? json_object_get(res, keys[i]) : NULL;
 		if (json_is_string(v))
@@ -848,7 +865,7 @@ static void process(struct wt_rf_dev *d, const struct item *it, json_t *res)
 		json_t *x;
 		if (json_is_array(m))
 			json_array_foreach(m, i, x)
-			add_unit(d, x, (long)it->sub * 100000 + (long)i, types[it->sub]);
+				add_unit(d, x, (long)it->sub * 100000 + (long)i, types[it->sub]);
 		break;
 	}
 	case R_UNIT_BIND:
@@ -901,7 +918,8 @@ static void process(struct wt_rf_dev *d, const struct item *it, json_t *res)
 			enqueue(d, R_METRICS, it->unit, 0, 0, 0, uri);
 		}
 		json_t *se = json_object_get(res, "Sensors");
-		if (d->expand && json_is_object(se) && json_is_array(json_object_get(se, "Members")))
+		if (d->expand && json_is_object(se) &&
+		    json_is_array(json_object_get(se, "Members")))
 			map_sensor_coll(d, se, it->unit);
 		else if (d->expand && d->units[it->unit - 1].sensors_inline)
 			/* $expand offered but not applied: read the bound sensors */
@@ -965,10 +983,11 @@ static void on_resp(void *ctx, const struct wt_rf_resp *r)
 	}
 	if (r->err) {
 		fail(d, WT_POLL_FAILED, "%s: %s", it->uri,
-		     r->err == -ETIMEDOUT ? "timeout" : r->err == -EMSGSIZE ? "answer too large"
-											  : r->errtext);
-	} else if (r->status == 401 && d->url.auth == WT_RF_AUTH_SESSION && !d->session_unsupported &&
-		   !d->auth_retried && d->token[0]) {
+		     r->err == -ETIMEDOUT  ? "timeout"
+		     : r->err == -EMSGSIZE ? "answer too large"
+					   : r->errtext);
+	} else if (r->status == 401 && d->url.auth == WT_RF_AUTH_SESSION &&
+		   !d->session_unsupported && !d->auth_retried && d->token[0]) {
 		/* the session expired or was deleted: log in again, once per poll */
 		free(it);
 		restart_after_401(d);
@@ -981,8 +1000,8 @@ static void on_resp(void *ctx, const struct wt_rf_resp *r)
 		json_error_t je;
 		json_t *res = json_loadb(r->body, r->len, 0, &je);
 		if (!json_is_object(res))
-			fail(d, WT_POLL_FAILED, "%s: malformed JSON (line %d: %s)", it->uri, je.line,
-			     res ? "not an object" : je.text);
+			fail(d, WT_POLL_FAILED, "%s: malformed JSON (line %d: %s)", it->uri,
+			     je.line, res ? "not an object" : je.text);
 		else
 			process(d, it, res);
 		json_decref(res);
@@ -1113,7 +1132,7 @@ static int rf_control(void *inst, int unit, long outlet, int cmd, int verify_ms,
 		return -ENOMEM;
 	/* Redfish applies the outlet's PowerOnDelaySeconds / PowerOffDelaySeconds
 	 * itself, so the delayed commands send the same PowerState */
-	const char *ps = cmd == WT_CTL_ON || cmd == WT_CTL_DELAYED_ON	 ? "On"
+	const char *ps = cmd == WT_CTL_ON || cmd == WT_CTL_DELAYED_ON     ? "On"
 			 : cmd == WT_CTL_OFF || cmd == WT_CTL_DELAYED_OFF ? "Off"
 									  : "PowerCycle";
 	char url[700], body[64];
@@ -1264,16 +1283,17 @@ static char *rf_describe(void *inst)
 	struct wt_rf_dev *d = inst;
 	json_t *o = json_object();
 	char url[400];
-	snprintf(url, sizeof url, "%s://%s:%d", d->url.tls ? "redfish+https" : "redfish", d->url.host,
-		 d->url.port);
+	snprintf(url, sizeof url, "%s://%s:%d", d->url.tls ? "redfish+https" : "redfish",
+		 d->url.host, d->url.port);
 	json_object_set_new(o, "format", json_integer(1));
 	json_object_set_new(o, "url", json_string(url));
 	json_object_set_new(o, "protocol", json_string("redfish"));
 	json_object_set_new(o, "error", d->err[0] ? json_string(d->err) : json_null());
 	json_object_set_new(o, "expand", json_boolean(d->expand));
-	json_object_set_new(o, "auth", json_string(d->token[0]		      ? "session"
-						   : d->url.auth == WT_RF_AUTH_NONE ? "none"
-										    : "basic"));
+	json_object_set_new(o, "auth",
+			    json_string(d->token[0]                      ? "session"
+					: d->url.auth == WT_RF_AUTH_NONE ? "none"
+									 : "basic"));
 	json_object_set_new(o, "http_requests", json_integer((json_int_t)d->requests));
 	if (!d->bound) {
 		json_object_set_new(o, "profile", json_null());
@@ -1282,16 +1302,17 @@ static char *rf_describe(void *inst)
 	json_t *prof = json_object();
 	json_object_set_new(prof, "name", json_string("redfish-power-distribution"));
 	json_object_set_new(prof, "file", json_null());
-	json_object_set_new(prof, "device_type", json_string(strcmp(d->units[0].type, "TransferSwitch") == 0
-								     ? "ats"
-								     : "pdu"));
+	json_object_set_new(
+		prof, "device_type",
+		json_string(strcmp(d->units[0].type, "TransferSwitch") == 0 ? "ats" : "pdu"));
 	json_object_set_new(o, "profile", prof);
-	static const char *const idk[WT_ID__COUNT] = {"vendor", "model", "serial",
-						      "firmware", "name", "rating_a"};
+	static const char *const idk[WT_ID__COUNT] = {"vendor",   "model", "serial",
+						      "firmware", "name",  "rating_a"};
 	json_t *id = json_object();
 	for (int i = 0; i < WT_ID__COUNT; i++)
 		json_object_set_new(id, idk[i],
-				    d->units[0].ident[i][0] ? json_string(d->units[0].ident[i]) : json_null());
+				    d->units[0].ident[i][0] ? json_string(d->units[0].ident[i])
+							    : json_null());
 	json_object_set_new(o, "identity", id);
 	json_t *units = json_array();
 	for (int u = 0; u < d->n_units; u++) {
@@ -1316,7 +1337,8 @@ static char *rf_describe(void *inst)
 			je = entity_json(r);
 			bool sw = false;
 			for (size_t q = 0; r->kind == WT_ENT_OUTLET && q < d->n_outlets; q++)
-				if (d->outlets[q].unit == r->unit && d->outlets[q].index == r->index)
+				if (d->outlets[q].unit == r->unit &&
+				    d->outlets[q].index == r->index)
 					sw = d->outlets[q].target[0] != 0;
 			json_object_set_new(je, "switchable", json_boolean(sw));
 			json_array_append_new(ents, je);

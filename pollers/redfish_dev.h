@@ -25,7 +25,11 @@
 
 extern const struct wt_driver_ops wt_redfish_ops;
 
-enum wt_rf_auth { WT_RF_AUTH_SESSION = 0, WT_RF_AUTH_BASIC, WT_RF_AUTH_NONE };
+enum wt_rf_auth {
+	WT_RF_AUTH_SESSION = 0,
+	WT_RF_AUTH_BASIC,
+	WT_RF_AUTH_NONE
+};
 
 struct wt_redfish_url {
 	bool tls;

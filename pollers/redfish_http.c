@@ -48,7 +48,8 @@ static void check_done(struct wt_rf_http *h);
 static void on_socket(evutil_socket_t fd, short what, void *arg)
 {
 	struct wt_rf_http *h = arg;
-	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+		     (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
 	curl_multi_socket_action(h->multi, fd, action, &running);
 	check_done(h);
@@ -76,8 +77,8 @@ static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socket
 		}
 		return 0;
 	}
-	short ev = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
-			   EV_PERSIST);
+	short ev = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+			   (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
 	if (!sk) {
 		sk = calloc(1, sizeof *sk);
 		if (!sk)
@@ -318,7 +319,8 @@ int wt_rf_http_request(struct wt_rf_http *h, const struct wt_rf_req_opts *o, wt_
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 5000));
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->timeout_ms > 0 ? o->timeout_ms : 5000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(o->timeout_ms > 0 ? o->timeout_ms : 5000));
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");

@@ -16,14 +16,14 @@ struct wt_rf_req;
 #define WT_RF_MAX_BODY (8u << 20) /* larger answers are a device error */
 
 struct wt_rf_req_opts {
-	const char *url;       /* absolute http(s) URL */
-	const char *method;    /* "GET" (default), "POST", "PATCH", "DELETE" */
-	const char *body;      /* request body (JSON), or NULL */
-	const char *user;      /* basic auth when set (with pass) */
+	const char *url;    /* absolute http(s) URL */
+	const char *method; /* "GET" (default), "POST", "PATCH", "DELETE" */
+	const char *body;   /* request body (JSON), or NULL */
+	const char *user;   /* basic auth when set (with pass) */
 	const char *pass;
-	const char *token;     /* X-Auth-Token when set */
-	bool insecure;         /* accept any certificate (self-signed devices) */
-	const char *ca_file;   /* trust this CA (PEM) instead of the system store */
+	const char *token;   /* X-Auth-Token when set */
+	bool insecure;       /* accept any certificate (self-signed devices) */
+	const char *ca_file; /* trust this CA (PEM) instead of the system store */
 	int timeout_ms;
 };
 
@@ -56,7 +56,7 @@ int wt_rf_http_request(struct wt_rf_http *h, const struct wt_rf_req_opts *o, wt_
 void wt_rf_http_cancel(struct wt_rf_req *req);
 
 /* Requests started / finished with an error, for tests and benchmarks. */
-void wt_rf_http_counts(const struct wt_rf_http *h, unsigned long *started,
-		       unsigned long *failed, unsigned long *connects);
+void wt_rf_http_counts(const struct wt_rf_http *h, unsigned long *started, unsigned long *failed,
+		       unsigned long *connects);
 
 #endif

@@ -77,7 +77,8 @@ static bool num_at(json_t *o, const char *path, double *out)
 	char buf[96];
 	snprintf(buf, sizeof buf, "%s", path);
 	json_t *cur = o;
-	for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+	for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok;
+	     tok = strtok_r(NULL, ".", &save)) {
 		if (!json_is_object(cur))
 			return false;
 		cur = json_object_get(cur, tok);
@@ -132,9 +133,9 @@ static const struct {
 	int phase;
 	const char *name;
 } phases[] = {
-	{"Line1ToNeutral", 1, "L1"}, {"Line2ToNeutral", 2, "L2"}, {"Line3ToNeutral", 3, "L3"},
+	{"Line1ToNeutral", 1, "L1"},  {"Line2ToNeutral", 2, "L2"},  {"Line3ToNeutral", 3, "L3"},
 	{"Line1ToLine2", 4, "L1-L2"}, {"Line2ToLine3", 5, "L2-L3"}, {"Line3ToLine1", 6, "L3-L1"},
-	{"Line1", 1, "L1"},		{"Line2", 2, "L2"},		  {"Line3", 3, "L3"},
+	{"Line1", 1, "L1"},           {"Line2", 2, "L2"},           {"Line3", 3, "L3"},
 };
 
 static const struct {
@@ -205,8 +206,8 @@ int wt_rf_map_circuit(json_t *res, int unit, enum wt_rf_circuit_role role, long 
 	char name[64];
 	int kind = role == WT_RF_MAINS ? WT_ENT_INLET : WT_ENT_BRANCH;
 	entity_name(res, index, role == WT_RF_MAINS ? "Mains" : "Branch", name, sizeof name);
-	int rc = map_rows(res, circuit_rows, sizeof circuit_rows / sizeof circuit_rows[0], unit, kind,
-			  index, name, out);
+	int rc = map_rows(res, circuit_rows, sizeof circuit_rows / sizeof circuit_rows[0], unit,
+			  kind, index, name, out);
 	if (rc)
 		return rc;
 	double v;
@@ -282,7 +283,8 @@ int wt_rf_map_outlet(json_t *res, int unit, long index, struct wt_rf_readings *o
 	    (rc = add(out, unit, WT_ENT_OUTLET, index, name, WT_M_VOLTAGE, v, false)))
 		return rc;
 	int st = wt_rf_outlet_state(res);
-	if (st >= 0 && (rc = add(out, unit, WT_ENT_OUTLET, index, name, WT_M_OUTLET_STATE, st, false)))
+	if (st >= 0 &&
+	    (rc = add(out, unit, WT_ENT_OUTLET, index, name, WT_M_OUTLET_STATE, st, false)))
 		return rc;
 	if ((rc = map_thresholds(json_object_get(res, "CurrentAmps"), unit, WT_ENT_OUTLET, index,
 				 WT_M_CURRENT, out)))
@@ -392,9 +394,7 @@ bool wt_rf_is_expanded(json_t *v)
 		return false;
 	const char *key;
 	json_t *x;
-	json_object_foreach(v, key, x)
-	if (strcmp(key, "@odata.id") != 0)
-		return true;
+	json_object_foreach(v, key, x) if (strcmp(key, "@odata.id") != 0) return true;
 	return false;
 }
 
@@ -421,14 +421,13 @@ static int map_tree(json_t *res, int depth, struct wt_rf_readings *out)
 		size_t i;
 		json_t *x;
 		if (json_is_array(m))
-			json_array_foreach(m, i, x)
-			if ((rc = map_tree(x, depth + 1, out)))
-				return rc;
+			json_array_foreach(m, i,
+					   x) if ((rc = map_tree(x, depth + 1, out))) return rc;
 		return 0;
 	}
 	case WT_RF_PDU: {
-		static const char *const subs[] = {"Mains", "Branches", "Feeders", "Subfeeds",
-						   "Outlets", "Metrics", "Sensors"};
+		static const char *const subs[] = {"Mains",   "Branches", "Feeders", "Subfeeds",
+						   "Outlets", "Metrics",  "Sensors"};
 		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
 			if ((rc = map_tree(json_object_get(res, subs[i]), depth + 1, out)))
 				return rc;

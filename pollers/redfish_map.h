@@ -12,11 +12,11 @@
 #include <stddef.h>
 
 struct wt_rf_reading {
-	int unit;       /* PowerDistribution member, 1-based */
-	int kind;       /* enum wt_entity_kind */
+	int unit; /* PowerDistribution member, 1-based */
+	int kind; /* enum wt_entity_kind */
 	long index;
 	char name[64];
-	int metric;     /* enum wt_metric */
+	int metric; /* enum wt_metric */
 	double value;
 	bool is_static; /* a rating: sent once per bind */
 };
@@ -45,18 +45,23 @@ enum wt_rf_res {
 	WT_RF_UNKNOWN = 0,
 	WT_RF_SERVICE_ROOT,
 	WT_RF_POWER_EQUIPMENT,
-	WT_RF_PDU,         /* PowerDistribution (RackPDU, FloorPDU, TransferSwitch, ...) */
+	WT_RF_PDU, /* PowerDistribution (RackPDU, FloorPDU, TransferSwitch, ...) */
 	WT_RF_CIRCUIT,
 	WT_RF_OUTLET,
-	WT_RF_METRICS,     /* PowerDistributionMetrics */
+	WT_RF_METRICS, /* PowerDistributionMetrics */
 	WT_RF_SENSOR,
-	WT_RF_COLLECTION,  /* any *Collection */
+	WT_RF_COLLECTION, /* any *Collection */
 	WT_RF_CHASSIS,
 };
 enum wt_rf_res wt_rf_res_type(json_t *res);
 
 /* Circuits: which collection they came from decides the entity kind. */
-enum wt_rf_circuit_role { WT_RF_MAINS = 0, WT_RF_BRANCHES, WT_RF_FEEDERS, WT_RF_SUBFEEDS };
+enum wt_rf_circuit_role {
+	WT_RF_MAINS = 0,
+	WT_RF_BRANCHES,
+	WT_RF_FEEDERS,
+	WT_RF_SUBFEEDS
+};
 
 /* Maps a Circuit at 1-based position index of its collection. Mains give an
  * inlet plus phase entities (L1..L3 line-to-neutral, L1-L2.. line-to-line);

@@ -38,7 +38,8 @@ static void load(void)
 	wt_log_setup(false, "fuzz", WT_LOG_ERROR);
 	char dir[4096];
 	const char *root = getenv("WT_SOURCE_ROOT");
-	snprintf(dir, sizeof dir, "%s/pollers/profiles/modbus", root && *root ? root : WT_SOURCE_ROOT);
+	snprintf(dir, sizeof dir, "%s/pollers/profiles/modbus",
+		 root && *root ? root : WT_SOURCE_ROOT);
 	if (wt_mb_profiles_load_dir(&profiles, dir) <= 0) {
 		fprintf(stderr, "fuzz_modbus_response: no profiles in %s\n", dir);
 		abort();

@@ -2,18 +2,33 @@
 # The README's first command. On a fresh Debian 12 machine, as root:
 # installs what is missing, builds wattrack (optimised, no sanitizers), and
 # runs it in the foreground with its own private PostgreSQL (state in
-# ./state) beside a simulated fleet. Ctrl-C stops everything cleanly.
+# ./state) beside a simulated fleet of ~200 PDUs and UPSs (wattrack-sim
+# --fleet demo): SNMP devices each on their own port, Modbus and Redfish
+# devices. scripts/wattrack-fleet.py registers the fleet in wattrack's
+# database (devices, two rooms with rows and racks on A/B feeds, default
+# rules); wattrack picks the devices up at its next inventory rescan. Once
+# polling runs, a load step on one outlet raises a real critical alarm.
+# Ctrl-C stops everything cleanly.
 #
-# Sections later issues extend:
-#   start_simulator  - the simulated fleet beside wattrack
-#   show_console     - the console URL and the one-time admin login
+# Environment: WT_DEMO_JOBS (ninja -j), WT_DEMO_SNMP_BASE (first SNMP port,
+# default 21000), WT_DEMO_HTTP_PORT (default 8080), WT_DEMO_BUILD (an
+# existing build directory, not rebuilt), WT_DEMO_STATE (state directory).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD="$ROOT/build"
-STATE="$ROOT/state"
+BUILD="${WT_DEMO_BUILD:-$ROOT/build}"
+STATE="${WT_DEMO_STATE:-$ROOT/state}"
 CONF="$STATE/demo.conf"
 SIM_PID=""
+HELPER_PID=""
+SNMP_BASE=${WT_DEMO_SNMP_BASE:-21000}
+HTTP_PORT=${WT_DEMO_HTTP_PORT:-8080}
+# The outlet that gets the load step, and the step (W): about 6.7 A at 230 V,
+# over the default "Outlet current" rule's critical threshold (6 A) and
+# below its branch breaker (16 A).
+STEP_DEVICE=pdu-a1-r1-k02-a
+STEP_OUTLET=3
+STEP_WATTS=1400
 
 say() {
 	printf 'demo: %s\n' "$*"
@@ -25,6 +40,8 @@ die() {
 }
 
 build() {
+	# WT_DEMO_BUILD: an existing build directory, used as it is.
+	[ -z "${WT_DEMO_BUILD:-}" ] || return 0
 	"$ROOT/scripts/install-deps.sh"
 	# A release-style build; an existing build dir is reconfigured to it
 	# (it may have been set up with sanitizers for the tests).
@@ -68,6 +85,14 @@ log.level = info
 poll.interval = 5s
 # Short window: the demo's data reaches PostgreSQL within seconds.
 storage.flush_interval = 10s
+# Devices registered while it runs are polled within seconds.
+devices.rescan = 5s
+# The API on this machine only, over plain HTTP (a demo; production uses
+# HTTPS on 8443 with api.http = redirect).
+api.listen = 127.0.0.1
+api.http = on
+api.http_port = $HTTP_PORT
+api.https_port = 0
 EOF
 }
 
@@ -78,12 +103,28 @@ start_simulator() {
 		return 0
 	fi
 	rm -f "$STATE/sim-fleet.json"
-	"$sim" --fleet demo --write-fleet "$STATE/sim-fleet.json" >"$STATE/sim.log" 2>&1 &
+	# Port-range mode: every SNMP device answers on its own port, like a
+	# network of devices each at its own address.
+	"$sim" --fleet demo --snmp-port-base "$SNMP_BASE" --write-fleet "$STATE/sim-fleet.json" \
+		>"$STATE/sim.log" 2>&1 &
 	SIM_PID=$!
+	i=0
+	while [ ! -s "$STATE/sim-fleet.json" ] || ! grep -q '^READY ' "$STATE/sim.log"; do
+		kill -0 "$SIM_PID" 2>/dev/null || die "the simulator failed; see $STATE/sim.log"
+		i=$((i + 1))
+		[ $i -lt 300 ] || die "the simulator did not start; see $STATE/sim.log"
+		sleep 0.1
+	done
+	CONTROL=$(sed -n 's/^READY .*control=\([0-9]*\).*/\1/p' "$STATE/sim.log" | head -n1)
 	say "simulated fleet started (pid $SIM_PID, log $STATE/sim.log, devices in $STATE/sim-fleet.json)"
 }
 
-stop_simulator() {
+stop_background() {
+	if [ -n "$HELPER_PID" ] && kill -0 "$HELPER_PID" 2>/dev/null; then
+		kill -TERM "$HELPER_PID" 2>/dev/null || true
+		wait "$HELPER_PID" 2>/dev/null || true
+	fi
+	HELPER_PID=""
 	if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
 		kill -TERM "$SIM_PID" 2>/dev/null || true
 		wait "$SIM_PID" 2>/dev/null || true
@@ -92,10 +133,43 @@ stop_simulator() {
 	SIM_PID=""
 }
 
-# The console URL and the one-time admin login go here once the HTTP API is
-# wired into the daemon (it prints the first admin password once, in its log).
-show_console() {
-	say "wattrack is starting; Ctrl-C stops it (the web console is not in this build yet)"
+# Waits for a line matching $1 in wattrack's log (at most $2 seconds).
+wait_log() {
+	i=0
+	while ! grep -q "$1" "$STATE/wattrack.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt $(($2 * 2)) ] || return 1
+		sleep 0.5
+	done
+}
+
+# In the background while wattrack runs: registers the fleet, then shows
+# where to log in, then makes one outlet draw too much.
+after_start() {
+	trap - INT
+	wait_log "wattrack ready" 300 || return 0
+	[ -s "$STATE/sim-fleet.json" ] || return 0
+	/usr/bin/python3 "$ROOT/scripts/wattrack-fleet.py" --state-dir "$STATE" \
+		"$STATE/sim-fleet.json" | sed 's/^/demo: /'
+	pw=$(sed -n 's/.*created user "admin" with one-time password \([^ ]*\).*/\1/p' \
+		"$STATE/wattrack.log" | tail -n1)
+	wait_log "devices: [0-9]* polled" 60 || true
+	say "----------------------------------------------------------------------"
+	say "API:    http://127.0.0.1:$HTTP_PORT/api/v1/ (health, version, openapi.json)"
+	if [ -n "$pw" ]; then
+		say "login:  admin / $pw (one-time password: change it at first login)"
+	else
+		say "login:  admin, with the password printed at the first start (or reset"
+		say "        it by removing $STATE to start afresh)"
+	fi
+	say "----------------------------------------------------------------------"
+	# Let the first binds finish, then the load step.
+	sleep 30
+	if [ -n "${CONTROL:-}" ]; then
+		curl -s -o /dev/null -X POST -d "{\"unit\":1,\"outlet\":$STEP_OUTLET,\"watts\":$STEP_WATTS}" \
+			"http://127.0.0.1:$CONTROL/api/devices/$STEP_DEVICE/load" &&
+			say "load step: $STEP_WATTS W on $STEP_DEVICE outlet $STEP_OUTLET; watch for \"alarm ... raised (critical)\""
+	fi
 }
 
 main() {
@@ -106,17 +180,24 @@ main() {
 	"$BUILD/wattrack" --check-config --config "$CONF" >/dev/null ||
 		die "the generated configuration $CONF was refused"
 
-	trap stop_simulator EXIT
+	trap stop_background EXIT
 	start_simulator
-	show_console
+	: >"$STATE/wattrack.log"
+	after_start &
+	HELPER_PID=$!
+	say "wattrack is starting (log also in $STATE/wattrack.log); Ctrl-C stops it"
 
 	# Ctrl-C reaches wattrack (same process group) and it shuts down
 	# cleanly: it flushes its data, then stops its PostgreSQL. The shell
-	# itself ignores it, so it waits for that and then cleans up.
+	# and tee ignore it, so they wait for that and then clean up.
 	trap '' INT
-	status=0
-	"$BUILD/wattrack" --config "$CONF" || status=$?
-	stop_simulator
+	{
+		st=0
+		"$BUILD/wattrack" --config "$CONF" 2>&1 || st=$?
+		echo "$st" >"$STATE/.wattrack-status"
+	} | tee -i "$STATE/wattrack.log"
+	status=$(cat "$STATE/.wattrack-status" 2>/dev/null || echo 2)
+	stop_background
 	case $status in
 	0) say "stopped cleanly" ;;
 	1) die "wattrack refused its configuration ($CONF)" ;;

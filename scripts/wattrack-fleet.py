@@ -28,7 +28,7 @@ import psycopg2
 # Default rules: (name, metric, scope, scope_text, target_kind, thresholds, hysteresis, dwell)
 # thresholds: (critical_above, warning_above, warning_below, critical_below), None = off.
 DEFAULT_RULES = [
-    ("Outlet current", "current", "global", None, "outlet", (8.0, 6.0, None, None), 0.5, 0),
+    ("Outlet current", "current", "global", None, "outlet", (6.0, 5.0, None, None), 0.5, 0),
     ("Breaker tripped", "breaker_tripped", "global", None, "branch", (0.5, None, None, None), 0, 0),
     ("Inlet current", "current", "global", None, "phase", (28.0, 24.0, None, None), 1.0, 10),
     ("Temperature", "temperature", "global", None, "sensor", (40.0, 32.0, None, None), 1.0, 30),

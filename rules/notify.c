@@ -66,6 +66,8 @@ struct wt_notify {
 	PGconn *pg;
 	struct target_state *mail_ts, *report_ts, *trap_ts, *hook_ts, syslog_ts;
 	struct wt_syslog_conn *syslog_conn;
+	struct nbuf copy; /* outbox rows of the batch being written */
+	uint64_t copy_rows;
 };
 
 static const char *const nsev_names[WT_NSEV__COUNT] = {"info", "log", "warning", "error"};
@@ -307,7 +309,36 @@ static bool hook_matches(const struct wt_hook *h, const struct qev *q)
 }
 
 /* Inserts one outbox row; false on a database error. */
-static bool insert_row(struct wt_notify *n, const char *channel, const char *target,
+/* COPY text format: backslash escapes for the characters that delimit it. */
+static void copy_field(struct nbuf *b, const char *v, bool last)
+{
+	if (!v) {
+		nbuf_puts(b, "\\N");
+	} else {
+		for (const char *p = v; *p; p++) {
+			switch (*p) {
+			case '\\':
+				nbuf_puts(b, "\\\\");
+				break;
+			case '\n':
+				nbuf_puts(b, "\\n");
+				break;
+			case '\r':
+				nbuf_puts(b, "\\r");
+				break;
+			case '\t':
+				nbuf_puts(b, "\\t");
+				break;
+			default:
+				nbuf_putc(b, *p);
+			}
+		}
+	}
+	nbuf_putc(b, last ? '\n' : '\t');
+}
+
+/* Appends one outbox row to the batch's COPY buffer. */
+static void insert_row(struct wt_notify *n, const char *channel, const char *target,
 		       const struct qev *q, const char *evtext, bool immediate, const char *state,
 		       const char *reason)
 {
@@ -318,30 +349,46 @@ static bool insert_row(struct wt_notify *n, const char *channel, const char *tar
 	snprintf(sev, sizeof(sev), "%d", (int)q->sev);
 	json_t *rj = json_object_get(q->ev, "room_id");
 	snprintf(room, sizeof(room), "%lld", (long long)json_integer_value(rj));
-	const char *p[10] = {channel,
-			     target,
-			     created,
-			     alarm,
-			     jstr(q->ev, "change"),
-			     sev,
-			     rj ? room : NULL,
-			     immediate ? "t" : "f",
-			     evtext,
-			     state};
-	const char *p2[11];
-	memcpy(p2, p, sizeof(p));
-	p2[10] = reason;
-	PGresult *r = query(
-		n,
-		"INSERT INTO notify_outbox (channel, target, created_ms, alarm_id, change,"
-		" severity, room_id, immediate, event, state, next_attempt_ms, last_error)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $3, $11)",
-		11, p2);
-	if (!r)
-		return false;
+	struct nbuf *b = &n->copy;
+	copy_field(b, channel, false);
+	copy_field(b, target, false);
+	copy_field(b, created, false);
+	copy_field(b, alarm, false);
+	copy_field(b, jstr(q->ev, "change"), false);
+	copy_field(b, sev, false);
+	copy_field(b, rj ? room : NULL, false);
+	copy_field(b, immediate ? "t" : "f", false);
+	copy_field(b, evtext, false);
+	copy_field(b, state, false);
+	copy_field(b, created, false); /* next_attempt_ms: due at once */
+	copy_field(b, reason, true);
+	n->copy_rows++;
+}
+
+/* Sends the COPY buffer inside the open transaction. */
+static bool copy_flush(struct wt_notify *n)
+{
+	if (!nbuf_ok(&n->copy))
+		return n->copy_rows == 0 && !n->copy.oom;
+	PGresult *r = PQexec(n->pg, "COPY notify_outbox (channel, target, created_ms, alarm_id,"
+				    " change, severity, room_id, immediate, event, state,"
+				    " next_attempt_ms, last_error) FROM STDIN");
+	bool ok = PQresultStatus(r) == PGRES_COPY_IN;
 	PQclear(r);
-	n->st.outboxed++;
-	return true;
+	if (!ok) {
+		wt_error("notify: COPY to the outbox: %s", PQerrorMessage(n->pg));
+		return false;
+	}
+	ok = PQputCopyData(n->pg, n->copy.s, (int)n->copy.len) == 1;
+	ok = PQputCopyEnd(n->pg, ok ? NULL : "send failed") == 1 && ok;
+	while ((r = PQgetResult(n->pg))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			wt_error("notify: COPY to the outbox: %s", PQerrorMessage(n->pg));
+			ok = false;
+		}
+		PQclear(r);
+	}
+	return ok;
 }
 
 static bool outbox_event(struct wt_notify *n, const struct qev *q)
@@ -356,27 +403,26 @@ static bool outbox_event(struct wt_notify *n, const struct qev *q)
 		bool imm = q->sev >= m->immediate_severity;
 		for (size_t i = 0; ok && i < m->nrecipients; i++) {
 			bool allowed = schedule_allows(n, m->recipients[i].schedule, q->ts_ms);
-			ok = insert_row(
-				n, "mail", m->recipients[i].address, q, text, imm,
-				allowed ? "pending" : "skipped",
-				allowed ? NULL
-					: (m->recipients[i].schedule == WT_SCHED_BUSINESS_HOURS
-						   ? "outside business hours"
-						   : "inside business hours"));
+			insert_row(n, "mail", m->recipients[i].address, q, text, imm,
+				   allowed ? "pending" : "skipped",
+				   allowed ? NULL
+					   : (m->recipients[i].schedule == WT_SCHED_BUSINESS_HOURS
+						      ? "outside business hours"
+						      : "inside business hours"));
 		}
 	}
 	const struct wt_syslog_options *s = &o->pub.syslog;
 	if (ok && s->server && *s->server && q->sev >= s->min_severity)
-		ok = insert_row(n, "syslog", o->syslog_target, q, text, false, "pending", NULL);
+		insert_row(n, "syslog", o->syslog_target, q, text, false, "pending", NULL);
 	const struct wt_trap_options *t = &o->pub.traps;
 	for (size_t i = 0; ok && q->sev >= t->min_severity && i < t->nreceivers; i++)
-		ok = insert_row(n, "trap", o->trap_targets[i], q, text, false, "pending", NULL);
+		insert_row(n, "trap", o->trap_targets[i], q, text, false, "pending", NULL);
 	for (size_t i = 0; ok && i < o->pub.nhooks; i++)
 		if (hook_matches(&o->pub.hooks[i], q))
-			ok = insert_row(n, "hook", o->pub.hooks[i].name, q, text, false, "pending",
-					NULL);
+			insert_row(n, "hook", o->pub.hooks[i].name, q, text, false, "pending",
+				   NULL);
 	free(text);
-	return ok;
+	return ok && !n->copy.oom;
 }
 
 /* Moves every queued event into the outbox, one transaction per batch.
@@ -393,13 +439,19 @@ static void drain_queue(struct wt_notify *n)
 		pthread_mutex_unlock(&n->lock);
 		if (!batch || !pg_ok(n))
 			return;
-		bool ok = exec_ok(n, "BEGIN");
+		nbuf_free(&n->copy);
+		n->copy_rows = 0;
+		bool ok = true;
 		for (struct qev *q = batch; ok; q = q->next) {
 			ok = outbox_event(n, q);
 			if (q == last)
 				break;
 		}
-		ok = ok && exec_ok(n, "COMMIT");
+		ok = ok && exec_ok(n, "BEGIN");
+		ok = ok && copy_flush(n) && exec_ok(n, "COMMIT");
+		nbuf_free(&n->copy);
+		if (ok)
+			n->st.outboxed += n->copy_rows;
 		if (!ok) {
 			PGresult *r = PQexec(n->pg, "ROLLBACK");
 			PQclear(r);

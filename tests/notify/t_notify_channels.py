@@ -373,6 +373,19 @@ h.cmd("sync")
 time.sleep(0.3)
 f.check(sum("during outage" in m for m in tcp.msgs) == 1, "exactly once")
 f.check(len(tcp.msgs) == 4, f"nothing repeated ({len(tcp.msgs)} messages)")
+# PostgreSQL away: events wait in memory, nothing is sent before it is in
+# the outbox, and everything goes once the database is back.
+pg.stop()
+h.cmd(f"clock {T0 + 310000}")
+r = h.cmd("raise dbdown dev=51 sev=1 metric=current value=17 thr=16 msg=while the database is away")
+f.check(h.cmd("sync 1500") == "error sync", "sync reports the outbox cannot be written")
+f.check(not any("database is away" in m for m in tcp.msgs), "nothing sent before the outbox")
+st = h.cmd("stats")
+f.check("depth=1 " in st and "connected=0" in st, f"the event waits in memory: {st}")
+pg.start()
+f.check(h.cmd("sync") == "ok sync", "sync succeeds once the database is back")
+f.check(wait_for(lambda: sum("database is away" in m for m in tcp.msgs) == 1),
+        "the event written and sent after the outage, once")
 f.check(h.close() == 0, "host exits cleanly")
 
 # ---- phase 3: TLS (RFC 5425) with certificate verification -------------------

@@ -10,7 +10,8 @@
  *   severity KEY SEV VALUE        change an active alarm's severity
  *   clear KEY VALUE               clear an alarm
  *   storm N ROOM_ROW_ELEM SEV     raise N alarms on devices below a row
- *   sync                          wait until the outbox is written and a pass ran
+ *   sync [MS]                     wait (up to MS, default 60 s) until the outbox is
+ *                                 written and a pass ran
  *   stats                         print counters
  *   testmail TO                   wt_notify_test_mail
  *   quit
@@ -366,7 +367,8 @@ int main(int argc, char **argv)
 			}
 			printf("ok %ld\n", ok);
 		} else if (strcmp(cmd, "sync") == 0) {
-			int rc = n ? wt_notify_sync(n, 60000) : -EINVAL;
+			int ms = a1[0] ? atoi_ok(a1) : 60000;
+			int rc = n ? wt_notify_sync(n, ms) : -EINVAL;
 			printf("%s sync\n", rc == 0 ? "ok" : "error");
 		} else if (strcmp(cmd, "stats") == 0) {
 			struct wt_notify_stats st = {0};

@@ -66,7 +66,8 @@ struct wt_notify {
 	PGconn *pg;
 	struct target_state *mail_ts, *report_ts, *trap_ts, *hook_ts, syslog_ts;
 	struct wt_syslog_conn *syslog_conn;
-	struct nbuf copy; /* outbox rows of the batch being written */
+	struct wt_notify_stats tst; /* the thread's counters, published after each pass */
+	struct nbuf copy;           /* outbox rows of the batch being written */
 	uint64_t copy_rows;
 };
 
@@ -451,7 +452,7 @@ static void drain_queue(struct wt_notify *n)
 		ok = ok && copy_flush(n) && exec_ok(n, "COMMIT");
 		nbuf_free(&n->copy);
 		if (ok)
-			n->st.outboxed += n->copy_rows;
+			n->tst.outboxed += n->copy_rows;
 		if (!ok) {
 			PGresult *r = PQexec(n->pg, "ROLLBACK");
 			PQclear(r);
@@ -518,15 +519,15 @@ static bool record(struct wt_notify *n, const char *ids, int64_t now, const char
 		if (r) {
 			for (int i = 0; i < PQntuples(r); i++)
 				if (strcmp(PQgetvalue(r, i, 0), "failed") == 0)
-					n->st.failed++;
+					n->tst.failed++;
 				else
-					n->st.retried++;
+					n->tst.retried++;
 		}
 	}
 	if (!r)
 		return false;
 	if (!err)
-		n->st.sent += strtoull(PQcmdTuples(r), NULL, 10);
+		n->tst.sent += strtoull(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	return true;
 }
@@ -860,7 +861,7 @@ static void mail_target(struct wt_notify *n, const char *to, struct target_state
 		PQclear(rb);
 	}
 	if (rc == 0) {
-		n->st.mails++;
+		n->tst.mails++;
 		ts->holdoff_until = now + (int64_t)m->holdoff_s * 1000;
 		wt_info("notify: mail with %zu notifications sent to %s", nr, to);
 	} else {
@@ -949,7 +950,7 @@ static void report_target(struct wt_notify *n, const struct wt_mail_recipient *r
 		PQclear(rb);
 	}
 	if (rc2 == 0) {
-		n->st.mails++;
+		n->tst.mails++;
 		wt_info("notify: %s report sent to %s", weekly ? "weekly" : "daily", rc->address);
 	} else {
 		ts->blocked_until = now + 10 * 60 * 1000LL; /* try again in 10 minutes */
@@ -1316,6 +1317,11 @@ static void *notify_main(void *arg)
 		pthread_mutex_lock(&n->lock);
 		n->st.passes++;
 		n->st.connected = n->pg && PQstatus(n->pg) == CONNECTION_OK;
+		n->st.outboxed = n->tst.outboxed;
+		n->st.sent = n->tst.sent;
+		n->st.retried = n->tst.retried;
+		n->st.failed = n->tst.failed;
+		n->st.mails = n->tst.mails;
 		n->pass_done = req;
 		pthread_cond_broadcast(&n->done);
 		if (n->stop || n->kicked || n->pass_req != req || (n->head && n->st.connected))

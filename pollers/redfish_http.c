@@ -19,6 +19,8 @@ struct wt_rf_http {
 	int refs;
 	struct wt_rf_req *reqs; /* in flight, for cleanup */
 	unsigned long started, failed, connects;
+	int in_cb; /* > 0 while a response callback runs */
+	bool dead; /* put to zero during a callback: freed when it returns */
 };
 
 struct wt_rf_req {
@@ -44,6 +46,7 @@ struct sock {
 static struct wt_rf_http *g_http;
 
 static void check_done(struct wt_rf_http *h);
+static void client_free(struct wt_rf_http *h);
 
 static void on_socket(evutil_socket_t fd, short what, void *arg)
 {
@@ -181,8 +184,15 @@ static void check_done(struct wt_rf_http *h)
 		 * already unlinked, so it is freed after */
 		wt_rf_resp_fn fn = r->fn;
 		void *ctx = r->ctx;
+		h->in_cb++;
 		fn(ctx, &resp);
+		h->in_cb--;
 		req_free(r);
+		if (h->dead && h->in_cb == 0) {
+			/* the last device went away in its callback */
+			client_free(h);
+			return;
+		}
 	}
 }
 
@@ -231,6 +241,17 @@ void wt_rf_http_put(struct wt_rf_http *h)
 {
 	if (!h || --h->refs > 0)
 		return;
+	g_http = NULL;
+	if (h->in_cb) {
+		/* inside check_done: curl's message queue is still being read */
+		h->dead = true;
+		return;
+	}
+	client_free(h);
+}
+
+static void client_free(struct wt_rf_http *h)
+{
 	while (h->reqs) {
 		struct wt_rf_req *r = h->reqs;
 		req_unlink(r);
@@ -239,7 +260,6 @@ void wt_rf_http_put(struct wt_rf_http *h)
 	curl_multi_cleanup(h->multi); /* closes cached connections (POLL_REMOVE frees our events) */
 	event_free(h->timer);
 	free(h);
-	g_http = NULL;
 	curl_global_cleanup();
 }
 

@@ -27,6 +27,7 @@ struct wt_snmp_sess {
 	struct event *tmo;
 	struct event *watchdog; /* our own deadline: completes a request net-snmp never finishes */
 	struct timeval limit;
+	struct timeval try_tv;  /* one try: net-snmp's first retransmission is due then */
 	int reqid;              /* the request in flight; answers to older ones are ignored */
 	/* SNMPv3 engine discovery, done by us without blocking before the
 	 * net-snmp session is opened (net-snmp's own probe is synchronous) */
@@ -316,7 +317,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		really_close(s);
 		return;
 	}
-	rearm(s);
+	/* hot path: no need to ask net-snmp (snmp_sess_select_info2 walks its
+	 * request list and fd sets): a completed request needs no timer, and a
+	 * next request armed its own in send_pdu */
+	if (!s->busy)
+		evtimer_del(s->tmo);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -782,6 +787,10 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 			  ((t->retries >= 0 ? t->retries : 0) + 1) + 500;
 	s->limit.tv_sec = ms / 1000;
 	s->limit.tv_usec = (ms % 1000) * 1000;
+	long try_ms = t->timeout_ms > 0 ? t->timeout_ms : 1000;
+	long try_us = try_ms * 1000 + 1000; /* just after net-snmp's deadline */
+	s->try_tv.tv_sec = try_us / 1000000;
+	s->try_tv.tv_usec = try_us % 1000000;
 	if (!(s->watchdog = evtimer_new(base, on_watchdog, s))) {
 		snprintf(err, errlen, "out of memory");
 		free(s);
@@ -853,7 +862,9 @@ static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, voi
 	}
 	s->reqid = id;
 	evtimer_add(s->watchdog, &s->limit);
-	rearm(s);
+	/* the first try's deadline is known; after it fires, net-snmp's own
+	 * schedule (rearm) takes over for the retries */
+	evtimer_add(s->tmo, &s->try_tv);
 	return 0;
 }
 

@@ -226,7 +226,8 @@ static int write_batch(struct wt_writer *w, const struct wt_batch *b)
 				w, "storage_state",
 				"INSERT INTO storage_state (id, data_end) VALUES (1, "
 				"to_timestamp($1::int8 / 1000.0 + 5)) ON CONFLICT (id) DO UPDATE "
-				"SET data_end = GREATEST(storage_state.data_end, EXCLUDED.data_end)",
+				"SET data_end = GREATEST(storage_state.data_end, EXCLUDED.data_end), "
+				"clean = false",
 				1, p + 2, b, NULL);
 	} else {
 		if (!w->temp_ready) {
@@ -548,10 +549,10 @@ void wt_writer_stats(struct wt_writer *w, struct wt_writer_stats *out)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void wt_writer_stop(struct wt_writer *w)
+bool wt_writer_stop(struct wt_writer *w)
 {
 	if (!w)
-		return;
+		return false;
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_cond_signal(&w->wake);
@@ -567,4 +568,5 @@ void wt_writer_stop(struct wt_writer *w)
 	pthread_mutex_destroy(&w->lock);
 	free(w->conninfo);
 	free(w);
+	return st.spool_files == 0;
 }

@@ -62,7 +62,8 @@ int wt_writer_sync(struct wt_writer *w, int timeout_ms, bool all)
 
 void wt_writer_stats(struct wt_writer *w, struct wt_writer_stats *out);
 
-/* Writes or spools everything queued, stops the thread and frees. */
-void wt_writer_stop(struct wt_writer *w);
+/* Writes or spools everything queued, stops the thread and frees. Returns
+ * true when everything reached the database (the spool is empty). */
+bool wt_writer_stop(struct wt_writer *w);
 
 #endif

@@ -564,6 +564,8 @@ static int run_layouts(const char *ci, int n, int minutes)
 int main(int argc, char **argv)
 {
 	wt_log_setup(false, "bench_ingest", WT_LOG_WARNING);
+	if (getenv("WT_BENCH_VERBOSE"))
+		wt_log_setup(false, "bench_ingest", WT_LOG_INFO);
 	if (argc < 5) {
 		fprintf(stderr, "usage: bench_ingest ingest|layouts CONNINFO SERIES MINUTES\n");
 		return 2;

@@ -46,11 +46,16 @@ f.check(rc == 0 and "closed on SIGTERM" in out, f"SIGTERM closes cleanly: {rc} {
 prov = db_aggs(pg, "samples_1h")
 f.check(len(prov) == N and all(v[0] > 0 for v in prov.values()),
         "clean shutdown wrote provisional hourly rows")
+log0 = os.path.getsize(spool + ".log")
 drv = Driver(pg, spool, t, N)
 run(drv, 600)                       # 09:25:05 -> 10:15:05
 drv.cmd("drain 20000")
 rc, out = drv.quit()
 f.check(rc == 0, "second run closed")
+with open(drv.logpath) as fh:
+    fh.seek(log0)
+    f.check("after a clean shutdown" in fh.read(),
+            "after SIGTERM the open hour is seeded from its provisional row")
 
 
 def check(label, fed, hours):
@@ -96,7 +101,11 @@ db5 = db_buckets(pg)
 gone = [b for b in kept if (ids[0], b) not in db5]
 f.check(gone == lost, f"kill -9 lost exactly the open flush window ({len(gone)} buckets)")
 kept = [b for b in kept if b not in lost]
+log0 = os.path.getsize(drv.logpath)
 drv = Driver(pg, spool, t, N)
+with open(drv.logpath) as fh:
+    fh.seek(log0)
+    f.check("from 5 s rows" in fh.read(), "after kill -9 the open hour is folded from 5 s rows")
 run(drv, 600)                       # -> 11:14:30, closes hour 10
 drv.cmd("drain 20000")
 rc, out = drv.quit()

@@ -1,7 +1,7 @@
 /* `wattrack probe URL` for the schemes without their own probe code
  * (modbus://, redfish://, redfish+https://): same options and exit codes as
- * pollers/probe.h, output described in pollers/PROBE.md ("Modbus and
- * Redfish"). */
+ * pollers/probe.h; the output is described in pollers/profiles/MODBUS-FORMAT.md
+ * ("wattrack probe for Modbus and Redfish"). */
 #ifndef WT_POLLERS_FIELDBUS_PROBE_H
 #define WT_POLLERS_FIELDBUS_PROBE_H
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import (BUILD_ROOT, REALDATA, SOURCE_ROOT, Failures, free_port, spawn,  # noqa: E402
@@ -50,10 +51,27 @@ urls = [
     f"redfish://127.0.0.1:{garb_port}",                     # 7 garbage over HTTP
     f"modbus://127.0.0.1:{hang_port}?unit=2&profile=wattrack-sim-pdu",  # 8 hangs too
 ]
-r = subprocess.run([SCHED, "6000", "1000", "800"] + urls, capture_output=True, text=True,
-                   timeout=120)
-F.check(r.returncode == 0, "t_sched_run ran: %s" % r.stderr[-500:])
-res = json.loads(r.stdout or "{}")
+
+
+def established(port):
+    """Server-side TCP connections in ESTABLISHED state on 127.0.0.1:port."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, st = line.split()[1], line.split()[3]
+            if st == "01" and int(local.split(":")[1], 16) == port:
+                n += 1
+    return n
+
+
+p = subprocess.Popen([SCHED, "6000", "1000", "800"] + urls, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+time.sleep(3)
+conns = established(mb_port)
+out, errs = p.communicate(timeout=120)
+F.check(p.returncode == 0, "t_sched_run ran: %s" % errs[-500:])
+F.check(conns == 1, "two unit ids behind one gateway share one connection (%d open)" % conns)
+res = json.loads(out or "{}")
 devs = {d["id"]: d for d in res.get("devices", [])}
 for i in (1, 2, 3):
     d = devs.get(i, {})

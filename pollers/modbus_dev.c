@@ -758,6 +758,12 @@ static void job_work(void *arg)
 static void job_done(void *arg, bool cancelled);
 static void ctl_finish(struct wt_mb_dev *d, int status);
 
+static void deferred_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	job_done(arg, false);
+}
+
 static void conn_kick(struct mb_conn *c)
 {
 	if (c->running || !c->head || !g_hub)
@@ -770,11 +776,13 @@ static void conn_kick(struct mb_conn *c)
 	c->running = true;
 	__atomic_fetch_add(&g_stats.jobs, 1, __ATOMIC_RELAXED);
 	if (wt_workers_submit(g_hub->pool, job_work, job_done, j)) {
-		c->running = false;
 		j->rc = -EAGAIN;
 		snprintf(j->err, sizeof j->err, "the Modbus worker queue is full");
-		/* completes now, on the loop, as if it had run */
-		job_done(j, false);
+		/* completes later on the loop, as if it had run: a poll's done is
+		 * never called from inside poll() */
+		struct timeval tv = {0, 0};
+		if (event_base_once(g_hub->base, -1, EV_TIMEOUT, deferred_done, j, &tv))
+			job_done(j, false);
 	}
 }
 

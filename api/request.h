@@ -30,6 +30,7 @@ enum {
 	WT_RF_LOOP = 1u << 0,        /* handler runs on the loop: cheap, no DB */
 	WT_RF_MUST_CHANGE_OK = 1u << 1, /* allowed while the password must be changed */
 	WT_RF_NO_CSRF = 1u << 2,     /* a write that needs no CSRF token (login itself) */
+	WT_RF_STREAM = 1u << 3,      /* on success the loop turns the reply into an event stream */
 };
 
 typedef void (*wt_api_handler)(struct wt_api_req *r);
@@ -187,6 +188,10 @@ void wt_h_export_devices(struct wt_api_req *r);
 void wt_h_export_devices_after(struct wt_api_req *r);
 void wt_h_export_alarms(struct wt_api_req *r);
 void wt_h_export_audit(struct wt_api_req *r);
+void wt_h_stream(struct wt_api_req *r);
+
+/* The live stream registry of this server (server.c). Loop thread only. */
+struct wt_streams *wt_api_streams(struct wt_api *api);
 
 /* Latest values (5 s level, last two minutes, memory included) of series
  * ids[0..n) (0 = none): out[i] NaN and ts[i] 0 when there is none. Worker. */

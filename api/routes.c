@@ -220,6 +220,10 @@ const struct wt_api_route wt_api_routes[] = {
 	{WT_POST, "/api/v1/audit/{id}/comments", WT_P_CONFIGURE, 0, audit_comment_body,
 	 wt_h_audit_comment, "Comment on an audit entry", "audit", 201, NULL},
 
+	{WT_GET, "/api/v1/stream", WT_P_READ, WT_RF_STREAM, NULL, wt_h_stream,
+	 "Live Server-Sent Events (reading, device, alarm, heartbeat, lost): ?device=ID or ?element=ID",
+	 "stream", 200, NULL},
+
 	{WT_GET, "/api/v1/export/readings.csv", WT_P_READ, 0, NULL, wt_h_export_readings,
 	 "CSV of a readings query (same parameters as /readings)", "export", 200, NULL},
 	{WT_GET, "/api/v1/export/devices.csv", WT_P_READ, 0, NULL, wt_h_export_devices,

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "reply.h"
 #include "request.h"
+#include "stream.h"
 #include "tls.h"
 #include "workers.h"
 
@@ -72,6 +73,7 @@ struct wt_api {
 	atomic_int db_ok;            /* last database access worked */
 	time_t started;
 	struct wt_api_layers layers; /* loop thread only */
+	struct wt_streams *streams;  /* live event streams */
 };
 
 static void api_unref(struct wt_api *api);
@@ -310,9 +312,11 @@ static void send_result(struct wt_api_req *r)
 	if (!r->http)
 		return;
 	struct guard *g = r->conn;
+	bool stream = (r->route->flags & WT_RF_STREAM) && !r->err_code && api->streams;
 	if (g) {
 		g->pending = NULL;
-		guard_arm(g); /* the next request on this keep-alive connection */
+		if (!stream)
+			guard_arm(g); /* the next request on this keep-alive connection */
 	}
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->http);
 	if (r->set_cookie)
@@ -329,6 +333,8 @@ static void send_result(struct wt_api_req *r)
 		 r->who.authenticated ? r->who.username : "-");
 	if (r->err_code) {
 		wt_api_send_error(r->http, r->status, r->err_code, r->err_msg, r->tls);
+	} else if (stream) {
+		wt_streams_attach(api->streams, r); /* takes r->http */
 	} else if (r->text) {
 		if (r->filename) {
 			char cd[160];
@@ -789,6 +795,8 @@ int wt_api_start(struct wt_api **out, const struct wt_api_options *o, struct eve
 			goto fail;
 		api->own_workers = true;
 	}
+	if ((rc = wt_streams_new(&api->streams, base)) < 0)
+		goto fail;
 	if (o->https_port > 0 && (rc = listen_on(api, &api->secure, o->https_port, true, false)) < 0)
 		goto fail;
 	if (o->http_mode != WT_HTTP_OFF &&
@@ -808,6 +816,7 @@ fail:
 		evhttp_free(api->secure.http);
 	if (api->own_workers)
 		wt_workers_free(api->workers, false);
+	wt_streams_free(api->streams);
 	api_free(api);
 	return rc < 0 ? rc : -EIO;
 }
@@ -824,6 +833,13 @@ void wt_api_set_layers(struct wt_api *api, const struct wt_api_layers *l)
 		api->layers = *l;
 	else
 		memset(&api->layers, 0, sizeof(api->layers));
+	if (api->streams)
+		wt_streams_set_layers(api->streams, &api->layers);
+}
+
+struct wt_streams *wt_api_streams(struct wt_api *api)
+{
+	return api->streams;
 }
 
 const struct wt_api_layers *wt_api_layers_get(const struct wt_api *api)
@@ -847,7 +863,8 @@ int wt_api_https_port(const struct wt_api *api)
 static void flush_now(struct guard *g)
 {
 	struct bufferevent *under = bufferevent_get_underlying(g->bev);
-	evutil_socket_t fd = bufferevent_getfd(g->bev);
+	/* A filter bufferevent has no descriptor of its own. */
+	evutil_socket_t fd = under ? bufferevent_getfd(under) : -1;
 	if (!under || fd < 0)
 		return;
 	struct evbuffer *out = bufferevent_get_output(under);
@@ -877,6 +894,9 @@ void wt_api_stop(struct wt_api *api)
 		wt_workers_free(api->workers, true);
 		api->own_workers = false;
 	}
+	/* Streams end with a last chunk the flush below still writes. */
+	wt_streams_free(api->streams);
+	api->streams = NULL;
 	for (size_t b = 0; b < GUARD_BUCKETS; b++)
 		for (struct guard *g = api->guards[b]; g; g = g->next) {
 			if (g->pending) {

@@ -392,6 +392,55 @@ for path in ["/api/v1/devices", "/api/v1/devices/{id}/entities/{id}", "/api/v1/r
              "/api/v1/export/readings.csv", "/metrics"]:
     F.check(st == 200 and path in doc["paths"], f"OpenAPI has {path}")
 
+# ---- live stream (no layers in this host: hello, then heartbeats) -------------------
+import socket  # noqa: E402
+
+
+def open_stream(query, cookie):
+    s = socket.create_connection(("127.0.0.1", d.http_port), timeout=5)
+    s.sendall(f"GET /api/v1/stream{query} HTTP/1.1\r\nHost: x\r\nCookie: wt_session={cookie}\r\n"
+              "Accept: text/event-stream\r\n\r\n".encode())
+    buf = b""
+    deadline = time.time() + 5
+    while b"event: hello" not in buf and time.time() < deadline:
+        try:
+            chunk = s.recv(4096)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return s, buf.decode("latin-1")
+
+
+s1, head = open_stream(f"?device={dev1}", admin.cookie)
+F.check(head.startswith("HTTP/1.1 200") and "text/event-stream" in head
+        and re.search(r'event: hello\r?\ndata: \{"series":5,"devices":1,"elements":0\}', head)
+        is not None, f"stream for a device: {head!r}")
+s2, head = open_stream(f"?element={dc['id']}", admin.cookie)
+F.check(re.search(r'"devices":1,"elements":(\d+)', head) and
+        int(re.search(r'"elements":(\d+)', head).group(1)) >= 4, f"stream for a data centre: {head!r}")
+s3, head = open_stream("?device=999999", admin.cookie)
+F.check(" 404 " in head.split("\r\n")[0] and "DEVICE_NOT_FOUND" in head, f"stream unknown device: {head!r}")
+s3.close()
+s4, head = open_stream("", "forged")
+F.check(" 401 " in head.split("\r\n")[0], f"stream without a session: {head!r}")
+s4.close()
+s1.close()  # one client leaves; the other stays open across the stop below
+time.sleep(0.3)
+st, _, js = admin.call("GET", "/api/v1/version")
+F.check(st == 200, "server fine after a stream client left")
+
 F.check(d.alive(), "server still running")
-F.check(d.stop() == 0, "clean stop")
+F.check(d.stop() == 0, "clean stop (with a stream open)") or print(d.stderr()[-3000:])
+rest = b""
+try:
+    while True:
+        chunk = s2.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+except OSError as e:
+    print("stream read after stop:", repr(e), rest[-100:])
+F.check(b"event: bye" in rest, f"open stream ended with a bye event: {rest[-200:]!r}")
 F.done()

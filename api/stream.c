@@ -1,0 +1,423 @@
+#include "stream.h"
+
+#include "log.h"
+#include "reply.h"
+#include "request.h"
+
+#include "pollers/sched.h"
+#include "rules/alarm.h"
+#include "rules/engine.h"
+#include "storage/storage.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct client {
+	struct client *next, *prev;
+	struct wt_streams *s;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	uint32_t *series; /* sorted */
+	int64_t *last_ts; /* per series: newest point sent */
+	uint32_t *last_cnt;
+	size_t nseries;
+	long *devices;
+	int8_t *dstate; /* last state sent, -1 none */
+	size_t ndev;
+	int64_t *elements;
+	size_t nel;
+	bool all;
+	bool tls;
+	char *q[WT_STREAM_QUEUE_MAX]; /* ring of formatted events */
+	size_t qhead, qlen;
+	uint64_t lost;
+	time_t last_write;
+};
+
+struct wt_streams {
+	struct event_base *base;
+	struct event *tick;
+	struct client *clients;
+	size_t n;
+	struct wt_api_layers layers;
+	int64_t alarm_mark; /* newest alarm update already published */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- per-client queue ---- */
+
+static void enqueue(struct client *c, const char *event, json_t *data)
+{
+	char *js = json_dumps(data, JSON_COMPACT);
+	json_decref(data);
+	if (!js)
+		return;
+	size_t len = strlen(event) + strlen(js) + 20;
+	char *m = malloc(len);
+	if (!m) {
+		free(js);
+		c->lost++;
+		return;
+	}
+	snprintf(m, len, "event: %s\ndata: %s\n\n", event, js);
+	free(js);
+	if (c->qlen == WT_STREAM_QUEUE_MAX) {
+		/* Slow consumer: the oldest event goes, the client is told. */
+		free(c->q[c->qhead]);
+		c->q[c->qhead] = NULL;
+		c->qhead = (c->qhead + 1) % WT_STREAM_QUEUE_MAX;
+		c->qlen--;
+		c->lost++;
+	}
+	c->q[(c->qhead + c->qlen) % WT_STREAM_QUEUE_MAX] = m;
+	c->qlen++;
+}
+
+static size_t socket_backlog(struct client *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	if (!bev)
+		return 0;
+	size_t n = evbuffer_get_length(bufferevent_get_output(bev));
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	if (under)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+static void send_chunk(struct client *c, const char *text)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b)
+		return;
+	evbuffer_add(b, text, strlen(text));
+	evhttp_send_reply_chunk(c->req, b);
+	evbuffer_free(b);
+	c->last_write = time(NULL);
+}
+
+/* Moves queued events to the socket while it keeps up. */
+static void pump(struct client *c)
+{
+	bool wrote = false;
+	while (c->qlen && socket_backlog(c) < WT_STREAM_SOCKET_MAX) {
+		if (c->lost) {
+			char lost[96];
+			snprintf(lost, sizeof(lost), "event: lost\ndata: {\"dropped\":%llu}\n\n",
+				 (unsigned long long)c->lost);
+			c->lost = 0;
+			send_chunk(c, lost);
+		}
+		char *m = c->q[c->qhead];
+		c->q[c->qhead] = NULL;
+		c->qhead = (c->qhead + 1) % WT_STREAM_QUEUE_MAX;
+		c->qlen--;
+		send_chunk(c, m);
+		free(m);
+		wrote = true;
+	}
+	if (!wrote && time(NULL) - c->last_write >= WT_STREAM_HEARTBEAT_S &&
+	    socket_backlog(c) < WT_STREAM_SOCKET_MAX) {
+		char hb[64];
+		snprintf(hb, sizeof(hb), "event: heartbeat\ndata: {\"ts\":%lld}\n\n", (long long)now_ms());
+		send_chunk(c, hb);
+		wrote = true;
+	}
+	if (wrote)
+		wt_api_flush(c->req);
+}
+
+static void client_free(struct client *c)
+{
+	for (size_t i = 0; i < c->qlen; i++)
+		free(c->q[(c->qhead + i) % WT_STREAM_QUEUE_MAX]);
+	free(c->series);
+	free(c->last_ts);
+	free(c->last_cnt);
+	free(c->devices);
+	free(c->dstate);
+	free(c->elements);
+	free(c);
+}
+
+static void unlink_client(struct client *c)
+{
+	struct wt_streams *s = c->s;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n--;
+}
+
+/* evhttp is closing the connection (client left, or an I/O error): the
+ * request goes with it, so forget both. */
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct client *c = arg;
+	(void)evcon;
+	wt_debug("api: stream client left (%zu streams remain)", c->s->n - 1);
+	/* evhttp detaches a reply still being sent from a failed incoming
+	 * connection and leaves the request to us: ending it frees it. */
+	if (!evhttp_request_get_connection(c->req))
+		evhttp_send_reply_end(c->req);
+	unlink_client(c);
+	client_free(c);
+}
+
+/* ---- the tick ---- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void on_point(void *ctx, uint32_t series, const struct wt_point *p)
+{
+	struct client *c = ctx;
+	uint32_t *hit = bsearch(&series, c->series, c->nseries, sizeof(uint32_t), cmp_u32);
+	if (!hit)
+		return;
+	size_t i = (size_t)(hit - c->series);
+	/* A bucket still filling is sent again when more samples arrive. */
+	if (p->ts_ms < c->last_ts[i] || (p->ts_ms == c->last_ts[i] && p->count == c->last_cnt[i]))
+		return;
+	c->last_ts[i] = p->ts_ms;
+	c->last_cnt[i] = p->count;
+	enqueue(c, "reading",
+		json_pack("{s:I,s:I,s:f,s:f,s:f,s:i}", "series", (json_int_t)series, "ts",
+			  (json_int_t)p->ts_ms, "min", p->min, "avg", p->avg, "max", p->max, "count",
+			  (int)p->count));
+}
+
+static bool client_wants_alarm(const struct client *c, const struct wt_alarm *a)
+{
+	if (c->all)
+		return true;
+	for (size_t i = 0; i < c->ndev; i++)
+		if (a->device_id && c->devices[i] == a->device_id)
+			return true;
+	for (size_t i = 0; i < c->nel; i++)
+		if (a->element_id && c->elements[i] == a->element_id)
+			return true;
+	if (a->series) {
+		uint32_t sid = a->series;
+		if (bsearch(&sid, c->series, c->nseries, sizeof(uint32_t), cmp_u32))
+			return true;
+	}
+	return false;
+}
+
+static json_t *alarm_json(const struct wt_alarm *a)
+{
+	return json_pack("{s:I,s:s,s:b,s:s,s:I,s:I,s:I,s:f,s:f,s:s,s:b,s:I,s:I}", "id",
+			 (json_int_t)a->id, "kind", wt_alarm_kind_name(a->kind), "active", a->active,
+			 "severity", a->severity >= 2 ? "critical" : "warning", "device_id",
+			 (json_int_t)a->device_id, "element_id", (json_int_t)a->element_id, "series",
+			 (json_int_t)a->series, "value", a->value, "threshold", a->threshold,
+			 "message", a->message ? a->message : "", "acked", a->acked, "raised_ms",
+			 (json_int_t)a->raised_ms, "updated_ms", (json_int_t)a->updated_ms);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct wt_streams *s = arg;
+	(void)fd;
+	(void)what;
+	if (!s->clients)
+		return;
+	int64_t now = now_ms();
+	struct wt_alarms *alarms = s->layers.rules ? wt_rules_alarms(s->layers.rules) : NULL;
+	int64_t mark = s->alarm_mark;
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (s->layers.storage && c->nseries)
+			wt_storage_peek_points(s->layers.storage, WT_LEVEL_5S, c->series, c->nseries,
+					       now - 15000, now + 5000, on_point, c);
+		for (size_t i = 0; s->layers.sched && i < c->ndev; i++) {
+			struct wt_dev_status ds;
+			if (wt_sched_status(s->layers.sched, c->devices[i], &ds) != 0 ||
+			    (int)ds.state == c->dstate[i])
+				continue;
+			c->dstate[i] = (int8_t)ds.state;
+			enqueue(c, "device",
+				json_pack("{s:I,s:s,s:s}", "id", (json_int_t)c->devices[i], "state",
+					  wt_dev_state_name(ds.state), "reason",
+					  ds.state == WT_DEV_OK ? "" : ds.reason));
+		}
+		size_t na = alarms ? wt_alarms_count(alarms) : 0;
+		for (size_t i = 0; i < na; i++) {
+			const struct wt_alarm *a = wt_alarms_at(alarms, i);
+			if (a->updated_ms > s->alarm_mark && client_wants_alarm(c, a))
+				enqueue(c, "alarm", alarm_json(a));
+			if (a->updated_ms > mark)
+				mark = a->updated_ms;
+		}
+	}
+	s->alarm_mark = mark;
+	for (struct client *c = s->clients; c; c = c->next)
+		pump(c);
+}
+
+/* ---- life ---- */
+
+int wt_streams_new(struct wt_streams **out, struct event_base *base)
+{
+	struct wt_streams *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -12; /* ENOMEM */
+	s->base = base;
+	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
+	if (!s->tick) {
+		free(s);
+		return -12;
+	}
+	struct timeval tv = {1, 0};
+	event_add(s->tick, &tv);
+	s->alarm_mark = now_ms();
+	*out = s;
+	return 0;
+}
+
+void wt_streams_set_layers(struct wt_streams *s, const struct wt_api_layers *l)
+{
+	if (l)
+		s->layers = *l;
+	else
+		memset(&s->layers, 0, sizeof(s->layers));
+}
+
+size_t wt_streams_count(const struct wt_streams *s)
+{
+	return s ? s->n : 0;
+}
+
+static size_t int_array(json_t *a, int64_t **out)
+{
+	size_t n = json_array_size(a), i;
+	json_t *v;
+	*out = calloc(n + 1, sizeof(int64_t));
+	if (!*out)
+		return 0;
+	json_array_foreach(a, i, v)
+		(*out)[i] = json_integer_value(v);
+	return n;
+}
+
+void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
+{
+	struct evhttp_request *req = r->http;
+	r->http = NULL;
+	struct client *c = calloc(1, sizeof(*c));
+	json_t *sub = r->reply;
+	int64_t *tmp = NULL;
+	size_t n = c ? int_array(json_object_get(sub, "series"), &tmp) : 0;
+	if (c && tmp) {
+		c->series = calloc(n + 1, sizeof(uint32_t));
+		c->last_ts = calloc(n + 1, sizeof(int64_t));
+		c->last_cnt = calloc(n + 1, sizeof(uint32_t));
+		for (size_t i = 0; c->series && i < n; i++)
+			c->series[i] = (uint32_t)tmp[i];
+		c->nseries = n;
+		if (c->series)
+			qsort(c->series, n, sizeof(uint32_t), cmp_u32);
+	}
+	free(tmp);
+	tmp = NULL;
+	n = c ? int_array(json_object_get(sub, "devices"), &tmp) : 0;
+	if (c && tmp) {
+		c->devices = calloc(n + 1, sizeof(long));
+		c->dstate = malloc(n + 1);
+		for (size_t i = 0; c->devices && c->dstate && i < n; i++) {
+			c->devices[i] = (long)tmp[i];
+			c->dstate[i] = -1;
+		}
+		c->ndev = n;
+	}
+	free(tmp);
+	if (c)
+		c->nel = int_array(json_object_get(sub, "elements"), &c->elements);
+	if (!c || !c->series || !c->last_ts || !c->last_cnt || !c->devices || !c->dstate ||
+	    !c->elements) {
+		if (c)
+			client_free(c);
+		wt_api_send_error(req, 503, "OUT_OF_MEMORY", "the server is out of memory", r->tls);
+		return;
+	}
+	c->all = json_is_true(json_object_get(sub, "all"));
+	c->tls = r->tls;
+	c->s = s;
+	c->req = req;
+	c->evcon = evhttp_request_get_connection(req);
+	/* A stream is long-lived and the client never writes: only a stalled
+	 * write may end it, never a quiet read side. */
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+	struct bufferevent *under = bev ? bufferevent_get_underlying(bev) : NULL;
+	struct timeval wto = {60, 0};
+	if (under)
+		bufferevent_set_timeouts(under, NULL, &wto);
+	evhttp_connection_set_closecb(c->evcon, on_close, c);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	wt_api_common_headers(req, r->tls);
+	evhttp_send_reply_start(req, 200, "OK");
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	s->n++;
+	char hello[160];
+	snprintf(hello, sizeof(hello),
+		 "retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu}\n\n",
+		 c->nseries, c->ndev, c->nel);
+	send_chunk(c, hello);
+	wt_api_flush(req);
+}
+
+void wt_streams_free(struct wt_streams *s)
+{
+	if (!s)
+		return;
+	while (s->clients) {
+		struct client *c = s->clients;
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+		send_chunk(c, "event: bye\ndata: {}\n\n");
+		evhttp_send_reply_end(c->req);
+		/* Through the filter now: the server's stop writes what reached
+		 * the socket's own buffer. */
+		if (bev)
+			bufferevent_flush(bev, EV_WRITE, BEV_FLUSH);
+		/* The loop will not turn again for this socket: write the last
+		 * chunk now. bufferevent_sock keeps the output's start frozen
+		 * while it owns writing; it is being torn down, so release it. */
+		struct bufferevent *under = bev ? bufferevent_get_underlying(bev) : NULL;
+		evutil_socket_t fd = under ? bufferevent_getfd(under) : -1;
+		if (fd >= 0 && !c->tls) {
+			struct evbuffer *out = bufferevent_get_output(under);
+			evbuffer_unfreeze(out, 1);
+			while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+				;
+		}
+		unlink_client(c);
+		client_free(c);
+	}
+	event_free(s->tick);
+	free(s);
+}

@@ -1,0 +1,39 @@
+/* The live push stream (Server-Sent Events, GET /api/v1/stream): changed
+ * readings, device states and alarm changes for what a client subscribed
+ * to, so the console never polls. Loop thread only; internal to api/.
+ *
+ * A one-second tick reads the layers on the loop (storage's in-memory
+ * points through wt_storage_peek_points, scheduler states, the engine's
+ * alarm set) and queues events per client. Each client's queue is bounded:
+ * when a slow consumer lets it fill, the oldest events go and a "lost"
+ * event says how many. Heartbeats keep proxies and clients honest. */
+#ifndef WT_API_STREAM_H
+#define WT_API_STREAM_H
+
+#include <stddef.h>
+
+struct event_base;
+struct wt_api_req;
+struct wt_api_layers;
+struct wt_streams;
+
+/* Per-client bounds (events queued, bytes on the socket before queuing). */
+#define WT_STREAM_QUEUE_MAX 512
+#define WT_STREAM_SOCKET_MAX (128 * 1024)
+#define WT_STREAM_HEARTBEAT_S 15
+/* Most series one client may follow. */
+#define WT_STREAM_SERIES_MAX 20000
+
+int wt_streams_new(struct wt_streams **out, struct event_base *base)
+	__attribute__((warn_unused_result));
+/* Takes over r->http: starts the event-stream reply for the subscription
+ * the worker resolved into r->reply ({"series":[...], "devices":[...],
+ * "elements":[...], "all": bool}). */
+void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r);
+/* The layers to read on each tick (may be NULL members). */
+void wt_streams_set_layers(struct wt_streams *s, const struct wt_api_layers *l);
+size_t wt_streams_count(const struct wt_streams *s);
+/* Ends every stream cleanly and frees. */
+void wt_streams_free(struct wt_streams *s);
+
+#endif

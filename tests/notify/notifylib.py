@@ -27,7 +27,8 @@ class Host:
         self.cfg_path = os.path.join(workdir, f"cfg-{os.getpid()}-{id(self)}.json")
         with open(self.cfg_path, "w") as f:
             json.dump(cfg, f)
-        self.log = open(os.path.join(workdir, "host.log"), "a")
+        self.log_path = os.path.join(workdir, "host.log")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([HOST_EXE, self.cfg_path], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.log, text=True)
 
@@ -36,6 +37,9 @@ class Host:
         self.proc.stdin.flush()
         out = self.proc.stdout.readline().strip()
         if not out:
+            self.proc.wait(10)
+            with open(self.log_path) as f:
+                sys.stdout.write("host log tail:\n" + "".join(f.readlines()[-60:]))
             raise RuntimeError(f"host died on {line!r} (rc {self.proc.poll()})")
         return out
 
@@ -47,6 +51,9 @@ class Host:
         else:
             rc = self.proc.returncode
         self.log.close()
+        if rc != 0:  # sanitizer reports and logs end up here: show them
+            with open(self.log_path) as f:
+                sys.stdout.write("host log tail:\n" + "".join(f.readlines()[-60:]))
         return rc
 
 

@@ -69,6 +69,7 @@ struct wt_notify {
 	struct wt_notify_stats tst; /* the thread's counters, published after each pass */
 	struct nbuf copy;           /* outbox rows of the batch being written */
 	uint64_t copy_rows;
+	bool drain_failed; /* the last outbox write failed: wait before the next */
 };
 
 static const char *const nsev_names[WT_NSEV__COUNT] = {"info", "log", "warning", "error"};
@@ -454,6 +455,7 @@ static void drain_queue(struct wt_notify *n)
 		if (ok)
 			n->tst.outboxed += n->copy_rows;
 		if (!ok) {
+			n->drain_failed = true;
 			PGresult *r = PQexec(n->pg, "ROLLBACK");
 			PQclear(r);
 			wt_complain(&n->complaint, WT_LOG_ERROR,
@@ -461,6 +463,7 @@ static void drain_queue(struct wt_notify *n)
 				    n->depth);
 			return;
 		}
+		n->drain_failed = false;
 		wt_complain_release(&n->complaint, WT_LOG_NOTICE, "notify: outbox writable again");
 		pthread_mutex_lock(&n->lock);
 		n->head = last->next;
@@ -1324,7 +1327,8 @@ static void *notify_main(void *arg)
 		n->st.mails = n->tst.mails;
 		n->pass_done = req;
 		pthread_cond_broadcast(&n->done);
-		if (n->stop || n->kicked || n->pass_req != req || (n->head && n->st.connected))
+		if (n->stop || n->kicked || n->pass_req != req ||
+		    (n->head && n->st.connected && !n->drain_failed))
 			continue;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -211,7 +211,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 				return fail(e, sub, "key \"%s\" is not an integer", key);
 			char sub2[300];
 			snprintf(sub2, sizeof sub2, "%s.\"%s\"", sub, key);
-			double to;
+			double to = 0;
 			if ((rc = get_num(e, sub2, val, &to)))
 				return rc;
 			v->map[v->n_map].from = from;
@@ -263,7 +263,7 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 					   "metrics",	"control", NULL};
 	char sub[256];
 	int rc;
-	long long ll;
+	long long ll = 0;
 	json_t *x;
 	for (int c = 0; c < WT_CTL__COUNT; c++)
 		en->control.value[c] = -1;
@@ -598,7 +598,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 					   "tests",    "extends", NULL};
 	static const char *const types[] = {"pdu", "ups", "ats", "sensor", NULL};
 	int rc;
-	long long ll;
+	long long ll = 0;
 	if (!json_is_object(root))
 		return fail(e, "$", "a profile is a JSON object");
 	if ((rc = check_keys(e, "$", root, keys)))
@@ -854,8 +854,8 @@ int wt_profiles_load_dir(struct wt_profile_set *set, const char *dir)
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
 		free(names[i]);
 		paths[i] = strdup(path);
-		char *buf;
-		size_t len;
+		char *buf = NULL;
+		size_t len = 0;
 		int rc = read_file(path, &buf, &len);
 		if (rc) {
 			wt_error("profile %s: skipped: %s", path, strerror(-rc));

@@ -176,11 +176,13 @@ static void test_routes(void)
 	CHECK(wt_route_match("/api/v1/a/{id}/b/{id}", "/api/v1/a/7/b/9", ids, &n) && n == 2 &&
 		      ids[1] == 9,
 	      "two ids");
-	/* Every row is sane: a method, a path under /api/v1, a handler, a tag,
-	 * and no two rows with the same method and path. */
+	/* Every row is sane: a method, a path under /api/v1 (or Prometheus'
+	 * conventional /metrics), a handler, a tag, and no two rows with the
+	 * same method and path. */
 	for (size_t i = 0; i < wt_api_nroutes; i++) {
 		const struct wt_api_route *r = &wt_api_routes[i];
-		CHECK(r->handler && r->summary && r->tag && strncmp(r->path, "/api/v1/", 8) == 0,
+		CHECK(r->handler && r->summary && r->tag &&
+			      (strncmp(r->path, "/api/v1/", 8) == 0 || strcmp(r->path, "/metrics") == 0),
 		      "route %zu incomplete", i);
 		CHECK(!(r->perm == WT_P_PUBLIC && r->method != WT_GET && r->body == NULL),
 		      "public write without a body spec: %s", r->path);

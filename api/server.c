@@ -371,8 +371,8 @@ static void job_done(void *arg, bool cancelled)
 	struct wt_api *api = r->api;
 	if (cancelled)
 		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server is stopping");
-	else if (!r->err_code && r->route->after && r->who.authenticated)
-		r->route->after(r);
+	else if (!r->err_code && r->route->after && r->who.authenticated && !api->stopped)
+		r->route->after(r); /* never after stop: the layers may be gone */
 	send_result(r);
 	req_free(r);
 	api_unref(api);

@@ -449,6 +449,12 @@ static int start_api(struct daemon *d, const char *conninfo)
 		return rc;
 	}
 	wt_api_set_audit_hook(d->api, on_api_audit, d);
+	struct wt_api_layers layers = {
+		.storage = d->storage,
+		.rules = d->rules ? wt_drules_engine(d->rules) : NULL,
+		.sched = d->sched,
+	};
+	wt_api_set_layers(d->api, &layers);
 	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0
 				   ? "localhost"
 				   : o.listen_address;

@@ -287,7 +287,9 @@ int wt_streams_new(struct wt_streams **out, struct event_base *base)
 		free(s);
 		return -12;
 	}
-	struct timeval tv = {1, 0};
+	/* Half a second: a change reaches the client within one poll interval
+	 * plus well under a second. Idle (no clients) the tick does nothing. */
+	struct timeval tv = {0, 500000};
 	event_add(s->tick, &tv);
 	s->alarm_mark = now_ms();
 	*out = s;

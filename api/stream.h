@@ -2,7 +2,7 @@
  * readings, device states and alarm changes for what a client subscribed
  * to, so the console never polls. Loop thread only; internal to api/.
  *
- * A one-second tick reads the layers on the loop (storage's in-memory
+ * A half-second tick reads the layers on the loop (storage's in-memory
  * points through wt_storage_peek_points, scheduler states, the engine's
  * alarm set) and queues events per client. Each client's queue is bounded:
  * when a slow consumer lets it fill, the oldest events go and a "lost"

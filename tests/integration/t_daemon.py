@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wtdaemon import Daemon, run  # noqa: E402
+from wtdaemon import TEST_API, Daemon, run  # noqa: E402
 from wtfix import Failures, Postgres, free_port, tmpdir  # noqa: E402
 
 f = Failures()
@@ -28,7 +28,7 @@ def write_conf(extra="", flush="5s"):
         fh.write(f'database.url = "{dsn}"\n'
                  f"state_dir = {state}\n"
                  f"storage.flush_interval = {flush}\n"
-                 f"workers.threads = 2\n" + extra)
+                 f"workers.threads = 2\n" + TEST_API + extra)
     os.replace(conf + ".tmp", conf)
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wtdaemon import Daemon, run  # noqa: E402
+from wtdaemon import TEST_API, Daemon, run  # noqa: E402
 from wtfix import PG_BIN, Failures, Postgres, tmpdir  # noqa: E402
 
 f = Failures()
@@ -20,7 +20,8 @@ d = tmpdir("wt-priv-")
 state = os.path.join(d, "state")  # does not exist yet: the daemon creates it
 conf = os.path.join(d, "wattrack.conf")
 with open(conf, "w") as fh:
-    fh.write(f'database.url = ""\nstate_dir = {state}\nstorage.flush_interval = 5s\n')
+    fh.write(f'database.url = ""\nstate_dir = {state}\nstorage.flush_interval = 5s\n'
+             + TEST_API)
 pgdir = os.path.join(state, "pg")
 data = os.path.join(pgdir, "data")
 pidfile = os.path.join(data, "postmaster.pid")

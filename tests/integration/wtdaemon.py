@@ -12,6 +12,11 @@ from wtfix import BUILD_ROOT, spawn, stop_pid  # noqa: E402
 
 WATTRACK = os.path.join(BUILD_ROOT, "wattrack")
 
+# The API on a free loopback port, plain HTTP, no HTTPS: tests run in
+# parallel and must not fight over 8080/8443.
+TEST_API = ("api.listen = 127.0.0.1\napi.http = on\napi.http_port = 0\n"
+            "api.https_port = 0\n")
+
 
 def run(args, **kw):
     """Runs wattrack to completion; returns CompletedProcess with text output."""

@@ -107,6 +107,8 @@ struct wt_api_req {
 	} audit[2];
 	int naudit;
 
+	bool deferred;               /* set by an 'after' phase: the reply comes later via
+				      * wt_api_finish (e.g. when a device confirms) */
 	struct evhttp_request *http; /* loop only */
 	void *conn;                  /* loop only: the connection's guard */
 };
@@ -189,6 +191,8 @@ void wt_h_export_devices_after(struct wt_api_req *r);
 void wt_h_export_alarms(struct wt_api_req *r);
 void wt_h_export_audit(struct wt_api_req *r);
 void wt_h_stream(struct wt_api_req *r);
+void wt_h_outlet(struct wt_api_req *r);
+void wt_h_outlet_after(struct wt_api_req *r);
 
 /* The live stream registry of this server (server.c). Loop thread only. */
 struct wt_streams *wt_api_streams(struct wt_api *api);
@@ -204,6 +208,9 @@ json_t *wt_openapi_document(void);
 /* Authentication of a request's credentials (auth.c), on a worker. Sets
  * r->who or fails r with 401/403. Returns true when the handler may run. */
 bool wt_api_authenticate(struct wt_api_req *r);
+
+/* Sends a deferred request's reply and frees it. Loop thread. */
+void wt_api_finish(struct wt_api_req *r);
 
 /* The layers given to wt_api_set_layers (server.c). Loop thread only. */
 const struct wt_api_layers *wt_api_layers_get(const struct wt_api *api);

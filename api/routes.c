@@ -106,6 +106,12 @@ static const struct wt_field element_update_body[] = {
 	{NULL},
 };
 
+static const struct wt_field outlet_body[] = {
+	{"confirm", WT_F_BOOLEAN, true, 0, "must be true: switching cuts or restores power"},
+	{"reason", WT_F_STRING, true, 500, "why; written to the audit log"},
+	{NULL},
+};
+
 static const struct wt_field ack_body[] = {
 	{"comment", WT_F_STRING, false, 1000, "why, what is being done"},
 	{NULL},
@@ -183,6 +189,16 @@ const struct wt_api_route wt_api_routes[] = {
 	 wt_h_placement_set, "Assign a device to a rack and feed", "structure", 200, NULL},
 	{WT_DELETE, "/api/v1/devices/{id}/placement", WT_P_CONFIGURE, 0, NULL,
 	 wt_h_placement_delete, "Unassign a device from its rack", "structure", 204, NULL},
+
+	{WT_POST, "/api/v1/devices/{id}/outlets/{id}/on", WT_P_OUTLET_ON, 0, outlet_body,
+	 wt_h_outlet, "Switch an outlet on (answers once the device confirms)", "outlets", 200,
+	 wt_h_outlet_after},
+	{WT_POST, "/api/v1/devices/{id}/outlets/{id}/off", WT_P_OUTLET_OFF, 0, outlet_body,
+	 wt_h_outlet, "Switch an outlet off (answers once the device confirms)", "outlets", 200,
+	 wt_h_outlet_after},
+	{WT_POST, "/api/v1/devices/{id}/outlets/{id}/cycle", WT_P_OUTLET_OFF, 0, outlet_body,
+	 wt_h_outlet, "Power-cycle an outlet (needs outlet_on as well)", "outlets", 200,
+	 wt_h_outlet_after},
 
 	{WT_GET, "/api/v1/readings", WT_P_READ, 0, NULL, wt_h_readings,
 	 "Time series: ?series=1,2&from=&to=|range=rt|4h|3d|1w|1m|1y&resolution=5s|hour|day|auto&points=N",

@@ -373,6 +373,16 @@ static void job_done(void *arg, bool cancelled)
 		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server is stopping");
 	else if (!r->err_code && r->route->after && r->who.authenticated && !api->stopped)
 		r->route->after(r); /* never after stop: the layers may be gone */
+	if (r->deferred && !r->err_code)
+		return; /* wt_api_finish sends it */
+	send_result(r);
+	req_free(r);
+	api_unref(api);
+}
+
+void wt_api_finish(struct wt_api_req *r)
+{
+	struct wt_api *api = r->api;
 	send_result(r);
 	req_free(r);
 	api_unref(api);

@@ -375,6 +375,36 @@ for role in PERMS:
         else:
             F.check(st == 403 and err_code(js) == "FORBIDDEN" and perm in js["error"]["message"],
                     f"{role}: {method} {p} should be 403 naming '{perm}', got {st} {js}")
+# Outlets: this host has no control layer, so a permitted call gets past
+# authorization and validation and ends in 503 naming it.
+OUTLET_PERMS = {"admin": {"on", "off", "cycle"}, "readwrite": set(), "power": {"on", "off", "cycle"},
+                "poweron": {"on"}, "poweroff": {"off"}, "readonly": set()}
+ob = {"confirm": True, "reason": "maintenance ticket 42"}
+for role, allowed in OUTLET_PERMS.items():
+    c = d.client()
+    c.login(f"r-{role}", f"{role} password 1")
+    for act in ("on", "off", "cycle"):
+        st, _, js = c.call("POST", f"/api/v1/devices/{dev1}/outlets/1/{act}", ob)
+        if act in allowed:
+            F.check(st == 503 and err_code(js) == "SERVICE_UNAVAILABLE"
+                    and "outlet control" in js["error"]["message"],
+                    f"{role}: outlet {act} passes authorization: {st} {js}")
+        else:
+            F.check(st == 403 and err_code(js) == "FORBIDDEN", f"{role}: outlet {act} forbidden: {st} {js}")
+for body, code in [({"confirm": False, "reason": "x"}, "CONFIRMATION_REQUIRED"),
+                   ({"confirm": True, "reason": "  "}, "INVALID_REQUEST"),
+                   ({"reason": "x"}, "INVALID_REQUEST"),
+                   ({"confirm": "yes", "reason": "x"}, "INVALID_REQUEST"),
+                   ({"confirm": True}, "INVALID_REQUEST")]:
+    st, _, js = admin.call("POST", f"/api/v1/devices/{dev1}/outlets/1/off", body)
+    F.check(st == 400 and err_code(js) == code, f"outlet body {body}: {st} {js}")
+st, _, js = admin.call("POST", f"/api/v1/devices/{dev1}/outlets/77/off", ob)
+F.check(st == 404 and err_code(js) == "OUTLET_NOT_FOUND", f"unknown outlet: {st} {js}")
+st, _, js = admin.call("POST", "/api/v1/devices/999999/outlets/1/off", ob)
+F.check(st == 404 and err_code(js) == "DEVICE_NOT_FOUND", f"outlet of unknown device: {st} {js}")
+n_outlet_audit = pg.sql("SELECT count(*) FROM audit_log WHERE category = 'outlet'")
+F.check(n_outlet_audit == [["0"]], f"nothing switched, nothing claimed in the audit log: {n_outlet_audit}")
+
 anon = d.client()
 for method, path, body, perm in CASES:
     k[0] += 1

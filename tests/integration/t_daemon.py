@@ -75,14 +75,16 @@ f.check(w.wait_for(r"reload: done, 2 changes applied, 1 needs a restart", start=
 
 # SIGHUP with a broken file: every problem logged, old configuration kept.
 m = w.mark()
+with open(conf) as fh:
+    nlines = len(fh.read().splitlines())
 with open(conf, "a") as fh:
     fh.write("log.level = quiet\nno.such.key = 1\n")
 w.signal(signal.SIGHUP)
 f.check(w.wait_for(r"keeping the running configuration", start=m) is not None,
         "a broken file is refused on reload")
-f.check(w.wait_for(rf"reload: {conf}:7: log\.level: .*set twice", start=m, timeout=1)
+f.check(w.wait_for(rf"reload: {conf}:{nlines + 1}: log\.level: .*set twice", start=m, timeout=1)
         is not None, "the duplicate log.level is reported with file:line")
-f.check(w.wait_for(rf"reload: {conf}:8: no\.such\.key: unknown setting", start=m, timeout=1)
+f.check(w.wait_for(rf"reload: {conf}:{nlines + 2}: no\.such\.key: unknown setting", start=m, timeout=1)
         is not None, "the unknown key is reported with file:line")
 time.sleep(1)
 f.check(w.alive(), "the daemon keeps running after a broken reload")

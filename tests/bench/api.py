@@ -1,10 +1,17 @@
 """API throughput and latency: wrk against wt-api-testd on a private
-PostgreSQL. Measures an unauthenticated route served on the loop
-(/api/v1/version), authenticated reads through the worker pool by API token
-and by session cookie (/api/v1/session, one PostgreSQL round trip each), and
-password logins at the production scrypt cost (N=2^15).
+PostgreSQL holding a realistic fleet (2,000 PDUs, 200 with --quick, in
+racks of two on feeds A and B, 24 outlets each, 30 days of hourly and daily
+history per device total and per rack and room aggregate, the last hour at
+5 s), generated straight into the storage layout with SQL. Measures the
+device list, one device's live detail, a rack's 30-day chart and a room's
+1-year chart, all by API token; then an unauthenticated route served on the
+loop (/api/v1/version), authenticated reads by token and by session cookie
+(/api/v1/session), and password logins at the production scrypt cost.
 
     tests/bench/run api [--quick]
+
+Last line: RESULT api p50_ms=<worst p50 of the four fleet routes>
+p99_ms=<worst p99 of them> rps=<device list req/s> year_chart_p99_ms=...
 """
 
 import json
@@ -19,13 +26,80 @@ root = os.environ.get("WT_SOURCE_ROOT", os.path.abspath(os.path.join(os.path.dir
 sys.path.insert(0, os.path.join(root, "tests/api"))
 os.environ.setdefault("WT_API_TESTD", os.path.join(os.environ.get("WT_BUILD_ROOT", ""),
                                                    "tests/api/wt-api-testd"))
-from apilib import Testd, migrated_postgres  # noqa: E402
+from apilib import Testd, Postgres, SOURCE_ROOT  # noqa: E402
 
 quick = "--quick" in sys.argv
 secs = 2 if quick else 8
 conns = 32
 
-pg = migrated_postgres()
+n_pdu = 200 if quick else 2000
+pg = Postgres()
+for f in sorted(os.listdir(os.path.join(SOURCE_ROOT, "migrations"))):
+    if re.match(r"\d{4}_.*\.sql$", f):
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
+                        "-p", str(pg.port), "-U", "postgres", "-d", "postgres",
+                        "-f", os.path.join(SOURCE_ROOT, "migrations", f)],
+                       check=True, capture_output=True)
+t_gen = time.time()
+now = int(time.time())
+hour0 = now - now % 3600
+day0 = now - now % 86400
+win = (now - 60) - (now - 60) % 300
+racks = n_pdu // 2
+fleet_sql = f"""
+CREATE TABLE samples_5s_default PARTITION OF samples_5s DEFAULT;
+CREATE TABLE samples_1h_default PARTITION OF samples_1h DEFAULT;
+CREATE TABLE samples_1d_default PARTITION OF samples_1d DEFAULT;
+INSERT INTO metrics (id, name, unit, flags) VALUES (3, 'current', 'A', 4),
+  (7, 'power_active', 'W', 4) ON CONFLICT DO NOTHING;
+INSERT INTO structure_elements (kind, name) VALUES ('site', 'DC1');
+INSERT INTO structure_elements (kind, parent_id, name)
+  SELECT 'room', (SELECT id FROM structure_elements WHERE kind = 'site'), 'Hall ' || r
+  FROM generate_series(1, 2) r;
+INSERT INTO structure_elements (kind, parent_id, name)
+  SELECT 'row', (SELECT id FROM structure_elements WHERE name = 'Hall ' || (1 + w % 2)), 'Row ' || w
+  FROM generate_series(1, greatest({racks} / 50, 2)) w;
+INSERT INTO structure_elements (kind, parent_id, name, budget_w)
+  SELECT 'rack', (SELECT id FROM structure_elements WHERE name = 'Row ' || (1 + k % greatest({racks} / 50, 2))),
+         'R' || k, 8000
+  FROM generate_series(1, {racks}) k;
+INSERT INTO devices (name, protocol, address, port, unit, credentials, vendor, model, rating_a,
+                     phases, feed, rack_id, state)
+  SELECT 'pdu-' || lpad(i::text, 4, '0'), 'snmp', '10.' || (i / 250) || '.' || (i % 250) || '.1', 161, 0,
+         '{{"community": "bench"}}', 'APC', 'AP8959', 32, 1, CASE WHEN i % 2 = 0 THEN 'A' ELSE 'B' END,
+         (SELECT id FROM structure_elements WHERE name = 'R' || (1 + i / 2) AND kind = 'rack'), 'ok'
+  FROM generate_series(0, {n_pdu} - 1) i;
+INSERT INTO entities (device_id, kind, idx, name) SELECT id, 'total', 1, 'Total' FROM devices;
+INSERT INTO entities (device_id, kind, idx, name)
+  SELECT d.id, 'outlet', o, 'Outlet ' || o FROM devices d, generate_series(1, 24) o;
+INSERT INTO series (metric, entity_id) SELECT 7, id FROM entities WHERE kind = 'total';
+INSERT INTO series (metric, entity_id) SELECT 3, id FROM entities WHERE kind = 'total';
+INSERT INTO series (metric, owner_kind, owner_id)
+  SELECT 7, kind, id FROM structure_elements WHERE kind IN ('rack', 'room');
+INSERT INTO samples_1h (series, start, count, quality, min, max, sum)
+  SELECT s.id, to_timestamp({hour0} - h * 3600), 720, 0, 900 + s.id % 700, 1100 + s.id % 700,
+         720 * (1000 + s.id % 700 + 50 * sin(h / 4.0))
+  FROM series s, generate_series(1, 720) h WHERE s.metric = 7;
+INSERT INTO samples_1d (series, start, count, quality, min, max, sum)
+  SELECT s.id, to_timestamp({day0} - k * 86400), 17280, 0, 900, 1100 + s.id % 700,
+         17280 * (1000 + s.id % 700)
+  FROM series s, generate_series(1, 30) k WHERE s.metric = 7;
+INSERT INTO samples_5s (series, start, quality, cnt, v, mn, mx)
+  SELECT s.id, to_timestamp({win} - w * 300), 0, array_fill(1::smallint, ARRAY[60]),
+         array_fill((10 + s.id % 17)::real, ARRAY[60]), array_fill((9 + s.id % 17)::real, ARRAY[60]),
+         array_fill((11 + s.id % 17)::real, ARRAY[60])
+  FROM series s, generate_series(0, 11) w WHERE s.entity_id IS NOT NULL;
+ANALYZE;
+"""
+subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg.port),
+                "-U", "postgres", "-d", "postgres", "-c", fleet_sql], check=True, capture_output=True)
+n_hourly = int(pg.sql("SELECT count(*) FROM samples_1h")[0][0])
+print(f"fleet: {n_pdu} PDUs, {racks} racks, {n_hourly} hourly rows, generated in "
+      f"{time.time() - t_gen:.1f} s", flush=True)
+dev_id = pg.sql("SELECT min(id) FROM devices")[0][0]
+rack_series = pg.sql("SELECT min(id) FROM series WHERE owner_kind = 'rack'")[0][0]
+room_series = pg.sql("SELECT min(id) FROM series WHERE owner_kind = 'room'")[0][0]
+
 d = Testd(pg, scrypt_log2n=15, workers=4, throttle={"user_free": 1000000, "addr_free": 1000000})
 first = d.admin_password()
 c = d.client()
@@ -37,7 +111,7 @@ token = tok["token"]
 cookie = c.cookie
 
 
-def wrk(path, header=None):
+def wrk(path, header=None, full=False):
     argv = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency"]
     if header:
         argv += ["-H", header]
@@ -47,10 +121,35 @@ def wrk(path, header=None):
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if full:
+        p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+        s50 = {"us": 0.001, "ms": 1, "s": 1000}[p50.group(2)]
+        return (rps, float(p50.group(1)) * s50, float(p99.group(1)) * scale,
+                int(non2xx.group(1)) if non2xx else 0)
     return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0
 
 
 results = {}
+auth = f"Authorization: Bearer {token}"
+fleet = {}
+for name, path in [("list", "/api/v1/devices"),
+                   ("detail", f"/api/v1/devices/{dev_id}"),
+                   ("rack_month", f"/api/v1/readings?series={rack_series}&range=1m"),
+                   ("room_year", f"/api/v1/readings?series={room_series}&range=1y")]:
+    rps, p50, p99, bad = wrk(path, auth, full=True)
+    print(f"{name:10s} GET {path[:48]:48s} {rps:9.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+          f"  non-2xx {bad}", flush=True)
+    fleet[name] = (rps, p50, p99, bad)
+results["p50_ms"] = round(max(v[1] for v in fleet.values()), 2)
+results["p99_ms"] = round(max(v[2] for v in fleet.values()), 2)
+results["rps"] = round(fleet["list"][0])
+results["year_chart_p99_ms"] = round(fleet["room_year"][2], 2)
+for k, v in fleet.items():
+    results[f"{k}_rps"] = round(v[0])
+    results[f"{k}_p99_ms"] = round(v[2], 2)
+    if v[3]:
+        results[f"{k}_errors"] = v[3]
+results["pdus"] = n_pdu
 for name, path, header in [("version", "/api/v1/version", None),
                            ("token", "/api/v1/session", f"Authorization: Bearer {token}"),
                            ("cookie", "/api/v1/session", f"Cookie: wt_session={cookie}")]:

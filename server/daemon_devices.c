@@ -34,7 +34,8 @@ struct scan {
 
 struct state_upd {
 	long id;
-	const char *state;
+	const char *state; /* NULL: only the identity changes */
+	char *ident[5];    /* vendor, model, serial, firmware, profile; NULL keeps the column */
 };
 
 struct state_job {
@@ -60,6 +61,7 @@ struct wt_devices {
 	void (*on_change)(void *ctx);
 	void *on_change_ctx;
 	bool first_scan_done;
+	bool readd_all; /* poll settings changed: re-add every device */
 };
 
 /* ---- URLs ---- */
@@ -320,7 +322,7 @@ static void scan_done(void *arg, bool cancelled)
 		snprintf(ident, sizeof ident, "%s|%s|%s|%g", w->name, w->type, w->model,
 			 w->rating_a);
 		struct known *k = find_known(d, w->id);
-		if (k && strcmp(k->url, w->url) == 0) {
+		if (k && !d->readd_all && strcmp(k->url, w->url) == 0) {
 			nk[n] = *k;
 			k->url = k->ident = NULL;
 		} else {
@@ -384,6 +386,7 @@ static void scan_done(void *arg, bool cancelled)
 	free(d->k);
 	d->k = nk;
 	d->nk = n;
+	d->readd_all = false;
 	free_scan(sc);
 	if (added || removed || changed || !d->first_scan_done) {
 		wt_notice("devices: %zu polled (%zu added, %zu removed, %zu changed)", n, added,
@@ -432,6 +435,23 @@ static void state_work(void *arg)
 	for (size_t i = 0; i < j->n; i++) {
 		char id[32];
 		snprintf(id, sizeof id, "%ld", j->v[i].id);
+		char **f = j->v[i].ident;
+		if (f[0] || f[1] || f[2] || f[3] || f[4]) {
+			const char *p[6] = {id, f[0], f[1], f[2], f[3], f[4]};
+			PGresult *r = PQexecParams(
+				d->pg_state,
+				"UPDATE devices SET vendor = coalesce($2, vendor), "
+				"model = coalesce($3, model), serial = coalesce($4, serial), "
+				"firmware = coalesce($5, firmware), profile = coalesce($6, profile), "
+				"updated_at = now() WHERE id = $1",
+				6, NULL, p, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				wt_error("devices: identity of %ld: %s", j->v[i].id,
+					 PQerrorMessage(d->pg_state));
+			PQclear(r);
+		}
+		if (!j->v[i].state)
+			continue;
 		const char *p[2] = {id, j->v[i].state};
 		PGresult *r = PQexecParams(d->pg_state,
 					   "UPDATE devices SET state = $2, updated_at = now() "
@@ -451,6 +471,9 @@ static void state_done(void *arg, bool cancelled)
 	struct state_job *j = arg;
 	struct wt_devices *d = j->d;
 	d->stating = false;
+	for (size_t i = 0; i < j->n; i++)
+		for (int k = 0; k < 5; k++)
+			free(j->v[i].ident[k]);
 	free(j->v);
 	free(j);
 	if (!cancelled)
@@ -474,6 +497,58 @@ static void flush_states(struct wt_devices *d)
 	d->pend = NULL;
 	d->n_pend = d->cap_pend = 0;
 	d->stating = true;
+}
+
+/* The queued update of a device, created if needed; NULL without memory. */
+static struct state_upd *pending(struct wt_devices *d, long id)
+{
+	for (size_t i = 0; i < d->n_pend; i++)
+		if (d->pend[i].id == id)
+			return &d->pend[i];
+	if (d->n_pend == d->cap_pend) {
+		size_t nc = d->cap_pend ? d->cap_pend * 2 : 64;
+		struct state_upd *v = realloc(d->pend, nc * sizeof *v);
+		if (!v)
+			return NULL;
+		d->pend = v;
+		d->cap_pend = nc;
+	}
+	struct state_upd *u = &d->pend[d->n_pend++];
+	memset(u, 0, sizeof *u);
+	u->id = id;
+	return u;
+}
+
+static void set_field(char **f, json_t *v)
+{
+	const char *s = json_string_value(v);
+	if (!s || !*s)
+		return;
+	free(*f);
+	*f = strndup(s, 200);
+}
+
+/* What the driver read at bind (vendor, model, serial, firmware, profile),
+ * through its describe op (pollers/PROBE.md); drivers without one are
+ * skipped. */
+static void read_identity(struct wt_devices *d, long id, struct state_upd *u)
+{
+	const struct wt_driver_ops *ops;
+	void *inst;
+	if (!d->sched || wt_sched_instance(d->sched, id, &ops, &inst) < 0 || !ops->describe)
+		return;
+	char *text = ops->describe(inst);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (!j)
+		return;
+	json_t *idn = json_object_get(j, "identity");
+	set_field(&u->ident[0], json_object_get(idn, "vendor"));
+	set_field(&u->ident[1], json_object_get(idn, "model"));
+	set_field(&u->ident[2], json_object_get(idn, "serial"));
+	set_field(&u->ident[3], json_object_get(idn, "firmware"));
+	set_field(&u->ident[4], json_object_get(json_object_get(j, "profile"), "name"));
+	json_decref(j);
 }
 
 static const char *db_state(enum wt_dev_state s)
@@ -517,23 +592,17 @@ void wt_devices_state(void *ctx, long id, enum wt_dev_state from, enum wt_dev_st
 			wt_rules_device_rebooted(d->rules, id);
 	}
 	const char *st = db_state(to);
-	if (!st)
+	bool bound = (to == WT_DEV_OK || to == WT_DEV_REBOOTED) &&
+		     (from != WT_DEV_OK && from != WT_DEV_FAILING);
+	if (!st && !bound)
 		return;
-	for (size_t i = 0; i < d->n_pend; i++)
-		if (d->pend[i].id == id) {
-			d->pend[i].state = st;
-			flush_states(d);
-			return;
-		}
-	if (d->n_pend == d->cap_pend) {
-		size_t nc = d->cap_pend ? d->cap_pend * 2 : 64;
-		struct state_upd *v = realloc(d->pend, nc * sizeof *v);
-		if (!v)
-			return;
-		d->pend = v;
-		d->cap_pend = nc;
-	}
-	d->pend[d->n_pend++] = (struct state_upd){id, st};
+	struct state_upd *u = pending(d, id);
+	if (!u)
+		return;
+	if (st)
+		u->state = st;
+	if (bound)
+		read_identity(d, id, u);
 	flush_states(d);
 }
 
@@ -574,6 +643,21 @@ void wt_devices_start(struct wt_devices *d)
 	scan(d);
 }
 
+void wt_devices_set_poll(struct wt_devices *d, int interval_ms, int timeout_ms, int retries)
+{
+	if (d->o.interval_ms == interval_ms && d->o.timeout_ms == timeout_ms &&
+	    d->o.retries == retries)
+		return;
+	d->o.interval_ms = interval_ms;
+	d->o.timeout_ms = timeout_ms;
+	d->o.retries = retries;
+	d->readd_all = true;
+	if (d->sched && !d->scanning) {
+		evtimer_del(d->timer);
+		scan(d);
+	}
+}
+
 void wt_devices_stop(struct wt_devices *d)
 {
 	d->sched = NULL;
@@ -596,6 +680,9 @@ void wt_devices_free(struct wt_devices *d)
 		free(d->k[i].ident);
 	}
 	free(d->k);
+	for (size_t i = 0; i < d->n_pend; i++)
+		for (int k = 0; k < 5; k++)
+			free(d->pend[i].ident[k]);
 	free(d->pend);
 	PQfinish(d->pg_scan);
 	PQfinish(d->pg_state);

@@ -41,6 +41,9 @@ void wt_devices_start(struct wt_devices *d);
 /* The scheduler's state callback (ctx is the inventory). */
 void wt_devices_state(void *ctx, long device_id, enum wt_dev_state from, enum wt_dev_state to,
 		      const char *reason);
+/* New poll settings (SIGHUP): every device is re-added with them at the
+ * next rescan, which follows at once. */
+void wt_devices_set_poll(struct wt_devices *d, int interval_ms, int timeout_ms, int retries);
 /* Before the scheduler is freed: later completions no longer touch it. */
 void wt_devices_stop(struct wt_devices *d);
 /* Devices in the scheduler now. */

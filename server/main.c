@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "daemon_devices.h"
+#include "daemon_notify.h"
 #include "daemon_rules.h"
 #include "daemon_series.h"
 #include "fsutil.h"
@@ -60,6 +61,7 @@ struct daemon {
 	struct wt_storage *storage;
 	struct wt_series_cache *series;
 	struct wt_drules *rules;
+	struct wt_dnotify *notify;
 	struct wt_profile_set profiles;
 	struct wt_driver_env env;
 	struct wt_sched *sched;
@@ -205,6 +207,9 @@ static void reload(struct daemon *d)
 		storage_options(&d->cfg, NULL, &o);
 		wt_storage_reload(d->storage, &o);
 	}
+	if (d->devices)
+		wt_devices_set_poll(d->devices, (int)d->cfg.poll_interval_ms,
+				    (int)d->cfg.poll_timeout_ms, d->cfg.poll_retries);
 	wt_notice("reload: done, %d change%s applied, %d need%s a restart", n.applied,
 		  n.applied == 1 ? "" : "s", n.restart, n.restart == 1 ? "s" : "");
 	wt_debug("reload: debug logging is on");
@@ -361,6 +366,10 @@ static void teardown(struct daemon *d)
 		wt_storage_close(d->storage);
 		d->storage = NULL;
 	}
+	/* After storage (its last closes may still raise or clear alarms) and
+	 * before the rules engine frees the alarm table notify listens to. */
+	wt_dnotify_stop(d->notify, 5000);
+	d->notify = NULL;
 	wt_drules_free(d->rules);
 	d->rules = NULL;
 	wt_devices_free(d->devices);
@@ -492,6 +501,16 @@ static int start_layers(struct daemon *d, const char *conninfo)
 	if (rc < 0) {
 		fatal(d, "cannot start the rules engine: %s", strerror(-rc));
 		d->rules = NULL;
+		return rc;
+	}
+	/* Notifications subscribe to the engine's alarms before anything can
+	 * raise one (polling starts below). */
+	char nerr[1024];
+	rc = wt_dnotify_start(&d->notify, &d->cfg, conninfo, d->base, d->workers,
+			      wt_drules_engine(d->rules), nerr, sizeof(nerr));
+	if (rc < 0) {
+		fatal(d, "cannot start notifications: %s", nerr);
+		d->notify = NULL;
 		return rc;
 	}
 

@@ -131,6 +131,9 @@ try:
             "the Modbus PDU's rows reach PostgreSQL too")
     f.check(until(lambda: q("SELECT count(*) FROM series WHERE owner_kind = 'rack'")[0][0] > 0, 30),
             "rack aggregate series are created")
+    prof = until(lambda: q("SELECT profile FROM devices WHERE id = %s", (mb,))[0][0], 10)
+    f.check(bool(prof), f"the identity read at bind is stored (Modbus profile {prof!r})")
+    f.check(all(r[0] == "ok" for r in q("SELECT state FROM devices")), "every device is ok")
 
     # --- a load step raises a critical alarm within one poll + 1 s, then clears ---
     def outlet_rows():

@@ -15,7 +15,11 @@ from simfix import Sim  # noqa: E402
 from wtfix import BUILD_ROOT, Failures, free_port, stop_pid  # noqa: E402
 
 RUN = os.path.join(BUILD_ROOT, "tests", "pollers", "t_sched_run")
-DURATION_MS, INTERVAL_MS, TIMEOUT_MS = 9000, 1000, 300
+# A loop that waited on a dead device would start healthy polls at least one
+# timeout late, so the lateness bound sits below the timeout; the margin above
+# zero absorbs AddressSanitizer and a loaded 2-core CI machine.
+DURATION_MS, INTERVAL_MS, TIMEOUT_MS = 9000, 1000, 600
+LATE_MS_MAX = 500
 
 
 def main():
@@ -49,7 +53,7 @@ def main():
                 f"dead device {d['id']}: no reason")
     for d in devs[len(live):len(live) + len(killed)]:
         F.check(d["ok"] >= 1, f"killed device {d['id']}: never polled before the kill")
-    F.check(res["late_ms_max"] < 300, f"a healthy poll started {res['late_ms_max']} ms late")
+    F.check(res["late_ms_max"] < LATE_MS_MAX, f"a healthy poll started {res['late_ms_max']} ms late")
     F.check(res["bad_series"] == 0, "samples with unresolved series ids")
     F.check(res["samples"] > len(live) * expect * 100, f"only {res['samples']} samples")
     a.stop()

@@ -46,7 +46,10 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	wt_log_setup(false, "t_sched", WT_LOG_ERROR);
-	int duration = atoi(argv[1]) > 0 ? (int)strtol(argv[1], NULL, 10) : 5000;
+	int duration = (int)strtol(argv[1], NULL, 10);
+
+	if (duration <= 0)
+		duration = 5000;
 	int interval = (int)strtol(argv[2], NULL, 10);
 	int timeout = (int)strtol(argv[3], NULL, 10);
 	struct wt_profile_set profiles = {0};

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static int64_t now_ms(void)
@@ -147,49 +148,90 @@ static json_t *device_row(PGresult *res, int i)
 	return j;
 }
 
-static const char *order_by(const char *sort)
+/* ---- list, through a short-lived cache on the loop ----
+ *
+ * The list is what every console page opens with, so it is not rebuilt per
+ * request: a worker reads the whole fleet (devices, outlet counts, worst
+ * alarm, latest load) at most every DEVCACHE_TTL_MS, the loop keeps it and
+ * filters, searches and sorts it in memory; the default view is kept as
+ * serialised text too. States come from the scheduler on every request. */
+
+#define DEVCACHE_TTL_MS 2000
+
+struct wt_devcache {
+	json_t *list;   /* array of device objects, by id */
+	int64_t built_ms;
+	char *text;     /* the default view (all, by name) serialised, or NULL */
+	size_t text_len;
+};
+
+void wt_devcache_free(struct wt_devcache *c)
 {
-	if (strcmp(sort, "name") == 0)
-		return "lower(d.name), d.id";
-	if (strcmp(sort, "type") == 0)
-		return "d.protocol, lower(coalesce(d.vendor, '')), lower(coalesce(d.model, '')), "
-		       "lower(d.name), d.id";
-	if (strcmp(sort, "alarm") == 0)
-		return "17 DESC, lower(d.name), d.id";
-	if (strcmp(sort, "chain") == 0)
-		return "d.protocol, d.address, d.port, d.unit, d.id";
-	return NULL;
+	if (!c)
+		return;
+	json_decref(c->list);
+	free(c->text);
+	free(c);
+}
+
+void wt_devcache_invalidate(struct wt_devcache *c)
+{
+	c->built_ms = 0;
+}
+
+struct list_q {
+	char filter[16], q[130], sort[16];
+};
+
+/* Parses ?filter, ?q, ?sort; false after failing r. */
+static bool list_params(struct wt_api_req *r, struct list_q *lq)
+{
+	snprintf(lq->filter, sizeof(lq->filter), "all");
+	snprintf(lq->sort, sizeof(lq->sort), "name");
+	lq->q[0] = '\0';
+	if (wt_qp_get(r->query, "filter", lq->filter, sizeof(lq->filter)) &&
+	    strcmp(lq->filter, "all") != 0 && strcmp(lq->filter, "assigned") != 0 &&
+	    strcmp(lq->filter, "unassigned") != 0) {
+		wt_api_fail(r, 400, "INVALID_QUERY",
+			    "parameter \"filter\": expected all, assigned or unassigned");
+		return false;
+	}
+	if (!wt_qp_get(r->query, "q", lq->q, sizeof(lq->q)) && strstr(r->query ? r->query : "", "q=")) {
+		wt_api_fail(r, 400, "INVALID_QUERY", "parameter \"q\": at most 128 bytes");
+		return false;
+	}
+	if (wt_qp_get(r->query, "sort", lq->sort, sizeof(lq->sort)) && strcmp(lq->sort, "name") != 0 &&
+	    strcmp(lq->sort, "type") != 0 && strcmp(lq->sort, "alarm") != 0 &&
+	    strcmp(lq->sort, "chain") != 0) {
+		wt_api_fail(r, 400, "INVALID_QUERY",
+			    "parameter \"sort\": expected name, type, alarm or chain");
+		return false;
+	}
+	return true;
+}
+
+void wt_h_devices_list_before(struct wt_api_req *r)
+{
+	struct wt_devcache *c = *wt_api_devcache(r->api);
+	r->cache_hit = c && c->list && now_ms() - c->built_ms < DEVCACHE_TTL_MS;
 }
 
 void wt_h_devices_list(struct wt_api_req *r)
 {
-	char filter[16] = "all", q[130] = "", sort[16] = "name", sql[2048], st[6];
-	if (wt_qp_get(r->query, "filter", filter, sizeof(filter)) &&
-	    strcmp(filter, "all") != 0 && strcmp(filter, "assigned") != 0 &&
-	    strcmp(filter, "unassigned") != 0) {
-		wt_api_fail(r, 400, "INVALID_QUERY",
-			    "parameter \"filter\": expected all, assigned or unassigned");
+	char st[6];
+	struct list_q lq;
+	if (!list_params(r, &lq))
+		return;
+	if (r->cache_hit) {
+		/* Authenticated and validated; the loop answers from its copy. */
+		wt_api_ok(r, 200, json_object());
 		return;
 	}
-	if (!wt_qp_get(r->query, "q", q, sizeof(q)) && strstr(r->query ? r->query : "", "q=")) {
-		wt_api_fail(r, 400, "INVALID_QUERY", "parameter \"q\": at most 128 bytes");
-		return;
-	}
-	wt_qp_get(r->query, "sort", sort, sizeof(sort));
-	const char *ob = order_by(sort);
-	if (!ob) {
-		wt_api_fail(r, 400, "INVALID_QUERY",
-			    "parameter \"sort\": expected name, type, alarm or chain");
-		return;
-	}
-	snprintf(sql, sizeof(sql),
-		 "SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
-		 " WHERE ($1 = 'all' OR ($1 = 'assigned') = (d.rack_id IS NOT NULL))"
-		 " AND ($2 = '' OR strpos(lower(d.name), lower($2)) > 0)"
-		 " ORDER BY %s",
-		 ob);
-	const char *p[] = {filter, q};
-	PGresult *res = wt_api_db_exec(r->db, sql, 2, p, st);
+	PGresult *res = wt_api_db_exec(
+		r->db,
+		"SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
+		" ORDER BY d.id",
+		0, NULL, st);
 	if (!res) {
 		wt_api_fail_db(r, "listing devices");
 		return;
@@ -224,7 +266,7 @@ void wt_h_devices_list(struct wt_api_req *r)
 								   : json_null());
 		json_array_append_new(a, j);
 	}
-	wt_api_ok(r, 200, json_pack("{s:o,s:i}", "devices", a, "count", n));
+	wt_api_ok(r, 200, json_pack("{s:o}", "devices", a));
 out:
 	free(cur);
 	free(pow);
@@ -247,16 +289,153 @@ static void merge_state(struct wt_api_req *r, json_t *dev)
 		json_object_set_new(dev, "state", json_string(wt_dev_state_name(ds.state)));
 		if (ds.reason[0] && ds.state != WT_DEV_OK)
 			json_object_set_new(dev, "state_reason", json_string(ds.reason));
+		else
+			json_object_del(dev, "state_reason");
 	}
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+static int severity_rank(json_t *d)
+{
+	const char *w = jstr(d, "worst_alarm");
+	return strcmp(w, "critical") == 0 ? 2 : strcmp(w, "warning") == 0 ? 1 : 0;
+}
+
+static int by_id(json_t *a, json_t *b)
+{
+	json_int_t x = json_integer_value(json_object_get(a, "id")),
+		   y = json_integer_value(json_object_get(b, "id"));
+	return x < y ? -1 : x > y;
+}
+
+static int by_name(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = strcasecmp(jstr(a, "name"), jstr(b, "name"));
+	return c ? c : by_id(a, b);
+}
+
+static int by_type(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = strcmp(jstr(a, "protocol"), jstr(b, "protocol"));
+	if (!c)
+		c = strcasecmp(jstr(a, "vendor"), jstr(b, "vendor"));
+	if (!c)
+		c = strcasecmp(jstr(a, "model"), jstr(b, "model"));
+	return c ? c : by_name(pa, pb);
+}
+
+static int by_alarm(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = severity_rank(b) - severity_rank(a);
+	return c ? c : by_name(pa, pb);
+}
+
+static int by_chain(const void *pa, const void *pb)
+{
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int c = strcmp(jstr(a, "protocol"), jstr(b, "protocol"));
+	if (!c)
+		c = strcmp(jstr(a, "address"), jstr(b, "address"));
+	if (!c)
+		c = (int)(json_integer_value(json_object_get(a, "port")) -
+			  json_integer_value(json_object_get(b, "port")));
+	if (!c)
+		c = (int)(json_integer_value(json_object_get(a, "unit")) -
+			  json_integer_value(json_object_get(b, "unit")));
+	return c ? c : by_id(a, b);
+}
+
+static void list_after(struct wt_api_req *r, bool text_ok)
+{
+	struct wt_devcache **slot = wt_api_devcache(r->api);
+	struct list_q lq;
+	if (!list_params(r, &lq))
+		return;
+	if (!r->cache_hit) {
+		if (!*slot)
+			*slot = calloc(1, sizeof(**slot));
+		if (*slot) {
+			json_decref((*slot)->list);
+			(*slot)->list = json_incref(json_object_get(r->reply, "devices"));
+			(*slot)->built_ms = now_ms();
+			free((*slot)->text);
+			(*slot)->text = NULL;
+		}
+	}
+	struct wt_devcache *c = *slot;
+	if (!c || !c->list) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	bool dflt = strcmp(lq.filter, "all") == 0 && strcmp(lq.sort, "name") == 0 && !lq.q[0];
+	if (text_ok && dflt && c->text) {
+		char *t = malloc(c->text_len + 1);
+		if (!t) {
+			wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+			return;
+		}
+		memcpy(t, c->text, c->text_len + 1);
+		wt_api_ok_text(r, t, c->text_len, "application/json; charset=utf-8", NULL);
+		return;
+	}
+	size_t n = json_array_size(c->list), m = 0;
+	json_t **v = malloc((n + 1) * sizeof(*v));
+	if (!v) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	bool assigned = strcmp(lq.filter, "assigned") == 0, all = strcmp(lq.filter, "all") == 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *d = json_array_get(c->list, i);
+		if (!all && assigned != !json_is_null(json_object_get(d, "rack_id")))
+			continue;
+		if (lq.q[0] && !strcasestr(jstr(d, "name"), lq.q))
+			continue;
+		merge_state(r, d);
+		v[m++] = d;
+	}
+	int (*cmp)(const void *, const void *) = strcmp(lq.sort, "type") == 0    ? by_type
+						 : strcmp(lq.sort, "alarm") == 0 ? by_alarm
+						 : strcmp(lq.sort, "chain") == 0 ? by_chain
+										 : by_name;
+	qsort(v, m, sizeof(*v), cmp);
+	json_t *a = json_array();
+	for (size_t i = 0; i < m; i++)
+		json_array_append(a, v[i]);
+	free(v);
+	json_t *reply = json_pack("{s:o,s:I,s:I}", "devices", a, "count", (json_int_t)m, "as_of_ms",
+				  (json_int_t)c->built_ms);
+	if (text_ok && dflt) {
+		char *t = json_dumps(reply, JSON_COMPACT);
+		if (t) {
+			c->text_len = strlen(t);
+			c->text = malloc(c->text_len + 1);
+			if (c->text)
+				memcpy(c->text, t, c->text_len + 1);
+			wt_api_ok_text(r, t, c->text_len, "application/json; charset=utf-8", NULL);
+			json_decref(reply);
+			return;
+		}
+	}
+	wt_api_ok(r, 200, reply);
 }
 
 void wt_h_devices_list_after(struct wt_api_req *r)
 {
-	json_t *a = json_object_get(r->reply, "devices");
-	size_t i;
-	json_t *d;
-	json_array_foreach(a, i, d)
-		merge_state(r, d);
+	list_after(r, true);
+}
+
+void wt_h_devices_list_json_after(struct wt_api_req *r)
+{
+	list_after(r, false);
 }
 
 /* ---- one device ---- */

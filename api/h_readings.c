@@ -413,7 +413,7 @@ void wt_h_export_devices_after(struct wt_api_req *r)
 					   "vendor", "model", "rating_a", "phases", "feed", "rack_id",
 					   "rack", "location", "state", "outlets", "worst_alarm",
 					   "load_a", "power_w", "load_pct", NULL};
-	wt_h_devices_list_after(r);
+	wt_h_devices_list_json_after(r);
 	list_to_csv(r, "devices", cols, "devices.csv");
 }
 

@@ -49,6 +49,9 @@ struct wt_api_route {
 	 * in-memory state of the other layers (device states, alarms, stats)
 	 * that only the loop thread may read. NULL: none. */
 	wt_api_handler after;
+	/* Runs on the loop before the request goes to a worker, to note cheap
+	 * loop-side facts in r (e.g. a fresh cache). NULL: none. */
+	wt_api_handler before;
 };
 
 #define WT_API_MAX_IDS 4
@@ -83,6 +86,7 @@ struct wt_api_req {
 	char *csrf;              /* X-CSRF-Token header or NULL */
 
 	struct wt_api_layers layers; /* snapshot of the pointers, taken on the loop */
+	bool cache_hit;              /* set by a 'before' phase */
 
 	/* on the worker */
 	PGconn *db;              /* NULL for WT_RF_LOOP routes */
@@ -161,7 +165,16 @@ void wt_h_health_detail_after(struct wt_api_req *r);
 void wt_h_metrics(struct wt_api_req *r);
 void wt_h_metrics_after(struct wt_api_req *r);
 void wt_h_devices_list(struct wt_api_req *r);
+void wt_h_devices_list_before(struct wt_api_req *r);
 void wt_h_devices_list_after(struct wt_api_req *r);
+void wt_h_devices_list_json_after(struct wt_api_req *r);
+
+/* The device-list cache (h_devices.c), one per server, loop thread only. */
+struct wt_devcache;
+struct wt_devcache **wt_api_devcache(struct wt_api *api);
+void wt_devcache_free(struct wt_devcache *c);
+/* The next list request reads the database again. */
+void wt_devcache_invalidate(struct wt_devcache *c);
 void wt_h_devices_create(struct wt_api_req *r);
 void wt_h_device_get(struct wt_api_req *r);
 void wt_h_device_get_after(struct wt_api_req *r);

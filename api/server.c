@@ -74,6 +74,7 @@ struct wt_api {
 	time_t started;
 	struct wt_api_layers layers; /* loop thread only */
 	struct wt_streams *streams;  /* live event streams */
+	struct wt_devcache *devcache; /* device list (h_devices.c) */
 };
 
 static void api_unref(struct wt_api *api);
@@ -373,6 +374,9 @@ static void job_done(void *arg, bool cancelled)
 		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server is stopping");
 	else if (!r->err_code && r->route->after && r->who.authenticated && !api->stopped)
 		r->route->after(r); /* never after stop: the layers may be gone */
+	/* Any successful write may change what the device list shows. */
+	if (!cancelled && !r->err_code && r->method != WT_GET && api->devcache)
+		wt_devcache_invalidate(api->devcache);
 	if (r->deferred && !r->err_code)
 		return; /* wt_api_finish sends it */
 	send_result(r);
@@ -574,6 +578,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		req_free(r);
 		return;
 	}
+	if (route->before)
+		route->before(r);
 	if (g) {
 		g->pending = r;
 		r->conn = g;
@@ -747,6 +753,7 @@ static void api_free(struct wt_api *api)
 		event_free(api->bootstrap_ev);
 	if (api->ssl)
 		SSL_CTX_free(api->ssl);
+	wt_devcache_free(api->devcache);
 	free(api);
 }
 
@@ -845,6 +852,11 @@ void wt_api_set_layers(struct wt_api *api, const struct wt_api_layers *l)
 		memset(&api->layers, 0, sizeof(api->layers));
 	if (api->streams)
 		wt_streams_set_layers(api->streams, &api->layers);
+}
+
+struct wt_devcache **wt_api_devcache(struct wt_api *api)
+{
+	return &api->devcache;
 }
 
 struct wt_streams *wt_api_streams(struct wt_api *api)

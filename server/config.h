@@ -63,6 +63,45 @@ struct wt_config {
 	char *database_url; /* empty: a private cluster under state_dir/pg */
 	int log_level;      /* enum wt_log_level */
 	bool log_syslog;
+	/* notify.*: notifications (server/daemon_notify.h builds the options) */
+	char *notify_hooks_file;
+	char *notify_mail_business_days;
+	char *notify_mail_business_hours;
+	char *notify_mail_cafile;
+	int64_t notify_mail_delay_ms;
+	int64_t notify_mail_holdoff_ms;
+	bool notify_mail_html;
+	int notify_mail_immediate_severity; /* enum wt_nsev */
+	int notify_mail_min_severity;       /* enum wt_nsev */
+	char *notify_mail_password;
+	int notify_mail_port;
+	char *notify_mail_recipients;
+	int notify_mail_report_hour;
+	int notify_mail_report_weekday;
+	char *notify_mail_sender;
+	char *notify_mail_server;
+	char *notify_mail_subject;
+	char *notify_mail_text_after;
+	char *notify_mail_text_before;
+	char *notify_mail_timezone;
+	int notify_mail_tls; /* enum wt_mail_tls */
+	bool notify_mail_tls_verify;
+	char *notify_mail_user;
+	int notify_max_attempts;
+	int notify_outbox_retention_days;
+	int notify_queue_max;
+	int64_t notify_retry_base_ms;
+	int64_t notify_retry_max_ms;
+	char *notify_syslog_cafile;
+	int notify_syslog_facility; /* 0..23, index of the row's names */
+	int notify_syslog_min_severity;
+	int notify_syslog_port;
+	int notify_syslog_protocol; /* enum wt_syslog_proto */
+	char *notify_syslog_server;
+	bool notify_syslog_tls_verify;
+	char *notify_traps_engine_id;
+	int notify_traps_min_severity;
+	char *notify_traps_file;
 	int64_t poll_interval_ms;
 	int poll_retries;
 	int64_t poll_timeout_ms;

@@ -10,6 +10,7 @@ the alarm clears. Bad notify settings stop the daemon with file and key."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ import importlib.util  # noqa: E402
 from notifylib import Smtp, body_text  # noqa: E402
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, WATTRACK, Daemon  # noqa: E402
-from wtfix import Failures, Postgres, tmpdir  # noqa: E402
+from wtfix import Failures, Postgres, free_port, spawn, stop_pid, tmpdir  # noqa: E402
 
 import psycopg2  # noqa: E402
 
@@ -80,6 +81,37 @@ hooks = write("hooks.json", json.dumps([
     {"name": "pdu-only", "command": ["/usr/bin/python3", HOOK, hook_out + ".pdu"],
      "device_type": "PDU"},
 ]))
+# A real trap receiver (snmptrapd, v2c) and a syslog receiver (UDP socket).
+trap_port = free_port(socket.SOCK_DGRAM)
+trapdir = os.path.join(d, "trapd")
+os.makedirs(trapdir)
+write("trapd/snmptrapd.conf", "authCommunity log wt-trap-community\n")
+write("trapd/snmp.conf", "mibs :\n")
+traplog = os.path.join(trapdir, "out.log")
+trapd = spawn(["snmptrapd", "-f", "-Lf", traplog, "-C", "-c",
+               os.path.join(trapdir, "snmptrapd.conf"), f"127.0.0.1:{trap_port}"],
+              env=dict(os.environ, SNMP_PERSISTENT_DIR=trapdir, SNMPCONFPATH=trapdir),
+              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+traps = write("traps.json", json.dumps([
+    {"host": "127.0.0.1", "port": trap_port, "version": 2, "community": "wt-trap-community"}]))
+syslog_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+syslog_sock.bind(("127.0.0.1", 0))
+syslog_sock.settimeout(0.2)
+syslog_port = syslog_sock.getsockname()[1]
+
+
+def syslog_lines(acc=[]):  # noqa: B006 - accumulates across calls on purpose
+    while True:
+        try:
+            acc.append(syslog_sock.recv(65535).decode("utf-8", "replace"))
+        except (socket.timeout, BlockingIOError):
+            return acc
+
+
+def traplog_text():
+    return open(traplog).read() if os.path.exists(traplog) else ""
+
+
 state = os.path.join(d, "state")
 conf = write("wattrack.conf",
              f'database.url = "{pg.dsn}"\nstate_dir = {state}\n'
@@ -90,7 +122,10 @@ conf = write("wattrack.conf",
              'notify.mail.recipients = "noc@example.com, night@example.com;after_hours"\n'
              "notify.mail.delay = 1m\nnotify.mail.holdoff = 0\n"
              'notify.mail.subject = "[dc1]"\n'
-             f"notify.hooks_file = {hooks}\nnotify.retry_base = 1s\n" + TEST_API)
+             f"notify.hooks_file = {hooks}\nnotify.retry_base = 1s\n"
+             f"notify.traps_file = {traps}\nnotify.traps.min_severity = warning\n"
+             f"notify.syslog.server = 127.0.0.1\nnotify.syslog.port = {syslog_port}\n"
+             "notify.syslog.facility = local3\n" + TEST_API)
 
 
 def q(sql, args=()):
@@ -121,7 +156,8 @@ try:
     # --- the fleet and an on-battery rule, as an operator would set them up ---
     w = Daemon(conf)
     f.check(w.wait_for(r"wattrack ready", timeout=90) is not None, "the daemon starts")
-    f.check(w.wait_for(r"notifications: e-mail 127\.0\.0\.1 \(2 recipients\).* 2 hooks",
+    f.check(w.wait_for(r"notifications: e-mail 127\.0\.0\.1 \(2 recipients\), syslog 127\.0\.0\.1, "
+                       r"1 trap receivers, 2 hooks",
                        timeout=5, start=0) is not None,
             "notifications start with e-mail and both hooks")
     conn = psycopg2.connect(pg.dsn)
@@ -208,6 +244,13 @@ try:
         f.check("K7" in text, "the mail gives the rack")
         f.check(msg["From"] and "wattrack@dc1.example.com" in msg["From"], "the From address")
     f.check(not os.path.exists(hook_out + ".pdu"), "the PDU-only hook did not run")
+    f.check(until(lambda: "ups-1" in traplog_text(), 15),
+            f"snmptrapd receives the v2c trap naming the UPS: {traplog_text()[-600:]!r}")
+    sl = until(lambda: [x for x in syslog_lines() if "ups-1" in x], 15)
+    f.check(bool(sl), "the syslog receiver gets the RFC 5424 message naming the UPS")
+    if sl:
+        # <PRI>: local3 (19) * 8 + crit (2) = 154; version 1 (RFC 5424)
+        f.check(sl[0].startswith("<154>1 "), f"facility local3, severity crit: {sl[0][:80]!r}")
     f.check(q("SELECT count(*) FROM notify_outbox WHERE channel = 'hook' AND state = 'sent'")[0][0] >= 1,
             "the hook's outbox row is sent")
 
@@ -226,6 +269,7 @@ finally:
     if w:
         w.stop()
     smtp.stop()
+    stop_pid(trapd)
     sim.stop()
     pg.stop()
 f.done()

@@ -154,7 +154,7 @@ def main():
     claims = load_claims()
     recs = sorted(glob.glob(os.path.join(REALDATA, "snmprec", "*.snmprec")))
     if len(sys.argv) > 1:
-        recs = [r for r in recs if os.path.basename(r)[:-9] in sys.argv[1:]]
+        recs = [r for r in recs if os.path.basename(r)[:-len(".snmprec")] in sys.argv[1:]]
     F.check(recs, "no recordings found in " + os.path.join(REALDATA, "snmprec"))
     for rec in claims:
         F.check(os.path.exists(os.path.join(REALDATA, "snmprec", rec + ".snmprec")),

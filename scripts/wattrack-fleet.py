@@ -22,8 +22,11 @@ import time
 import psycopg2
 
 # The sim's SNMP devices are addressed one per port (--snmp-port-base), like
-# a real network where each device has its own address; v2c with its own
-# community (public-<id>).
+# a real network where each device has its own address, with their SNMPv3
+# user (v2c with their community when the fleet gives no v3 user).
+AUTH = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256",
+        "sha384": "SHA-384", "sha512": "SHA-512"}
+PRIV = {"des": "DES", "aes": "AES"}
 
 # Default rules: (name, metric, scope, scope_text, target_kind, thresholds, hysteresis, dwell)
 # thresholds: (critical_above, warning_above, warning_below, critical_below), None = off.
@@ -89,7 +92,25 @@ def device_row(d, bind):
     p = d.get("protocol")
     if p == "snmp":
         s = d["snmp"]
-        return "snmp", s["port"], 0, {"community": s["community"]}, kind
+        v3 = s.get("v3")
+        if not v3:
+            return "snmp", s["port"], 0, {"community": s["community"]}, kind
+        # SNMPv3 with the device's own user (it may also switch outlets; a
+        # v2c read community may not). On its own port the empty context is
+        # the device.
+        cred = {"user": v3["user"]}
+        if v3.get("auth", "none") == "none":
+            cred["level"] = "noAuthNoPriv"
+        else:
+            cred["auth"] = AUTH[v3["auth"]]
+            cred["auth_pass"] = v3["auth_pass"]
+            if v3.get("priv", "none") == "none":
+                cred["level"] = "authNoPriv"
+            else:
+                cred["priv"] = PRIV[v3["priv"]]
+                cred["priv_pass"] = v3["priv_pass"]
+                cred["level"] = "authPriv"
+        return "snmp", s["port"], 0, cred, kind
     if p == "modbus":
         m = d["modbus"]
         return "modbus", m["port"], m.get("unit", 1), {}, kind

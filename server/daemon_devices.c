@@ -2,6 +2,7 @@
 #include "daemon_devices.h"
 
 #include "log.h"
+#include "pollers/control.h"
 #include "rules/engine.h"
 #include "workers.h"
 
@@ -49,6 +50,7 @@ struct wt_devices {
 	struct wt_workers *workers;
 	struct wt_sched *sched;
 	struct wt_rules *rules;
+	struct wt_control *control;
 	struct wt_devices_options o;
 	char *conninfo;
 	PGconn *pg_scan, *pg_state; /* one job each at a time */
@@ -328,6 +330,8 @@ static void scan_done(void *arg, bool cancelled)
 		} else {
 			char err[200] = "";
 			if (k) {
+				if (d->control)
+					wt_control_forget(d->control, w->id);
 				(void)wt_sched_remove(d->sched, w->id);
 				changed++;
 				/* not "left the table" below; its identity carries over */
@@ -373,6 +377,8 @@ static void scan_done(void *arg, bool cancelled)
 	for (size_t i = 0; i < d->nk; i++) {
 		if (!d->k[i].url)
 			continue;
+		if (d->control)
+			wt_control_forget(d->control, d->k[i].id);
 		(void)wt_sched_remove(d->sched, d->k[i].id);
 		if (d->rules && wt_rules_device_remove(d->rules, d->k[i].id) < 0)
 			wt_debug("devices: rules did not know device %ld", d->k[i].id);
@@ -643,6 +649,11 @@ void wt_devices_start(struct wt_devices *d)
 	scan(d);
 }
 
+void wt_devices_set_control(struct wt_devices *d, struct wt_control *c)
+{
+	d->control = c;
+}
+
 void wt_devices_set_poll(struct wt_devices *d, int interval_ms, int timeout_ms, int retries)
 {
 	if (d->o.interval_ms == interval_ms && d->o.timeout_ms == timeout_ms &&
@@ -661,6 +672,7 @@ void wt_devices_set_poll(struct wt_devices *d, int interval_ms, int timeout_ms, 
 void wt_devices_stop(struct wt_devices *d)
 {
 	d->sched = NULL;
+	d->control = NULL;
 	evtimer_del(d->timer);
 }
 

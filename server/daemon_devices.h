@@ -22,6 +22,7 @@ struct event_base;
 struct wt_workers;
 struct wt_rules;
 struct wt_devices;
+struct wt_control;
 
 struct wt_devices_options {
 	const char *conninfo;
@@ -41,6 +42,8 @@ void wt_devices_start(struct wt_devices *d);
 /* The scheduler's state callback (ctx is the inventory). */
 void wt_devices_state(void *ctx, long device_id, enum wt_dev_state from, enum wt_dev_state to,
 		      const char *reason);
+/* Outlet control: its commands for a device end before the device goes. */
+void wt_devices_set_control(struct wt_devices *d, struct wt_control *c);
 /* New poll settings (SIGHUP): every device is re-added with them at the
  * next rescan, which follows at once. */
 void wt_devices_set_poll(struct wt_devices *d, int interval_ms, int timeout_ms, int retries);

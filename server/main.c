@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "pgcluster.h"
+#include "pollers/control.h"
 #include "pollers/modbus_dev.h"
 #include "pollers/probe.h"
 #include "pollers/profile.h"
@@ -67,6 +68,7 @@ struct daemon {
 	struct wt_sched *sched;
 	struct wt_devices *devices;
 	struct wt_api *api;
+	struct wt_control *control;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_janitor;
 	int lock_fd; /* <state_dir>/wattrack.pid, locked while we run */
 	const char *stop_signal;
@@ -346,6 +348,14 @@ static void teardown(struct daemon *d)
 	 * into PostgreSQL or the spool; its last closes still reach the rules
 	 * engine), then the rules (the alarm writer drains), then the
 	 * database. */
+	if (d->api) {
+		wt_api_stop(d->api);
+		d->api = NULL;
+	}
+	if (d->control) { /* pending outlet commands end as cancelled (audited) */
+		wt_control_free(d->control);
+		d->control = NULL;
+	}
 	if (d->series)
 		wt_series_cache_set_targets(d->series, NULL, d->rules ? wt_drules_engine(d->rules) : NULL);
 	if (d->devices)
@@ -353,10 +363,6 @@ static void teardown(struct daemon *d)
 	if (d->sched) {
 		wt_sched_free(d->sched);
 		d->sched = NULL;
-	}
-	if (d->api) {
-		wt_api_stop(d->api);
-		d->api = NULL;
 	}
 	if (d->workers) {
 		wt_workers_free(d->workers, true);
@@ -422,6 +428,27 @@ static void on_api_audit(void *ctx, const struct wt_api_audit_event *ev)
 		wt_warn("audit: event %s not recorded (queue full)", ev->kind);
 }
 
+/* Every outlet command attempt, refused ones included, goes to the audit log. */
+static void on_ctl_audit(void *ctx, const struct wt_ctl_audit *a)
+{
+	struct daemon *d = ctx;
+	char msg[300];
+	snprintf(msg, sizeof(msg), "outlet %d/%ld of \"%s\": %s: %s", a->unit, a->outlet,
+		 a->device_name ? a->device_name : "", a->action, a->result);
+	struct wt_audit_event ev = {
+		.severity = a->status ? WT_AUDIT_WARNING : WT_AUDIT_INFO,
+		.state = WT_AUDIT_DONE,
+		.category = WT_AUDIT_OUTLET,
+		.actor = a->user && *a->user ? a->user : NULL,
+		.object_kind = "device",
+		.object_id = a->device_id,
+		.message = msg,
+	};
+	wt_notice("audit: %s%s%s", msg, ev.actor ? " by " : "", ev.actor ? ev.actor : "");
+	if (!d->rules || wt_dbq_audit(wt_drules_dbq(d->rules), &ev) < 0)
+		wt_warn("audit: outlet event not recorded (queue full)");
+}
+
 /* The profiles directory: the setting, else the installed one, else the
  * source tree's (a build that was not installed). */
 static const char *profiles_dir(const struct daemon *d, char *buf, size_t len)
@@ -462,6 +489,8 @@ static int start_api(struct daemon *d, const char *conninfo)
 		.storage = d->storage,
 		.rules = d->rules ? wt_drules_engine(d->rules) : NULL,
 		.sched = d->sched,
+		.control = d->control,
+		.config = &d->cfg,
 	};
 	wt_api_set_layers(d->api, &layers);
 	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0
@@ -549,6 +578,12 @@ static int start_layers(struct daemon *d, const char *conninfo)
 		fatal(d, "cannot start the device inventory: %s", strerror(-rc));
 		return rc;
 	}
+	d->control = wt_control_new(d->base, &wt_clock_real, on_ctl_audit, d);
+	if (!d->control) {
+		fatal(d, "cannot create the outlet control queue");
+		return -ENOMEM;
+	}
+	wt_devices_set_control(d->devices, d->control);
 	wt_series_cache_set_targets(d->series, d->sched, wt_drules_engine(d->rules));
 	wt_sched_on_state(d->sched, wt_devices_state, d->devices);
 	wt_devices_on_change(d->devices, wt_drules_reload, d->rules);

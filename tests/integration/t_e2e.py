@@ -7,7 +7,6 @@ communication-lost while the rest keep being polled, answers the API with
 the first-start admin password, and flushes on SIGTERM so a restart
 continues with the same series."""
 
-import http.client
 import importlib.util
 import json
 import os
@@ -18,6 +17,8 @@ import time
 ROOT = os.environ.get("WT_SOURCE_ROOT", ".")
 sys.path.insert(0, os.path.join(ROOT, "tests/sim"))
 sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
+sys.path.insert(0, os.path.join(ROOT, "tests/api"))
+from apilib import Client  # noqa: E402
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, Daemon  # noqa: E402
 from wtfix import Failures, Postgres, tmpdir  # noqa: E402
@@ -32,13 +33,16 @@ POLL_S = 2
 f = Failures()
 d = tmpdir()
 
-# A small fleet: three SNMP PDUs in one rack (A, B) and another, one Modbus PDU.
+# A small fleet: three SNMP PDUs (v2c, v3) in one rack (A, B) and another, one Modbus PDU.
 place = lambda rack, feed: {"room": "Hall", "row": "Hall-R1", "rack": rack, "feed": feed}  # noqa: E731
 fleet_in = {"devices": [
     {"name": "pdu-1", "model": "apc-rpdu2", "protocol": "snmp", "wiring": "1ph", "outlets": 24,
      "placement": place("K1", "A")},
     {"name": "pdu-2", "model": "apc-rpdu2", "protocol": "snmp", "wiring": "1ph", "outlets": 24,
-     "placement": place("K1", "B")},
+     "placement": place("K1", "B"),
+     # SNMPv3 authPriv: polled and switched with its own user
+     "snmp": {"v3": {"user": "wt-e2e", "auth": "sha256", "auth_pass": "auth-wt-e2e-pass",
+                     "priv": "aes", "priv_pass": "priv-wt-e2e-pass"}}},
     {"name": "pdu-3", "model": "apc-rpdu2", "protocol": "snmp", "wiring": "1ph", "outlets": 24,
      "placement": place("K2", "A")},
     {"name": "mb-1", "model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "outlets": 16,
@@ -187,25 +191,28 @@ try:
     f.check(w.wait_for(r"alarm \d+ cleared: .*", timeout=10, start=m) is not None,
             "and its communication-lost alarm clears")
 
-    # --- the API ---
+    # --- the API: first login, devices from the daemon, an outlet switched ---
+    f.check(api_port > 0, "the API port was logged")
     if api_port:
-        c = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
-        c.request("POST", "/api/v1/session", body=json.dumps({"username": "admin", "password": pw}),
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        f.check(r.status in (200, 201),
-                f"admin logs in with the one-time password ({r.status} {body[:200]!r})")
-        c = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
-        c.request("POST", "/api/v1/session", body=json.dumps({"username": "admin", "password": "wrong-one"}),
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        r.read()
-        c.close()
-        f.check(r.status == 401, f"a wrong password is refused ({r.status})")
-    else:
-        f.check(False, "the API port was logged")
+        c = Client(api_port)
+        st, _, js = c.login("admin", "wrong-one")
+        f.check(st == 401, f"a wrong password is refused ({st})")
+        st, _, js = c.login("admin", pw)
+        f.check(st == 200 and js.get("must_change") is True,
+                f"admin logs in with the one-time password and must change it ({st})")
+        st, _, js = c.call("POST", "/api/v1/session/password",
+                           {"current_password": pw, "new_password": "E2e admin password 2026"})
+        f.check(st in (200, 204), f"password changed ({st} {js})")
+        st, _, js = c.call("GET", "/api/v1/devices")
+        names = sorted(x["name"] for x in (js or {}).get("devices", [])) if st == 200 else []
+        f.check(names == ["mb-1", "pdu-1", "pdu-2", "pdu-3"], f"device list: {st} {names}")
+        st, _, js = c.call("POST", f"/api/v1/devices/{ids['pdu-2']}/outlets/5/off",
+                           {"confirm": True, "reason": "e2e test"})
+        f.check(st == 200, f"outlet 5 of pdu-2 switched off through the API ({st} {js})")
+        on = sim.state("pdu-2")["pdu"]["units"][0]["outlets"][4]["on"]
+        f.check(on is False, "the simulator's outlet is off")
+        f.check(until(lambda: q("SELECT count(*) FROM audit_log WHERE category = 'outlet'")[0][0] > 0,
+                      10), "the switching is in the audit log")
 
     # --- SIGTERM flushes; a restart continues ---
     t_stop = time.time()

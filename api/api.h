@@ -102,6 +102,10 @@ struct wt_api_layers {
 	struct wt_control *control; /* outlet on/off/cycle */
 	struct wt_config *config;   /* effective settings (read; reloadable ones changed) */
 	void *discovery;            /* reserved for the discovery scanner */
+	/* Called on the loop after rules were created, replaced or deleted
+	 * (e.g. wt_drules_reload); NULL: the engine picks them up on its own. */
+	void (*rules_changed)(void *ctx);
+	void *rules_changed_ctx;
 	bool metrics_readings;      /* /metrics also exports the latest readings */
 };
 

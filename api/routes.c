@@ -112,6 +112,24 @@ static const struct wt_field outlet_body[] = {
 	{NULL},
 };
 
+static const struct wt_field rule_body[] = {
+	{"name", WT_F_STRING, true, 200, "display name"},
+	{"metric", WT_F_STRING, true, 32, "current, power_active, temperature, ..."},
+	{"scope", WT_F_STRING, false, 16, "global (default), type, model, device, entity, dc, room, row, rack"},
+	{"scope_id", WT_F_INTEGER, false, 0, "device, entity or element id for those scopes"},
+	{"scope_text", WT_F_STRING, false, 64, "device type or model for those scopes"},
+	{"target_kind", WT_F_STRING, false, 16, "only this kind of part (outlet, phase, ...) or element"},
+	{"critical_above", WT_F_NUMBER, false, 0, "critical when above"},
+	{"warning_above", WT_F_NUMBER, false, 0, "warning when above"},
+	{"warning_below", WT_F_NUMBER, false, 0, "warning when below"},
+	{"critical_below", WT_F_NUMBER, false, 0, "critical when below"},
+	{"hysteresis", WT_F_NUMBER, false, 0, "clear only this far back past the threshold"},
+	{"dwell_s", WT_F_INTEGER, false, 0, "raise only after the condition held this long"},
+	{"repeat_s", WT_F_INTEGER, false, 0, "repeat notifications while active (0: never)"},
+	{"enabled", WT_F_BOOLEAN, false, 0, "true (default)"},
+	{NULL},
+};
+
 static const struct wt_field ack_body[] = {
 	{"comment", WT_F_STRING, false, 1000, "why, what is being done"},
 	{NULL},
@@ -219,6 +237,15 @@ const struct wt_api_route wt_api_routes[] = {
 	{WT_DELETE, "/api/v1/structure/{id}", WT_P_CONFIGURE, 0, NULL, wt_h_structure_delete,
 	 "Delete an element (?cascade=1: with its subtree; devices are unassigned)", "structure",
 	 200, NULL, NULL},
+
+	{WT_GET, "/api/v1/rules", WT_P_READ, 0, NULL, wt_h_rules_list,
+	 "Threshold rules with their four thresholds", "rules", 200, NULL, NULL},
+	{WT_POST, "/api/v1/rules", WT_P_CONFIGURE, 0, rule_body, wt_h_rules_create,
+	 "Create a rule", "rules", 201, wt_h_rules_changed, NULL},
+	{WT_PUT, "/api/v1/rules/{id}", WT_P_CONFIGURE, 0, rule_body, wt_h_rules_replace,
+	 "Replace a rule (a threshold left out is off)", "rules", 200, wt_h_rules_changed, NULL},
+	{WT_DELETE, "/api/v1/rules/{id}", WT_P_CONFIGURE, 0, NULL, wt_h_rules_delete,
+	 "Delete a rule", "rules", 204, wt_h_rules_changed, NULL},
 
 	{WT_GET, "/api/v1/alarms", WT_P_READ, 0, NULL, wt_h_alarms_list,
 	 "Alarms and history: ?state=active|cleared|all&severity=&acknowledged=&device_id=&from=&to=",

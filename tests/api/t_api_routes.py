@@ -284,6 +284,39 @@ st, _, body = admin.call("GET", "/api/v1/export/audit.csv")
 rows = list(csv.DictReader(io.StringIO(body))) if isinstance(body, str) else []
 F.check(st == 200 and len(rows) >= 4 and "message" in rows[0], f"audit CSV: {st} {rows[:1]}")
 
+# ---- rules ---------------------------------------------------------------------------
+st, _, rule = admin.call("POST", "/api/v1/rules", {"name": "Outlet current", "metric": "current",
+                                                   "scope": "global", "target_kind": "outlet",
+                                                   "critical_above": 16, "warning_above": 12,
+                                                   "hysteresis": 0.5, "dwell_s": 10})
+F.check(st == 201 and rule["id"] > 0 and rule["thresholds"] == {
+    "critical_above": 16.0, "warning_above": 12.0, "warning_below": None, "critical_below": None}
+    and rule["target_kind"] == "outlet" and rule["unit"] == "A", f"create rule: {st} {rule}")
+st, _, js = admin.call("GET", "/api/v1/rules")
+F.check(st == 200 and any(x["id"] == rule["id"] and x["dwell_s"] == 10 for x in js["rules"]),
+        f"list rules: {st} {js}")
+st, _, js = admin.call("PUT", f"/api/v1/rules/{rule['id']}", {"name": "Outlet current", "metric": "current",
+                                                            "critical_above": 20, "critical_below": 0.1})
+F.check(st == 200 and js["thresholds"]["critical_above"] == 20.0 and js["thresholds"]["warning_above"] is None
+        and js["scope"] == "global", f"replace rule: {st} {js}")
+for body, code in [({"name": "x", "metric": "furlongs", "critical_above": 1}, "INVALID_REQUEST"),
+                   ({"name": "x", "metric": "current"}, "INVALID_REQUEST"),
+                   ({"name": "x", "metric": "current", "critical_above": 10, "warning_above": 12},
+                    "INVALID_RULE"),
+                   ({"name": "x", "metric": "current", "critical_above": "10"}, "INVALID_REQUEST"),
+                   ({"name": "x", "metric": "current", "scope": "planet", "critical_above": 1},
+                    "INVALID_REQUEST")]:
+    st, _, js = admin.call("POST", "/api/v1/rules", body)
+    F.check(st == 400 and err_code(js) == code, f"bad rule {body}: {st} {js}")
+st, _, js = admin.call("PUT", "/api/v1/rules/999999", {"name": "x", "metric": "current", "critical_above": 1})
+F.check(st == 404 and err_code(js) == "RULE_NOT_FOUND", f"replace unknown rule: {st} {js}")
+st, _, js = admin.call("DELETE", f"/api/v1/rules/{rule['id']}")
+F.check(st == 204, f"delete rule: {st} {js}")
+st, _, js = admin.call("DELETE", f"/api/v1/rules/{rule['id']}")
+F.check(st == 404 and err_code(js) == "RULE_NOT_FOUND", f"delete it again: {st} {js}")
+st, _, js = admin.call("GET", "/api/v1/audit?category=rule")
+F.check(st == 200 and len(js["entries"]) >= 3, f"rule changes audited: {st} {len(js.get('entries', []))}")
+
 # ---- metrics, health ----------------------------------------------------------------
 st, hdrs, body = admin.call("GET", "/metrics")
 F.check(st == 200 and hdrs.get("content-type", "").startswith("text/plain; version=0.0.4")
@@ -331,6 +364,12 @@ def fresh_rack(c):
     return js["id"]
 
 
+def fresh_rule():
+    st, _, js = admin.call("POST", "/api/v1/rules", {"name": "tmp", "metric": "current",
+                                                     "critical_above": 32})
+    return js["id"]
+
+
 CASES = [
     ("GET", lambda c: "/api/v1/devices", None, "read"),
     ("GET", lambda c: f"/api/v1/devices/{dev1}", None, "read"),
@@ -350,6 +389,12 @@ CASES = [
      "configure"),
     ("PATCH", lambda c: f"/api/v1/structure/{rack['id']}", {"budget_w": 9000}, "configure"),
     ("DELETE", lambda c: f"/api/v1/structure/{fresh_rack(c)}", None, "configure"),
+    ("GET", lambda c: "/api/v1/rules", None, "read"),
+    ("POST", lambda c: "/api/v1/rules", {"name": "r", "metric": "power_active", "critical_above": 5000},
+     "configure"),
+    ("PUT", lambda c: f"/api/v1/rules/{fresh_rule()}", {"name": "r2", "metric": "current",
+                                                       "critical_above": 30}, "configure"),
+    ("DELETE", lambda c: f"/api/v1/rules/{fresh_rule()}", None, "configure"),
     ("GET", lambda c: "/api/v1/alarms", None, "read"),
     ("GET", lambda c: "/api/v1/alarms/101", None, "read"),
     ("GET", lambda c: "/api/v1/audit", None, "read"),

@@ -142,15 +142,31 @@ def q(sql, args=()):
 w = None
 try:
     # --- refused settings (the daemon exits; nothing is started) ---
-    for path, want in ((bad_hooks, "command[0] must be an absolute path"),
-                       (typo_hooks, 'unknown key "metrc"')):
+    short_v3 = write("short-v3.json", json.dumps([
+        {"host": "127.0.0.1", "version": 3, "user": "wt", "auth_pass": "short"}]))
+    not_json = write("not-json.json", '[{"name": "a",\n  "command": ["/bin/true"],,}]')
+    mail = "notify.mail.server = 127.0.0.1\nnotify.mail.sender = wt@example.com\n"
+    cases = (
+        (f"notify.hooks_file = {bad_hooks}\n", bad_hooks, "command[0] must be an absolute path"),
+        (f"notify.hooks_file = {typo_hooks}\n", typo_hooks, 'unknown key "metrc"'),
+        (f"notify.hooks_file = {not_json}\n", f"{not_json}:2:", "notify.hooks_file"),
+        (f"notify.traps_file = {short_v3}\n", short_v3, "at least 8 characters"),
+        (mail + "notify.mail.delay = 7m\n", "notify.mail.delay", "1m, 5m, 15m, 30m or 60m"),
+        (mail + "notify.mail.business_hours = 18:00-08:00\n", "notify.mail.business_hours",
+         "08:00-18:00"),
+        (mail + "notify.mail.business_days = mon-fry\n", "notify.mail.business_days", "mon-fry"),
+        (mail + 'notify.mail.recipients = "noc@example.com;nightly"\n', "notify.mail.recipients",
+         "schedule"),
+        ("notify.mail.server = 127.0.0.1\n", "notify.mail.sender", "required"),
+    )
+    for extra, where, want in cases:
         with open(bad_conf, "w") as fh:
-            fh.write(f'state_dir = {d}/bad-state\nnotify.hooks_file = {path}\n'
-                     f'database.url = "{pg.dsn}"\n' + TEST_API)
+            fh.write(f'state_dir = {d}/bad-state\ndatabase.url = "{pg.dsn}"\n' + extra + TEST_API)
         p = subprocess.run([WATTRACK, "--config", bad_conf], capture_output=True, text=True,
                            timeout=60)
-        f.check(p.returncode != 0 and path in p.stderr and want in p.stderr,
-                f"a bad hooks file stops the daemon naming file and key ({want}): "
+        f.check(p.returncode != 0 and where in p.stderr and want in p.stderr
+                and "cannot start notifications" in p.stderr,
+                f"bad notify settings stop the daemon naming where ({where}: {want}): "
                 f"rc={p.returncode} {p.stderr[-400:]!r}")
 
     # --- the fleet and an on-battery rule, as an operator would set them up ---

@@ -62,7 +62,8 @@ struct wt_dnotify {
 	int64_t names_every_ms, last_full_ms;
 	char sig[160]; /* what the last read saw (see names_work) */
 	PGconn *pg;    /* the names jobs' connection; one job at a time */
-	bool busy, again;
+	bool busy;
+	bool want_full; /* describe missed a name: read everything at the next tick */
 };
 
 static void seterr(char *err, size_t len, const char *fmt, ...)
@@ -747,8 +748,6 @@ static void names_work(void *arg)
 		j->nm = NULL;
 }
 
-static void names_kick(struct wt_dnotify *d, bool full);
-
 static void names_done(void *arg, bool cancelled)
 {
 	struct names_job *j = arg;
@@ -765,18 +764,14 @@ static void names_done(void *arg, bool cancelled)
 	}
 	names_free(j->nm);
 	free(j);
-	if (d->again && !cancelled) {
-		d->again = false;
-		names_kick(d, false);
-	}
 }
 
+/* One read at a time; a tick that finds one running is skipped (the next
+ * tick comes soon). Only the timer calls this, so never during teardown. */
 static void names_kick(struct wt_dnotify *d, bool full)
 {
-	if (d->busy) {
-		d->again = true;
+	if (d->busy)
 		return;
-	}
 	struct names_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return;
@@ -795,9 +790,11 @@ static void on_names_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct wt_dnotify *d = arg;
 	int64_t now = wt_clock_now(&wt_clock_real);
-	bool full = now - d->last_full_ms >= NAMES_FULL_MS;
-	if (full)
+	bool full = d->want_full || now - d->last_full_ms >= NAMES_FULL_MS;
+	if (full && !d->busy) {
 		d->last_full_ms = now;
+		d->want_full = false;
+	}
 	names_kick(d, full);
 }
 
@@ -855,9 +852,10 @@ static void describe(void *ctx, const struct wt_alarm *a, struct wt_notify_names
 			miss = true;
 	}
 	/* Something new since the last read: this message goes without the
-	 * name, the next ones have it. */
+	 * name, the next ones have it. Only the timer submits the read: alarms
+	 * still arrive during teardown, after the worker pool is gone. */
 	if (miss)
-		names_kick(d, false);
+		d->want_full = true;
 }
 
 /* ---- life cycle ---- */

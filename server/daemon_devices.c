@@ -107,7 +107,7 @@ static void host(char *out, size_t len, const char *addr, int port)
 
 /* Builds the driver URL; 0 or -EINVAL (why in err, no secret). */
 static int build_url(const char *proto, const char *addr, int port, int unit, const char *creds,
-		     const char *profile, char *out, size_t len, char *err, size_t errlen)
+		     char *out, size_t len, char *err, size_t errlen)
 {
 	json_t *j = json_loads(creds && *creds ? creds : "{}", 0, NULL);
 	int rc = 0;
@@ -158,7 +158,8 @@ static int build_url(const char *proto, const char *addr, int port, int unit, co
 		host(out, len, addr, port);
 		size_t o = strlen(out);
 		snprintf(out + o, len - o, "?unit=%d", unit > 0 ? unit : 1);
-		const char *p = jstr(j, "profile") ? jstr(j, "profile") : profile;
+		/* the profile column says what was detected; credentials may force one */
+		const char *p = jstr(j, "profile");
 		if (p && *p) {
 			cat(out, len, "&profile=");
 			esc(out, len, p);
@@ -232,8 +233,8 @@ static void scan_work(void *arg)
 		long id = strtol(PQgetvalue(r, i, 0), NULL, 10);
 		if (build_url(PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
 			      (int)strtol(PQgetvalue(r, i, 4), NULL, 10),
-			      (int)strtol(PQgetvalue(r, i, 5), NULL, 10), PQgetvalue(r, i, 6),
-			      PQgetvalue(r, i, 7), url, sizeof url, err, sizeof err)) {
+			      (int)strtol(PQgetvalue(r, i, 5), NULL, 10), PQgetvalue(r, i, 6), url,
+			      sizeof url, err, sizeof err)) {
 			wt_warn("devices: device %ld (%s) not polled: %s", id, PQgetvalue(r, i, 1),
 				err);
 			continue;

@@ -9,6 +9,8 @@
  *   snmp:    {"community": "..."} (v2c; "version": "1" for v1) or
  *            {"user", "auth_pass", "priv_pass", "auth", "priv", "context", "level"} (v3)
  *   modbus:  {} (the unit column is the unit id; "profile" forces a profile)
+ * The profile, vendor, model, serial and firmware columns are filled in from
+ * what the driver reads at bind.
  *   redfish: {"user", "password", "tls": bool, "insecure": bool}
  * Loop thread only. */
 #ifndef WT_DAEMON_DEVICES_H

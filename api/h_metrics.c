@@ -9,6 +9,7 @@
 #include "rules/alarm.h"
 #include "rules/engine.h"
 #include "storage/storage.h"
+#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -286,4 +287,34 @@ void wt_h_health_detail_after(struct wt_api_req *r)
 					      (json_int_t)s.late_ms_max));
 	}
 	wt_api_ok(r, 200, j);
+}
+
+/* GET /api/v1/settings: every setting with its effective value (secrets and
+ * connection passwords masked), its default, whether SIGHUP applies it,
+ * and its one-line description. Read on the loop, where the daemon keeps
+ * its configuration. */
+void wt_h_settings(struct wt_api_req *r)
+{
+	if (!wt_api_need(r, r->layers.config, "configuration"))
+		wt_api_ok(r, 200, json_object());
+}
+
+void wt_h_settings_after(struct wt_api_req *r)
+{
+	const struct wt_config *cfg = r->layers.config;
+	if (wt_api_need(r, cfg, "configuration"))
+		return;
+	size_t n = 0;
+	const struct wt_setting *t = wt_config_settings(&n);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char v[1024];
+		wt_config_format(cfg, &t[i], true, v, sizeof(v));
+		json_array_append_new(
+			a, json_pack("{s:s,s:s,s:s?,s:b,s:b,s:s?}", "name", t[i].name, "value", v,
+				     "default", (t[i].flags & WT_SF_SECRET) ? NULL : t[i].def,
+				     "reloadable", (t[i].flags & WT_SF_RELOAD) != 0, "secret",
+				     (t[i].flags & WT_SF_SECRET) != 0, "doc", t[i].doc));
+	}
+	wt_api_ok(r, 200, json_pack("{s:o}", "settings", a));
 }

@@ -206,6 +206,8 @@ void wt_h_export_audit(struct wt_api_req *r);
 void wt_h_stream(struct wt_api_req *r);
 void wt_h_outlet(struct wt_api_req *r);
 void wt_h_rules_list(struct wt_api_req *r);
+void wt_h_settings(struct wt_api_req *r);
+void wt_h_settings_after(struct wt_api_req *r);
 void wt_h_rules_create(struct wt_api_req *r);
 void wt_h_rules_replace(struct wt_api_req *r);
 void wt_h_rules_delete(struct wt_api_req *r);

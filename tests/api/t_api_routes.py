@@ -328,6 +328,9 @@ for line in (body or "").splitlines():
     if line and not line.startswith("#"):
         F.check(re.fullmatch(r"[a-z_:][a-z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|[a-z_]+ (NaN|[+-]Inf)", line)
                 is not None, f"exposition line: {line}")
+st, _, js = admin.call("GET", "/api/v1/settings")
+F.check(st == 503 and err_code(js) == "SERVICE_UNAVAILABLE" and "configuration" in js["error"]["message"],
+        f"settings without the daemon's configuration: {st} {js}")
 st, _, js = admin.call("GET", "/api/v1/health/detail")
 F.check(st == 200 and js["subsystems"] == {"storage": False, "rules": False, "scheduler": False,
                                            "control": False}, f"health detail: {st} {js}")
@@ -460,6 +463,11 @@ for method, path, body, perm in CASES:
     F.check(st == 401 and err_code(js) == "AUTH_REQUIRED", f"no credentials: {method} {p} -> {st} {js}")
 st, _, js = anon.raw("GET", "/metrics", headers={"Authorization": "Bearer wt_forged"})
 F.check(st == 401 and err_code(js) == "INVALID_TOKEN", f"forged token on /metrics: {st} {js}")
+
+c_ro = d.client()
+c_ro.login("r-readonly", "readonly password 1")
+st, _, js = c_ro.call("GET", "/api/v1/settings")
+F.check(st == 403, f"settings need the settings permission: {st} {js}")
 
 # Every route is in the OpenAPI document.
 st, _, doc = anon.call("GET", "/api/v1/openapi.json")

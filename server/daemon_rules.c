@@ -141,6 +141,7 @@ static void reload_done(void *arg, bool cancelled)
 	if (!j->create_aggs) {
 		wt_rules_set_structure(r->e, j->st);
 		wt_rules_set_rules(r->e, j->rules, j->n_rules);
+		wt_info("rules: structure and %zu rule(s) reloaded", j->n_rules);
 	}
 	register_aggs(r);
 	commit(r);

@@ -491,6 +491,9 @@ static int start_api(struct daemon *d, const char *conninfo)
 		.sched = d->sched,
 		.control = d->control,
 		.config = &d->cfg,
+		/* re-reads structure and rules on a worker, then commits */
+		.rules_changed = d->rules ? wt_drules_reload : NULL,
+		.rules_changed_ctx = d->rules,
 	};
 	wt_api_set_layers(d->api, &layers);
 	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0

@@ -213,6 +213,14 @@ try:
         f.check(on is False, "the simulator's outlet is off")
         f.check(until(lambda: q("SELECT count(*) FROM audit_log WHERE category = 'outlet'")[0][0] > 0,
                       10), "the switching is in the audit log")
+        # a rule created through the API takes effect without a restart
+        m = w.mark()
+        st, _, js = c.call("POST", "/api/v1/rules",
+                           {"name": "Modbus PDU power", "metric": "power_active", "scope": "device",
+                            "scope_id": ids["mb-1"], "warning_above": 1.0})
+        f.check(st in (200, 201), f"rule created through the API ({st} {js})")
+        f.check(w.wait_for(r"alarm \d+ raised \(warning\).*Modbus PDU power", timeout=20,
+                           start=m) is not None, "and it raises its alarm on the next readings")
 
     # --- SIGTERM flushes; a restart continues ---
     t_stop = time.time()

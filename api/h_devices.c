@@ -124,6 +124,26 @@ int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *o
 	d.serial, d.firmware, d.profile, d.credentials <> '{}'::jsonb, d.info, "               \
 	WT_SQL_ISO("d.created_at") ", " WT_SQL_ISO("d.updated_at")
 
+/* The same columns for the whole fleet, set-based: one pass over each
+ * table instead of four lookups per device. */
+#define LIST_SQL                                                                                 \
+	"SELECT d.id, d.name, d.protocol, d.address, d.port, d.unit, d.vendor, d.model, d.rating_a," \
+	" d.phases, d.feed, d.rack_id, rk.name, d.location, d.state, coalesce(oc.n, 0),"            \
+	" coalesce(al.sev, 0), tot.cur, tot.pow, d.serial, d.firmware, d.profile,"                   \
+	" d.credentials <> '{}'::jsonb, d.info, " WT_SQL_ISO("d.created_at") ", "                    \
+	WT_SQL_ISO("d.updated_at")                                                                   \
+	" FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"                       \
+	" LEFT JOIN (SELECT device_id, count(*) AS n FROM entities WHERE kind = 'outlet'"            \
+	"   GROUP BY device_id) oc ON oc.device_id = d.id"                                           \
+	" LEFT JOIN (SELECT device_id, max(CASE severity WHEN 'critical' THEN 2 ELSE 1 END) AS sev"   \
+	"   FROM alarms WHERE active AND device_id IS NOT NULL GROUP BY device_id) al"               \
+	"   ON al.device_id = d.id"                                                                  \
+	" LEFT JOIN (SELECT e.device_id, min(s.id) FILTER (WHERE s.metric = 3) AS cur,"              \
+	"   min(s.id) FILTER (WHERE s.metric = 7) AS pow FROM entities e"                            \
+	"   JOIN series s ON s.entity_id = e.id WHERE e.kind = 'total' GROUP BY e.device_id) tot"    \
+	"   ON tot.device_id = d.id"                                                                 \
+	" ORDER BY d.id"
+
 static json_t *device_row(PGresult *res, int i)
 {
 	json_t *j = json_object();
@@ -227,11 +247,7 @@ void wt_h_devices_list(struct wt_api_req *r)
 		wt_api_ok(r, 200, json_object());
 		return;
 	}
-	PGresult *res = wt_api_db_exec(
-		r->db,
-		"SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
-		" ORDER BY d.id",
-		0, NULL, st);
+	PGresult *res = wt_api_db_exec(r->db, LIST_SQL, 0, NULL, st);
 	if (!res) {
 		wt_api_fail_db(r, "listing devices");
 		return;

@@ -361,6 +361,13 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 		wt_api_send_error(req, 503, "OUT_OF_MEMORY", "the server is out of memory", r->tls);
 		return;
 	}
+	if (!evhttp_request_get_connection(req)) {
+		/* The client left while the worker resolved its subscription:
+		 * evhttp detached the request; ending it frees it. */
+		client_free(c);
+		evhttp_send_reply_end(req);
+		return;
+	}
 	c->all = json_is_true(json_object_get(sub, "all"));
 	c->tls = r->tls;
 	c->s = s;

@@ -2,6 +2,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,51 @@ static int snmp_control(void *inst, int unit, long outlet, int cmd, int verify_m
 	return -ENOENT;
 }
 
+/* discowire: identity read at bind (sysDescr/sysObjectID and the profile's
+ * identity OIDs), in the shape the Modbus/Redfish drivers return
+ * (pollers/PROBE.md), so the inventory stores vendor/model/serial/firmware.
+ * NULL before a bind succeeded. Never contains credentials. */
+static char *snmp_describe(void *inst)
+{
+	static const char *const keys[WT_ID__COUNT] = {"vendor",   "model", "serial",
+						       "firmware", "name",  "rating_a"};
+	const struct wt_snmp_model *m = wt_snmp_dev_model(inst);
+	const struct wt_snmp_sysinfo *si = wt_snmp_dev_sysinfo(inst);
+	if (!m || !m->profile)
+		return NULL;
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	const char *e = wt_snmp_dev_error(inst);
+	json_object_set_new(o, "format", json_integer(1));
+	json_object_set_new(o, "protocol", json_string("snmp"));
+	json_object_set_new(o, "error", e && *e ? json_string(e) : json_null());
+	json_t *prof = json_object();
+	json_object_set_new(prof, "name", json_string(m->profile->name));
+	json_object_set_new(prof, "file", m->profile->file ? json_string(m->profile->file) : json_null());
+	json_object_set_new(prof, "device_type", m->profile->device_type
+							 ? json_string(m->profile->device_type)
+							 : json_null());
+	json_object_set_new(o, "profile", prof);
+	json_t *id = json_object();
+	for (int i = 0; i < WT_ID__COUNT; i++)
+		json_object_set_new(id, keys[i],
+				    i == WT_ID_RATING ? (m->rating > 0 ? json_real(m->rating) : json_null())
+				    : m->ident[i] && *m->ident[i] ? json_string(m->ident[i])
+								   : json_null());
+	json_object_set_new(o, "identity", id);
+	if (si) {
+		json_t *sys = json_object();
+		json_object_set_new(sys, "descr", json_string(si->descr));
+		json_object_set_new(sys, "objectid", json_string(si->objectid));
+		json_object_set_new(sys, "name", json_string(si->name));
+		json_object_set_new(o, "system", sys);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
 static const struct wt_driver_ops snmp_ops = {
 	.version = WT_DRIVER_OPS_VERSION,
 	.name = "snmp",
@@ -74,6 +120,7 @@ static const struct wt_driver_ops snmp_ops = {
 	.rebind = snmp_rebind,
 	.last_error = snmp_last_error,
 	.control = snmp_control,
+	.describe = snmp_describe,
 };
 
 static const struct {

@@ -59,6 +59,14 @@ struct wt_config {
 	char *api_tls_key;
 	char *api_tls_key_passphrase;
 	int64_t devices_rescan_ms;
+	/* discovery.* (server/daemon_discovery.h) */
+	char *discovery_communities; /* secret */
+	int discovery_concurrency;
+	int64_t discovery_interval_ms;
+	char *discovery_ports;
+	int discovery_rate;
+	char *discovery_targets;
+	char *discovery_v3_file;
 	char *poll_profiles_dir;
 	char *database_url; /* empty: a private cluster under state_dir/pg */
 	int log_level;      /* enum wt_log_level */

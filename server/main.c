@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "daemon_devices.h"
+#include "daemon_discovery.h"
 #include "daemon_notify.h"
 #include "daemon_rules.h"
 #include "daemon_series.h"
@@ -20,6 +21,7 @@
 #include "log.h"
 #include "pgcluster.h"
 #include "pollers/control.h"
+#include "pollers/discover.h"
 #include "pollers/modbus_dev.h"
 #include "pollers/probe.h"
 #include "pollers/profile.h"
@@ -67,6 +69,7 @@ struct daemon {
 	struct wt_driver_env env;
 	struct wt_sched *sched;
 	struct wt_devices *devices;
+	struct wt_ddisc *discovery;
 	struct wt_api *api;
 	struct wt_control *control;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_janitor;
@@ -82,6 +85,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: wattrack [OPTION]...\n"
 		"       wattrack probe URL...\n"
+		"       wattrack discover [OPTION]... TARGET...\n"
 		"Centralized power monitoring for data centres.\n"
 		"\n"
 		"  -c, --config FILE     configuration file (default " DEFAULT_CONFIG ")\n"
@@ -358,6 +362,8 @@ static void teardown(struct daemon *d)
 	}
 	if (d->series)
 		wt_series_cache_set_targets(d->series, NULL, d->rules ? wt_drules_engine(d->rules) : NULL);
+	if (d->discovery)
+		wt_ddisc_stop(d->discovery);
 	if (d->devices)
 		wt_devices_stop(d->devices);
 	if (d->sched) {
@@ -380,6 +386,8 @@ static void teardown(struct daemon *d)
 	d->rules = NULL;
 	wt_devices_free(d->devices);
 	d->devices = NULL;
+	wt_ddisc_free(d->discovery); /* after the pool: its registrations are done */
+	d->discovery = NULL;
 	wt_series_cache_free(d->series);
 	d->series = NULL;
 	wt_profiles_free(&d->profiles);
@@ -491,6 +499,8 @@ static int start_api(struct daemon *d, const char *conninfo)
 		.sched = d->sched,
 		.control = d->control,
 		.config = &d->cfg,
+		/* struct wt_ddisc: wt_ddisc_start_scan, wt_ddisc_status */
+		.discovery = d->discovery,
 		/* re-reads structure and rules on a worker, then commits */
 		.rules_changed = d->rules ? wt_drules_reload : NULL,
 		.rules_changed_ctx = d->rules,
@@ -591,6 +601,19 @@ static int start_layers(struct daemon *d, const char *conninfo)
 	wt_sched_on_state(d->sched, wt_devices_state, d->devices);
 	wt_devices_on_change(d->devices, wt_drules_reload, d->rules);
 	wt_devices_start(d->devices);
+
+	/* Discovery registers what it finds; the inventory's rescan polls it. */
+	struct wt_ddisc_options xo;
+	char xerr[512];
+	wt_ddisc_options_from_config(&d->cfg, conninfo, &xo);
+	rc = wt_ddisc_new(&d->discovery, d->base, d->workers, &d->profiles,
+			  wt_drules_dbq(d->rules), &xo, xerr, sizeof(xerr));
+	if (rc < 0) {
+		fatal(d, "cannot start discovery: %s", xerr);
+		d->discovery = NULL;
+		return rc;
+	}
+	wt_ddisc_start(d->discovery);
 
 	return start_api(d, conninfo);
 }
@@ -731,6 +754,9 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "probe") == 0)
 		return probe_command(argc, argv);
+	/* Exit codes 0, 1 (profiles unreadable) and 64 (usage): pollers/discover.h. */
+	if (argc > 1 && strcmp(argv[1], "discover") == 0)
+		return wt_discover_main(argc - 1, argv + 1);
 
 	while ((opt = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -784,7 +810,29 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (check) {
-		printf("%s: configuration OK\n", d.config_path ? d.config_path : "defaults");
+		/* The notify.* and discovery.* files and values, read as the
+		 * daemon would read them at start-up. */
+		char cerr[1024];
+		struct wt_ddisc_options xo;
+		const char *what = d.config_path ? d.config_path : "defaults";
+		int bad = 0;
+		rc = wt_dnotify_check(&d.cfg, cerr, sizeof(cerr));
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", cerr);
+			bad++;
+		}
+		wt_ddisc_options_from_config(&d.cfg, "", &xo);
+		rc = wt_ddisc_check(&xo, cerr, sizeof(cerr));
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", cerr);
+			bad++;
+		}
+		if (bad) {
+			fprintf(stderr, "wattrack: %s: configuration refused\n", what);
+			wt_config_free(&d.cfg);
+			return EXIT_CONFIG;
+		}
+		printf("%s: configuration OK\n", what);
 		wt_config_free(&d.cfg);
 		return 0;
 	}

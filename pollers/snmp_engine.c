@@ -45,6 +45,11 @@ struct wt_snmp_sess {
 	wt_snmp_cb cb;
 	void *ctx;
 	int version;
+	/* decode buffers for answers, reused by every response of this session
+	 * (one request in flight at a time): no allocation per poll */
+	struct wt_snmp_vb *dec_vbs;
+	char (*dec_sbuf)[WT_OID_STR];
+	size_t dec_cap;
 };
 
 static bool engine_ready;
@@ -129,7 +134,10 @@ static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
 static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, char *sbuf,
 		      size_t sbuflen)
 {
-	memset(out, 0, sizeof *out);
+	/* oid is always written (terminated) below; clearing all of *out would
+	 * cost a WT_OID_STR memset per varbind on the hot path */
+	memset(&out->v, 0, sizeof out->v);
+	out->end_of_mib = false;
 	oid_to_str(v->name, v->name_length, out->oid, sizeof out->oid);
 	switch (v->type) {
 	case ASN_INTEGER:
@@ -267,18 +275,22 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 		n++;
 	if (n > 4096)
 		n = 4096; /* bounded work per response whatever the agent sends */
-	struct wt_snmp_vb *vbs = n ? calloc(n, sizeof *vbs) : NULL;
-	char(*sbuf)[WT_OID_STR] = n ? calloc(n, WT_OID_STR) : NULL;
-	if (n && (!vbs || !sbuf)) {
-		free(vbs);
-		free(sbuf);
-		complete(s, -ENOMEM, 0, NULL, 0);
-		return 1;
+	if (n > s->dec_cap) {
+		struct wt_snmp_vb *nv = realloc(s->dec_vbs, n * sizeof *nv);
+		if (nv)
+			s->dec_vbs = nv;
+		char(*ns2)[WT_OID_STR] = nv ? realloc(s->dec_sbuf, n * sizeof *ns2) : NULL;
+		if (!nv || !ns2) {
+			complete(s, -ENOMEM, 0, NULL, 0);
+			return 1;
+		}
+		s->dec_sbuf = ns2;
+		s->dec_cap = n;
 	}
-	n = wt_snmp_pdu_decode(pdu, vbs, sbuf, n);
-	complete(s, status, (int)pdu->errindex, vbs, n);
-	free(vbs);
-	free(sbuf);
+	n = wt_snmp_pdu_decode(pdu, s->dec_vbs, s->dec_sbuf, n);
+	/* the callback may close the session: the buffers then live until
+	 * on_read returns (closing is deferred while in_cb) */
+	complete(s, status, (int)pdu->errindex, s->dec_vbs, n);
 	return 1;
 }
 
@@ -299,6 +311,8 @@ static void really_close(struct wt_snmp_sess *s)
 		event_free(s->tmo);
 	if (s->sp)
 		snmp_sess_close(s->sp);
+	free(s->dec_vbs);
+	free(s->dec_sbuf);
 	free(s);
 }
 

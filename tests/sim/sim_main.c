@@ -25,6 +25,10 @@ static void usage(FILE *f)
 	      "  --bind ADDR             loopback address to listen on (default 127.0.0.1)\n"
 	      "  --snmp-port N           shared SNMP UDP port (default 0 = any free port)\n"
 	      "  --snmp-port-base N      also serve device i on UDP port N+i\n"
+	      "  --site-community NAME   with --snmp-port-base: SNMP devices whose read community\n"
+	      "                          is the default public-<id> read NAME instead, as a site\n"
+	      "                          with one community would (write communities and v3\n"
+	      "                          users unchanged; fleet-file communities kept)\n"
 	      "  --control-port N        control API HTTP port (default 0 = any free port)\n"
 	      "  --time-scale X          simulated seconds per real second (default 1)\n"
 	      "  --log-level LEVEL       error, warning, notice, info, debug\n"
@@ -59,6 +63,7 @@ int main(int argc, char **argv)
 		{"snmp-port", required_argument, NULL, 's'},
 		{"snmp-port-base", required_argument, NULL, 'S'},
 		{"control-port", required_argument, NULL, 'c'},
+		{"site-community", required_argument, NULL, 'C'},
 		{"time-scale", required_argument, NULL, 't'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
@@ -68,9 +73,10 @@ int main(int argc, char **argv)
 	if (!sim)
 		return 1;
 	const char *fleet = NULL, *gen = NULL, *write_fleet = NULL, *err = NULL;
+	const char *site_community = NULL;
 	int c, rc = 0;
 	wt_log_setup(false, "wattrack-sim", WT_LOG_NOTICE);
-	while ((c = getopt_long(argc, argv, "f:g:w:b:s:S:c:t:l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:g:w:b:s:S:c:C:t:l:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': fleet = optarg; break;
 		case 'g': gen = optarg; break;
@@ -87,6 +93,11 @@ int main(int argc, char **argv)
 		case 's': rc = parse_port(optarg, &sim->snmp_port); break;
 		case 'S': rc = parse_port(optarg, &sim->snmp_port_base); break;
 		case 'c': rc = parse_port(optarg, &sim->control_port); break;
+		case 'C':
+			site_community = optarg;
+			if (!*optarg || strlen(optarg) >= SIM_SECRET_MAX)
+				rc = -EINVAL;
+			break;
 		case 't': {
 			char *end;
 			sim->time_scale = strtod(optarg, &end);
@@ -129,6 +140,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wattrack-sim: --snmp-port-base too high for %zu devices\n", sim->n_devices);
 		sim_free(sim);
 		return 2;
+	}
+	if (site_community && !sim->snmp_port_base) {
+		/* on the shared port devices are told apart by community */
+		fprintf(stderr, "wattrack-sim: --site-community needs --snmp-port-base\n");
+		sim_free(sim);
+		return 2;
+	}
+	for (size_t i = 0; site_community && i < sim->n_devices; i++) {
+		struct sim_device *dv = sim->devices[i];
+		char dflt[32];
+		snprintf(dflt, sizeof(dflt), "public-%u", (unsigned)dv->id);
+		if (dv->proto == SIM_PROTO_SNMP && strcmp(dv->creds.community_ro, dflt) == 0)
+			snprintf(dv->creds.community_ro, sizeof(dv->creds.community_ro), "%s",
+				 site_community);
 	}
 	struct event_base *base = event_base_new();
 	if (!base || sim_reindex(sim) < 0) {

@@ -217,6 +217,14 @@ void wt_h_structure_get_after(struct wt_api_req *r)
 	merge_status(r, r->reply);
 }
 
+/* After a structure write: the rules engine rebuilds its tree (aggregates,
+ * escalation, rack rules) now, not at the next inventory change. */
+void wt_h_structure_write_after(struct wt_api_req *r)
+{
+	wt_h_rules_changed(r);
+	merge_status(r, r->reply);
+}
+
 static int kind_of(const char *s)
 {
 	if (!s)

@@ -189,6 +189,7 @@ void wt_h_structure_list_after(struct wt_api_req *r);
 void wt_h_structure_create(struct wt_api_req *r);
 void wt_h_structure_get(struct wt_api_req *r);
 void wt_h_structure_get_after(struct wt_api_req *r);
+void wt_h_structure_write_after(struct wt_api_req *r);
 void wt_h_structure_update(struct wt_api_req *r);
 void wt_h_structure_delete(struct wt_api_req *r);
 void wt_h_alarms_list(struct wt_api_req *r);

@@ -697,7 +697,21 @@ static void on_done(void *ctx, size_t candidates)
 		  "without a profile), %zu skipped",
 		  s->number, s->targets, (double)(s->finished_ms - s->started_ms) / 1000.0,
 		  candidates, s->found, s->no_profile, s->skipped);
-	/* Freed later (not from inside its own callback chain's caller). */
+	/* What was skipped and why, a bounded number of lines (a /16 would
+	 * flood the log; the API's status has the first 1000). */
+	size_t shown = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct entry *e = &s->v[i];
+		if (e->action != ACT_SKIPPED)
+			continue;
+		if (shown++ == 20) {
+			wt_notice("discovery: ... and %zu more skipped", s->skipped - 20);
+			break;
+		}
+		wt_notice("discovery: skipped %s:%d: %s", e->r.host, e->r.port, e->r.reason);
+	}
+	/* The scanner itself is freed by the next scan or wt_ddisc_free, never
+	 * from inside its own callback. */
 }
 
 static void scan_reset(struct scan *s)

@@ -3,10 +3,14 @@
 # installs what is missing, builds wattrack (optimised, no sanitizers), and
 # runs it in the foreground with its own private PostgreSQL (state in
 # ./state) beside a simulated fleet of ~200 PDUs and UPSs (wattrack-sim
-# --fleet demo): SNMP devices each on their own port, Modbus and Redfish
-# devices. scripts/wattrack-fleet.py registers the fleet in wattrack's
-# database (devices, two rooms with rows and racks on A/B feeds, default
-# rules); wattrack picks the devices up at its next inventory rescan. Once
+# --fleet demo): SNMP devices each on their own port, all reading one
+# site-wide community, Modbus and Redfish devices. wattrack finds the SNMP
+# devices by discovery (discovery.targets/ports/communities), as on a real
+# network, and registers them unassigned; scripts/wattrack-fleet.py
+# --discovered then does what the operator does: places them in their
+# racks (two rooms with rows and racks on A/B feeds), gives them their
+# SNMPv3 users (outlet switching), adds the Modbus and Redfish devices and
+# default rules; wattrack picks changes up at its next inventory rescan. Once
 # polling runs, a load step on one outlet raises a real critical alarm.
 # Ctrl-C stops everything cleanly.
 #
@@ -23,6 +27,10 @@ SIM_PID=""
 HELPER_PID=""
 SNMP_BASE=${WT_DEMO_SNMP_BASE:-21000}
 HTTP_PORT=${WT_DEMO_HTTP_PORT:-8080}
+# The read community every simulated SNMP device answers, as one site-wide
+# community would on a real network; discovery scans with it.
+SITE_COMMUNITY=wattrack-demo-site
+N_DEVICES=0
 # The outlet that gets the load step, and the step (W): about 6.7 A at 230 V,
 # over the default "Outlet current" rule's critical threshold (6 A) and
 # below its branch breaker (16 A).
@@ -94,6 +102,17 @@ api.http = on
 api.http_port = $HTTP_PORT
 api.https_port = 0
 EOF
+	if [ "${N_DEVICES:-0}" -gt 0 ]; then
+		cat >>"$CONF" <<EOF
+# Discovery finds the simulated SNMP devices, each on its own port, with
+# the site community (a secret: masked by --dump-config, never logged).
+discovery.targets = 127.0.0.1
+discovery.ports = $SNMP_BASE-$((SNMP_BASE + N_DEVICES - 1))
+discovery.communities = $SITE_COMMUNITY
+discovery.rate = 200
+EOF
+	fi
+	chmod 600 "$CONF"
 }
 
 start_simulator() {
@@ -104,9 +123,9 @@ start_simulator() {
 	fi
 	rm -f "$STATE/sim-fleet.json"
 	# Port-range mode: every SNMP device answers on its own port, like a
-	# network of devices each at its own address.
-	"$sim" --fleet demo --snmp-port-base "$SNMP_BASE" --write-fleet "$STATE/sim-fleet.json" \
-		>"$STATE/sim.log" 2>&1 &
+	# network of devices each at its own address, with the site community.
+	"$sim" --fleet demo --snmp-port-base "$SNMP_BASE" --site-community "$SITE_COMMUNITY" \
+		--write-fleet "$STATE/sim-fleet.json" >"$STATE/sim.log" 2>&1 &
 	SIM_PID=$!
 	i=0
 	while [ ! -s "$STATE/sim-fleet.json" ] || ! grep -q '^READY ' "$STATE/sim.log"; do
@@ -116,6 +135,7 @@ start_simulator() {
 		sleep 0.1
 	done
 	CONTROL=$(sed -n 's/^READY .*control=\([0-9]*\).*/\1/p' "$STATE/sim.log" | head -n1)
+	N_DEVICES=$(sed -n 's/^READY .*devices=\([0-9]*\).*/\1/p' "$STATE/sim.log" | head -n1)
 	say "simulated fleet started (pid $SIM_PID, log $STATE/sim.log, devices in $STATE/sim-fleet.json)"
 }
 
@@ -149,7 +169,9 @@ after_start() {
 	trap - INT
 	wait_log "wattrack ready" 300 || return 0
 	[ -s "$STATE/sim-fleet.json" ] || return 0
-	/usr/bin/python3 "$ROOT/scripts/wattrack-fleet.py" --state-dir "$STATE" \
+	wait_log "discovery: scan 1 .* done" 120 &&
+		say "$(grep -o 'discovery: scan 1 .* done.*' "$STATE/wattrack.log" | head -n1)"
+	/usr/bin/python3 "$ROOT/scripts/wattrack-fleet.py" --state-dir "$STATE" --discovered \
 		"$STATE/sim-fleet.json" | sed 's/^/demo: /'
 	pw=$(sed -n 's/.*created user "admin" with one-time password \([^ ]*\).*/\1/p' \
 		"$STATE/wattrack.log" | tail -n1)
@@ -176,12 +198,13 @@ main() {
 	cd "$ROOT"
 	build
 	prepare_state
+
+	trap stop_background EXIT
+	# The simulator first: discovery scans its port range.
+	start_simulator
 	write_config
 	"$BUILD/wattrack" --check-config --config "$CONF" >/dev/null ||
 		die "the generated configuration $CONF was refused"
-
-	trap stop_background EXIT
-	start_simulator
 	: >"$STATE/wattrack.log"
 	after_start &
 	HELPER_PID=$!

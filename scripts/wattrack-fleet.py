@@ -11,6 +11,13 @@ with them.
 
 Idempotent: running it again updates what exists. Credentials go to the
 devices table only and are never printed.
+
+With --discovered, SNMP devices are not inserted: the script waits until
+wattrack's discovery (discovery.targets/ports/communities) has registered
+each of them, then does what an operator does with a discovered device:
+names it, places it in its rack and feed, and gives it its SNMPv3 user
+(read and outlet switching) when the fleet has one. Modbus and Redfish
+devices, which discovery does not scan, are registered as before.
 """
 
 import argparse
@@ -120,9 +127,28 @@ def device_row(d, bind):
     return None
 
 
-def load(conn, fleet, site="Demo site", rules=True, budget_w=None):
-    """Upserts devices, structure and rules; returns {fleet name: device id}."""
+def discovered_id(conn, address, port, deadline):
+    """The id of the SNMP device discovery registered at address:port, or
+    None once deadline passes."""
     cur = conn.cursor()
+    while True:
+        cur.execute("SELECT id FROM devices WHERE protocol = 'snmp' AND address = %s "
+                    "AND port = %s ORDER BY id LIMIT 1", (address, port))
+        row = cur.fetchone()
+        conn.commit()
+        if row or time.time() > deadline:
+            return row[0] if row else None
+        time.sleep(0.5)
+
+
+def load(conn, fleet, site="Demo site", rules=True, budget_w=None, discovered=False,
+         wait_s=180):
+    """Upserts devices, structure and rules; returns {fleet name: device id}.
+    discovered: SNMP devices are waited for (registered by discovery), then
+    assigned, not inserted."""
+    cur = conn.cursor()
+    deadline = time.time() + wait_s
+    missing = []
     bind = fleet.get("bind", "127.0.0.1")
     site_id = element(cur, "site", None, site)
     racks = {}
@@ -143,6 +169,20 @@ def load(conn, fleet, site="Demo site", rules=True, budget_w=None):
                 racks[key] = element(cur, "rack", row, pl["rack"], budget_w)
             rack_id = racks[key]
         info = json.dumps({"type": kind, "sim_id": d.get("id")})
+        if discovered and proto == "snmp":
+            dev = discovered_id(conn, bind, port, deadline)
+            if dev is None:
+                missing.append(d.get("name"))
+                continue
+            # As an operator assigns a discovered device: name, rack, feed,
+            # and the credentials it is to be polled and switched with.
+            cur.execute(
+                "UPDATE devices SET name = %s, credentials = %s::jsonb, feed = %s, rack_id = %s, "
+                "info = info || %s::jsonb, updated_at = now() WHERE id = %s",
+                (d.get("name") or "sim-%s" % d.get("id"), json.dumps(creds), feed, rack_id,
+                 info, dev))
+            ids[d.get("name")] = dev
+            continue
         cur.execute(
             "INSERT INTO devices (name, protocol, address, port, unit, credentials, model, "
             "serial, firmware, feed, rack_id, info) "
@@ -170,6 +210,9 @@ def load(conn, fleet, site="Demo site", rules=True, budget_w=None):
                 (name, mid, scope, text, target, ca, ca is not None, wa, wa is not None, wb,
                  wb is not None, cb, cb is not None, hyst, dwell))
     conn.commit()
+    if missing:
+        print("wattrack-fleet: %d SNMP devices not discovered within %d s (first: %s)"
+              % (len(missing), wait_s, ", ".join(str(m) for m in missing[:5])), file=sys.stderr)
     return ids
 
 
@@ -180,14 +223,19 @@ def main():
     g.add_argument("--state-dir", help="wattrack's state_dir (private cluster)")
     g.add_argument("--conninfo", help="libpq conninfo of wattrack's database")
     ap.add_argument("--no-rules", action="store_true", help="do not add the default rules")
+    ap.add_argument("--discovered", action="store_true",
+                    help="wait for discovery to register the SNMP devices, then assign them")
+    ap.add_argument("--wait", type=int, default=180,
+                    help="with --discovered: seconds to wait for discovery (default 180)")
     a = ap.parse_args()
     with open(a.fleet) as f:
         fleet = json.load(f)
     conninfo = a.conninfo or private_conninfo(a.state_dir)
     conn = connect(conninfo)
-    ids = load(conn, fleet, rules=not a.no_rules)
+    ids = load(conn, fleet, rules=not a.no_rules, discovered=a.discovered, wait_s=a.wait)
     conn.close()
-    print("wattrack-fleet: %d devices registered" % len(ids))
+    print("wattrack-fleet: %d devices registered%s" % (
+        len(ids), " (SNMP ones found by discovery, then assigned)" if a.discovered else ""))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,10 @@ struct wt_api_options {
 	int workers;                  /* own worker threads when no pool is given (4) */
 	int session_idle_s;           /* sessions expire after this much inactivity (1800) */
 	int session_max_s;            /* and in any case this long after login (43200) */
+	int auth_cache_ms;            /* verified sessions/tokens are trusted this long without
+				       * a database check (5000; 0: every request checks). Changes
+				       * through this API apply at once; other instances' changes
+				       * within this time */
 	bool create_admin;            /* create "admin" with a one-time password on an empty table */
 	struct wt_password_policy password;
 	struct wt_throttle_options throttle;

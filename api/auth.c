@@ -203,24 +203,33 @@ void wt_throttle_succeeded(struct wt_api_req *r, const char *username)
 
 /* ---- per-request authentication ---- */
 
+/* r->cred_hash, when the loop has not already computed it. */
+static const char *cred_hash(struct wt_api_req *r, const char *secret)
+{
+	if (!r->cred_hash[0])
+		wt_auth_sha256_hex(secret, r->cred_hash);
+	return r->cred_hash;
+}
+
 static bool auth_token(struct wt_api_req *r)
 {
-	char hash[WT_SHA256_HEX], st[6];
-	wt_auth_sha256_hex(r->bearer, hash);
-	const char *p[] = {hash};
+	char st[6];
+	const char *p[] = {cred_hash(r, r->bearer)};
 	/* Reads must not cost a write each: last_used_at is refreshed at
 	 * most once a minute (the UPDATE matches nothing otherwise). */
 	PGresult *res = wt_api_db_exec(
 		r->db,
 		"WITH t AS (SELECT t.id AS tid, u.id AS uid, u.username, u.roles AS uroles,"
 		"  t.roles AS troles, u.must_change, u.source,"
-		"  coalesce(t.last_used_at < now() - interval '60 s', true) AS stale"
+		"  coalesce(t.last_used_at < now() - interval '60 s', true) AS stale,"
+		"  (extract(epoch FROM coalesce(t.expires_at, now() + interval '1 day') - now())"
+		"   * 1000)::bigint AS valid_ms"
 		" FROM api_tokens t JOIN users u ON u.id = t.user_id"
 		" WHERE t.token_hash = decode($1, 'hex') AND NOT u.disabled"
 		"  AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())),"
 		" w AS (UPDATE api_tokens SET last_used_at = now()"
 		"  WHERE id = (SELECT tid FROM t WHERE stale))"
-		" SELECT tid, uid, username, uroles, troles, must_change, source FROM t",
+		" SELECT tid, uid, username, uroles, troles, must_change, source, valid_ms FROM t",
 		1, p, st);
 	if (!res) {
 		wt_api_fail_db(r, "checking the API token");
@@ -243,14 +252,15 @@ static bool auth_token(struct wt_api_req *r)
 	w->must_change = PQgetvalue(res, 0, 5)[0] == 't';
 	w->ldap = strcmp(PQgetvalue(res, 0, 6), "ldap") == 0;
 	snprintf(w->via, sizeof(w->via), "token");
+	r->cred_valid_ms = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
 	PQclear(res);
 	return true;
 }
 
 static bool auth_session(struct wt_api_req *r)
 {
-	char hash[WT_SHA256_HEX], idle[16], max[16], st[6];
-	wt_auth_sha256_hex(r->session_cookie, hash);
+	char idle[16], max[16], st[6];
+	const char *hash = cred_hash(r, r->session_cookie);
 	snprintf(idle, sizeof(idle), "%d", r->opt->session_idle_s);
 	snprintf(max, sizeof(max), "%d", r->opt->session_max_s);
 	const char *p[] = {hash, idle, max};
@@ -261,14 +271,16 @@ static bool auth_session(struct wt_api_req *r)
 		r->db,
 		"WITH s AS (SELECT s.id_hash, u.id, u.username, u.roles, u.must_change, u.source,"
 		"  s.csrf_token, s.last_seen_at < now() -"
-		"   make_interval(secs => least(15, $2::int / 4.0)::float8) AS stale"
+		"   make_interval(secs => least(15, $2::int / 4.0)::float8) AS stale,"
+		"  (extract(epoch FROM least(s.last_seen_at + make_interval(secs => $2::int),"
+		"   s.created_at + make_interval(secs => $3::int)) - now()) * 1000)::bigint AS valid_ms"
 		" FROM sessions s JOIN users u ON u.id = s.user_id"
 		" WHERE s.id_hash = decode($1, 'hex') AND NOT u.disabled"
 		"  AND s.last_seen_at > now() - make_interval(secs => $2::int)"
 		"  AND s.created_at > now() - make_interval(secs => $3::int)),"
 		" w AS (UPDATE sessions SET last_seen_at = now()"
 		"  WHERE id_hash = (SELECT id_hash FROM s WHERE stale))"
-		" SELECT id, username, roles, must_change, source, csrf_token FROM s",
+		" SELECT id, username, roles, must_change, source, csrf_token, valid_ms FROM s",
 		3, p, st);
 	if (!res) {
 		wt_api_fail_db(r, "checking the session");
@@ -287,16 +299,50 @@ static bool auth_session(struct wt_api_req *r)
 	w->must_change = PQgetvalue(res, 0, 3)[0] == 't';
 	w->ldap = strcmp(PQgetvalue(res, 0, 4), "ldap") == 0;
 	snprintf(w->via, sizeof(w->via), "session");
+	snprintf(r->cred_csrf, sizeof(r->cred_csrf), "%s", PQgetvalue(res, 0, 5));
+	/* A cached session hides activity from last_seen_at, so it is
+	 * rechecked at least as often as last_seen_at may move: the idle
+	 * timeout stays exact to that granularity. */
+	int64_t valid = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+	int64_t step = (int64_t)r->opt->session_idle_s * 1000 / 4;
+	if (step > 15000)
+		step = 15000;
+	r->cred_valid_ms = valid < step ? valid : step;
+	PQclear(res);
+	return true;
+}
+
+bool wt_api_authorize(struct wt_api_req *r)
+{
+	const struct wt_api_route *rt = r->route;
 	/* Synchronizer token: a cookie rides along on forged cross-site
 	 * requests, the CSRF token (known only to our pages) does not. */
 	bool write = r->method != WT_GET;
-	bool csrf_ok = r->csrf && strlen(r->csrf) == strlen(PQgetvalue(res, 0, 5)) &&
-		       CRYPTO_memcmp(r->csrf, PQgetvalue(res, 0, 5), strlen(r->csrf)) == 0;
-	PQclear(res);
-	if (write && !(r->route->flags & WT_RF_NO_CSRF) && !csrf_ok) {
-		wt_api_fail(r, 403, "CSRF_TOKEN_INVALID",
-			    "%s %s with a session cookie needs the X-CSRF-Token header from login",
-			    wt_method_name(r->method), r->route->path);
+	if (write && !r->bearer && !(rt->flags & WT_RF_NO_CSRF)) {
+		size_t n = r->csrf ? strlen(r->csrf) : 0;
+		bool csrf_ok = n && n == strlen(r->cred_csrf) &&
+			       CRYPTO_memcmp(r->csrf, r->cred_csrf, n) == 0;
+		if (!csrf_ok) {
+			wt_api_fail(r, 403, "CSRF_TOKEN_INVALID",
+				    "%s %s with a session cookie needs the X-CSRF-Token header from "
+				    "login",
+				    wt_method_name(r->method), rt->path);
+			return false;
+		}
+	}
+	if (r->who.must_change && !(rt->flags & WT_RF_MUST_CHANGE_OK)) {
+		wt_api_fail(r, 403, "PASSWORD_CHANGE_REQUIRED",
+			    "user \"%s\" must change the password first "
+			    "(POST /api/v1/session/password)",
+			    r->who.username);
+		return false;
+	}
+	if (!wt_perm_allows(r->who.perms, rt->perm)) {
+		char roles[128];
+		wt_auth_roles_to_pg(r->who.role_mask, roles, sizeof(roles));
+		wt_api_fail(r, 403, "FORBIDDEN",
+			    "%s %s needs the \"%s\" permission, which roles %s do not grant",
+			    wt_method_name(r->method), rt->path, wt_perm_name(rt->perm), roles);
 		return false;
 	}
 	return true;
@@ -323,20 +369,6 @@ bool wt_api_authenticate(struct wt_api_req *r)
 	r->who.authenticated = true;
 	if (!r->bearer)
 		r->who.perms = wt_roles_perms(r->who.role_mask) | WT_P_AUTH;
-	if (r->who.must_change && !(rt->flags & WT_RF_MUST_CHANGE_OK)) {
-		wt_api_fail(r, 403, "PASSWORD_CHANGE_REQUIRED",
-			    "user \"%s\" must change the password first "
-			    "(POST /api/v1/session/password)",
-			    r->who.username);
-		return false;
-	}
-	if (!wt_perm_allows(r->who.perms, rt->perm)) {
-		char roles[128];
-		wt_auth_roles_to_pg(r->who.role_mask, roles, sizeof(roles));
-		wt_api_fail(r, 403, "FORBIDDEN",
-			    "%s %s needs the \"%s\" permission, which roles %s do not grant",
-			    wt_method_name(r->method), rt->path, wt_perm_name(rt->perm), roles);
-		return false;
-	}
-	return true;
+	r->cred_verified = true;
+	return wt_api_authorize(r);
 }

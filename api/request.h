@@ -88,6 +88,15 @@ struct wt_api_req {
 	struct wt_api_layers layers; /* snapshot of the pointers, taken on the loop */
 	bool cache_hit;              /* set by a 'before' phase */
 
+	/* credentials: their hash is computed once; a loop-side cache hit
+	 * (credcache.h) skips the database check */
+	char cred_hash[65];      /* hex SHA-256 of the cookie or token, "" if none */
+	bool cred_cached;        /* who came from the cache (authorized on the loop) */
+	bool cred_verified;      /* who was checked against PostgreSQL just now */
+	uint64_t cred_gen;       /* cache generation when the request began */
+	int64_t cred_valid_ms;   /* how long the checked credential may be trusted */
+	char cred_csrf[64];      /* the session's CSRF token */
+
 	/* on the worker */
 	PGconn *db;              /* NULL for WT_RF_LOOP routes */
 	struct wt_principal who;
@@ -229,6 +238,9 @@ json_t *wt_openapi_document(void);
 /* Authentication of a request's credentials (auth.c), on a worker. Sets
  * r->who or fails r with 401/403. Returns true when the handler may run. */
 bool wt_api_authenticate(struct wt_api_req *r);
+/* The checks after identification: CSRF for cookie writes, a pending
+ * password change, the route's permission. Any thread; false after failing r. */
+bool wt_api_authorize(struct wt_api_req *r);
 
 /* Sends a deferred request's reply and frees it. Loop thread. */
 void wt_api_finish(struct wt_api_req *r);

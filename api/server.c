@@ -9,6 +9,7 @@
 #include "api.h"
 
 #include "auth.h"
+#include "credcache.h"
 #include "db.h"
 #include "log.h"
 #include "reply.h"
@@ -75,6 +76,7 @@ struct wt_api {
 	struct wt_api_layers layers; /* loop thread only */
 	struct wt_streams *streams;  /* live event streams */
 	struct wt_devcache *devcache; /* device list (h_devices.c) */
+	struct wt_credcache *credcache; /* verified credentials (credcache.h) */
 };
 
 static void api_unref(struct wt_api *api);
@@ -361,7 +363,8 @@ static void job_work(void *arg)
 		return;
 	}
 	atomic_store(&r->api->db_ok, 1);
-	if (wt_api_authenticate(r))
+	/* A cached principal was authorized on the loop already. */
+	if (r->cred_cached || wt_api_authenticate(r))
 		r->route->handler(r);
 	r->db = NULL;
 }
@@ -374,9 +377,17 @@ static void job_done(void *arg, bool cancelled)
 		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server is stopping");
 	else if (!r->err_code && r->route->after && r->who.authenticated && !api->stopped)
 		r->route->after(r); /* never after stop: the layers may be gone */
-	/* Any successful write may change what the device list shows. */
-	if (!cancelled && !r->err_code && r->method != WT_GET && api->devcache)
-		wt_devcache_invalidate(api->devcache);
+	if (!cancelled && r->cred_verified)
+		wt_credcache_put(api->credcache, r->cred_gen, r->bearer ? 't' : 's', r->cred_hash,
+				 wt_credcache_now_ms(), r->cred_valid_ms, &r->who, r->cred_csrf);
+	/* Any successful write may change what the device list shows, and
+	 * may end a session, revoke a token or change roles or a password:
+	 * those take effect on the very next request. */
+	if (!cancelled && !r->err_code && r->method != WT_GET) {
+		if (api->devcache)
+			wt_devcache_invalidate(api->devcache);
+		wt_credcache_clear(api->credcache);
+	}
 	if (r->deferred && !r->err_code)
 		return; /* wt_api_finish sends it */
 	send_result(r);
@@ -441,6 +452,21 @@ static void send_redirect(struct listener *l, struct evhttp_request *req)
 	json_t *j = json_pack("{s:s}", "redirect", loc);
 	wt_api_send_json(req, 308, j, false);
 	json_decref(j);
+}
+
+/* Hashes r's credential and looks it up; true with r->who set on a hit. */
+static bool cred_from_cache(struct wt_api *api, struct wt_api_req *r)
+{
+	const char *secret = r->bearer ? r->bearer : r->session_cookie;
+	if (!secret)
+		return false;
+	wt_auth_sha256_hex(secret, r->cred_hash);
+	r->cred_gen = wt_credcache_gen(api->credcache);
+	if (!wt_credcache_get(api->credcache, r->bearer ? 't' : 's', r->cred_hash,
+			      wt_credcache_now_ms(), &r->who, r->cred_csrf, sizeof(r->cred_csrf)))
+		return false;
+	r->cred_cached = true;
+	return true;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -578,6 +604,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		req_free(r);
 		return;
 	}
+	if (route->perm != WT_P_PUBLIC && cred_from_cache(api, r) && !wt_api_authorize(r)) {
+		send_result(r);
+		req_free(r);
+		return;
+	}
 	if (route->before)
 		route->before(r);
 	if (g) {
@@ -586,6 +617,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evtimer_del(g->deadline);
 	}
 	api->refs++;
+	/* Known credentials and an answer the loop already holds: no worker,
+	 * no database (the handler's cache-hit path reads neither). */
+	if (r->cred_cached && ((route->flags & WT_RF_LOOP) || r->cache_hit)) {
+		route->handler(r);
+		job_done(r, false);
+		return;
+	}
 	int rc = wt_workers_submit(api->workers, job_work, job_done, r);
 	if (rc < 0) {
 		api->refs--;
@@ -694,6 +732,7 @@ void wt_api_options_default(struct wt_api_options *o)
 	o->workers = 4;
 	o->session_idle_s = 1800;
 	o->session_max_s = 43200;
+	o->auth_cache_ms = 5000;
 	o->create_admin = true;
 	o->password.min_length = 12;
 	o->password.max_length = 1024;
@@ -754,6 +793,7 @@ static void api_free(struct wt_api *api)
 	if (api->ssl)
 		SSL_CTX_free(api->ssl);
 	wt_devcache_free(api->devcache);
+	wt_credcache_free(api->credcache);
 	free(api);
 }
 
@@ -789,6 +829,10 @@ int wt_api_start(struct wt_api **out, const struct wt_api_options *o, struct eve
 		api->opt.max_body_bytes = 1u << 20;
 	if (api->opt.max_header_bytes == 0)
 		api->opt.max_header_bytes = 16u << 10;
+	if (wt_credcache_new(&api->credcache, api->opt.auth_cache_ms, 10000) < 0) {
+		free(api);
+		return -ENOMEM;
+	}
 
 	if (o->https_port > 0) {
 		char why[512];

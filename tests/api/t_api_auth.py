@@ -309,12 +309,43 @@ F.check(d.stop() == 0, "clean exit on SIGTERM (no leaks under ASan)")
 pg.sql("DELETE FROM login_throttle")
 F.check(pg.sql("SELECT password_hash FROM users WHERE username = 'u-readonly'")[0][0]
         .startswith("$scrypt$ln=10,"), "hash made at cost 2^10")
-d2 = Testd(pg, scrypt_log2n=11)
+d2 = Testd(pg, scrypt_log2n=11, auth_cache_ms=1500)
 st, _, js = d2.client().login("u-readonly", "readonly password 1")
 F.check(st == 200, f"login after the cost change: {st} {js}")
 F.check(pg.sql("SELECT password_hash FROM users WHERE username = 'u-readonly'")[0][0]
         .startswith("$scrypt$ln=11,"), "re-hashed at cost 2^11")
 st, _, js = d2.client().login("u-readonly", "readonly password 1")
 F.check(st == 200, f"the new hash verifies: {st} {js}")
+
+# ---- the credential cache (1.5 s here) ------------------------------------------------------
+# Through the API, logout and revocation apply to the very next request.
+c = d2.client()
+c.login("u-readonly", "readonly password 1")
+F.check(c.call("GET", "/api/v1/session")[0] == 200, "session read (now cached)")
+F.check(c.call("GET", "/api/v1/roles")[0] == 200, "session read from the cache")
+old_cookie = c.cookie
+st, _, js = c.call("DELETE", "/api/v1/session")
+F.check(st == 204, f"logout: {st} {js}")
+st, _, js = c.raw("GET", "/api/v1/session", headers={"Cookie": "wt_session=" + old_cookie})
+F.check(st == 401 and err_code(js) == "SESSION_EXPIRED", f"a cached session ends at logout: {st} {js}")
+c = d2.client()
+c.login("u-readonly", "readonly password 1")
+st, _, js = c.call("POST", "/api/v1/tokens", {"name": "cache probe"})
+tc = d2.client()
+tc.token = js["token"]
+F.check(tc.call("GET", "/api/v1/roles")[0] == 200 and tc.call("GET", "/api/v1/roles")[0] == 200,
+        "token reads (cached)")
+st, _, js = c.call("DELETE", f"/api/v1/tokens/{js['id']}")
+F.check(st == 204 and tc.call("GET", "/api/v1/roles")[0] == 401,
+        f"a cached token dies at revocation through the API: {st}")
+# Behind the API's back (another instance, psql): trusted for at most the TTL.
+F.check(c.call("GET", "/api/v1/session")[0] == 200, "session cached again")
+pg.sql("DELETE FROM sessions")
+st, _, _ = c.call("GET", "/api/v1/session")
+F.check(st == 200, f"a session deleted in SQL is still served from the cache at once: {st}")
+time.sleep(1.7)
+st, _, js = c.call("GET", "/api/v1/session")
+F.check(st == 401 and err_code(js) == "SESSION_EXPIRED",
+        f"and refused once the cache entry expired: {st} {js}")
 F.check(d2.stop() == 0, "clean exit")
 F.done()

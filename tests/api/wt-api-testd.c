@@ -81,6 +81,7 @@ int main(int argc, char **argv)
 	o.io_timeout_s = i(c, "io_timeout", 30);
 	o.session_idle_s = i(c, "session_idle", 1800);
 	o.session_max_s = i(c, "session_max", 43200);
+	o.auth_cache_ms = i(c, "auth_cache_ms", 5000);
 	o.workers = i(c, "workers", 4);
 	o.password.min_length = i(c, "min_length", 12);
 	o.password.scrypt_log2n = i(c, "scrypt_log2n", 15);

@@ -172,25 +172,55 @@ static json_t *device_row(PGresult *res, int i)
  *
  * The list is what every console page opens with, so it is not rebuilt per
  * request: a worker reads the whole fleet (devices, outlet counts, worst
- * alarm, latest load) at most every DEVCACHE_TTL_MS, the loop keeps it and
- * filters, searches and sorts it in memory; the default view is kept as
- * serialised text too. States come from the scheduler on every request. */
+ * alarm, latest load) at most every DEVCACHE_TTL_MS; the loop keeps it with
+ * each device serialised once and each sort order computed once, so a page
+ * is a filter pass over an index and a concatenation of ready JSON text.
+ * States come from the scheduler on every request: a row whose state moved
+ * since it was serialised is serialised again (only that row). */
 
 #define DEVCACHE_TTL_MS 2000
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+enum { SORT_NAME, SORT_TYPE, SORT_ALARM, SORT_CHAIN, SORT__COUNT };
+
+struct devrow {
+	json_t *obj;              /* the device, with the state last merged */
+	char *text;               /* obj serialised (compact) */
+	size_t len;
+	bool state_known;         /* state/reason below are what text shows */
+	enum wt_dev_state state;
+	char reason[200];
+};
 
 struct wt_devcache {
-	json_t *list;   /* array of device objects, by id */
+	json_t *list;                       /* array of device objects, by id */
+	struct devrow *rows;                /* one per element of list */
+	size_t nrows;
+	struct devrow **order[SORT__COUNT]; /* rows sorted, built on first use */
 	int64_t built_ms;
-	char *text;     /* the default view (all, by name) serialised, or NULL */
-	size_t text_len;
 };
+
+static void rows_free(struct wt_devcache *c)
+{
+	for (size_t i = 0; i < c->nrows; i++)
+		free(c->rows[i].text);
+	free(c->rows);
+	c->rows = NULL;
+	c->nrows = 0;
+	for (int k = 0; k < SORT__COUNT; k++) {
+		free(c->order[k]);
+		c->order[k] = NULL;
+	}
+	json_decref(c->list);
+	c->list = NULL;
+}
 
 void wt_devcache_free(struct wt_devcache *c)
 {
 	if (!c)
 		return;
-	json_decref(c->list);
-	free(c->text);
+	rows_free(c);
 	free(c);
 }
 
@@ -201,9 +231,10 @@ void wt_devcache_invalidate(struct wt_devcache *c)
 
 struct list_q {
 	char filter[16], q[130], sort[16];
+	int64_t limit, offset;
 };
 
-/* Parses ?filter, ?q, ?sort; false after failing r. */
+/* Parses ?filter, ?q, ?sort, ?limit, ?offset; false after failing r. */
 static bool list_params(struct wt_api_req *r, struct list_q *lq)
 {
 	snprintf(lq->filter, sizeof(lq->filter), "all");
@@ -225,6 +256,15 @@ static bool list_params(struct wt_api_req *r, struct list_q *lq)
 	    strcmp(lq->sort, "chain") != 0) {
 		wt_api_fail(r, 400, "INVALID_QUERY",
 			    "parameter \"sort\": expected name, type, alarm or chain");
+		return false;
+	}
+	if (wt_qp_int(r->query, "limit", 1, LIST_LIMIT_MAX, LIST_LIMIT_DEFAULT, &lq->limit) < 0) {
+		wt_api_fail(r, 400, "INVALID_QUERY", "parameter \"limit\": a whole number from 1 to %d",
+			    LIST_LIMIT_MAX);
+		return false;
+	}
+	if (wt_qp_int(r->query, "offset", 0, INT32_MAX, 0, &lq->offset) < 0) {
+		wt_api_fail(r, 400, "INVALID_QUERY", "parameter \"offset\": a whole number from 0");
 		return false;
 	}
 	return true;
@@ -310,6 +350,39 @@ static void merge_state(struct wt_api_req *r, json_t *dev)
 	}
 }
 
+/* Brings a row's state and text up to date; 0 or -ENOMEM. */
+static int row_refresh(struct wt_api_req *r, struct devrow *row)
+{
+	struct wt_sched *s = r->layers.sched;
+	struct wt_dev_status ds;
+	if (s) {
+		json_int_t id = json_integer_value(json_object_get(row->obj, "id"));
+		if (wt_sched_status(s, (long)id, &ds) == 0) {
+			const char *why = ds.state != WT_DEV_OK ? ds.reason : "";
+			if (!row->state_known || row->state != ds.state || strcmp(row->reason, why) != 0) {
+				json_object_set_new(row->obj, "state",
+						    json_string(wt_dev_state_name(ds.state)));
+				if (why[0])
+					json_object_set_new(row->obj, "state_reason", json_string(why));
+				else
+					json_object_del(row->obj, "state_reason");
+				row->state_known = true;
+				row->state = ds.state;
+				snprintf(row->reason, sizeof(row->reason), "%s", why);
+				free(row->text);
+				row->text = NULL;
+			}
+		}
+	}
+	if (!row->text) {
+		row->text = json_dumps(row->obj, JSON_COMPACT);
+		if (!row->text)
+			return -ENOMEM;
+		row->len = strlen(row->text);
+	}
+	return 0;
+}
+
 static const char *jstr(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -329,34 +402,30 @@ static int by_id(json_t *a, json_t *b)
 	return x < y ? -1 : x > y;
 }
 
-static int by_name(const void *pa, const void *pb)
+static int by_name(json_t *a, json_t *b)
 {
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
 	int c = strcasecmp(jstr(a, "name"), jstr(b, "name"));
 	return c ? c : by_id(a, b);
 }
 
-static int by_type(const void *pa, const void *pb)
+static int by_type(json_t *a, json_t *b)
 {
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
 	int c = strcmp(jstr(a, "protocol"), jstr(b, "protocol"));
 	if (!c)
 		c = strcasecmp(jstr(a, "vendor"), jstr(b, "vendor"));
 	if (!c)
 		c = strcasecmp(jstr(a, "model"), jstr(b, "model"));
-	return c ? c : by_name(pa, pb);
+	return c ? c : by_name(a, b);
 }
 
-static int by_alarm(const void *pa, const void *pb)
+static int by_alarm(json_t *a, json_t *b)
 {
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
 	int c = severity_rank(b) - severity_rank(a);
-	return c ? c : by_name(pa, pb);
+	return c ? c : by_name(a, b);
 }
 
-static int by_chain(const void *pa, const void *pb)
+static int by_chain(json_t *a, json_t *b)
 {
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
 	int c = strcmp(jstr(a, "protocol"), jstr(b, "protocol"));
 	if (!c)
 		c = strcmp(jstr(a, "address"), jstr(b, "address"));
@@ -369,7 +438,119 @@ static int by_chain(const void *pa, const void *pb)
 	return c ? c : by_id(a, b);
 }
 
-static void list_after(struct wt_api_req *r, bool text_ok)
+#define ROW_CMP(fn)                                                                    \
+	static int row_##fn(const void *pa, const void *pb)                            \
+	{                                                                              \
+		return fn((*(struct devrow *const *)pa)->obj,                          \
+			  (*(struct devrow *const *)pb)->obj);                         \
+	}
+ROW_CMP(by_name)
+ROW_CMP(by_type)
+ROW_CMP(by_alarm)
+ROW_CMP(by_chain)
+#undef ROW_CMP
+
+static int (*const row_cmp[SORT__COUNT])(const void *, const void *) = {
+	[SORT_NAME] = row_by_name,
+	[SORT_TYPE] = row_by_type,
+	[SORT_ALARM] = row_by_alarm,
+	[SORT_CHAIN] = row_by_chain,
+};
+
+static int sort_index(const char *s)
+{
+	return strcmp(s, "type") == 0    ? SORT_TYPE
+	       : strcmp(s, "alarm") == 0 ? SORT_ALARM
+	       : strcmp(s, "chain") == 0 ? SORT_CHAIN
+					 : SORT_NAME;
+}
+
+/* Replaces the cached fleet with list (a reference is taken). */
+static int cache_set(struct wt_devcache *c, json_t *list)
+{
+	rows_free(c);
+	size_t n = json_array_size(list);
+	c->rows = calloc(n + 1, sizeof(*c->rows));
+	if (!c->rows)
+		return -ENOMEM;
+	c->list = json_incref(list);
+	c->nrows = n;
+	for (size_t i = 0; i < n; i++)
+		c->rows[i].obj = json_array_get(list, i);
+	c->built_ms = now_ms();
+	return 0;
+}
+
+/* Appends len bytes to a growing buffer; false when out of memory. */
+static bool buf_add(char **b, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t nc = (*cap ? *cap : 4096);
+		while (nc < *len + n + 1)
+			nc *= 2;
+		char *nb = realloc(*b, nc);
+		if (!nb)
+			return false;
+		*b = nb;
+		*cap = nc;
+	}
+	memcpy(*b + *len, s, n);
+	*len += n;
+	(*b)[*len] = '\0';
+	return true;
+}
+
+/* The page as text: {"devices":[...],"count","total","limit","offset",
+ * "next_offset","as_of_ms"}. */
+static void render_page(struct wt_api_req *r, struct wt_devcache *c, const struct list_q *lq)
+{
+	int k = sort_index(lq->sort);
+	if (!c->order[k]) {
+		c->order[k] = malloc((c->nrows + 1) * sizeof(*c->order[k]));
+		if (!c->order[k]) {
+			wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+			return;
+		}
+		for (size_t i = 0; i < c->nrows; i++)
+			c->order[k][i] = &c->rows[i];
+		qsort(c->order[k], c->nrows, sizeof(*c->order[k]), row_cmp[k]);
+	}
+	bool assigned = strcmp(lq->filter, "assigned") == 0, all = strcmp(lq->filter, "all") == 0;
+	char *b = NULL;
+	size_t len = 0, cap = 0, total = 0, count = 0;
+	bool ok = buf_add(&b, &len, &cap, "{\"devices\":[", 12);
+	for (size_t i = 0; ok && i < c->nrows; i++) {
+		struct devrow *row = c->order[k][i];
+		if (!all && assigned != !json_is_null(json_object_get(row->obj, "rack_id")))
+			continue;
+		if (lq->q[0] && !strcasestr(jstr(row->obj, "name"), lq->q))
+			continue;
+		total++;
+		if (total <= (size_t)lq->offset || count >= (size_t)lq->limit)
+			continue;
+		ok = row_refresh(r, row) == 0 && (!count || buf_add(&b, &len, &cap, ",", 1)) &&
+		     buf_add(&b, &len, &cap, row->text, row->len);
+		count++;
+	}
+	char tail[192], nexts[24] = "null";
+	size_t next = (size_t)lq->offset + count;
+	if (next < total)
+		snprintf(nexts, sizeof(nexts), "%zu", next);
+	int n = snprintf(tail, sizeof(tail),
+			 "],\"count\":%zu,\"total\":%zu,\"limit\":%lld,\"offset\":%lld,"
+			 "\"next_offset\":%s,\"as_of_ms\":%lld}",
+			 count, total, (long long)lq->limit, (long long)lq->offset, nexts,
+			 (long long)c->built_ms);
+	ok = ok && n > 0 && (size_t)n < sizeof(tail) && buf_add(&b, &len, &cap, tail, (size_t)n);
+	if (!ok) {
+		free(b);
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	wt_api_ok_text(r, b, len, "application/json; charset=utf-8", NULL);
+}
+
+static void list_after(struct wt_api_req *r, bool page)
 {
 	struct wt_devcache **slot = wt_api_devcache(r->api);
 	struct list_q lq;
@@ -378,12 +559,9 @@ static void list_after(struct wt_api_req *r, bool text_ok)
 	if (!r->cache_hit) {
 		if (!*slot)
 			*slot = calloc(1, sizeof(**slot));
-		if (*slot) {
-			json_decref((*slot)->list);
-			(*slot)->list = json_incref(json_object_get(r->reply, "devices"));
-			(*slot)->built_ms = now_ms();
-			free((*slot)->text);
-			(*slot)->text = NULL;
+		if (*slot && cache_set(*slot, json_object_get(r->reply, "devices")) < 0) {
+			wt_devcache_free(*slot);
+			*slot = NULL;
 		}
 	}
 	struct wt_devcache *c = *slot;
@@ -391,57 +569,40 @@ static void list_after(struct wt_api_req *r, bool text_ok)
 		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
 		return;
 	}
-	bool dflt = strcmp(lq.filter, "all") == 0 && strcmp(lq.sort, "name") == 0 && !lq.q[0];
-	if (text_ok && dflt && c->text) {
-		char *t = malloc(c->text_len + 1);
-		if (!t) {
-			wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-			return;
-		}
-		memcpy(t, c->text, c->text_len + 1);
-		wt_api_ok_text(r, t, c->text_len, "application/json; charset=utf-8", NULL);
+	if (page) {
+		render_page(r, c, &lq);
 		return;
 	}
-	size_t n = json_array_size(c->list), m = 0;
-	json_t **v = malloc((n + 1) * sizeof(*v));
+	/* The whole filtered list as JSON (the CSV export). */
+	size_t n = c->nrows;
+	int k = sort_index(lq.sort);
+	struct devrow **v = malloc((n + 1) * sizeof(*v));
 	if (!v) {
 		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
 		return;
 	}
+	size_t m = 0;
 	bool assigned = strcmp(lq.filter, "assigned") == 0, all = strcmp(lq.filter, "all") == 0;
 	for (size_t i = 0; i < n; i++) {
-		json_t *d = json_array_get(c->list, i);
-		if (!all && assigned != !json_is_null(json_object_get(d, "rack_id")))
+		struct devrow *row = &c->rows[i];
+		if (!all && assigned != !json_is_null(json_object_get(row->obj, "rack_id")))
 			continue;
-		if (lq.q[0] && !strcasestr(jstr(d, "name"), lq.q))
+		if (lq.q[0] && !strcasestr(jstr(row->obj, "name"), lq.q))
 			continue;
-		merge_state(r, d);
-		v[m++] = d;
+		merge_state(r, row->obj);
+		row->state_known = false; /* its text no longer matches */
+		free(row->text);
+		row->text = NULL;
+		v[m++] = row;
 	}
-	int (*cmp)(const void *, const void *) = strcmp(lq.sort, "type") == 0    ? by_type
-						 : strcmp(lq.sort, "alarm") == 0 ? by_alarm
-						 : strcmp(lq.sort, "chain") == 0 ? by_chain
-										 : by_name;
-	qsort(v, m, sizeof(*v), cmp);
+	qsort(v, m, sizeof(*v), row_cmp[k]);
 	json_t *a = json_array();
 	for (size_t i = 0; i < m; i++)
-		json_array_append(a, v[i]);
+		json_array_append(a, v[i]->obj);
 	free(v);
-	json_t *reply = json_pack("{s:o,s:I,s:I}", "devices", a, "count", (json_int_t)m, "as_of_ms",
-				  (json_int_t)c->built_ms);
-	if (text_ok && dflt) {
-		char *t = json_dumps(reply, JSON_COMPACT);
-		if (t) {
-			c->text_len = strlen(t);
-			c->text = malloc(c->text_len + 1);
-			if (c->text)
-				memcpy(c->text, t, c->text_len + 1);
-			wt_api_ok_text(r, t, c->text_len, "application/json; charset=utf-8", NULL);
-			json_decref(reply);
-			return;
-		}
-	}
-	wt_api_ok(r, 200, reply);
+	wt_api_ok(r, 200,
+		  json_pack("{s:o,s:I,s:I}", "devices", a, "count", (json_int_t)m, "as_of_ms",
+			    (json_int_t)c->built_ms));
 }
 
 void wt_h_devices_list_after(struct wt_api_req *r)

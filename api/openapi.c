@@ -64,6 +64,30 @@ static void operation_id(const struct wt_api_route *rt, char *out, size_t outlen
 	out[o] = '\0';
 }
 
+/* Query parameters of the routes that take some, so clients can see them. */
+struct qparam {
+	unsigned method;
+	const char *path, *name, *type;
+	const char *const *enums; /* NULL-terminated, or NULL */
+	int64_t min, max, dflt;   /* integers */
+	const char *doc;
+};
+static const char *const list_filters[] = {"all", "assigned", "unassigned", NULL};
+static const char *const list_sorts[] = {"name", "type", "alarm", "chain", NULL};
+static const struct qparam query_params[] = {
+	{WT_GET, "/api/v1/tokens", "all", "integer", NULL, 1, 1, 1,
+	 "1: everyone's tokens (needs the users permission)"},
+	{WT_GET, "/api/v1/devices", "filter", "string", list_filters, 0, 0, 0,
+	 "assigned: in a rack; unassigned: not in one"},
+	{WT_GET, "/api/v1/devices", "q", "string", NULL, 0, 0, 0,
+	 "case-insensitive part of the name (at most 128 bytes)"},
+	{WT_GET, "/api/v1/devices", "sort", "string", list_sorts, 0, 0, 0, "order (name)"},
+	{WT_GET, "/api/v1/devices", "limit", "integer", NULL, 1, 1000, 100,
+	 "devices per page; the reply's total counts all matches"},
+	{WT_GET, "/api/v1/devices", "offset", "integer", NULL, 0, 2147483647, 0,
+	 "matches to skip; the reply's next_offset is the next page's (null: last page)"},
+};
+
 static json_t *operation(const struct wt_api_route *rt)
 {
 	char opid[128], ok[8];
@@ -82,10 +106,26 @@ static json_t *operation(const struct wt_api_route *rt)
 						(size_t)(e - p - 1), "in", "path", "required", 1,
 						"schema", "type", "integer", "minimum", 1));
 	}
-	if (strcmp(rt->path, "/api/v1/tokens") == 0 && rt->method == WT_GET)
-		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s,s:[i]}}", "name", "all",
-							"in", "query", "required", 0, "schema",
-							"type", "integer", "enum", 1));
+	for (size_t i = 0; i < sizeof(query_params) / sizeof(query_params[0]); i++) {
+		const struct qparam *q = &query_params[i];
+		if (q->method != rt->method || strcmp(q->path, rt->path) != 0)
+			continue;
+		json_t *schema = json_pack("{s:s}", "type", q->type);
+		if (q->enums) {
+			json_t *e = json_array();
+			for (const char *const *v = q->enums; *v; v++)
+				json_array_append_new(e, json_string(*v));
+			json_object_set_new(schema, "enum", e);
+		}
+		if (strcmp(q->type, "integer") == 0) {
+			json_object_set_new(schema, "minimum", json_integer(q->min));
+			json_object_set_new(schema, "maximum", json_integer(q->max));
+			json_object_set_new(schema, "default", json_integer(q->dflt));
+		}
+		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o,s:s}", "name", q->name, "in",
+							"query", "required", 0, "schema", schema,
+							"description", q->doc));
+	}
 	if (json_array_size(params))
 		json_object_set_new(op, "parameters", params);
 	else

@@ -191,7 +191,9 @@ const struct wt_api_route wt_api_routes[] = {
 	 "meta", 200, wt_h_metrics_after, NULL},
 
 	{WT_GET, "/api/v1/devices", WT_P_READ, 0, NULL, wt_h_devices_list,
-	 "Devices: ?filter=all|assigned|unassigned&q=name&sort=name|type|alarm|chain", "devices",
+	 "Devices, a page at a time: ?filter=all|assigned|unassigned&q=name&"
+	 "sort=name|type|alarm|chain&limit=100&offset=0 (total and next_offset in the reply)",
+	 "devices",
 	 200, wt_h_devices_list_after, wt_h_devices_list_before},
 	{WT_POST, "/api/v1/devices", WT_P_CONFIGURE, 0, device_create_body, wt_h_devices_create,
 	 "Add a device (credentials are write-only)", "devices", 201, wt_h_device_get_after, NULL},

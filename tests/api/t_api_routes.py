@@ -130,6 +130,26 @@ F.check(st == 400 and err_code(js) == "INVALID_QUERY" and "sort" in js["error"][
         f"bad sort: {st} {js}")
 st, _, js = admin.call("GET", "/api/v1/devices?filter=maybe")
 F.check(st == 400 and err_code(js) == "INVALID_QUERY", f"bad filter: {st} {js}")
+# Pages: a total for the whole match, next_offset until the last page.
+st, _, js = admin.call("GET", "/api/v1/devices")
+F.check(st == 200 and js["total"] == 2 and js["count"] == 2 and js["limit"] == 100
+        and js["offset"] == 0 and js["next_offset"] is None, f"one page holds all: {st} {js}")
+st, _, p1 = admin.call("GET", "/api/v1/devices?limit=1")
+st2, _, p2 = admin.call("GET", "/api/v1/devices?limit=1&offset=1")
+F.check(st == 200 and st2 == 200 and [x["name"] for x in p1["devices"]] == ["PDU-A1"]
+        and p1["total"] == 2 and p1["count"] == 1 and p1["next_offset"] == 1
+        and [x["name"] for x in p2["devices"]] == ["ups-b"] and p2["next_offset"] is None,
+        f"two pages of one: {p1} {p2}")
+st, _, js = admin.call("GET", "/api/v1/devices?limit=1&offset=5")
+F.check(st == 200 and js["devices"] == [] and js["total"] == 2 and js["next_offset"] is None,
+        f"past the end: {st} {js}")
+st, _, js = admin.call("GET", "/api/v1/devices?q=ups&limit=1")
+F.check(st == 200 and js["total"] == 1 and [x["name"] for x in js["devices"]] == ["ups-b"],
+        f"total counts matches only: {st} {js}")
+for bad in ["limit=0", "limit=1001", "limit=x", "offset=-1"]:
+    st, _, js = admin.call("GET", "/api/v1/devices?" + bad)
+    F.check(st == 400 and err_code(js) == "INVALID_QUERY"
+            and bad.split("=")[0] in js["error"]["message"], f"{bad}: {st} {js}")
 
 st, _, js = admin.call("GET", f"/api/v1/devices/{dev1}")
 F.check(st == 200 and js["totals"]["readings"].get("current") == 16.0
@@ -475,6 +495,10 @@ for path in ["/api/v1/devices", "/api/v1/devices/{id}/entities/{id}", "/api/v1/r
              "/api/v1/structure/{id}", "/api/v1/alarms/{id}/ack", "/api/v1/audit/{id}/comments",
              "/api/v1/export/readings.csv", "/metrics"]:
     F.check(st == 200 and path in doc["paths"], f"OpenAPI has {path}")
+lp = {p["name"]: p for p in doc["paths"]["/api/v1/devices"]["get"].get("parameters", [])}
+F.check(lp.get("limit", {}).get("schema", {}).get("maximum") == 1000 and "offset" in lp
+        and lp.get("sort", {}).get("schema", {}).get("enum") == ["name", "type", "alarm", "chain"],
+        f"OpenAPI documents the list's query parameters: {lp}")
 
 # ---- live stream (no layers in this host: hello, then heartbeats) -------------------
 import socket  # noqa: E402

@@ -785,8 +785,9 @@ int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size
 		d->disc = NULL;
 		return rc;
 	}
-	wt_notice("discovery: scan %d of %s (ports %s, %zu communities, %zu v3 users) started",
-		  d->last.number, copy, d->ports_text, d->n_communities, d->n_v3);
+	wt_notice("discovery: scan %d of %s (ports %s, %zu communit%s, %zu v3 user%s) started",
+		  d->last.number, copy, d->ports_text, d->n_communities,
+		  d->n_communities == 1 ? "y" : "ies", d->n_v3, d->n_v3 == 1 ? "" : "s");
 	return d->last.number;
 }
 

@@ -29,7 +29,9 @@ d = tmpdir()
 SITE = "site-Kq7xSecret"
 OTHER = "other-Zr4ySecret"
 FIRST_TRY = "first-Wp2vSecret"  # tried first, answered by nobody
-SECRETS = [SITE, OTHER, FIRST_TRY]
+V3_AUTH = "auth-Hx9Secret"
+V3_PRIV = "priv-Jm3Secret"
+SECRETS = [SITE, OTHER, FIRST_TRY, V3_AUTH, V3_PRIV]
 
 # --- --check-config reports bad notify.* and discovery.* values ---
 bad = os.path.join(d, "bad-notify.conf")
@@ -63,7 +65,17 @@ fleet_in = {"devices": [
     {"name": "ups-1", "model": "ups-mib", "protocol": "snmp", "wiring": "1ph", "outlets": 0},
     {"name": "pdu-own", "model": "apc-rpdu2", "protocol": "snmp", "wiring": "1ph", "outlets": 8,
      "snmp": {"community": OTHER}},
+    # only its SNMPv3 user reads it: found with the v3 user of discovery.v3_file
+    {"name": "pdu-v3", "model": "apc-rpdu2", "protocol": "snmp", "wiring": "1ph", "outlets": 8,
+     "snmp": {"community": OTHER + "-2", "v3": {"user": "wt-disc-v3", "auth": "sha256",
+                                                "auth_pass": V3_AUTH, "priv": "aes",
+                                                "priv_pass": V3_PRIV}}},
 ]}
+v3_file = os.path.join(d, "discovery-v3.json")
+with open(v3_file, "w") as fh:
+    json.dump([{"user": "wt-disc-v3", "auth": "SHA-256", "auth_pass": V3_AUTH, "priv": "AES",
+                "priv_pass": V3_PRIV}], fh)
+os.chmod(v3_file, 0o644)  # readable by others: a warning
 fleet_file = os.path.join(d, "fleet-in.json")
 with open(fleet_file, "w") as fh:
     json.dump(fleet_in, fh)
@@ -82,7 +94,7 @@ with open(conf, "w") as fh:
              "poll.interval = 2s\npoll.timeout = 500ms\npoll.retries = 0\n"
              "storage.flush_interval = 5s\ndevices.rescan = 1s\nworkers.threads = 3\n"
              f"discovery.targets = 127.0.0.1\ndiscovery.ports = {base}-{dead}\n"
-             f"discovery.communities = {FIRST_TRY}, {SITE}\n"
+             f"discovery.communities = {FIRST_TRY}, {SITE}\ndiscovery.v3_file = {v3_file}\n"
              "discovery.rate = 50\ndiscovery.concurrency = 4\n" + TEST_API)
 
 
@@ -132,24 +144,31 @@ try:
     i = w.wait_for(r"discovery: scan 1 of 127\.0\.0\.1 done", timeout=30)
     f.check(i is not None, "the start-up scan finishes")
     done_line = w.lines[i] if i is not None else ""
-    f.check("5 candidates, 3 found (0 without a profile), 2 skipped" in done_line,
+    f.check("6 candidates, 4 found (0 without a profile), 2 skipped" in done_line,
             f"the scan counts: {done_line!r}")
-    skipped_own = w.wait_for(rf"discovery: skipped 127\.0\.0\.1:{port['pdu-own']}: no answer", timeout=5)
+    # its agent knows no such v3 user: refused, not just silent
+    skipped_own = w.wait_for(rf"discovery: skipped 127\.0\.0\.1:{port['pdu-own']}: "
+                             r"(an SNMPv3 agent refused every user|no answer)", timeout=5)
     skipped_dead = w.wait_for(rf"discovery: skipped 127\.0\.0\.1:{dead}: no answer", timeout=5)
     f.check(skipped_own is not None, "the wrong-community device is reported skipped with a reason")
     f.check(skipped_dead is not None, "the dead port is reported skipped with a reason")
 
-    want = {"pdu-apc": "apc-rpdu2", "ups-1": "rfc1628-ups"}
+    f.check(w.wait_for(r"discovery\.v3_file .* readable by group or others", timeout=1) is not None,
+            "a group/other-readable v3 file is warned about")
+    want = {"pdu-apc": "apc-rpdu2", "ups-1": "rfc1628-ups", "pdu-v3": "apc-rpdu2"}
+    want_creds = {"pdu-apc": {"community": SITE}, "ups-1": {"community": SITE},
+                  "pdu-v3": {"user": "wt-disc-v3", "auth": "SHA-256", "auth_pass": V3_AUTH,
+                             "priv": "AES", "priv_pass": V3_PRIV, "level": "authPriv"}}
     got = until(lambda: {r[0]: r for r in q(
         "SELECT port, id, name, profile, rack_id, credentials::text, vendor, model, serial, "
         "firmware, info::text, location FROM devices WHERE protocol = 'snmp'")}
-        if q("SELECT count(*) FROM devices")[0][0] == 3 else None, 15) or {}
-    f.check(len(got) == 3, f"two devices registered, the operator's one kept: {sorted(got)}")
+        if q("SELECT count(*) FROM devices")[0][0] == 4 else None, 15) or {}
+    f.check(len(got) == 4, f"three devices registered, the operator's one kept: {sorted(got)}")
     for n, prof in want.items():
         row = got.get(port[n])
         f.check(row is not None and row[3] == prof and row[4] is None,
                 f"{n} registered unassigned with profile {prof}: {row and row[2:5]}")
-        f.check(row is not None and json.loads(row[5]) == {"community": SITE},
+        f.check(row is not None and json.loads(row[5]) == want_creds[n],
                 f"{n}'s credentials are the community that answered")
         f.check(row is not None and not any(s in str(row[:5]) + str(row[6:]) for s in SECRETS),
                 f"{n}: no secret outside the credentials column")
@@ -160,8 +179,8 @@ try:
 
     audit = until(lambda: q("SELECT object_id, message FROM audit_log WHERE category = 'device' "
                             "AND message LIKE 'device appeared%%' ORDER BY object_id"), 10)
-    f.check(len(audit) == 2 and all("unassigned" in m for _, m in audit),
-            f"two 'device appeared' audit entries: {audit}")
+    f.check(len(audit) == 3 and all("unassigned" in m for _, m in audit),
+            f"three 'device appeared' audit entries: {audit}")
 
     apc = got.get(port["pdu-apc"])
     apc_id = apc[1] if apc else -1
@@ -179,6 +198,10 @@ try:
             f"the serial is the device's: {ident and ident[0][2]} vs {truth.get('serial')}")
     f.check(until(lambda: q("SELECT state FROM devices WHERE id = %s", (apc_id,))[0][0] == "ok", 15),
             "the discovered PDU is ok")
+    v3row = got.get(port["pdu-v3"])
+    v3_id = v3row[1] if v3row else -1
+    f.check(until(lambda: rows_for(v3_id) > 0, 30),
+            "the PDU found with its v3 user is polled with it: 5 s rows stored")
 finally:
     rc = w.stop() if w else -1
     sim.stop()

@@ -87,17 +87,19 @@ static char *snmp_describe(void *inst)
 	json_object_set_new(o, "error", e && *e ? json_string(e) : json_null());
 	json_t *prof = json_object();
 	json_object_set_new(prof, "name", json_string(m->profile->name));
-	json_object_set_new(prof, "file", m->profile->file ? json_string(m->profile->file) : json_null());
-	json_object_set_new(prof, "device_type", m->profile->device_type
-							 ? json_string(m->profile->device_type)
-							 : json_null());
+	json_object_set_new(prof, "file",
+			    m->profile->file ? json_string(m->profile->file) : json_null());
+	json_object_set_new(prof, "device_type",
+			    m->profile->device_type ? json_string(m->profile->device_type)
+						    : json_null());
 	json_object_set_new(o, "profile", prof);
 	json_t *id = json_object();
 	for (int i = 0; i < WT_ID__COUNT; i++)
 		json_object_set_new(id, keys[i],
-				    i == WT_ID_RATING ? (m->rating > 0 ? json_real(m->rating) : json_null())
+				    i == WT_ID_RATING
+					    ? (m->rating > 0 ? json_real(m->rating) : json_null())
 				    : m->ident[i] && *m->ident[i] ? json_string(m->ident[i])
-								   : json_null());
+								  : json_null());
 	json_object_set_new(o, "identity", id);
 	if (si) {
 		json_t *sys = json_object();

@@ -29,9 +29,14 @@
 #define MAX_SKIPPED_KEPT 1000
 #define V3_FILE_MAX (256 * 1024)
 
-enum action { ACT_PENDING = 0, ACT_REGISTERED, ACT_KNOWN, ACT_FAILED, ACT_SKIPPED };
-static const char *const action_names[] = {"pending", "registered", "known", "failed",
-					   "skipped"};
+enum action {
+	ACT_PENDING = 0,
+	ACT_REGISTERED,
+	ACT_KNOWN,
+	ACT_FAILED,
+	ACT_SKIPPED
+};
+static const char *const action_names[] = {"pending", "registered", "known", "failed", "skipped"};
 
 struct entry {
 	struct wt_discover_result r;
@@ -186,14 +191,16 @@ static int parse_ports(const char *text, int *ports, size_t *n, char *err, size_
 		if (!dash)
 			b = a;
 		if (b < a) {
-			snprintf(err, errlen, "discovery.ports: range \"%.40s\" ends before it starts",
+			snprintf(err, errlen,
+				 "discovery.ports: range \"%.40s\" ends before it starts",
 				 items[i]);
 			free(buf);
 			return -EINVAL;
 		}
 		for (long p = a; p <= b; p++) {
 			if (*n == MAX_PORTS) {
-				snprintf(err, errlen, "discovery.ports: more than %d ports", MAX_PORTS);
+				snprintf(err, errlen, "discovery.ports: more than %d ports",
+					 MAX_PORTS);
 				free(buf);
 				return -EINVAL;
 			}
@@ -363,8 +370,9 @@ static int configure(struct wt_ddisc *d, const struct wt_ddisc_options *o, bool 
 	if (rc < 0)
 		return rc;
 	if (o->targets && *o->targets && d->n_communities + d->n_v3 == 0) {
-		snprintf(err, errlen,
-			 "discovery.targets is set but there is no community and no v3 user to try");
+		snprintf(
+			err, errlen,
+			"discovery.targets is set but there is no community and no v3 user to try");
 		return -EINVAL;
 	}
 	d->targets_cfg = strdup(o->targets ? o->targets : "");
@@ -416,7 +424,8 @@ int wt_ddisc_check(const struct wt_ddisc_options *o, char *err, size_t errlen)
 				.n_v3 = d->n_v3,
 			};
 			char e2[200] = "";
-			rc = b ? wt_discover_start(b, &none, &c, NULL, NULL, NULL, &disc, e2, sizeof e2)
+			rc = b ? wt_discover_start(b, &none, &c, NULL, NULL, NULL, &disc, e2,
+						   sizeof e2)
 			       : -ENOMEM;
 			if (rc < 0)
 				snprintf(err, errlen, "discovery.targets: %s", e2);
@@ -452,10 +461,11 @@ static void reg_work(void *arg)
 	char port[16];
 	snprintf(port, sizeof port, "%d", j->port);
 	const char *params[] = {j->host, port};
-	PGresult *r = PQexecParams(d->pg,
-				   "SELECT id FROM devices WHERE protocol = 'snmp' AND address = $1 "
-				   "AND port = $2::int ORDER BY id LIMIT 1",
-				   2, NULL, params, NULL, NULL, 0);
+	PGresult *r = PQexecParams(
+		d->pg,
+		"SELECT id FROM devices WHERE protocol = 'snmp' AND address = $1 "
+		"AND port = $2::int ORDER BY id LIMIT 1",
+		2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(j->err, sizeof j->err, "%.190s", PQerrorMessage(d->pg));
 		j->rc = -EIO;
@@ -501,8 +511,8 @@ static void reg_done(void *arg, bool cancelled)
 	struct reg_job *j = arg;
 	struct wt_ddisc *d = j->d;
 	d->job_running = false;
-	struct entry *e =
-		j->scan == d->last.number && j->entry < d->last.n ? &d->last.v[j->entry] : NULL;
+	struct entry *e = j->scan == d->last.number && j->entry < d->last.n ? &d->last.v[j->entry]
+									    : NULL;
 	if (cancelled) {
 		if (e)
 			e->action = ACT_FAILED;
@@ -612,8 +622,9 @@ static void queue_registration(struct wt_ddisc *d, size_t entry)
 {
 	const struct entry *e = &d->last.v[entry];
 	struct reg_job *j = calloc(1, sizeof *j);
-	if (!j || (d->nq == d->capq && !(d->capq = d->capq ? d->capq * 2 : 16,
-					   d->queue = reallocarray(d->queue, d->capq, sizeof *d->queue)))) {
+	if (!j ||
+	    (d->nq == d->capq && !(d->capq = d->capq ? d->capq * 2 : 16,
+				   d->queue = reallocarray(d->queue, d->capq, sizeof *d->queue)))) {
 		free(j);
 		d->last.v[entry].action = ACT_FAILED;
 		return;
@@ -860,14 +871,17 @@ char *wt_ddisc_status(const struct wt_ddisc *d)
 		return NULL;
 	}
 	json_object_set_new(o, "scan", json_integer(s->number));
-	json_object_set_new(o, "state", json_string(s->number == 0 ? "idle"
-						    : s->running   ? "running"
-								   : "done"));
+	json_object_set_new(o, "state",
+			    json_string(s->number == 0 ? "idle"
+					: s->running   ? "running"
+						       : "done"));
 	json_object_set_new(o, "targets", str_or_null(s->targets));
 	json_object_set_new(o, "ports", str_or_null(d->ports_text));
-	json_object_set_new(o, "started", s->started_ms ? json_integer(s->started_ms) : json_null());
+	json_object_set_new(o, "started",
+			    s->started_ms ? json_integer(s->started_ms) : json_null());
 	json_object_set_new(o, "finished",
-			    !s->running && s->finished_ms ? json_integer(s->finished_ms) : json_null());
+			    !s->running && s->finished_ms ? json_integer(s->finished_ms)
+							  : json_null());
 	json_object_set_new(o, "candidates", json_integer((json_int_t)s->candidates));
 	json_object_set_new(o, "probed", json_integer((json_int_t)s->probed));
 	json_object_set_new(o, "found", json_integer((json_int_t)s->found));

@@ -621,11 +621,18 @@ out:
 static void queue_registration(struct wt_ddisc *d, size_t entry)
 {
 	const struct entry *e = &d->last.v[entry];
+	if (d->nq == d->capq) {
+		size_t cap = d->capq ? d->capq * 2 : 16;
+		struct reg_job **q = reallocarray(d->queue, cap, sizeof *q);
+		if (!q) {
+			d->last.v[entry].action = ACT_FAILED;
+			return;
+		}
+		d->queue = q;
+		d->capq = cap;
+	}
 	struct reg_job *j = calloc(1, sizeof *j);
-	if (!j ||
-	    (d->nq == d->capq && !(d->capq = d->capq ? d->capq * 2 : 16,
-				   d->queue = reallocarray(d->queue, d->capq, sizeof *d->queue)))) {
-		free(j);
+	if (!j) {
 		d->last.v[entry].action = ACT_FAILED;
 		return;
 	}

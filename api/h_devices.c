@@ -198,7 +198,9 @@ struct wt_devcache {
 	struct devrow *rows;                /* one per element of list */
 	size_t nrows;
 	struct devrow **order[SORT__COUNT]; /* rows sorted, built on first use */
-	int64_t built_ms;
+	int64_t built_ms;                   /* 0: invalidated by a write */
+	int64_t refresh_ms;                 /* a request is re-reading the fleet since */
+	uint64_t gen;                       /* bumped by every invalidation */
 };
 
 static void rows_free(struct wt_devcache *c)
@@ -227,6 +229,7 @@ void wt_devcache_free(struct wt_devcache *c)
 void wt_devcache_invalidate(struct wt_devcache *c)
 {
 	c->built_ms = 0;
+	c->gen++;
 }
 
 struct list_q {
@@ -270,10 +273,31 @@ static bool list_params(struct wt_api_req *r, struct list_q *lq)
 	return true;
 }
 
+/* Fresh: answer from the cache. Merely old (TTL passed): one request at a
+ * time re-reads the fleet while the others are answered from the old copy,
+ * so an expiry under load is one database read, not one per request in
+ * flight. Invalidated by a write: every request reads, so a change made
+ * through the API is always seen by the next list. */
 void wt_h_devices_list_before(struct wt_api_req *r)
 {
 	struct wt_devcache *c = *wt_api_devcache(r->api);
-	r->cache_hit = c && c->list && now_ms() - c->built_ms < DEVCACHE_TTL_MS;
+	int64_t now = now_ms();
+	r->cache_gen = c ? c->gen : 0;
+	if (!c || !c->list || c->built_ms == 0) {
+		r->cache_hit = false;
+		return;
+	}
+	if (now - c->built_ms < DEVCACHE_TTL_MS) {
+		r->cache_hit = true;
+		return;
+	}
+	/* A refresher that failed never comes back: give up on it after a while. */
+	if (c->refresh_ms && now - c->refresh_ms < 10 * DEVCACHE_TTL_MS) {
+		r->cache_hit = true;
+		return;
+	}
+	c->refresh_ms = now;
+	r->cache_hit = false;
 }
 
 void wt_h_devices_list(struct wt_api_req *r)
@@ -478,6 +502,7 @@ static int cache_set(struct wt_devcache *c, json_t *list)
 	for (size_t i = 0; i < n; i++)
 		c->rows[i].obj = json_array_get(list, i);
 	c->built_ms = now_ms();
+	c->refresh_ms = 0;
 	return 0;
 }
 
@@ -563,6 +588,10 @@ static void list_after(struct wt_api_req *r, bool page)
 			wt_devcache_free(*slot);
 			*slot = NULL;
 		}
+		/* Read before a write that landed meanwhile: good for this
+		 * reply, not for the next one. */
+		if (*slot && (*slot)->gen != r->cache_gen)
+			(*slot)->built_ms = 0;
 	}
 	struct wt_devcache *c = *slot;
 	if (!c || !c->list) {

@@ -87,6 +87,7 @@ struct wt_api_req {
 
 	struct wt_api_layers layers; /* snapshot of the pointers, taken on the loop */
 	bool cache_hit;              /* set by a 'before' phase */
+	uint64_t cache_gen;          /* the cache's generation the 'before' phase saw */
 
 	/* credentials: their hash is computed once; a loop-side cache hit
 	 * (credcache.h) skips the database check */

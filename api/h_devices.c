@@ -12,6 +12,7 @@
 #include "storage/query.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,8 +219,11 @@ static void rows_free(struct wt_devcache *c)
 	c->list = NULL;
 }
 
-void wt_devcache_free(struct wt_devcache *c)
+static void fleet_forget(const struct wt_api *api);
+
+void wt_devcache_free(struct wt_devcache *c, const struct wt_api *api)
 {
+	fleet_forget(api);
 	if (!c)
 		return;
 	rows_free(c);
@@ -300,21 +304,15 @@ void wt_h_devices_list_before(struct wt_api_req *r)
 	r->cache_hit = false;
 }
 
-void wt_h_devices_list(struct wt_api_req *r)
+/* Reads the fleet (worker); the devices array, or NULL after failing r. */
+static json_t *fleet_read(struct wt_api_req *r)
 {
 	char st[6];
-	struct list_q lq;
-	if (!list_params(r, &lq))
-		return;
-	if (r->cache_hit) {
-		/* Authenticated and validated; the loop answers from its copy. */
-		wt_api_ok(r, 200, json_object());
-		return;
-	}
+	json_t *result = NULL;
 	PGresult *res = wt_api_db_exec(r->db, LIST_SQL, 0, NULL, st);
 	if (!res) {
 		wt_api_fail_db(r, "listing devices");
-		return;
+		return NULL;
 	}
 	int n = PQntuples(res);
 	uint32_t *cur = calloc((size_t)n + 1, sizeof(*cur));
@@ -346,7 +344,7 @@ void wt_h_devices_list(struct wt_api_req *r)
 								   : json_null());
 		json_array_append_new(a, j);
 	}
-	wt_api_ok(r, 200, json_pack("{s:o}", "devices", a));
+	result = a;
 out:
 	free(cur);
 	free(pow);
@@ -354,6 +352,50 @@ out:
 	free(pv);
 	free(ts);
 	PQclear(res);
+	return result;
+}
+
+/* One fleet read serves every worker that asked for it in the same cache
+ * generation (no write between): when the cache is cold or was just
+ * invalidated, the requests in flight wait for one read instead of each
+ * running their own. */
+static struct {
+	pthread_mutex_t mu;
+	const struct wt_api *api;
+	json_t *list;
+	uint64_t gen;
+	int64_t ms;
+} fleet = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void wt_h_devices_list(struct wt_api_req *r)
+{
+	struct list_q lq;
+	if (!list_params(r, &lq))
+		return;
+	if (r->cache_hit) {
+		/* Authenticated and validated; the loop answers from its copy. */
+		wt_api_ok(r, 200, json_object());
+		return;
+	}
+	pthread_mutex_lock(&fleet.mu);
+	json_t *a = NULL;
+	if (fleet.list && fleet.api == r->api && fleet.gen == r->cache_gen &&
+	    now_ms() - fleet.ms < DEVCACHE_TTL_MS)
+		a = json_incref(fleet.list);
+	else {
+		int64_t t0 = now_ms();
+		a = fleet_read(r);
+		if (a) {
+			json_decref(fleet.list);
+			fleet.list = json_incref(a);
+			fleet.api = r->api;
+			fleet.gen = r->cache_gen;
+			fleet.ms = t0;
+		}
+	}
+	pthread_mutex_unlock(&fleet.mu);
+	if (a)
+		wt_api_ok(r, 200, json_pack("{s:o}", "devices", a));
 }
 
 /* On the loop: the scheduler's view of each device is fresher than the
@@ -372,6 +414,18 @@ static void merge_state(struct wt_api_req *r, json_t *dev)
 		else
 			json_object_del(dev, "state_reason");
 	}
+}
+
+/* Drops the shared read of a server that stops. */
+static void fleet_forget(const struct wt_api *api)
+{
+	pthread_mutex_lock(&fleet.mu);
+	if (fleet.api == api) {
+		json_decref(fleet.list);
+		fleet.list = NULL;
+		fleet.api = NULL;
+	}
+	pthread_mutex_unlock(&fleet.mu);
 }
 
 /* Brings a row's state and text up to date; 0 or -ENOMEM. */
@@ -584,8 +638,10 @@ static void list_after(struct wt_api_req *r, bool page)
 	if (!r->cache_hit) {
 		if (!*slot)
 			*slot = calloc(1, sizeof(**slot));
-		if (*slot && cache_set(*slot, json_object_get(r->reply, "devices")) < 0) {
-			wt_devcache_free(*slot);
+		json_t *fresh = json_object_get(r->reply, "devices");
+		/* Several requests may carry the one shared read: build once. */
+		if (*slot && (*slot)->list != fresh && cache_set(*slot, fresh) < 0) {
+			wt_devcache_free(*slot, r->api);
 			*slot = NULL;
 		}
 		/* Read before a write that landed meanwhile: good for this

@@ -182,7 +182,8 @@ void wt_h_devices_list_json_after(struct wt_api_req *r);
 /* The device-list cache (h_devices.c), one per server, loop thread only. */
 struct wt_devcache;
 struct wt_devcache **wt_api_devcache(struct wt_api *api);
-void wt_devcache_free(struct wt_devcache *c);
+/* Frees c (may be NULL) and the shared fleet read of api. */
+void wt_devcache_free(struct wt_devcache *c, const struct wt_api *api);
 /* The next list request reads the database again. */
 void wt_devcache_invalidate(struct wt_devcache *c);
 void wt_h_devices_create(struct wt_api_req *r);

@@ -792,7 +792,7 @@ static void api_free(struct wt_api *api)
 		event_free(api->bootstrap_ev);
 	if (api->ssl)
 		SSL_CTX_free(api->ssl);
-	wt_devcache_free(api->devcache);
+	wt_devcache_free(api->devcache, api);
 	wt_credcache_free(api->credcache);
 	free(api);
 }

@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -47,6 +49,7 @@ struct guard {
 	struct event *deadline;
 	struct wt_api_req *pending;  /* request with a handler now, or NULL */
 	bool tls;
+	bool nodelay;                /* TCP_NODELAY set on the socket */
 };
 
 struct listener {
@@ -478,6 +481,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 	/* A whole request arrived: the next one gets a fresh deadline. */
 	if (g)
 		guard_arm(g);
+	/* Replies larger than a segment otherwise end in a partial segment
+	 * that Nagle holds until the client's delayed ACK: 40 ms a reply. */
+	if (g && !g->nodelay) {
+		struct evhttp_connection *ec = evhttp_request_get_connection(req);
+		struct bufferevent *bev = ec ? evhttp_connection_get_bufferevent(ec) : NULL;
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+		int one = 1;
+		if (fd >= 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		g->nodelay = true;
+	}
 	if (l->redirect) {
 		send_redirect(l, req);
 		return;

@@ -183,26 +183,49 @@ static int read_db(PGconn *pg, struct ctx *c, enum wt_level level, int64_t from,
 
 /* Sorts by time, in-memory before database for equal times, keeps the
  * first of each timestamp. Insertion-friendly: mostly sorted already. */
-static void merge(struct vec *v)
+struct merge_item {
+	struct wt_point p;
+	size_t order;
+	uint8_t mem;
+};
+
+/* Time ascending; on equal times the fresher source (higher mem) first, then
+ * arrival order, so the dedup below keeps the same point a stable sort would. */
+static int merge_cmp(const void *a, const void *b)
 {
-	for (size_t i = 1; i < v->n; i++) {
-		struct wt_point p = v->p[i];
-		uint8_t m = v->mem[i];
-		size_t j = i;
-		while (j > 0 && (v->p[j - 1].ts_ms > p.ts_ms ||
-				 (v->p[j - 1].ts_ms == p.ts_ms && v->mem[j - 1] < m))) {
-			v->p[j] = v->p[j - 1];
-			v->mem[j] = v->mem[j - 1];
-			j--;
+	const struct merge_item *x = a, *y = b;
+
+	if (x->p.ts_ms != y->p.ts_ms)
+		return x->p.ts_ms < y->p.ts_ms ? -1 : 1;
+	if (x->mem != y->mem)
+		return x->mem > y->mem ? -1 : 1;
+	return x->order < y->order ? -1 : (x->order > y->order);
+}
+
+/* Sorts database and in-memory points together and drops duplicate times.
+ * O(n log n): database rows arrive in heap order, not time order, and an
+ * insertion sort went quadratic on a year of hourly points. */
+static int merge(struct vec *v)
+{
+	if (v->n > 1) {
+		struct merge_item *it = malloc(v->n * sizeof(*it));
+		if (!it)
+			return -ENOMEM;
+		for (size_t i = 0; i < v->n; i++)
+			it[i] = (struct merge_item){v->p[i], i, v->mem[i]};
+		qsort(it, v->n, sizeof(*it), merge_cmp);
+		for (size_t i = 0; i < v->n; i++) {
+			v->p[i] = it[i].p;
+			v->mem[i] = it[i].mem;
 		}
-		v->p[j] = p;
-		v->mem[j] = m;
+		free(it);
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < v->n; i++)
 		if (k == 0 || v->p[k - 1].ts_ms != v->p[i].ts_ms)
 			v->p[k++] = v->p[i];
 	v->n = k;
+	return 0;
 }
 
 int wt_query(PGconn *pg, struct wt_storage *s, const uint32_t *ids, size_t n, int64_t from,
@@ -243,7 +266,8 @@ int wt_query(PGconn *pg, struct wt_storage *s, const uint32_t *ids, size_t n, in
 	out->step_ms = step_of[lvl];
 	out->nseries = n;
 	for (size_t i = 0; i < c.n; i++)
-		merge(&c.v[i]);
+		if ((rc = merge(&c.v[i])) < 0)
+			goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct vec *v = find(&c, ids[i]);
 		out->series[i].series = ids[i];

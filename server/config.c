@@ -80,8 +80,9 @@ static const struct wt_setting settings[] = {
 	DUR("devices.rescan", devices_rescan_ms, 0, "10s", 1 * MS_SEC, MS_HOUR,
 	    "how often the devices table is re-read (devices added or removed take effect)"),
 	/* discovery.*: network discovery (server/daemon_discovery.h) */
-	STR("discovery.communities", discovery_communities, WT_SF_SECRET, "public",
-	    "SNMP v2c read communities tried in order, comma-separated"),
+	STR("discovery.communities", discovery_communities, WT_SF_SECRET, "",
+	    "SNMP v2c read communities tried in order, comma-separated (no default: "
+	    "a scan needs a community or discovery.v3_file)"),
 	INT("discovery.concurrency", discovery_concurrency, 0, "64", 1, 1024,
 	    "discovery probes in flight at once"),
 	DUR("discovery.interval", discovery_interval_ms, 0, "0s", 0, 7 * MS_DAY,

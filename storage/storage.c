@@ -213,6 +213,28 @@ static void on_agg(void *ctx, enum wt_level level, int64_t start, const struct w
 	" WHERE s.start >= to_timestamp($1::int8 / 1000.0)"                                        \
 	" AND s.start < to_timestamp($2::int8 / 1000.0) AND u.v <> 'NaN'::real)"
 
+/* Seeds the rollup's open hour or day from rows of (series, count, quality,
+ * min, max, sum); returns how many series were seeded. */
+static int seed_rows(struct wt_storage *s, PGresult *r, enum wt_level level, int64_t start)
+{
+	int seeded = 0;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct wt_agg a = {
+			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
+			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
+			.start_ms = start,
+			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
+			.min = strtod(PQgetvalue(r, i, 3), NULL),
+			.max = strtod(PQgetvalue(r, i, 4), NULL),
+			.sum = strtod(PQgetvalue(r, i, 5), NULL),
+		};
+		if (a.count && wt_rollup_seed(s->rollup, level, &a) == 0)
+			seeded++;
+	}
+	return seeded;
+}
+
 /* The open hour so far, from its 5 s rows, folded in SQL so that only one
  * row per series crosses the wire (at 100k series an hour is 6M rows). */
 static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
@@ -230,19 +252,7 @@ static int seed_hour(struct wt_storage *s, PGconn *c, int64_t hour)
 			" WHERE t >= to_timestamp($3::int8 / 1000.0) GROUP BY series",
 			3, p) < 0)
 		return -EIO;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct wt_agg a = {
-			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
-			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
-			.start_ms = hour,
-			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
-			.min = strtod(PQgetvalue(r, i, 3), NULL),
-			.max = strtod(PQgetvalue(r, i, 4), NULL),
-			.sum = strtod(PQgetvalue(r, i, 5), NULL),
-		};
-		if (a.count && wt_rollup_seed(s->rollup, WT_LEVEL_HOUR, &a) == 0)
-			seeded++;
-	}
+	seeded = seed_rows(s, r, WT_LEVEL_HOUR, hour);
 	PQclear(r);
 	if (seeded)
 		wt_info("storage: seeded the open hour of %d series", seeded);
@@ -264,19 +274,7 @@ static int seed_day(struct wt_storage *s, PGconn *c, int64_t day, int64_t hour)
 			"AND start < to_timestamp($2::int8 / 1000.0) GROUP BY series",
 			2, p) < 0)
 		return -EIO;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct wt_agg a = {
-			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
-			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
-			.start_ms = day,
-			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
-			.min = strtod(PQgetvalue(r, i, 3), NULL),
-			.max = strtod(PQgetvalue(r, i, 4), NULL),
-			.sum = strtod(PQgetvalue(r, i, 5), NULL),
-		};
-		if (a.count && wt_rollup_seed(s->rollup, WT_LEVEL_DAY, &a) == 0)
-			seeded++;
-	}
+	seeded = seed_rows(s, r, WT_LEVEL_DAY, day);
 	PQclear(r);
 	if (seeded)
 		wt_info("storage: seeded the open day of %d series", seeded);
@@ -421,19 +419,7 @@ static int seed_hour_provisional(struct wt_storage *s, PGconn *c, int64_t hour)
 			" WHERE start = to_timestamp($1::int8 / 1000.0)",
 			1, p) < 0)
 		return -EIO;
-	for (int i = 0; i < PQntuples(r); i++) {
-		struct wt_agg a = {
-			.series = (uint32_t)strtoul(PQgetvalue(r, i, 0), NULL, 10),
-			.count = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10),
-			.start_ms = hour,
-			.quality = (uint8_t)strtoul(PQgetvalue(r, i, 2), NULL, 10),
-			.min = strtod(PQgetvalue(r, i, 3), NULL),
-			.max = strtod(PQgetvalue(r, i, 4), NULL),
-			.sum = strtod(PQgetvalue(r, i, 5), NULL),
-		};
-		if (a.count && wt_rollup_seed(s->rollup, WT_LEVEL_HOUR, &a) == 0)
-			seeded++;
-	}
+	seeded = seed_rows(s, r, WT_LEVEL_HOUR, hour);
 	PQclear(r);
 	if (seeded)
 		wt_info("storage: seeded the open hour of %d series (clean shutdown)", seeded);

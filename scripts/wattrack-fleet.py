@@ -120,17 +120,11 @@ def device_row(d, bind):
         return "snmp", s["port"], 0, cred, kind
     if p == "modbus":
         m = d["modbus"]
-        # Models whose register map has no model register are named, as an
-        # operator names them when adding the device.
-        cred = {"profile": MODBUS_NAMED[d["model"]]} if d["model"] in MODBUS_NAMED else {}
-        return "modbus", m["port"], m.get("unit", 1), cred, kind
+        return "modbus", m["port"], m.get("unit", 1), {}, kind
     if p == "redfish":
         h = d["http"]
         return "redfish", h["port"], 0, {"user": h["user"], "password": h["password"]}, kind
     return None
-
-
-MODBUS_NAMED = {"huawei-ups2000": "huawei-ups2000"}
 
 
 def discovered_id(conn, address, port, deadline):

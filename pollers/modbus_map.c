@@ -12,80 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pollers/jsoncheck.h"
 #include "server/log.h"
 #include "server/model.h"
 
 /* JSON paths in error messages are cut at the buffer size; that is fine */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
-
-struct perr {
-	char *buf;
-	size_t len;
-	bool set;
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(struct perr *e, const char *path,
-						      const char *fmt, ...)
-{
-	if (e->set)
-		return -EINVAL;
-	e->set = true;
-	int n = snprintf(e->buf, e->len, "%s: ", path);
-	if (n < 0 || (size_t)n >= e->len)
-		return -EINVAL;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int check_keys(struct perr *e, const char *path, json_t *obj, const char *const *allowed)
-{
-	const char *key;
-	json_t *val;
-	json_object_foreach(obj, key, val)
-	{
-		if (key[0] == '_')
-			continue;
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = strcmp(*a, key) == 0;
-		if (!ok)
-			return fail(e, path, "unknown key \"%s\"", key);
-	}
-	return 0;
-}
-
-static int get_int(struct perr *e, const char *path, json_t *v, long long lo, long long hi,
-		   long long *out)
-{
-	if (!json_is_integer(v))
-		return fail(e, path, "must be an integer");
-	long long x = json_integer_value(v);
-	if (x < lo || x > hi)
-		return fail(e, path, "must be from %lld to %lld", lo, hi);
-	*out = x;
-	return 0;
-}
-
-static int get_num(struct perr *e, const char *path, json_t *v, double *out)
-{
-	if (!json_is_number(v))
-		return fail(e, path, "must be a number");
-	*out = json_number_value(v);
-	if (!isfinite(*out))
-		return fail(e, path, "must be finite");
-	return 0;
-}
-
-static int dupstr(struct perr *e, const char *path, json_t *v, char **out)
-{
-	if (!json_is_string(v))
-		return fail(e, path, "must be a string");
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
-}
 
 static const char *const type_names[WT_MB__TYPES] = {
 	[WT_MB_U16] = "uint16", [WT_MB_S16] = "int16",   [WT_MB_U32] = "uint32",
@@ -115,7 +47,7 @@ static void value_free(struct wt_mb_value *v)
 	v->invalid = NULL;
 }
 
-static int parse_value(struct perr *e, const char *path, json_t *j, const struct vdef *d,
+static int parse_value(struct wt_jerr *e, const char *path, json_t *j, const struct vdef *d,
 		       const char *const *extra, struct wt_mb_value *v)
 {
 	static const char *const base_keys[] = {
@@ -125,7 +57,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 	long long x;
 	int rc;
 	if (!json_is_object(j))
-		return fail(e, path, "must be an object");
+		return wt_jerr_fail(e, path, "must be an object");
 	const char *key;
 	json_t *val;
 	json_object_foreach(j, key, val)
@@ -138,7 +70,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 		for (const char *const *a = extra; a && *a && !ok; a++)
 			ok = strcmp(*a, key) == 0;
 		if (!ok)
-			return fail(e, path, "unknown key \"%s\"", key);
+			return wt_jerr_fail(e, path, "unknown key \"%s\"", key);
 	}
 	memset(v, 0, sizeof *v);
 	v->fc = d->fc;
@@ -151,19 +83,19 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 	json_t *x_fc = json_object_get(j, "fc");
 	if (x_fc) {
 		snprintf(sub, sizeof sub, "%s.fc", path);
-		if ((rc = get_int(e, sub, x_fc, 3, 4, &x)))
+		if ((rc = wt_json_get_int(e, sub, x_fc, 3, 4, &x)))
 			return rc;
 		v->fc = (int)x;
 	}
 	if (v->fc != 3 && v->fc != 4)
-		return fail(e, path, "needs \"fc\": 3 (holding) or 4 (input)");
+		return wt_jerr_fail(e, path, "needs \"fc\": 3 (holding) or 4 (input)");
 	json_t *a = json_object_get(j, "addr"), *o = json_object_get(j, "offset");
 	if ((a != NULL) == (o != NULL))
-		return fail(e, path, "needs exactly one of \"addr\" or \"offset\"");
+		return wt_jerr_fail(e, path, "needs exactly one of \"addr\" or \"offset\"");
 	if (o && !d->rel)
-		return fail(e, path, "\"offset\" only inside an entity with a \"base\"");
+		return wt_jerr_fail(e, path, "\"offset\" only inside an entity with a \"base\"");
 	snprintf(sub, sizeof sub, "%s.%s", path, a ? "addr" : "offset");
-	if ((rc = get_int(e, sub, a ? a : o, 0, 65535, &x)))
+	if ((rc = wt_json_get_int(e, sub, a ? a : o, 0, 65535, &x)))
 		return rc;
 	v->addr = (int)x;
 	v->rel = o != NULL;
@@ -174,7 +106,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 			if (json_is_string(t) && strcmp(json_string_value(t), type_names[i]) == 0)
 				found = i;
 		if (found < 0)
-			return fail(e, path,
+			return wt_jerr_fail(e, path,
 				    "type must be uint16, int16, uint32, int32, float32, float64 "
 				    "or string");
 		v->type = (enum wt_mb_type)found;
@@ -183,12 +115,12 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 	if (v->type == WT_MB_STR) {
 		snprintf(sub, sizeof sub, "%s.len", path);
 		if (!l)
-			return fail(e, path, "a string needs \"len\" (registers)");
-		if ((rc = get_int(e, sub, l, 1, 64, &x)))
+			return wt_jerr_fail(e, path, "a string needs \"len\" (registers)");
+		if ((rc = wt_json_get_int(e, sub, l, 1, 64, &x)))
 			return rc;
 		v->len = (int)x;
 	} else if (l) {
-		return fail(e, path, "\"len\" is for strings only");
+		return wt_jerr_fail(e, path, "\"len\" is for strings only");
 	} else {
 		v->len = type_regs[v->type];
 	}
@@ -196,70 +128,70 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 	if (w) {
 		if (!json_is_string(w) || (strcmp(json_string_value(w), "be") != 0 &&
 					   strcmp(json_string_value(w), "le") != 0))
-			return fail(e, path, "words must be \"be\" (high word first) or \"le\"");
+			return wt_jerr_fail(e, path, "words must be \"be\" (high word first) or \"le\"");
 		v->word_le = strcmp(json_string_value(w), "le") == 0;
 	}
 	json_t *b = json_object_get(j, "bytes");
 	if (b) {
 		if (!json_is_string(b) || (strcmp(json_string_value(b), "be") != 0 &&
 					   strcmp(json_string_value(b), "swap") != 0))
-			return fail(e, path, "bytes must be \"be\" or \"swap\"");
+			return wt_jerr_fail(e, path, "bytes must be \"be\" or \"swap\"");
 		v->byte_swap = strcmp(json_string_value(b), "swap") == 0;
 	}
 	json_t *bit = json_object_get(j, "bit");
 	if (bit) {
 		snprintf(sub, sizeof sub, "%s.bit", path);
-		if ((rc = get_int(e, sub, bit, 0, 63, &x)))
+		if ((rc = wt_json_get_int(e, sub, bit, 0, 63, &x)))
 			return rc;
 		if (v->type == WT_MB_F32 || v->type == WT_MB_F64 || v->type == WT_MB_STR)
-			return fail(e, path, "\"bit\" needs an integer type");
+			return wt_jerr_fail(e, path, "\"bit\" needs an integer type");
 		v->bit = (int)x;
 	}
 	json_t *inv = json_object_get(j, "invert");
 	if (inv) {
 		if (!json_is_boolean(inv) || !bit)
-			return fail(e, path, "\"invert\" is a boolean beside \"bit\"");
+			return wt_jerr_fail(e, path, "\"invert\" is a boolean beside \"bit\"");
 		v->bit_invert = json_is_true(inv);
 	}
 	json_t *m;
 	if ((m = json_object_get(j, "mul"))) {
 		snprintf(sub, sizeof sub, "%s.mul", path);
-		if ((rc = get_num(e, sub, m, &v->mul)))
+		if ((rc = wt_json_get_num(e, sub, m, &v->mul)))
 			return rc;
 	}
 	if ((m = json_object_get(j, "div"))) {
 		snprintf(sub, sizeof sub, "%s.div", path);
-		if ((rc = get_num(e, sub, m, &v->div)))
+		if ((rc = wt_json_get_num(e, sub, m, &v->div)))
 			return rc;
 		if (v->div == 0)
-			return fail(e, sub, "must not be 0");
+			return wt_jerr_fail(e, sub, "must not be 0");
 	}
 	if ((m = json_object_get(j, "pow2"))) {
 		snprintf(sub, sizeof sub, "%s.pow2", path);
 		if (json_object_get(j, "div"))
-			return fail(e, path, "\"pow2\" and \"div\" exclude each other");
-		if ((rc = get_int(e, sub, m, 0, 62, &x)))
+			return wt_jerr_fail(e, path, "\"pow2\" and \"div\" exclude each other");
+		if ((rc = wt_json_get_int(e, sub, m, 0, 62, &x)))
 			return rc;
 		v->div = ldexp(1.0, (int)x);
 	}
 	if ((m = json_object_get(j, "add"))) {
 		snprintf(sub, sizeof sub, "%s.add", path);
-		if ((rc = get_num(e, sub, m, &v->add)))
+		if ((rc = wt_json_get_num(e, sub, m, &v->add)))
 			return rc;
 	}
 	if ((m = json_object_get(j, "na"))) {
 		if (!json_is_boolean(m))
-			return fail(e, path, "\"na\" must be a boolean");
+			return wt_jerr_fail(e, path, "\"na\" must be a boolean");
 		v->na_markers = json_is_true(m);
 	}
 	if ((m = json_object_get(j, "static"))) {
 		if (!json_is_boolean(m))
-			return fail(e, path, "\"static\" must be a boolean");
+			return wt_jerr_fail(e, path, "\"static\" must be a boolean");
 		v->is_static = json_is_true(m);
 	}
 	if ((m = json_object_get(j, "map"))) {
 		if (!json_is_object(m) || json_object_size(m) == 0)
-			return fail(e, path, "\"map\" must be a non-empty object {\"raw\": value}");
+			return wt_jerr_fail(e, path, "\"map\" must be a non-empty object {\"raw\": value}");
 		v->map = calloc(json_object_size(m), sizeof *v->map);
 		if (!v->map)
 			return -ENOMEM;
@@ -270,16 +202,16 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 			long long from = strtoll(key, &end, 0);
 			snprintf(sub, sizeof sub, "%s.map.%s", path, key);
 			if (errno || end == key || *end)
-				return fail(e, sub, "keys must be integers");
+				return wt_jerr_fail(e, sub, "keys must be integers");
 			v->map[v->n_map].from = from;
-			if ((rc = get_num(e, sub, val, &v->map[v->n_map].to)))
+			if ((rc = wt_json_get_num(e, sub, val, &v->map[v->n_map].to)))
 				return rc;
 			v->n_map++;
 		}
 	}
 	if ((m = json_object_get(j, "invalid"))) {
 		if (!json_is_array(m))
-			return fail(e, path, "\"invalid\" must be an array of integers");
+			return wt_jerr_fail(e, path, "\"invalid\" must be an array of integers");
 		v->invalid = calloc(json_array_size(m) + 1, sizeof *v->invalid);
 		if (!v->invalid)
 			return -ENOMEM;
@@ -287,17 +219,17 @@ static int parse_value(struct perr *e, const char *path, json_t *j, const struct
 		json_array_foreach(m, i, val)
 		{
 			snprintf(sub, sizeof sub, "%s.invalid[%zu]", path, i);
-			if ((rc = get_int(e, sub, val, INT64_MIN, INT64_MAX, &v->invalid[i])))
+			if ((rc = wt_json_get_int(e, sub, val, INT64_MIN, INT64_MAX, &v->invalid[i])))
 				return rc;
 			v->n_invalid++;
 		}
 	}
 	if (v->type == WT_MB_STR && (v->bit >= 0 || v->n_map))
-		return fail(e, path, "strings take no bit or map");
+		return wt_jerr_fail(e, path, "strings take no bit or map");
 	return 0;
 }
 
-static int parse_metric(struct perr *e, const char *path, json_t *j, const struct vdef *d,
+static int parse_metric(struct wt_jerr *e, const char *path, json_t *j, const struct vdef *d,
 			struct wt_mb_metric *m)
 {
 	static const char *const extra[] = {"metric", "when", NULL};
@@ -307,12 +239,12 @@ static int parse_metric(struct perr *e, const char *path, json_t *j, const struc
 		return rc;
 	json_t *n = json_object_get(j, "metric");
 	if (!json_is_string(n))
-		return fail(e, path, "needs \"metric\"");
+		return wt_jerr_fail(e, path, "needs \"metric\"");
 	m->metric = wt_metric_by_name(json_string_value(n));
 	if (m->metric < 0)
-		return fail(e, path, "unknown metric \"%s\"", json_string_value(n));
+		return wt_jerr_fail(e, path, "unknown metric \"%s\"", json_string_value(n));
 	if (m->v.type == WT_MB_STR)
-		return fail(e, path, "a metric cannot be a string");
+		return wt_jerr_fail(e, path, "a metric cannot be a string");
 	json_t *w = json_object_get(j, "when");
 	if (w) {
 		static const char *const wextra[] = {"equals", NULL};
@@ -324,14 +256,14 @@ static int parse_metric(struct perr *e, const char *path, json_t *j, const struc
 		m->has_when = true;
 		long long x;
 		snprintf(sub, sizeof sub, "%s.when.equals", path);
-		if ((rc = get_int(e, sub, json_object_get(w, "equals"), INT64_MIN, INT64_MAX, &x)))
+		if ((rc = wt_json_get_int(e, sub, json_object_get(w, "equals"), INT64_MIN, INT64_MAX, &x)))
 			return rc;
 		m->when_eq = x;
 	}
 	return 0;
 }
 
-static int parse_control(struct perr *e, const char *path, json_t *j, const struct vdef *d,
+static int parse_control(struct wt_jerr *e, const char *path, json_t *j, const struct vdef *d,
 			 struct wt_mb_control *c)
 {
 	static const char *const keys[] = {"fc",     "addr",       "stride", "regs",
@@ -340,8 +272,8 @@ static int parse_control(struct perr *e, const char *path, json_t *j, const stru
 	long long x;
 	int rc;
 	if (!json_is_object(j))
-		return fail(e, path, "must be an object");
-	if ((rc = check_keys(e, path, j, keys)))
+		return wt_jerr_fail(e, path, "must be an object");
+	if ((rc = wt_json_check_keys(e, path, j, keys)))
 		return rc;
 	c->has = true;
 	c->fc = 6;
@@ -351,41 +283,41 @@ static int parse_control(struct perr *e, const char *path, json_t *j, const stru
 	json_t *v;
 	if ((v = json_object_get(j, "fc"))) {
 		snprintf(sub, sizeof sub, "%s.fc", path);
-		if ((rc = get_int(e, sub, v, 6, 16, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 6, 16, &x)))
 			return rc;
 		if (x != 6 && x != 16)
-			return fail(e, sub, "must be 6 or 16");
+			return wt_jerr_fail(e, sub, "must be 6 or 16");
 		c->fc = (int)x;
 	}
 	snprintf(sub, sizeof sub, "%s.addr", path);
-	if ((rc = get_int(e, sub, json_object_get(j, "addr"), 0, 65535, &x)))
+	if ((rc = wt_json_get_int(e, sub, json_object_get(j, "addr"), 0, 65535, &x)))
 		return rc;
 	c->addr = (int)x;
 	if ((v = json_object_get(j, "stride"))) {
 		snprintf(sub, sizeof sub, "%s.stride", path);
-		if ((rc = get_int(e, sub, v, 0, 1000, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 0, 1000, &x)))
 			return rc;
 		c->stride = (int)x;
 	}
 	if ((v = json_object_get(j, "regs"))) {
 		snprintf(sub, sizeof sub, "%s.regs", path);
-		if ((rc = get_int(e, sub, v, 1, 2, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 1, 2, &x)))
 			return rc;
 		c->regs = (int)x;
 	}
 	if (c->regs == 2 && c->fc != 16)
-		return fail(e, path, "two registers need fc 16");
+		return wt_jerr_fail(e, path, "two registers need fc 16");
 	json_t *vals = json_object_get(j, "values");
 	if (!json_is_object(vals))
-		return fail(e, path, "needs \"values\": {\"on\": N, \"off\": N, ...}");
+		return wt_jerr_fail(e, path, "needs \"values\": {\"on\": N, \"off\": N, ...}");
 	const char *key;
 	json_object_foreach(vals, key, v)
 	{
 		int cmd = wt_ctl_cmd_by_name(key);
 		snprintf(sub, sizeof sub, "%s.values.%s", path, key);
 		if (cmd < 0)
-			return fail(e, sub, "unknown command");
-		if ((rc = get_int(e, sub, v, 0, c->regs == 2 ? 0xFFFFFFFFLL : 0xFFFF, &x)))
+			return wt_jerr_fail(e, sub, "unknown command");
+		if ((rc = wt_json_get_int(e, sub, v, 0, c->regs == 2 ? 0xFFFFFFFFLL : 0xFFFF, &x)))
 			return rc;
 		c->value[cmd] = x;
 	}
@@ -412,7 +344,7 @@ static void entity_free(struct wt_mb_entity *en)
 	value_free(&en->control.switchable);
 }
 
-static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_mb_profile *p,
+static int parse_entity(struct wt_jerr *e, const char *path, json_t *j, struct wt_mb_profile *p,
 			int fc, struct wt_mb_entity *en)
 {
 	static const char *const keys[] = {"kind", "index",   "count",   "max",
@@ -422,8 +354,8 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 	long long x;
 	int rc;
 	if (!json_is_object(j))
-		return fail(e, path, "must be an object");
-	if ((rc = check_keys(e, path, j, keys)))
+		return wt_jerr_fail(e, path, "must be an object");
+	if ((rc = wt_json_check_keys(e, path, j, keys)))
 		return rc;
 	en->count = 1;
 	en->count_ref = -1;
@@ -432,10 +364,10 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 	json_t *v = json_object_get(j, "kind");
 	en->kind = json_is_string(v) ? wt_entity_kind_by_name(json_string_value(v)) : -1;
 	if (en->kind < 0)
-		return fail(e, path, "needs a known \"kind\" (inlet, phase, outlet, ...)");
+		return wt_jerr_fail(e, path, "needs a known \"kind\" (inlet, phase, outlet, ...)");
 	if ((v = json_object_get(j, "index"))) {
 		snprintf(sub, sizeof sub, "%s.index", path);
-		if ((rc = get_int(e, sub, v, 0, 1000000, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 0, 1000000, &x)))
 			return rc;
 		en->index = (long)x;
 	}
@@ -446,40 +378,40 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 				if (strcmp(p->counts[i].name, json_string_value(v)) == 0)
 					en->count_ref = (int)i;
 			if (en->count_ref < 0)
-				return fail(e, sub, "no count named \"%s\"", json_string_value(v));
+				return wt_jerr_fail(e, sub, "no count named \"%s\"", json_string_value(v));
 		} else {
-			if ((rc = get_int(e, sub, v, 0, 1024, &x)))
+			if ((rc = wt_json_get_int(e, sub, v, 0, 1024, &x)))
 				return rc;
 			en->count = (int)x;
 		}
 	}
 	if ((v = json_object_get(j, "max"))) {
 		snprintf(sub, sizeof sub, "%s.max", path);
-		if ((rc = get_int(e, sub, v, 1, 1024, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 1, 1024, &x)))
 			return rc;
 		en->max = (int)x;
 	}
 	bool has_base = false;
 	if ((v = json_object_get(j, "base"))) {
 		snprintf(sub, sizeof sub, "%s.base", path);
-		if ((rc = get_int(e, sub, v, 0, 65535, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 0, 65535, &x)))
 			return rc;
 		en->base = (int)x;
 		has_base = true;
 	}
 	if ((v = json_object_get(j, "stride"))) {
 		snprintf(sub, sizeof sub, "%s.stride", path);
-		if ((rc = get_int(e, sub, v, 0, 65535, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 0, 65535, &x)))
 			return rc;
 		en->stride = (int)x;
 	}
 	if ((v = json_object_get(j, "fc"))) {
 		snprintf(sub, sizeof sub, "%s.fc", path);
-		if ((rc = get_int(e, sub, v, 3, 4, &x)))
+		if ((rc = wt_json_get_int(e, sub, v, 3, 4, &x)))
 			return rc;
 		fc = (int)x;
 	}
-	if ((v = json_object_get(j, "name")) && (rc = dupstr(e, path, v, &en->name_fmt)))
+	if ((v = json_object_get(j, "name")) && (rc = wt_json_get_str(e, path, v, &en->name_fmt)))
 		return rc;
 	struct vdef d = {.fc = fc, .rel = has_base};
 	if ((v = json_object_get(j, "name_reg"))) {
@@ -489,12 +421,12 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 		if ((rc = parse_value(e, sub, v, &sd, NULL, &en->name)))
 			return rc;
 		if (en->name.type != WT_MB_STR)
-			return fail(e, sub, "must be a string");
+			return wt_jerr_fail(e, sub, "must be a string");
 		en->has_name = true;
 	}
 	json_t *ms = json_object_get(j, "metrics");
 	if (!json_is_array(ms) || json_array_size(ms) == 0)
-		return fail(e, path, "needs a non-empty \"metrics\" array");
+		return wt_jerr_fail(e, path, "needs a non-empty \"metrics\" array");
 	en->metrics = calloc(json_array_size(ms), sizeof *en->metrics);
 	if (!en->metrics)
 		return -ENOMEM;
@@ -512,7 +444,7 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_m
 		if ((rc = parse_control(e, sub, v, &d, &en->control)))
 			return rc;
 		if (en->kind != WT_ENT_OUTLET && en->kind != WT_ENT_OUTPUT)
-			return fail(e, sub, "only outlets and outputs are switched");
+			return wt_jerr_fail(e, sub, "only outlets and outputs are switched");
 	}
 	return 0;
 }
@@ -554,7 +486,7 @@ void wt_mb_profile_free(struct wt_mb_profile *p)
 	free(p);
 }
 
-static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
+static int parse_profile(struct wt_jerr *e, json_t *root, struct wt_mb_profile *p)
 {
 	static const char *const keys[] = {"format",      "protocol", "name",  "description",
 					   "device_type", "modbus",   "match", "identity",
@@ -563,45 +495,45 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 	long long x;
 	int rc;
 	if (!json_is_object(root))
-		return fail(e, "$", "must be an object");
-	if ((rc = check_keys(e, "$", root, keys)))
+		return wt_jerr_fail(e, "$", "must be an object");
+	if ((rc = wt_json_check_keys(e, "$", root, keys)))
 		return rc;
-	if ((rc = get_int(e, "format", json_object_get(root, "format"), 1, 1, &x)))
+	if ((rc = wt_json_get_int(e, "format", json_object_get(root, "format"), 1, 1, &x)))
 		return rc;
 	json_t *v = json_object_get(root, "protocol");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "modbus") != 0)
-		return fail(e, "protocol", "must be \"modbus\"");
-	if ((rc = dupstr(e, "name", json_object_get(root, "name"), &p->name)))
+		return wt_jerr_fail(e, "protocol", "must be \"modbus\"");
+	if ((rc = wt_json_get_str(e, "name", json_object_get(root, "name"), &p->name)))
 		return rc;
 	for (const char *c = p->name; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
 		      *c == '_'))
-			return fail(e, "name", "must be [a-z0-9_-]+");
+			return wt_jerr_fail(e, "name", "must be [a-z0-9_-]+");
 	if ((v = json_object_get(root, "description")) &&
-	    (rc = dupstr(e, "description", v, &p->description)))
+	    (rc = wt_json_get_str(e, "description", v, &p->description)))
 		return rc;
-	if ((rc = dupstr(e, "device_type", json_object_get(root, "device_type"), &p->device_type)))
+	if ((rc = wt_json_get_str(e, "device_type", json_object_get(root, "device_type"), &p->device_type)))
 		return rc;
 	p->max_regs = 120;
 	p->max_gap = 8;
 	int fc = 3;
 	if ((v = json_object_get(root, "modbus"))) {
 		static const char *const mk[] = {"max_registers", "max_gap", "fc", NULL};
-		if (!json_is_object(v) || (rc = check_keys(e, "modbus", v, mk)))
-			return rc ? rc : fail(e, "modbus", "must be an object");
+		if (!json_is_object(v) || (rc = wt_json_check_keys(e, "modbus", v, mk)))
+			return rc ? rc : wt_jerr_fail(e, "modbus", "must be an object");
 		json_t *y;
 		if ((y = json_object_get(v, "max_registers"))) {
-			if ((rc = get_int(e, "modbus.max_registers", y, 1, WT_MB_MAX_READ, &x)))
+			if ((rc = wt_json_get_int(e, "modbus.max_registers", y, 1, WT_MB_MAX_READ, &x)))
 				return rc;
 			p->max_regs = (int)x;
 		}
 		if ((y = json_object_get(v, "max_gap"))) {
-			if ((rc = get_int(e, "modbus.max_gap", y, 0, 124, &x)))
+			if ((rc = wt_json_get_int(e, "modbus.max_gap", y, 0, 124, &x)))
 				return rc;
 			p->max_gap = (int)x;
 		}
 		if ((y = json_object_get(v, "fc"))) {
-			if ((rc = get_int(e, "modbus.fc", y, 3, 4, &x)))
+			if ((rc = wt_json_get_int(e, "modbus.fc", y, 3, 4, &x)))
 				return rc;
 			fc = (int)x;
 		}
@@ -609,7 +541,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 	struct vdef d = {.fc = fc, .is_static = true};
 	if ((v = json_object_get(root, "match"))) {
 		if (!json_is_array(v))
-			return fail(e, "match", "must be an array");
+			return wt_jerr_fail(e, "match", "must be an array");
 		p->match = calloc(json_array_size(v) + 1, sizeof *p->match);
 		if (!p->match)
 			return -ENOMEM;
@@ -625,10 +557,10 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 				return rc;
 			json_t *in = json_object_get(m, "in"), *pre = json_object_get(m, "prefix");
 			if ((in != NULL) == (pre != NULL))
-				return fail(e, sub, "needs exactly one of \"in\" or \"prefix\"");
+				return wt_jerr_fail(e, sub, "needs exactly one of \"in\" or \"prefix\"");
 			if (in) {
 				if (!json_is_array(in) || json_array_size(in) == 0)
-					return fail(e, sub, "\"in\" must be a non-empty array");
+					return wt_jerr_fail(e, sub, "\"in\" must be a non-empty array");
 				mm->in = calloc(json_array_size(in), sizeof *mm->in);
 				if (!mm->in)
 					return -ENOMEM;
@@ -636,7 +568,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 				json_t *y;
 				json_array_foreach(in, k, y)
 				{
-					if ((rc = get_int(e, sub, y, INT64_MIN, INT64_MAX,
+					if ((rc = wt_json_get_int(e, sub, y, INT64_MIN, INT64_MAX,
 							  &mm->in[k])))
 						return rc;
 					mm->n_in++;
@@ -644,7 +576,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 			} else {
 				if (mm->v.type != WT_MB_STR || !json_is_array(pre) ||
 				    json_array_size(pre) == 0)
-					return fail(
+					return wt_jerr_fail(
 						e, sub,
 						"\"prefix\" is a non-empty array beside a string");
 				mm->prefix = calloc(json_array_size(pre) + 1, sizeof *mm->prefix);
@@ -654,12 +586,12 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 				json_t *y;
 				json_array_foreach(
 					pre, k,
-					y) if ((rc = dupstr(e, sub, y, &mm->prefix[k]))) return rc;
+					y) if ((rc = wt_json_get_str(e, sub, y, &mm->prefix[k]))) return rc;
 			}
 		}
 	}
 	if ((v = json_object_get(root, "identity"))) {
-		if ((rc = check_keys(e, "identity", v, ident_names)))
+		if ((rc = wt_json_check_keys(e, "identity", v, ident_names)))
 			return rc;
 		for (int i = 0; i < WT_ID__COUNT; i++) {
 			json_t *y = json_object_get(v, ident_names[i]);
@@ -667,14 +599,14 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 				continue;
 			snprintf(sub, sizeof sub, "identity.%s", ident_names[i]);
 			if (json_is_string(y)) {
-				if ((rc = dupstr(e, sub, y, &p->ident_const[i])))
+				if ((rc = wt_json_get_str(e, sub, y, &p->ident_const[i])))
 					return rc;
 				continue;
 			}
 			if ((rc = parse_value(e, sub, y, &d, NULL, &p->ident[i])))
 				return rc;
 			if ((i == WT_ID_RATING) != (p->ident[i].type != WT_MB_STR))
-				return fail(e, sub,
+				return wt_jerr_fail(e, sub,
 					    i == WT_ID_RATING ? "must be numeric"
 							      : "must be a string");
 			p->has_ident[i] = true;
@@ -682,7 +614,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 	}
 	if ((v = json_object_get(root, "counts"))) {
 		if (!json_is_object(v))
-			return fail(e, "counts", "must be an object");
+			return wt_jerr_fail(e, "counts", "must be an object");
 		p->counts = calloc(json_object_size(v) + 1, sizeof *p->counts);
 		if (!p->counts)
 			return -ENOMEM;
@@ -699,12 +631,12 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 			if ((rc = parse_value(e, sub, y, &d, NULL, &c->v)))
 				return rc;
 			if (c->v.type == WT_MB_STR)
-				return fail(e, sub, "must be an integer");
+				return wt_jerr_fail(e, sub, "must be an integer");
 		}
 	}
 	json_t *ents = json_object_get(root, "entities");
 	if (!json_is_array(ents) || json_array_size(ents) == 0)
-		return fail(e, "entities", "needs a non-empty array");
+		return wt_jerr_fail(e, "entities", "needs a non-empty array");
 	p->entities = calloc(json_array_size(ents), sizeof *p->entities);
 	if (!p->entities)
 		return -ENOMEM;
@@ -722,7 +654,7 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_mb_profile *p)
 struct wt_mb_profile *wt_mb_profile_parse(const char *json, size_t len, const char *file, char *err,
 					  size_t errlen)
 {
-	struct perr e = {.buf = err, .len = errlen};
+	struct wt_jerr e = {.buf = err, .len = errlen};
 	if (errlen)
 		err[0] = 0;
 	json_error_t je;

@@ -12,30 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pollers/jsoncheck.h"
 #include "server/log.h"
 #include "server/model.h"
-
-struct perr {
-	char *buf;
-	size_t len;
-	bool set;
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(struct perr *e, const char *path,
-						      const char *fmt, ...)
-{
-	if (e->set)
-		return -EINVAL;
-	e->set = true;
-	int n = snprintf(e->buf, e->len, "%s: ", path);
-	if (n < 0 || (size_t)n >= e->len)
-		return -EINVAL;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->buf + n, e->len - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static const char *const ctl_names[WT_CTL__COUNT] = {
 	[WT_CTL_ON] = "on",
@@ -65,81 +44,38 @@ static const char *const ident_names[WT_ID__COUNT] = {
 };
 
 /* Checks that every key of obj is in allowed (or a "_comment"). */
-static int check_keys(struct perr *e, const char *path, json_t *obj, const char *const *allowed)
-{
-	const char *key;
-	json_t *val;
-	json_object_foreach(obj, key, val)
-	{
-		if (key[0] == '_')
-			continue;
-		bool ok = false;
-		for (const char *const *a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				ok = true;
-		if (!ok)
-			return fail(e, path, "unknown key \"%s\"", key);
-	}
-	return 0;
-}
-
 /* An OID or OID template: digits and dots, optional leading dot, and {i},
  * {i1}..{i9}, {u} placeholders. Stored without the leading dot. */
-static int get_oid(struct perr *e, const char *path, json_t *v, char **out)
+static int get_oid(struct wt_jerr *e, const char *path, json_t *v, char **out)
 {
 	if (!json_is_string(v))
-		return fail(e, path, "must be an OID string like \".1.3.6.1...\"");
+		return wt_jerr_fail(e, path, "must be an OID string like \".1.3.6.1...\"");
 	const char *s = json_string_value(v);
 	if (*s == '.')
 		s++;
 	if (!*s)
-		return fail(e, path, "empty OID");
+		return wt_jerr_fail(e, path, "empty OID");
 	for (const char *p = s; *p; p++) {
 		if (*p == '{') {
 			const char *q = strchr(p, '}');
 			if (!q)
-				return fail(e, path, "unterminated placeholder in \"%s\"", s);
+				return wt_jerr_fail(e, path, "unterminated placeholder in \"%s\"", s);
 			size_t n = (size_t)(q - p - 1);
 			bool ok = (n == 1 && (p[1] == 'i' || p[1] == 'u')) ||
 				  (n == 2 && p[1] == 'i' && p[2] >= '1' && p[2] <= '9');
 			if (!ok)
-				return fail(e, path, "unknown placeholder \"%.*s\" (use {i}, {i1}..{i9}, {u})",
+				return wt_jerr_fail(e, path, "unknown placeholder \"%.*s\" (use {i}, {i1}..{i9}, {u})",
 					    (int)(n + 2), p);
 			p = q;
 		} else if (!(*p >= '0' && *p <= '9') && *p != '.') {
-			return fail(e, path, "bad character '%c' in OID \"%s\"", *p, s);
+			return wt_jerr_fail(e, path, "bad character '%c' in OID \"%s\"", *p, s);
 		}
 	}
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
 
-static int get_str(struct perr *e, const char *path, json_t *v, char **out)
-{
-	if (!json_is_string(v))
-		return fail(e, path, "must be a string");
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : -ENOMEM;
-}
-
-static int get_int(struct perr *e, const char *path, json_t *v, long long lo, long long hi,
-		   long long *out)
-{
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return fail(e, path, "must be an integer in %lld..%lld", lo, hi);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int get_num(struct perr *e, const char *path, json_t *v, double *out)
-{
-	if (!json_is_number(v) || !isfinite(json_number_value(v)))
-		return fail(e, path, "must be a finite number");
-	*out = json_number_value(v);
-	return 0;
-}
-
-static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_prof_value *v,
+static int parse_value(struct wt_jerr *e, const char *path, json_t *j, struct wt_prof_value *v,
 		       bool allow_const)
 {
 	static const char *const keys[] = {"oid",     "value",	"mul",	  "div", "offset",
@@ -151,8 +87,8 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 	if (json_is_string(j))
 		return get_oid(e, path, j, &v->oid);
 	if (!json_is_object(j))
-		return fail(e, path, "must be an OID string or an object with \"oid\"");
-	if ((rc = check_keys(e, path, j, keys)))
+		return wt_jerr_fail(e, path, "must be an OID string or an object with \"oid\"");
+	if ((rc = wt_json_check_keys(e, path, j, keys)))
 		return rc;
 	json_t *x;
 	if ((x = json_object_get(j, "oid"))) {
@@ -163,29 +99,29 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 	if ((x = json_object_get(j, "value"))) {
 		snprintf(sub, sizeof sub, "%s.value", path);
 		if (!allow_const)
-			return fail(e, sub, "a constant is only allowed in \"identity\"");
-		if ((rc = get_str(e, sub, x, &v->constant)))
+			return wt_jerr_fail(e, sub, "a constant is only allowed in \"identity\"");
+		if ((rc = wt_json_get_str(e, sub, x, &v->constant)))
 			return rc;
 	}
 	if (!v->oid && !v->constant)
-		return fail(e, path, allow_const ? "needs \"oid\" or \"value\"" : "needs \"oid\"");
+		return wt_jerr_fail(e, path, allow_const ? "needs \"oid\" or \"value\"" : "needs \"oid\"");
 	if (v->oid && v->constant)
-		return fail(e, path, "has both \"oid\" and \"value\"");
+		return wt_jerr_fail(e, path, "has both \"oid\" and \"value\"");
 	if ((x = json_object_get(j, "mul"))) {
 		snprintf(sub, sizeof sub, "%s.mul", path);
-		if ((rc = get_num(e, sub, x, &v->mul)))
+		if ((rc = wt_json_get_num(e, sub, x, &v->mul)))
 			return rc;
 	}
 	if ((x = json_object_get(j, "div"))) {
 		snprintf(sub, sizeof sub, "%s.div", path);
-		if ((rc = get_num(e, sub, x, &v->div)))
+		if ((rc = wt_json_get_num(e, sub, x, &v->div)))
 			return rc;
 		if (v->div == 0)
-			return fail(e, sub, "must not be 0");
+			return wt_jerr_fail(e, sub, "must not be 0");
 	}
 	if ((x = json_object_get(j, "offset"))) {
 		snprintf(sub, sizeof sub, "%s.offset", path);
-		if ((rc = get_num(e, sub, x, &v->offset)))
+		if ((rc = wt_json_get_num(e, sub, x, &v->offset)))
 			return rc;
 	}
 	if ((x = json_object_get(j, "digits_oid"))) {
@@ -196,7 +132,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 	if ((x = json_object_get(j, "map"))) {
 		snprintf(sub, sizeof sub, "%s.map", path);
 		if (!json_is_object(x) || json_object_size(x) == 0)
-			return fail(e, sub, "must be a non-empty object {\"device value\": canonical value}");
+			return wt_jerr_fail(e, sub, "must be a non-empty object {\"device value\": canonical value}");
 		v->map = calloc(json_object_size(x), sizeof *v->map);
 		if (!v->map)
 			return -ENOMEM;
@@ -208,11 +144,11 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 			errno = 0;
 			long long from = strtoll(key, &end, 10);
 			if (errno || end == key || *end)
-				return fail(e, sub, "key \"%s\" is not an integer", key);
+				return wt_jerr_fail(e, sub, "key \"%s\" is not an integer", key);
 			char sub2[300];
 			snprintf(sub2, sizeof sub2, "%s.\"%s\"", sub, key);
 			double to = 0;
-			if ((rc = get_num(e, sub2, val, &to)))
+			if ((rc = wt_json_get_num(e, sub2, val, &to)))
 				return rc;
 			v->map[v->n_map].from = from;
 			v->map[v->n_map].to = to;
@@ -222,7 +158,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 	if ((x = json_object_get(j, "invalid"))) {
 		snprintf(sub, sizeof sub, "%s.invalid", path);
 		if (!json_is_array(x))
-			return fail(e, sub, "must be an array of integers");
+			return wt_jerr_fail(e, sub, "must be an array of integers");
 		v->invalid = calloc(json_array_size(x) + 1, sizeof *v->invalid);
 		if (!v->invalid)
 			return -ENOMEM;
@@ -232,7 +168,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 		{
 			char sub2[300];
 			snprintf(sub2, sizeof sub2, "%s[%zu]", sub, i);
-			if ((rc = get_int(e, sub2, it, INT64_MIN, INT64_MAX, &v->invalid[i])))
+			if ((rc = wt_json_get_int(e, sub2, it, INT64_MIN, INT64_MAX, &v->invalid[i])))
 				return rc;
 			v->n_invalid++;
 		}
@@ -240,7 +176,7 @@ static int parse_value(struct perr *e, const char *path, json_t *j, struct wt_pr
 	if ((x = json_object_get(j, "static"))) {
 		if (!json_is_boolean(x)) {
 			snprintf(sub, sizeof sub, "%s.static", path);
-			return fail(e, sub, "must be true or false");
+			return wt_jerr_fail(e, sub, "must be true or false");
 		}
 		v->is_static = json_is_true(x);
 	}
@@ -256,7 +192,7 @@ static void free_value(struct wt_prof_value *v)
 	free(v->invalid);
 }
 
-static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_prof_entity *en)
+static int parse_entity(struct wt_jerr *e, const char *path, json_t *j, struct wt_prof_entity *en)
 {
 	static const char *const keys[] = {"kind",	"walk",	    "index_part", "index", "index_oid", "count_oid", "filter", "index_major_part", "index_stride", "require_name", "empty_names",
 					   "max_rows",	"name",	    "name_fmt",	  "unit",
@@ -268,74 +204,74 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 	for (int c = 0; c < WT_CTL__COUNT; c++)
 		en->control.value[c] = -1;
 	if (!json_is_object(j))
-		return fail(e, path, "must be an object");
-	if ((rc = check_keys(e, path, j, keys)))
+		return wt_jerr_fail(e, path, "must be an object");
+	if ((rc = wt_json_check_keys(e, path, j, keys)))
 		return rc;
 	snprintf(sub, sizeof sub, "%s.kind", path);
 	x = json_object_get(j, "kind");
 	if (!json_is_string(x))
-		return fail(e, sub, "missing: one of total, inlet, phase, branch, outlet, sensor, "
+		return wt_jerr_fail(e, sub, "missing: one of total, inlet, phase, branch, outlet, sensor, "
 				    "battery, bypass, output");
 	en->kind = wt_entity_kind_by_name(json_string_value(x));
 	if (en->kind < 0)
-		return fail(e, sub, "unknown entity kind \"%s\"", json_string_value(x));
+		return wt_jerr_fail(e, sub, "unknown entity kind \"%s\"", json_string_value(x));
 	if ((x = json_object_get(j, "walk"))) {
 		snprintf(sub, sizeof sub, "%s.walk", path);
 		if ((rc = get_oid(e, sub, x, &en->walk)))
 			return rc;
 		if (strchr(en->walk, '{'))
-			return fail(e, sub, "a walk OID cannot hold placeholders");
+			return wt_jerr_fail(e, sub, "a walk OID cannot hold placeholders");
 	}
 	if ((x = json_object_get(j, "index_part"))) {
 		snprintf(sub, sizeof sub, "%s.index_part", path);
-		if ((rc = get_int(e, sub, x, 0, 9, &ll)))
+		if ((rc = wt_json_get_int(e, sub, x, 0, 9, &ll)))
 			return rc;
 		en->index_part = (int)ll;
 	}
 	if ((x = json_object_get(j, "index_major_part"))) {
 		snprintf(sub, sizeof sub, "%s.index_major_part", path);
-		if ((rc = get_int(e, sub, x, 1, 9, &ll)))
+		if ((rc = wt_json_get_int(e, sub, x, 1, 9, &ll)))
 			return rc;
 		en->index_major_part = (int)ll;
 		x = json_object_get(j, "index_stride");
 		snprintf(sub, sizeof sub, "%s.index_stride", path);
-		if ((rc = get_int(e, sub, x, 2, 1000000, &ll)))
+		if ((rc = wt_json_get_int(e, sub, x, 2, 1000000, &ll)))
 			return rc;
 		en->index_stride = (long)ll;
 	}
 	if ((x = json_object_get(j, "index"))) {
 		snprintf(sub, sizeof sub, "%s.index", path);
 		if (en->walk)
-			return fail(e, sub, "\"index\" is for single entities; a walk takes its index "
+			return wt_jerr_fail(e, sub, "\"index\" is for single entities; a walk takes its index "
 					    "from the row (index_part)");
-		if ((rc = get_int(e, sub, x, 0, 1000000, &ll)))
+		if ((rc = wt_json_get_int(e, sub, x, 0, 1000000, &ll)))
 			return rc;
 		en->index = (long)ll;
 	}
 	if ((x = json_object_get(j, "index_oid"))) {
 		snprintf(sub, sizeof sub, "%s.index_oid", path);
 		if (!en->walk)
-			return fail(e, sub, "\"index_oid\" needs a walk");
+			return wt_jerr_fail(e, sub, "\"index_oid\" needs a walk");
 		if ((rc = get_oid(e, sub, x, &en->index_oid)))
 			return rc;
 	}
 	if ((x = json_object_get(j, "count_oid"))) {
 		snprintf(sub, sizeof sub, "%s.count_oid", path);
 		if (!en->walk)
-			return fail(e, sub, "\"count_oid\" needs a walk");
+			return wt_jerr_fail(e, sub, "\"count_oid\" needs a walk");
 		if ((rc = get_oid(e, sub, x, &en->count_oid)))
 			return rc;
 		if (strchr(en->count_oid, '{'))
-			return fail(e, sub, "no placeholders here");
+			return wt_jerr_fail(e, sub, "no placeholders here");
 	}
 	if ((x = json_object_get(j, "filter"))) {
 		static const char *const fkeys[] = {"oid", "in", NULL};
 		snprintf(sub, sizeof sub, "%s.filter", path);
 		if (!en->walk)
-			return fail(e, sub, "a filter needs a walk");
+			return wt_jerr_fail(e, sub, "a filter needs a walk");
 		if (!json_is_object(x))
-			return fail(e, sub, "must be {\"oid\": template, \"in\": [integers]}");
-		if ((rc = check_keys(e, sub, x, fkeys)))
+			return wt_jerr_fail(e, sub, "must be {\"oid\": template, \"in\": [integers]}");
+		if ((rc = wt_json_check_keys(e, sub, x, fkeys)))
 			return rc;
 		char sub2[300];
 		snprintf(sub2, sizeof sub2, "%s.oid", sub);
@@ -344,7 +280,7 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		json_t *in = json_object_get(x, "in");
 		snprintf(sub2, sizeof sub2, "%s.in", sub);
 		if (!json_is_array(in) || json_array_size(in) == 0)
-			return fail(e, sub2, "must be a non-empty array of integers");
+			return wt_jerr_fail(e, sub2, "must be a non-empty array of integers");
 		en->filter_in = calloc(json_array_size(in), sizeof *en->filter_in);
 		if (!en->filter_in)
 			return -ENOMEM;
@@ -354,7 +290,7 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		{
 			char sub3[340];
 			snprintf(sub3, sizeof sub3, "%s[%zu]", sub2, k);
-			if ((rc = get_int(e, sub3, it, INT64_MIN, INT64_MAX, &en->filter_in[k])))
+			if ((rc = wt_json_get_int(e, sub3, it, INT64_MIN, INT64_MAX, &en->filter_in[k])))
 				return rc;
 			en->n_filter++;
 		}
@@ -362,7 +298,7 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 	en->max_rows = 4096;
 	if ((x = json_object_get(j, "max_rows"))) {
 		snprintf(sub, sizeof sub, "%s.max_rows", path);
-		if ((rc = get_int(e, sub, x, 1, 4096, &ll)))
+		if ((rc = wt_json_get_int(e, sub, x, 1, 4096, &ll)))
 			return rc;
 		en->max_rows = (int)ll;
 	}
@@ -374,13 +310,13 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 	if ((x = json_object_get(j, "require_name"))) {
 		snprintf(sub, sizeof sub, "%s.require_name", path);
 		if (!json_is_boolean(x))
-			return fail(e, sub, "must be true or false");
+			return wt_jerr_fail(e, sub, "must be true or false");
 		en->require_name = json_is_true(x);
 	}
 	if ((x = json_object_get(j, "empty_names"))) {
 		snprintf(sub, sizeof sub, "%s.empty_names", path);
 		if (!json_is_array(x))
-			return fail(e, sub, "must be an array of strings");
+			return wt_jerr_fail(e, sub, "must be an array of strings");
 		en->empty_names = calloc(json_array_size(x) + 1, sizeof *en->empty_names);
 		if (!en->empty_names)
 			return -ENOMEM;
@@ -390,27 +326,27 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		{
 			char sub2[300];
 			snprintf(sub2, sizeof sub2, "%s[%zu]", sub, k);
-			if ((rc = get_str(e, sub2, it, &en->empty_names[k])))
+			if ((rc = wt_json_get_str(e, sub2, it, &en->empty_names[k])))
 				return rc;
 		}
 	}
 	if ((x = json_object_get(j, "name_fmt"))) {
 		snprintf(sub, sizeof sub, "%s.name_fmt", path);
-		if ((rc = get_str(e, sub, x, &en->name_fmt)))
+		if ((rc = wt_json_get_str(e, sub, x, &en->name_fmt)))
 			return rc;
 	}
 	if ((x = json_object_get(j, "unit"))) {
 		static const char *const ukeys[] = {"part", "oid", NULL};
 		snprintf(sub, sizeof sub, "%s.unit", path);
 		if (!json_is_object(x))
-			return fail(e, sub, "must be {\"part\": N} or {\"oid\": template}");
-		if ((rc = check_keys(e, sub, x, ukeys)))
+			return wt_jerr_fail(e, sub, "must be {\"part\": N} or {\"oid\": template}");
+		if ((rc = wt_json_check_keys(e, sub, x, ukeys)))
 			return rc;
 		json_t *y;
 		if ((y = json_object_get(x, "part"))) {
 			char sub2[300];
 			snprintf(sub2, sizeof sub2, "%s.part", sub);
-			if ((rc = get_int(e, sub2, y, 1, 9, &ll)))
+			if ((rc = wt_json_get_int(e, sub2, y, 1, 9, &ll)))
 				return rc;
 			en->unit_part = (int)ll;
 		}
@@ -421,14 +357,14 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 				return rc;
 		}
 		if (!en->unit_part == !en->unit_oid)
-			return fail(e, sub, "needs exactly one of \"part\" or \"oid\"");
+			return wt_jerr_fail(e, sub, "needs exactly one of \"part\" or \"oid\"");
 		if (!en->walk)
-			return fail(e, sub, "a unit needs a walk");
+			return wt_jerr_fail(e, sub, "a unit needs a walk");
 	}
 	snprintf(sub, sizeof sub, "%s.metrics", path);
 	x = json_object_get(j, "metrics");
 	if (!json_is_object(x) || json_object_size(x) == 0)
-		return fail(e, sub, "must be a non-empty object {\"metric name\": value}");
+		return wt_jerr_fail(e, sub, "must be a non-empty object {\"metric name\": value}");
 	en->metrics = calloc(json_object_size(x), sizeof *en->metrics);
 	if (!en->metrics)
 		return -ENOMEM;
@@ -443,12 +379,12 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 		struct wt_prof_metric *m = &en->metrics[en->n_metrics];
 		m->metric = wt_metric_by_name(key);
 		if (m->metric < 0)
-			return fail(e, sub2, "unknown metric \"%s\" (see server/model.h)", key);
+			return wt_jerr_fail(e, sub2, "unknown metric \"%s\" (see server/model.h)", key);
 		en->n_metrics++;
 		if ((rc = parse_value(e, sub2, val, &m->v, false)))
 			return rc;
 		if (!en->walk && m->v.oid && strchr(m->v.oid, '{'))
-			return fail(e, sub2, "placeholders need a walk");
+			return wt_jerr_fail(e, sub2, "placeholders need a walk");
 	}
 	if ((x = json_object_get(j, "control"))) {
 		static const char *const ckeys[] = {"oid",	   "on",	  "off",
@@ -456,8 +392,8 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 						    "delayed_cycle", NULL};
 		snprintf(sub, sizeof sub, "%s.control", path);
 		if (!json_is_object(x))
-			return fail(e, sub, "must be an object");
-		if ((rc = check_keys(e, sub, x, ckeys)))
+			return wt_jerr_fail(e, sub, "must be an object");
+		if ((rc = wt_json_check_keys(e, sub, x, ckeys)))
 			return rc;
 		char sub2[300];
 		json_t *coid = json_object_get(x, "oid");
@@ -473,24 +409,24 @@ static int parse_entity(struct perr *e, const char *path, json_t *j, struct wt_p
 				/* {"oid": ..., "value": N}: this command has its own OID */
 				static const char *const okeys[] = {"oid", "value", NULL};
 				char sub3[340];
-				if ((rc = check_keys(e, sub2, y, okeys)))
+				if ((rc = wt_json_check_keys(e, sub2, y, okeys)))
 					return rc;
 				snprintf(sub3, sizeof sub3, "%s.oid", sub2);
 				if ((rc = get_oid(e, sub3, json_object_get(y, "oid"), &en->control.cmd_oid[c])))
 					return rc;
 				snprintf(sub3, sizeof sub3, "%s.value", sub2);
-				if ((rc = get_int(e, sub3, json_object_get(y, "value"), 0, INT32_MAX,
+				if ((rc = wt_json_get_int(e, sub3, json_object_get(y, "value"), 0, INT32_MAX,
 						  &en->control.value[c])))
 					return rc;
 				continue;
 			}
 			if (!en->control.oid)
-				return fail(e, sub2, "a plain value needs control.oid");
-			if ((rc = get_int(e, sub2, y, 0, INT32_MAX, &en->control.value[c])))
+				return wt_jerr_fail(e, sub2, "a plain value needs control.oid");
+			if ((rc = wt_json_get_int(e, sub2, y, 0, INT32_MAX, &en->control.value[c])))
 				return rc;
 		}
 		if (en->control.value[WT_CTL_ON] < 0 || en->control.value[WT_CTL_OFF] < 0)
-			return fail(e, sub, "needs at least \"on\" and \"off\"");
+			return wt_jerr_fail(e, sub, "needs at least \"on\" and \"off\"");
 	}
 	return 0;
 }
@@ -537,18 +473,18 @@ void wt_profile_free(struct wt_profile *p)
 	free(p);
 }
 
-static int parse_match(struct perr *e, json_t *j, struct wt_profile *p)
+static int parse_match(struct wt_jerr *e, json_t *j, struct wt_profile *p)
 {
 	static const char *const keys[] = {"sysobjectid", "probe", "fallback", NULL};
 	int rc;
 	if (!json_is_object(j))
-		return fail(e, "match", "missing or not an object");
-	if ((rc = check_keys(e, "match", j, keys)))
+		return wt_jerr_fail(e, "match", "missing or not an object");
+	if ((rc = wt_json_check_keys(e, "match", j, keys)))
 		return rc;
 	json_t *x = json_object_get(j, "sysobjectid");
 	if (x) {
 		if (!json_is_array(x))
-			return fail(e, "match.sysobjectid", "must be an array of OID prefixes");
+			return wt_jerr_fail(e, "match.sysobjectid", "must be an array of OID prefixes");
 		p->sysobjectid = calloc(json_array_size(x) + 1, sizeof *p->sysobjectid);
 		if (!p->sysobjectid)
 			return -ENOMEM;
@@ -562,36 +498,36 @@ static int parse_match(struct perr *e, json_t *j, struct wt_profile *p)
 				return rc;
 			p->n_sysobjectid++;
 			if (strchr(p->sysobjectid[i], '{'))
-				return fail(e, sub, "no placeholders here");
+				return wt_jerr_fail(e, sub, "no placeholders here");
 		}
 	}
 	if ((x = json_object_get(j, "fallback"))) {
 		if (!json_is_boolean(x))
-			return fail(e, "match.fallback", "must be true or false");
+			return wt_jerr_fail(e, "match.fallback", "must be true or false");
 		p->fallback = json_is_true(x);
 	}
 	if ((x = json_object_get(j, "probe"))) {
 		static const char *const pkeys[] = {"oid", "equals", NULL};
 		if (!json_is_object(x))
-			return fail(e, "match.probe", "must be {\"oid\": ..., \"equals\": ...}");
-		if ((rc = check_keys(e, "match.probe", x, pkeys)))
+			return wt_jerr_fail(e, "match.probe", "must be {\"oid\": ..., \"equals\": ...}");
+		if ((rc = wt_json_check_keys(e, "match.probe", x, pkeys)))
 			return rc;
 		if ((rc = get_oid(e, "match.probe.oid", json_object_get(x, "oid"), &p->probe_oid)))
 			return rc;
 		if (strchr(p->probe_oid, '{'))
-			return fail(e, "match.probe.oid", "no placeholders here");
+			return wt_jerr_fail(e, "match.probe.oid", "no placeholders here");
 		json_t *y = json_object_get(x, "equals");
-		if (y && (rc = get_str(e, "match.probe.equals", y, &p->probe_equals)))
+		if (y && (rc = wt_json_get_str(e, "match.probe.equals", y, &p->probe_equals)))
 			return rc;
 	}
 	if (p->n_sysobjectid == 0 && !p->fallback)
-		return fail(e, "match", "needs \"sysobjectid\" prefixes or \"fallback\": true");
+		return wt_jerr_fail(e, "match", "needs \"sysobjectid\" prefixes or \"fallback\": true");
 	if (p->fallback && !p->probe_oid)
-		return fail(e, "match", "a fallback profile needs a \"probe\"");
+		return wt_jerr_fail(e, "match", "a fallback profile needs a \"probe\"");
 	return 0;
 }
 
-static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
+static int parse_profile(struct wt_jerr *e, json_t *root, struct wt_profile *p)
 {
 	static const char *const keys[] = {"format",   "name",	   "description", "device_type",
 					   "match",    "snmp",	   "identity",	  "entities",
@@ -600,30 +536,30 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 	int rc;
 	long long ll = 0;
 	if (!json_is_object(root))
-		return fail(e, "$", "a profile is a JSON object");
-	if ((rc = check_keys(e, "$", root, keys)))
+		return wt_jerr_fail(e, "$", "a profile is a JSON object");
+	if ((rc = wt_json_check_keys(e, "$", root, keys)))
 		return rc;
-	if ((rc = get_int(e, "format", json_object_get(root, "format"), WT_PROFILE_FORMAT,
+	if ((rc = wt_json_get_int(e, "format", json_object_get(root, "format"), WT_PROFILE_FORMAT,
 			  WT_PROFILE_FORMAT, &ll)))
 		return rc;
-	if ((rc = get_str(e, "name", json_object_get(root, "name"), &p->name)))
+	if ((rc = wt_json_get_str(e, "name", json_object_get(root, "name"), &p->name)))
 		return rc;
 	for (const char *c = p->name; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
-			return fail(e, "name", "use lower-case letters, digits, '-' and '_'");
+			return wt_jerr_fail(e, "name", "use lower-case letters, digits, '-' and '_'");
 	if (!*p->name)
-		return fail(e, "name", "empty");
+		return wt_jerr_fail(e, "name", "empty");
 	json_t *x;
 	if ((x = json_object_get(root, "description")) &&
-	    (rc = get_str(e, "description", x, &p->description)))
+	    (rc = wt_json_get_str(e, "description", x, &p->description)))
 		return rc;
-	if ((rc = get_str(e, "device_type", json_object_get(root, "device_type"), &p->device_type)))
+	if ((rc = wt_json_get_str(e, "device_type", json_object_get(root, "device_type"), &p->device_type)))
 		return rc;
 	bool tok = false;
 	for (const char *const *t = types; *t; t++)
 		tok |= strcmp(*t, p->device_type) == 0;
 	if (!tok)
-		return fail(e, "device_type", "must be pdu, ups, ats or sensor");
+		return wt_jerr_fail(e, "device_type", "must be pdu, ups, ats or sensor");
 	if ((rc = parse_match(e, json_object_get(root, "match"), p)))
 		return rc;
 	p->max_repetitions = 20;
@@ -631,17 +567,17 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 	if ((x = json_object_get(root, "snmp"))) {
 		static const char *const skeys[] = {"max_repetitions", "max_oids", NULL};
 		if (!json_is_object(x))
-			return fail(e, "snmp", "must be an object");
-		if ((rc = check_keys(e, "snmp", x, skeys)))
+			return wt_jerr_fail(e, "snmp", "must be an object");
+		if ((rc = wt_json_check_keys(e, "snmp", x, skeys)))
 			return rc;
 		json_t *y;
 		if ((y = json_object_get(x, "max_repetitions"))) {
-			if ((rc = get_int(e, "snmp.max_repetitions", y, 1, 200, &ll)))
+			if ((rc = wt_json_get_int(e, "snmp.max_repetitions", y, 1, 200, &ll)))
 				return rc;
 			p->max_repetitions = (int)ll;
 		}
 		if ((y = json_object_get(x, "max_oids"))) {
-			if ((rc = get_int(e, "snmp.max_oids", y, 1, 128, &ll)))
+			if ((rc = wt_json_get_int(e, "snmp.max_oids", y, 1, 128, &ll)))
 				return rc;
 			p->max_oids = (int)ll;
 		}
@@ -650,8 +586,8 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 		static const char *const ikeys[] = {"vendor", "model", "serial", "firmware",
 						    "name",   "rating", NULL};
 		if (!json_is_object(x))
-			return fail(e, "identity", "must be an object");
-		if ((rc = check_keys(e, "identity", x, ikeys)))
+			return wt_jerr_fail(e, "identity", "must be an object");
+		if ((rc = wt_json_check_keys(e, "identity", x, ikeys)))
 			return rc;
 		for (int i = 0; i < WT_ID__COUNT; i++) {
 			json_t *y = json_object_get(x, ident_names[i]);
@@ -662,13 +598,13 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 			if ((rc = parse_value(e, sub, y, &p->ident[i], true)))
 				return rc;
 			if (p->ident[i].oid && strchr(p->ident[i].oid, '{'))
-				return fail(e, sub, "identity OIDs cannot hold placeholders");
+				return wt_jerr_fail(e, sub, "identity OIDs cannot hold placeholders");
 			p->has_ident[i] = true;
 		}
 	}
 	x = json_object_get(root, "entities");
 	if (!json_is_array(x) || json_array_size(x) == 0)
-		return fail(e, "entities", "must be a non-empty array");
+		return wt_jerr_fail(e, "entities", "must be a non-empty array");
 	p->entities = calloc(json_array_size(x), sizeof *p->entities);
 	if (!p->entities)
 		return -ENOMEM;
@@ -683,13 +619,13 @@ static int parse_profile(struct perr *e, json_t *root, struct wt_profile *p)
 			return rc;
 	}
 	if ((x = json_object_get(root, "tests")) && !json_is_object(x))
-		return fail(e, "tests", "must be an object (read by the test harness only)");
+		return wt_jerr_fail(e, "tests", "must be an object (read by the test harness only)");
 	return 0;
 }
 
 static struct wt_profile *parse_root(json_t *root, const char *file, char *err, size_t errlen)
 {
-	struct perr e = {.buf = err, .len = errlen};
+	struct wt_jerr e = {.buf = err, .len = errlen};
 	struct wt_profile *p = calloc(1, sizeof *p);
 	int rc = p ? parse_profile(&e, root, p) : -ENOMEM;
 	if (rc == 0 && file && !(p->file = strdup(file)))

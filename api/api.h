@@ -20,6 +20,7 @@ struct wt_rules;
 struct wt_sched;
 struct wt_control;
 struct wt_config;
+struct wt_dnotify;
 
 enum wt_http_mode {
 	WT_HTTP_OFF = 0,  /* plain HTTP not served */
@@ -111,6 +112,17 @@ struct wt_api_layers {
 	void (*rules_changed)(void *ctx);
 	void *rules_changed_ctx;
 	bool metrics_readings;      /* /metrics also exports the latest readings */
+	struct wt_dnotify *notify;  /* POST /notifications/test-mail (wt_dnotify_test_mail) */
+	/* The wattrack executable POST /probe runs as `probe -` with the URL on
+	 * stdin ("/proc/self/exe" in the daemon); NULL: probing unavailable. */
+	const char *probe_exe;
+	/* The configuration file PATCH /settings writes its changes back to
+	 * (temp file + rename, comments kept); NULL: changes last until restart. */
+	const char *config_path;
+	/* Called on the loop after PATCH /settings changed reloadable settings
+	 * in *config, to put them into effect as SIGHUP would. NULL: none. */
+	void (*settings_changed)(void *ctx);
+	void *settings_changed_ctx;
 };
 
 /* Connects the layers (copied; may be called again, e.g. after a reload).

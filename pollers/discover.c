@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,17 @@ struct wt_discover {
 	wt_discover_done_fn on_done;
 	void *ctx;
 	bool done;
+	bool stopping; /* wt_discover_stop: no new probes, no further credentials */
+	size_t n_stopped; /* probes ended by the stop without an answer (not reported) */
+	bool ticking; /* inside on_tick: on_done waits until the loop there is over */
+	/* every probe in flight, so that freeing a scan mid-way (daemon stop,
+	 * SIGTERM) closes their sessions instead of leaking them */
+	struct probe *probes;
 };
 
 struct probe {
 	struct wt_discover *d;
+	struct probe *prev, *next;
 	struct wt_discover_result r;
 	size_t cred;
 	bool refused;
@@ -115,8 +123,17 @@ static void report(struct probe *p)
 		d->on_result(d->ctx, &p->r);
 }
 
+/* Unlinks and frees; closing the session drops its pending request without
+ * a callback, so nothing refers to p afterwards. */
 static void probe_free(struct probe *p)
 {
+	struct wt_discover *d = p->d;
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (d->probes == p)
+		d->probes = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
 	wt_snmp_sess_close(p->sess);
 	wt_strv_free(&p->probes);
 	wt_snmp_store_free(p->st);
@@ -125,7 +142,8 @@ static void probe_free(struct probe *p)
 
 static void maybe_done(struct wt_discover *d)
 {
-	if (!d->done && d->started == d->total && d->in_flight == 0) {
+	if (!d->done && !d->ticking && (d->started == d->total || d->stopping) &&
+	    d->in_flight == 0) {
 		d->done = true;
 		event_del(d->tick);
 		if (d->on_done)
@@ -137,6 +155,18 @@ static void probe_end(struct probe *p)
 {
 	struct wt_discover *d = p->d;
 	report(p);
+	probe_free(p);
+	d->in_flight--;
+	d->finished++;
+	maybe_done(d);
+}
+
+/* A probe the stop ended before any credential answered: its result is
+ * unknown, so it is counted, not reported as "no answer". */
+static void probe_stopped(struct probe *p)
+{
+	struct wt_discover *d = p->d;
+	d->n_stopped++;
 	probe_free(p);
 	d->in_flight--;
 	d->finished++;
@@ -231,6 +261,10 @@ static void next_cred(struct probe *p)
 {
 	struct wt_discover *d = p->d;
 	size_t nc = d->conf.n_communities, nv = d->conf.n_v3;
+	if (d->stopping && p->cred < nc + nv) {
+		probe_stopped(p);
+		return;
+	}
 	for (; p->cred < nc + nv; p->cred++) {
 		struct wt_snmp_target t;
 		memset(&t, 0, sizeof t);
@@ -309,6 +343,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct wt_discover *d = arg;
 	(void)fd, (void)what;
+	/* a probe can end inside next_cred (no session could be opened); on_done,
+	 * which may free d, must not run until this loop no longer needs d */
+	d->ticking = true;
 	d->allowance += d->conf.rate_per_s * (TICK_MS / 1000.0);
 	if (d->allowance > d->conf.rate_per_s)
 		d->allowance = d->conf.rate_per_s; /* no bursts after a stall */
@@ -322,11 +359,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			d->started = d->total;
 			break;
 		}
+		p->next = d->probes;
+		if (d->probes)
+			d->probes->prev = p;
+		d->probes = p;
 		d->started++;
 		d->in_flight++;
 		d->allowance -= 1;
 		next_cred(p);
 	}
+	d->ticking = false;
 	maybe_done(d);
 }
 
@@ -396,10 +438,37 @@ int wt_discover_start(struct event_base *base, const struct wt_profile_set *prof
 	return 0;
 }
 
+void wt_discover_stop(struct wt_discover *d)
+{
+	if (!d || d->stopping || d->done)
+		return;
+	d->stopping = true;
+	if (d->tick)
+		event_del(d->tick);
+	maybe_done(d);
+}
+
+size_t wt_discover_stopped(const struct wt_discover *d)
+{
+	return d ? d->n_stopped : 0;
+}
+
+size_t wt_discover_candidates(const struct wt_discover *d)
+{
+	return d ? d->total : 0;
+}
+
+size_t wt_discover_in_flight(const struct wt_discover *d)
+{
+	return d ? (size_t)d->in_flight : 0;
+}
+
 void wt_discover_free(struct wt_discover *d)
 {
 	if (!d)
 		return;
+	while (d->probes)
+		probe_free(d->probes);
 	if (d->tick)
 		event_free(d->tick);
 	free(d->ranges);
@@ -410,13 +479,17 @@ void wt_discover_free(struct wt_discover *d)
 
 struct cli {
 	struct event_base *base;
-	size_t found, no_profile, skipped;
+	struct wt_discover *d;
+	size_t found, no_profile, skipped, reported;
+	int stopped_by; /* the signal that ended the scan early, or 0 */
+	bool done;
 };
 
 static void cli_result(void *ctx, const struct wt_discover_result *r)
 {
 	struct cli *c = ctx;
 	static const char *const st[] = {"found", "no_answer", "refused"};
+	c->reported++;
 	json_t *o = json_pack("{s:s, s:i, s:s}", "host", r->host, "port", r->port, "status",
 			      st[r->status]);
 	if (r->status == WT_DISC_FOUND) {
@@ -445,9 +518,34 @@ static void cli_result(void *ctx, const struct wt_discover_result *r)
 static void cli_done(void *ctx, size_t n)
 {
 	struct cli *c = ctx;
-	printf("{\"summary\":{\"candidates\":%zu,\"found\":%zu,\"no_profile\":%zu,\"skipped\":%zu}}\n",
-	       n, c->found, c->no_profile, c->skipped);
+	if (c->stopped_by)
+		printf("{\"summary\":{\"candidates\":%zu,\"reported\":%zu,\"found\":%zu,"
+		       "\"no_profile\":%zu,\"skipped\":%zu,\"stopped\":%zu,\"not_started\":%zu}}\n",
+		       n, c->reported, c->found, c->no_profile, c->skipped, wt_discover_stopped(c->d),
+		       n - c->reported - wt_discover_stopped(c->d));
+	else
+		printf("{\"summary\":{\"candidates\":%zu,\"found\":%zu,\"no_profile\":%zu,"
+		       "\"skipped\":%zu}}\n",
+		       n, c->found, c->no_profile, c->skipped);
+	c->done = true;
 	event_base_loopbreak(c->base);
+}
+
+/* The first SIGINT/SIGTERM stops the scan: no new probes, and requests in
+ * flight end within one timeout (answers still reported); the summary says
+ * how far it got. A second one leaves at once, cancelling what is in flight. */
+static void cli_signal(evutil_socket_t sig, short what, void *ctx)
+{
+	struct cli *c = ctx;
+	(void)what;
+	if (c->stopped_by) {
+		event_base_loopbreak(c->base);
+		return;
+	}
+	c->stopped_by = (int)sig;
+	fprintf(stderr, "wattrack discover: stopping (signal %d): waiting for %zu probes in flight\n",
+		(int)sig, wt_discover_in_flight(c->d));
+	wt_discover_stop(c->d);
 }
 
 int wt_discover_main(int argc, char **argv)
@@ -541,18 +639,41 @@ int wt_discover_main(int argc, char **argv)
 	conf.v3 = v3;
 	conf.n_v3 = nv;
 	struct cli cli = {.base = event_base_new()};
-	struct wt_discover *d = NULL;
+	struct event *sigs[2] = {NULL, NULL};
 	char err[200];
-	int r = wt_discover_start(cli.base, &profiles, &conf, cli_result, cli_done, &cli, &d, err,
-				  sizeof err);
+	int r = -ENOMEM;
+	if (cli.base) {
+		sigs[0] = evsignal_new(cli.base, SIGINT, cli_signal, &cli);
+		sigs[1] = evsignal_new(cli.base, SIGTERM, cli_signal, &cli);
+		if (sigs[0] && sigs[1] && !evsignal_add(sigs[0], NULL) && !evsignal_add(sigs[1], NULL))
+			r = wt_discover_start(cli.base, &profiles, &conf, cli_result, cli_done, &cli,
+					      &cli.d, err, sizeof err);
+		else
+			snprintf(err, sizeof err, "cannot set up the event loop");
+	} else {
+		snprintf(err, sizeof err, "cannot create the event loop");
+	}
 	if (r) {
 		fprintf(stderr, "wattrack discover: %s\n", err);
+		rc = r == -ENOMEM ? 1 : 64;
 	} else {
 		event_base_dispatch(cli.base);
 		rc = 0;
+		if (cli.stopped_by) {
+			if (!cli.done)
+				fprintf(stderr, "wattrack discover: cancelled %zu probes in flight\n",
+					wt_discover_in_flight(cli.d));
+			fprintf(stderr, "wattrack discover: stopped by signal %d after %zu results\n",
+				cli.stopped_by, cli.reported);
+			rc = 128 + cli.stopped_by;
+		}
 	}
-	wt_discover_free(d);
-	event_base_free(cli.base);
+	wt_discover_free(cli.d); /* cancels the probes still in flight */
+	for (int i = 0; i < 2; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (cli.base)
+		event_base_free(cli.base);
 	wt_profiles_free(&profiles);
 	memset(v3, 0, sizeof v3);
 	wt_snmp_engine_shutdown();

@@ -60,11 +60,25 @@ int wt_discover_start(struct event_base *base, const struct wt_profile_set *prof
 		      const struct wt_discover_conf *conf, wt_discover_result_fn on_result,
 		      wt_discover_done_fn on_done, void *ctx, struct wt_discover **out, char *err,
 		      size_t errlen) __attribute__((warn_unused_result));
-/* Stops (if running) and frees; safe from inside on_done. */
+/* Stops (if running) and frees: probes in flight are cancelled (sessions
+ * closed, no further callbacks). Safe from inside on_done, not on_result. */
 void wt_discover_free(struct wt_discover *d);
+/* Stops starting probes and trying further credentials; requests in flight
+ * end within one timeout (answers are still reported), then on_done runs,
+ * from inside this call when nothing is in flight. Probes that end unanswered
+ * because of the stop are not reported (see wt_discover_stopped). */
+void wt_discover_stop(struct wt_discover *d);
+/* Probes the stop ended before any answer (0 for NULL). */
+size_t wt_discover_stopped(const struct wt_discover *d);
+/* host:port candidates in the scan (0 for NULL). */
+size_t wt_discover_candidates(const struct wt_discover *d);
+/* Probes started and not yet reported (0 for NULL). */
+size_t wt_discover_in_flight(const struct wt_discover *d);
 
 /* `wattrack discover ...`: prints one JSON object per candidate, then a
- * summary line. Exit 0 if it ran, 64 on usage errors. */
+ * summary line. Exit 0 if it ran, 64 on usage errors, 128+N when signal N
+ * (SIGINT, SIGTERM) stopped it (wt_discover_stop, then the summary counts
+ * "reported", "stopped" and "not_started"); a second signal leaves at once. */
 int wt_discover_main(int argc, char **argv);
 
 #endif

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,22 +129,6 @@ static json_t *samples_json(struct fprobe *p)
 	return a;
 }
 
-static const char *result_name(enum wt_poll_result r)
-{
-	switch (r) {
-	case WT_POLL_OK:
-		return "ok";
-	case WT_POLL_REBOOTED:
-		return "rebooted";
-	case WT_POLL_NO_PROFILE:
-		return "no_profile";
-	case WT_POLL_AUTH:
-		return "auth_failed";
-	default:
-		return "unreachable";
-	}
-}
-
 static int poll_once(struct fprobe *p, const struct wt_driver_ops *ops, void *inst)
 {
 	for (size_t i = 0; i < p->n_keys; i++)
@@ -161,111 +144,32 @@ static int poll_once(struct fprobe *p, const struct wt_driver_ops *ops, void *in
 	return 0;
 }
 
-static void usage(FILE *f)
+int wt_fieldbus_probe_run(const char *url, const struct wt_probe_opts *o, json_t **out, char *err,
+			  size_t errlen)
 {
-	fprintf(f,
-		"usage: wattrack probe [options] URL\n"
-		"  URL: modbus://HOST[:PORT]?unit=N&profile=NAME\n"
-		"       redfish://USER:PASS@HOST[:PORT]  redfish+https://...?insecure=1|ca=FILE\n"
-		"  -p, --profiles DIR   profile directory (Modbus profiles in DIR/modbus)\n"
-		"  -t, --timeout MS     per-request timeout (default 1000)\n"
-		"  -r, --retries N      retries per request (default 1)\n"
-		"  -c, --control OUTLET:CMD[:UNIT]  switch an outlet, then poll again (repeatable:\n"
-		"                       all are queued at once and run one after the other)\n"
-		"  -u, --user NAME      who asks (audit event; default \"probe\")\n"
-		"  -v, --verbose        log to stderr\n");
-}
-
-int wt_fieldbus_probe_main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"profiles", required_argument, NULL, 'p'},
-		{"timeout", required_argument, NULL, 't'},
-		{"retries", required_argument, NULL, 'r'},
-		{"control", required_argument, NULL, 'c'},
-		{"user", required_argument, NULL, 'u'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *pdir = NULL, *user = "probe";
-	const char *controls[8];
-	int n_controls = 0;
-	int timeout = 1000, retries = 1, c;
-	bool verbose = false;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:t:r:c:u:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			pdir = optarg;
-			break;
-		case 't':
-			timeout = (int)strtol(optarg, NULL, 10);
-			break;
-		case 'r':
-			retries = (int)strtol(optarg, NULL, 10);
-			break;
-		case 'c':
-			if (n_controls == 8) {
-				fprintf(stderr, "wattrack probe: at most 8 --control\n");
-				return 64;
-			}
-			controls[n_controls++] = optarg;
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 64;
-		}
-	}
-	if (optind != argc - 1 || timeout <= 0 || timeout > 60000 || retries < 0 || retries > 10) {
-		usage(stderr);
-		return 64;
-	}
-	wt_log_setup(false, "wattrack-probe", verbose ? WT_LOG_DEBUG : WT_LOG_WARNING);
-	const char *url = argv[optind];
+	*out = NULL;
 	char scheme[32];
 	size_t sl = strcspn(url, ":");
 	if (sl == 0 || sl >= sizeof scheme || strncmp(url + sl, "://", 3) != 0) {
-		fprintf(stderr, "wattrack probe: not a URL\n");
-		return 64;
+		snprintf(err, errlen, "not a URL");
+		return WT_PROBE_USAGE;
 	}
 	memcpy(scheme, url, sl);
 	scheme[sl] = 0;
 	const struct wt_driver_ops *ops = wt_driver_find(scheme);
 	if (!ops) {
-		fprintf(stderr, "wattrack probe: no driver for %s://\n", scheme);
-		return 64;
-	}
-	struct ctl_ask asks[8];
-	for (int i = 0; i < n_controls; i++) {
-		char cmd[32] = "";
-		long idx = -1;
-		int unit = 1;
-		int n = sscanf(controls[i], "%ld:%31[a-z_]:%d", &idx, cmd, &unit);
-		int k = wt_ctl_cmd_by_name(cmd);
-		if (n < 2 || k < 0 || idx < 0) {
-			fprintf(stderr, "wattrack probe: --control wants OUTLET:CMD[:UNIT]\n");
-			return 64;
-		}
-		asks[i] = (struct ctl_ask){.outlet = idx, .unit = unit, .cmd = k};
+		snprintf(err, errlen, "no driver for %s://", scheme);
+		return WT_PROBE_USAGE;
 	}
 	static char mbdir[4096];
 	struct wt_profile_set profiles = {0};
-	if (pdir) {
-		snprintf(mbdir, sizeof mbdir, "%s/modbus", pdir);
+	if (o->profiles_dir) {
+		snprintf(mbdir, sizeof mbdir, "%s/modbus", o->profiles_dir);
 		wt_modbus_set_profiles_dir(mbdir);
-		if (strncmp(scheme, "snmp", 4) == 0 && wt_profiles_load_dir(&profiles, pdir) < 0) {
-			fprintf(stderr, "wattrack probe: cannot read profiles from %s\n", pdir);
-			return 1;
+		if (strncmp(scheme, "snmp", 4) == 0 &&
+		    wt_profiles_load_dir(&profiles, o->profiles_dir) < 0) {
+			snprintf(err, errlen, "cannot read profiles from %s", o->profiles_dir);
+			return WT_PROBE_UNREACHABLE;
 		}
 	}
 	struct fprobe p = {0};
@@ -278,37 +182,36 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 		.sink = {.emit = emit, .ctx = &p},
 	};
 	void *inst = NULL;
-	char err[256] = "";
-	int rc = 1;
-	if (ops->create(&env, 0, "probe", url, timeout, retries, &inst, err, sizeof err)) {
-		fprintf(stderr, "wattrack probe: %s\n", err);
-		rc = 64;
+	int rc = WT_PROBE_USAGE;
+	struct ctl_ask asks[WT_PROBE_MAX_CONTROLS];
+	if (!p.base || ops->create(&env, 0, "probe", url, o->timeout_ms, o->retries, &inst, err,
+				   errlen))
 		goto out;
-	}
 	poll_once(&p, ops, inst);
-	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
-	     : p.result == WT_POLL_NO_PROFILE                       ? 2
-								    : 1;
+	rc = wt_probe_exit_class(p.result);
 	json_t *samples_before = NULL;
 	p.audit = json_array();
 	p.controls = json_array();
-	if (rc == 0 && n_controls) {
+	if (rc == WT_PROBE_OK && o->n_controls) {
 		samples_before = samples_json(&p);
 		struct wt_control *ctl = wt_control_new(p.base, &wt_clock_real, on_audit, &p);
 		int failed = 0;
-		for (int i = 0; ctl && i < n_controls; i++) {
+		for (int i = 0; ctl && i < o->n_controls; i++) {
+			asks[i] = (struct ctl_ask){.p = &p,
+						   .outlet = o->controls[i].outlet,
+						   .unit = o->controls[i].unit,
+						   .cmd = o->controls[i].cmd};
 			struct wt_ctl_request req = {
 				.device_id = 0,
 				.device_name = "probe",
 				.ops = ops,
 				.inst = inst,
-				.user = user,
+				.user = o->user ? o->user : "probe",
 				.unit = asks[i].unit,
 				.outlet = asks[i].outlet,
 				.cmd = (enum wt_ctl_cmd)asks[i].cmd,
-				.verify_ms = timeout * 10,
+				.verify_ms = o->timeout_ms * 10,
 			};
-			asks[i].p = &p;
 			if (wt_control_outlet(ctl, &req, on_ctl, &asks[i]) == 0)
 				p.ctl_pending++;
 			else
@@ -322,40 +225,40 @@ int wt_fieldbus_probe_main(int argc, char **argv)
 		json_array_foreach(p.controls, i, x) if (!json_is_true(json_object_get(x, "ok")))
 			failed++;
 		if (failed || !ctl)
-			rc = 3;
+			rc = WT_PROBE_CONTROL;
 		/* the next poll shows what the device now says */
 		poll_once(&p, ops, inst);
 	}
 	char *desc = ops->describe ? ops->describe(inst) : NULL;
-	json_t *out = desc ? json_loads(desc, 0, NULL) : NULL;
+	json_t *j = desc ? json_loads(desc, 0, NULL) : NULL;
 	free(desc);
-	if (!out)
-		out = json_pack("{s:i,s:s}", "format", 1, "protocol", ops->name);
-	json_object_set_new(out, "status", json_string(result_name(p.result)));
+	if (!j)
+		j = json_pack("{s:i,s:s}", "format", 1, "protocol", ops->name);
+	json_object_set_new(j, "status", json_string(wt_probe_result_name(p.result)));
 	const char *le = ops->last_error(inst);
-	json_object_set_new(out, "error", le && le[0] ? json_string(le) : json_null());
-	json_object_set_new(out, "samples", samples_json(&p));
+	json_object_set_new(j, "error", le && le[0] ? json_string(le) : json_null());
+	json_object_set_new(j, "samples", samples_json(&p));
 	if (samples_before) {
-		json_object_set_new(out, "samples_before_control", samples_before);
-		json_object_set(out, "control", json_array_get(p.controls, 0));
-		json_object_set(out, "controls", p.controls);
-		json_object_set(out, "audit", p.audit);
+		json_object_set_new(j, "samples_before_control", samples_before);
+		json_object_set(j, "control", json_array_get(p.controls, 0));
+		json_object_set(j, "controls", p.controls);
+		json_object_set(j, "audit", p.audit);
 	}
-	char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-	if (s) {
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		free(s);
-	}
-	json_decref(out);
+	*out = j;
 	ops->destroy(inst);
 out:
 	json_decref(p.audit);
 	json_decref(p.controls);
-	event_base_free(p.base);
+	if (p.base)
+		event_base_free(p.base);
 	wt_profiles_free(&profiles);
 	free(p.keys);
 	free(p.last);
 	free(p.seen);
 	return rc;
+}
+
+int wt_fieldbus_probe_main(int argc, char **argv)
+{
+	return wt_probe_cli(argc, argv, wt_fieldbus_probe_run);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,23 +52,6 @@ static void on_ctl(void *ctx, int status)
 	event_base_loopbreak(p->base);
 }
 
-static const char *result_name(enum wt_poll_result r)
-{
-	switch (r) {
-	case WT_POLL_OK:
-		return "ok";
-	case WT_POLL_REBOOTED:
-		return "rebooted";
-	case WT_POLL_NO_PROFILE:
-		return "no_profile";
-	case WT_POLL_AUTH:
-		return "auth_failed";
-	case WT_POLL_FAILED:
-	default:
-		return "unreachable";
-	}
-}
-
 static json_t *str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -85,7 +69,7 @@ static json_t *build_json(const struct wt_snmp_target *t, struct probe *p)
 	json_object_set_new(o, "protocol", json_string("snmp"));
 	json_object_set_new(o, "snmp_version",
 			    json_string(t->version == 1 ? "1" : t->version == 2 ? "2c" : "3"));
-	json_object_set_new(o, "status", json_string(result_name(p->result)));
+	json_object_set_new(o, "status", json_string(wt_probe_result_name(p->result)));
 	const char *err = wt_snmp_dev_error(p->dev);
 	json_object_set_new(o, "error", err[0] ? json_string(err) : json_null());
 	const struct wt_snmp_sysinfo *si = wt_snmp_dev_sysinfo(p->dev);
@@ -153,6 +137,30 @@ static json_t *build_json(const struct wt_snmp_target *t, struct probe *p)
 	return o;
 }
 
+const char *wt_probe_result_name(int r)
+{
+	switch (r) {
+	case WT_POLL_OK:
+		return "ok";
+	case WT_POLL_REBOOTED:
+		return "rebooted";
+	case WT_POLL_NO_PROFILE:
+		return "no_profile";
+	case WT_POLL_AUTH:
+		return "auth_failed";
+	case WT_POLL_FAILED:
+	default:
+		return "unreachable";
+	}
+}
+
+int wt_probe_exit_class(int r)
+{
+	return r == WT_POLL_OK || r == WT_POLL_REBOOTED ? WT_PROBE_OK
+	       : r == WT_POLL_NO_PROFILE		? WT_PROBE_NO_PROFILE
+							: WT_PROBE_UNREACHABLE;
+}
+
 static const char *default_profiles_dir(void)
 {
 	static char buf[4096];
@@ -167,92 +175,72 @@ static const char *default_profiles_dir(void)
 	return buf;
 }
 
-static void usage(FILE *f)
+static const char *ctl_reason(int st)
 {
-	fprintf(f,
-		"usage: wattrack probe [options] URL\n"
-		"  URL: snmp://COMMUNITY@HOST[:PORT]  snmpv1://COMMUNITY@HOST[:PORT]\n"
-		"       snmpv3://USER:AUTHPASS:PRIVPASS@HOST[:PORT]?auth=SHA-256&priv=AES&context=X&level=authPriv\n"
-		"  -p, --profiles DIR    profile directory (default: installed profiles)\n"
-		"  -t, --timeout MS      per-request timeout (default 1000)\n"
-		"  -r, --retries N       retries per request (default 1)\n"
-		"  -c, --control OUTLET:CMD[:UNIT]  switch an outlet (on, off, cycle, delayed_on,\n"
-		"                        delayed_off, delayed_cycle) after reading the device\n"
-		"  -v, --verbose         log to stderr\n");
+	switch (-st) {
+	case 0: return NULL;
+	case ENOENT: return "no such outlet";
+	case ENOTSUP: return "not switchable, or the device has no such command";
+	case EACCES: return "refused: no permission (read-only community or user)";
+	case EINVAL: return "refused: the device rejected the value";
+	case ETIMEDOUT: return "timeout";
+	case EAGAIN: return "command accepted but the outlet state did not change in time";
+	default: return strerror(-st);
+	}
 }
 
-int wt_probe_main(int argc, char **argv)
+/* The one control an SNMP probe may run, after a successful read. */
+static int snmp_control(struct probe *p, const struct wt_probe_control *c, int timeout,
+			json_t *out)
 {
-	static const struct option opts[] = {
-		{"profiles", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
-		{"retries", required_argument, NULL, 'r'},  {"control", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},	    {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	const struct wt_snmp_model *m = wt_snmp_dev_model(p->dev);
+	size_t ent = (size_t)-1;
+	for (size_t e = 0; m && e < m->n_entities; e++)
+		if (m->entities[e].kind == WT_ENT_OUTLET && m->entities[e].index == c->outlet &&
+		    m->entities[e].unit == c->unit)
+			ent = e;
+	int st;
+	if (ent == (size_t)-1) {
+		st = -ENOENT;
+	} else {
+		p->done = false;
+		st = wt_snmp_dev_control(p->dev, ent, (enum wt_ctl_cmd)c->cmd, timeout * 5, on_ctl, p);
+		if (st == 0) {
+			if (!p->done)
+				event_base_dispatch(p->base);
+			st = p->ctl_status;
+		}
+	}
+	const char *why = ctl_reason(st);
+	json_object_set_new(out, "control",
+			    json_pack("{s:I,s:i,s:s,s:b,s:o}", "outlet", (json_int_t)c->outlet,
+				      "unit", c->unit, "command", wt_ctl_cmd_name(c->cmd), "ok",
+				      st == 0, "error", why ? json_string(why) : json_null()));
+	return st;
+}
+
+int wt_probe_run(const char *url, const struct wt_probe_opts *o, json_t **out, char *err,
+		 size_t errlen)
+{
+	*out = NULL;
 	/* fieldbus: Modbus and Redfish URLs go through the driver table */
-	for (int i = 1; i < argc; i++)
-		if (strncmp(argv[i], "modbus", 6) == 0 || strncmp(argv[i], "redfish", 7) == 0)
-			return wt_fieldbus_probe_main(argc, argv);
-	const char *pdir = NULL;
-	const char *control = NULL;
-	int timeout = 1000, retries = 1, c;
-	bool verbose = false;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:t:r:c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			pdir = optarg;
-			break;
-		case 't':
-			timeout = (int)strtol(optarg, NULL, 10);
-			break;
-		case 'r':
-			retries = (int)strtol(optarg, NULL, 10);
-			break;
-		case 'c':
-			control = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 64;
-		}
+	if (strncmp(url, "modbus", 6) == 0 || strncmp(url, "redfish", 7) == 0)
+		return wt_fieldbus_probe_run(url, o, out, err, errlen);
+	if (o->n_controls > 1) {
+		snprintf(err, errlen, "an SNMP probe takes at most one --control");
+		return WT_PROBE_USAGE;
 	}
-	if (optind != argc - 1 || timeout <= 0 || timeout > 60000 || retries < 0 || retries > 10) {
-		usage(stderr);
-		return 64;
-	}
-	wt_log_setup(false, "wattrack-probe", verbose ? WT_LOG_DEBUG : WT_LOG_WARNING);
 	struct wt_snmp_target t;
-	char err[256];
-	if (wt_snmp_url_parse(argv[optind], &t, err, sizeof err)) {
-		fprintf(stderr, "wattrack probe: %s\n", err);
-		return 64;
-	}
-	t.timeout_ms = timeout;
-	t.retries = retries;
-	long ctl_index = -1;
-	int ctl_unit = 1, ctl_cmd = -1;
-	if (control) {
-		char cmd[32] = "";
-		int n = sscanf(control, "%ld:%31[a-z_]:%d", &ctl_index, cmd, &ctl_unit);
-		ctl_cmd = wt_ctl_cmd_by_name(cmd);
-		if (n < 2 || ctl_cmd < 0 || ctl_index < 0) {
-			fprintf(stderr, "wattrack probe: --control wants OUTLET:CMD[:UNIT]\n");
-			return 64;
-		}
-	}
+	if (wt_snmp_url_parse(url, &t, err, errlen))
+		return WT_PROBE_USAGE;
+	t.timeout_ms = o->timeout_ms;
+	t.retries = o->retries;
 	struct wt_profile_set profiles = {0};
-	if (!pdir)
-		pdir = default_profiles_dir();
+	const char *pdir = o->profiles_dir ? o->profiles_dir : default_profiles_dir();
 	if (wt_profiles_load_dir(&profiles, pdir) < 0) {
-		fprintf(stderr, "wattrack probe: cannot read profiles from %s\n", pdir);
-		return 1;
+		snprintf(err, errlen, "cannot read profiles from %s", pdir);
+		memset(&t, 0, sizeof t);
+		return WT_PROBE_UNREACHABLE;
 	}
 	struct probe p = {.next_series = 1};
 	p.base = event_base_new();
@@ -262,70 +250,163 @@ int wt_probe_main(int argc, char **argv)
 		.profiles = &profiles,
 		.resolver = {.resolve = resolve, .ctx = &p},
 	};
-	int rc = 1;
-	p.dev = wt_snmp_dev_new(&env, 0, "probe", &t, err, sizeof err);
+	int rc = WT_PROBE_UNREACHABLE;
+	p.dev = p.base ? wt_snmp_dev_new(&env, 0, "probe", &t, err, errlen) : NULL;
 	if (!p.dev) {
-		fprintf(stderr, "wattrack probe: %s\n", err);
+		/* e.g. a host name that does not resolve: the device cannot be read */
+		*out = json_pack("{s:i,s:s,s:s,s:s,s:s}", "format", 1, "url", t.host, "protocol",
+				 "snmp", "status", "unreachable", "error", err);
 		goto out;
 	}
 	/* the poll may finish before the loop runs (a send that fails at
 	 * once), and a loopbreak before dispatch is forgotten by libevent */
 	if (wt_snmp_dev_poll(p.dev, on_done, &p) == 0 && !p.done)
 		event_base_dispatch(p.base);
-	rc = p.result == WT_POLL_OK || p.result == WT_POLL_REBOOTED ? 0
-	     : p.result == WT_POLL_NO_PROFILE			    ? 2
-								    : 1;
-	json_t *out = build_json(&t, &p);
-	if (rc == 0 && control) {
-		const struct wt_snmp_model *m = wt_snmp_dev_model(p.dev);
-		size_t ent = (size_t)-1;
-		for (size_t e = 0; m && e < m->n_entities; e++)
-			if (m->entities[e].kind == WT_ENT_OUTLET && m->entities[e].index == ctl_index &&
-			    m->entities[e].unit == ctl_unit)
-				ent = e;
-		int st;
-		if (ent == (size_t)-1) {
-			st = -ENOENT;
-		} else {
-			p.done = false;
-			st = wt_snmp_dev_control(p.dev, ent, (enum wt_ctl_cmd)ctl_cmd, timeout * 5, on_ctl,
-						 &p);
-			if (st == 0) {
-				if (!p.done)
-					event_base_dispatch(p.base);
-				st = p.ctl_status;
-			}
-		}
-		json_t *jc = json_object();
-		json_object_set_new(jc, "outlet", json_integer(ctl_index));
-		json_object_set_new(jc, "unit", json_integer(ctl_unit));
-		json_object_set_new(jc, "command", json_string(wt_ctl_cmd_name(ctl_cmd)));
-		json_object_set_new(jc, "ok", json_boolean(st == 0));
-		const char *why = st == 0		 ? NULL
-				  : st == -ENOENT	 ? "no such outlet"
-				  : st == -ENOTSUP	 ? "not switchable, or the device has no such command"
-				  : st == -EACCES	 ? "refused: no permission (read-only community or user)"
-				  : st == -EINVAL	 ? "refused: the device rejected the value"
-				  : st == -ETIMEDOUT ? "timeout"
-				  : st == -EAGAIN	 ? "command accepted but the outlet state did not change in time"
-						 : strerror(-st);
-		json_object_set_new(jc, "error", why ? json_string(why) : json_null());
-		json_object_set_new(out, "control", jc);
-		if (st)
-			rc = 3;
-	}
-	char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-	if (s) {
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		free(s);
-	}
-	json_decref(out);
+	rc = wt_probe_exit_class(p.result);
+	*out = build_json(&t, &p);
+	if (rc == WT_PROBE_OK && o->n_controls == 1 &&
+	    snmp_control(&p, &o->controls[0], o->timeout_ms, *out) != 0)
+		rc = WT_PROBE_CONTROL;
 out:
 	memset(&t, 0, sizeof t); /* no credentials left in memory we own */
 	wt_snmp_dev_free(p.dev);
-	event_base_free(p.base);
+	if (p.base)
+		event_base_free(p.base);
 	wt_profiles_free(&profiles);
+	return rc;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: wattrack probe [options] URL|-\n"
+		"  URL: snmp://COMMUNITY@HOST[:PORT]  snmpv1://COMMUNITY@HOST[:PORT]\n"
+		"       snmpv3://USER:AUTHPASS:PRIVPASS@HOST[:PORT]?auth=SHA-256&priv=AES&context=X&level=authPriv\n"
+		"       modbus://HOST[:PORT]?unit=N&profile=NAME\n"
+		"       redfish://USER:PASS@HOST[:PORT]  redfish+https://...?insecure=1|ca=FILE\n"
+		"  -: read the URL from the first line of stdin (keeps credentials out of ps)\n"
+		"  -p, --profiles DIR    profile directory (default: installed profiles)\n"
+		"  -t, --timeout MS      per-request timeout (default 1000)\n"
+		"  -r, --retries N       retries per request (default 1)\n"
+		"  -c, --control OUTLET:CMD[:UNIT]  switch an outlet (on, off, cycle, delayed_on,\n"
+		"                        delayed_off, delayed_cycle) after reading the device\n"
+		"                        (SNMP: once; Modbus, Redfish: up to 8, then a new poll)\n"
+		"  -u, --user NAME       who asks (control audit events; default \"probe\")\n"
+		"  -v, --verbose         log to stderr\n");
+}
+
+/* One line from stdin, without its line end. */
+static int read_url(char *buf, size_t len)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t k = read(0, buf + n, len - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		if (memchr(buf, '\n', n) || n == len - 1)
+			break;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf[0] ? 0 : -EINVAL;
+}
+
+int wt_probe_cli(int argc, char **argv,
+		 int (*run)(const char *, const struct wt_probe_opts *, json_t **, char *, size_t))
+{
+	static const struct option opts[] = {
+		{"profiles", required_argument, NULL, 'p'}, {"timeout", required_argument, NULL, 't'},
+		{"retries", required_argument, NULL, 'r'},  {"control", required_argument, NULL, 'c'},
+		{"user", required_argument, NULL, 'u'},	    {"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+	};
+	struct wt_probe_opts o = {.timeout_ms = 1000, .retries = 1, .user = "probe"};
+	bool verbose = false;
+	char *end;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:t:r:c:u:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o.profiles_dir = optarg;
+			break;
+		case 't':
+			o.timeout_ms = (int)strtol(optarg, &end, 10);
+			if (*end)
+				o.timeout_ms = -1;
+			break;
+		case 'r':
+			o.retries = (int)strtol(optarg, &end, 10);
+			if (*end)
+				o.retries = -1;
+			break;
+		case 'c': {
+			char cmd[32] = "";
+			struct wt_probe_control k = {.outlet = -1, .unit = 1};
+			int n = sscanf(optarg, "%ld:%31[a-z_]:%d", &k.outlet, cmd, &k.unit);
+			k.cmd = wt_ctl_cmd_by_name(cmd);
+			if (n < 2 || k.cmd < 0 || k.outlet < 0 || o.n_controls == WT_PROBE_MAX_CONTROLS) {
+				fprintf(stderr, "wattrack probe: --control wants OUTLET:CMD[:UNIT] "
+						"(at most %d)\n", WT_PROBE_MAX_CONTROLS);
+				return WT_PROBE_USAGE;
+			}
+			o.controls[o.n_controls++] = k;
+			break;
+		}
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return WT_PROBE_USAGE;
+		}
+	}
+	if (optind != argc - 1 || o.timeout_ms <= 0 || o.timeout_ms > 60000 || o.retries < 0 ||
+	    o.retries > 10) {
+		usage(stderr);
+		return WT_PROBE_USAGE;
+	}
+	wt_log_setup(false, "wattrack-probe", verbose ? WT_LOG_DEBUG : WT_LOG_WARNING);
+	static char stdin_url[WT_PROBE_URL_MAX + 2];
+	const char *url = argv[optind];
+	if (strcmp(url, "-") == 0) {
+		if (read_url(stdin_url, sizeof stdin_url) < 0) {
+			fprintf(stderr, "wattrack probe: no URL on stdin\n");
+			return WT_PROBE_USAGE;
+		}
+		url = stdin_url;
+	}
+	json_t *out = NULL;
+	char err[256] = "";
+	int rc = run(url, &o, &out, err, sizeof err);
+	explicit_bzero(stdin_url, sizeof stdin_url);
+	if (err[0] && !out)
+		fprintf(stderr, "wattrack probe: %s\n", err);
+	if (out) {
+		char *s = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+						  JSON_REAL_PRECISION(10));
+		if (s) {
+			fputs(s, stdout);
+			fputc('\n', stdout);
+			free(s);
+		}
+		json_decref(out);
+	}
+	return rc;
+}
+
+int wt_probe_main(int argc, char **argv)
+{
+	int rc = wt_probe_cli(argc, argv, wt_probe_run);
 	wt_snmp_engine_shutdown();
 	return rc;
 }

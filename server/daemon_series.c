@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Values in the table: 0 = queued, FAILED = the worker could not create it
  * (a later bind queues it again). Series ids start at 1. */
 #define QUEUED 0u
 #define FAILED UINT32_MAX
-#define BATCH_MAX 2048
 
 struct key {
 	int64_t device;
@@ -33,17 +33,29 @@ struct slot {
 	bool used;
 };
 
+#define NAME_MAX_LEN 127 /* an entity name longer than this is cut */
+
 struct item {
 	struct key k;
-	char name[128];
-	int64_t entity; /* set by the worker */
+	uint32_t name;  /* offset of the entity name in the queue's names */
+	int32_t entity; /* set by the worker */
 	uint32_t id;    /* set by the worker; 0 on failure */
+};
+
+/* Misses waiting for a worker, or one batch in flight: the items and their
+ * names (NUL-separated, so a 5,000-PDU bind of 660,000 series queues about
+ * 30 MB, not 128 bytes of name per series). */
+struct queue {
+	struct item *v;
+	size_t n, cap;
+	char *names;
+	size_t nlen, ncap;
 };
 
 struct batch {
 	struct wt_series_cache *c;
-	struct item *v;
-	size_t n;
+	struct queue q;
+	double work_s; /* the worker's time in PostgreSQL */
 };
 
 struct wt_series_cache {
@@ -56,8 +68,8 @@ struct wt_series_cache {
 	PGconn *pg; /* used by the one batch in flight only */
 	struct slot *tab;
 	size_t cap, used;
-	struct item *pend;
-	size_t n_pend, cap_pend;
+	struct queue pend;
+	size_t n_busy; /* items of the batch in flight */
 	bool busy;
 	struct event *retry;
 	uint64_t created;
@@ -195,10 +207,43 @@ static bool exec_ok(PGconn *pg, const char *sql)
 	return ok;
 }
 
+/* Creates w[0..n) under a savepoint; when that fails (a device deleted
+ * meanwhile, a name PostgreSQL refuses) the halves are tried apart, so k
+ * bad entries cost about k * log2(n) small statements and the others are
+ * still created. False when the connection or transaction is unusable. */
+static bool create_range(PGconn *pg, struct wt_series_want *w, size_t n)
+{
+	if (!n)
+		return true;
+	if (!exec_ok(pg, "SAVEPOINT bulk"))
+		return false;
+	if (wt_registry_series_bulk(pg, w, n) == 0)
+		return exec_ok(pg, "RELEASE SAVEPOINT bulk");
+	if (!exec_ok(pg, "ROLLBACK TO SAVEPOINT bulk") || !exec_ok(pg, "RELEASE SAVEPOINT bulk"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		w[i].entity_id = 0;
+		w[i].series_id = 0;
+	}
+	if (n == 1)
+		return true; /* logged by the registry; its id stays 0 */
+	return create_range(pg, w, n / 2) && create_range(pg, w + n / 2, n - n / 2);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Every queued miss in one transaction (one fsync), in a few statements
+ * per 50,000 series (wt_registry_series_bulk). */
 static void batch_work(void *arg)
 {
 	struct batch *b = arg;
 	struct wt_series_cache *c = b->c;
+	double t0 = now_s();
 
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		PQfinish(c->pg);
@@ -208,34 +253,35 @@ static void batch_work(void *arg)
 			return;
 		}
 	}
-	/* One transaction for the batch (one fsync, not two per series); a
-	 * savepoint per series, so one refusal (a device deleted meanwhile)
-	 * costs only that series. */
-	if (!exec_ok(c->pg, "BEGIN"))
+	struct wt_series_want *w = calloc(b->q.n ? b->q.n : 1, sizeof(*w));
+	if (!w) {
+		wt_error("series cache: no memory for %zu series", b->q.n);
 		return;
-	for (size_t i = 0; i < b->n; i++) {
-		struct item *it = &b->v[i];
-		int32_t eid;
-		uint32_t sid;
-		if (!exec_ok(c->pg, "SAVEPOINT s"))
-			break;
-		if (wt_registry_upsert_entity(c->pg, (int32_t)it->k.device,
-					      (enum wt_entity_kind)it->k.kind, (int)it->k.idx,
-					      it->name, 0, NULL, &eid) ||
-		    wt_registry_series(c->pg, eid, (enum wt_metric)it->k.metric, &sid)) {
-			/* logged by the registry; id stays 0 */
-			if (!exec_ok(c->pg, "ROLLBACK TO SAVEPOINT s"))
-				break;
-			continue;
+	}
+	for (size_t i = 0; i < b->q.n; i++) {
+		const struct item *it = &b->q.v[i];
+		w[i] = (struct wt_series_want){
+			.device_id = it->k.device > 0 && it->k.device <= INT32_MAX ? (int32_t)it->k.device
+										     : 0,
+			.kind = it->k.kind,
+			.idx = (int32_t)it->k.idx,
+			.metric = it->k.metric,
+			.name = b->q.names + it->name,
+		};
+	}
+	bool ok = exec_ok(c->pg, "BEGIN") && create_range(c->pg, w, b->q.n) &&
+		  exec_ok(c->pg, "COMMIT");
+	if (!ok) {
+		if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+			(void)exec_ok(c->pg, "ROLLBACK");
+	} else {
+		for (size_t i = 0; i < b->q.n; i++) {
+			b->q.v[i].entity = w[i].entity_id;
+			b->q.v[i].id = w[i].series_id;
 		}
-		it->entity = eid;
-		it->id = sid;
 	}
-	if (!exec_ok(c->pg, "COMMIT")) {
-		exec_ok(c->pg, "ROLLBACK");
-		for (size_t i = 0; i < b->n; i++)
-			b->v[i].id = 0;
-	}
+	free(w);
+	b->work_s = now_s() - t0;
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -244,16 +290,24 @@ static int cmp_dev(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void queue_free(struct queue *q)
+{
+	free(q->v);
+	free(q->names);
+	memset(q, 0, sizeof(*q));
+}
+
 static void batch_done(void *arg, bool cancelled)
 {
 	struct batch *b = arg;
 	struct wt_series_cache *c = b->c;
-	int64_t *devs = calloc(b->n + 1, sizeof *devs);
+	int64_t *devs = calloc(b->q.n + 1, sizeof *devs);
 	size_t nd = 0, failed = 0, made = 0;
 
 	c->busy = false;
-	for (size_t i = 0; i < b->n && !cancelled; i++) {
-		struct item *it = &b->v[i];
+	c->n_busy = 0;
+	for (size_t i = 0; i < b->q.n && !cancelled; i++) {
+		struct item *it = &b->q.v[i];
 		if (!it->id) {
 			failed++;
 			(void)put(c, &it->k, FAILED); /* the slot exists: no allocation */
@@ -276,7 +330,7 @@ static void batch_done(void *arg, bool cancelled)
 				.entity_index = (int)idx,
 				.phase = (uint8_t)(kind == WT_ENT_PHASE && idx >= 1 && idx <= 3 ? idx : 0),
 				.metric = it->k.metric,
-				.entity_name = it->name,
+				.entity_name = b->q.names + it->name,
 			};
 			int rc = wt_rules_series_set(c->rules, &rs);
 			if (rc < 0 && rc != -EEXIST)
@@ -296,9 +350,10 @@ static void batch_done(void *arg, bool cancelled)
 				(void)wt_sched_rebind(c->sched, (long)devs[i]);
 	}
 	if (!cancelled && made)
-		wt_info("series cache: %zu new series resolved", made);
+		wt_info("series cache: %zu new series resolved (%.2f s in PostgreSQL, %.0f series/s)",
+			made, b->work_s, b->work_s > 0 ? (double)b->q.n / b->work_s : 0.0);
 	free(devs);
-	free(b->v);
+	queue_free(&b->q);
 	free(b);
 	if (!cancelled)
 		kick(c);
@@ -311,29 +366,24 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	kick(arg);
 }
 
-/* Sends the queued misses to a worker when none is in flight. */
+/* Hands every queued miss to a worker when none is in flight: devices that
+ * bind while a batch runs wait for the next one, so a fleet binding at
+ * once is created in a handful of batches. */
 static void kick(struct wt_series_cache *c)
 {
-	if (c->busy || !c->n_pend)
+	if (c->busy || !c->pend.n)
 		return;
 	struct batch *b = calloc(1, sizeof *b);
-	size_t n = c->n_pend < BATCH_MAX ? c->n_pend : BATCH_MAX;
-	if (b)
-		b->v = malloc(n * sizeof *b->v);
-	if (!b || !b->v) {
-		free(b);
+	if (!b)
 		goto later;
-	}
 	b->c = c;
-	b->n = n;
-	memcpy(b->v, c->pend, n * sizeof *b->v);
+	b->q = c->pend;
 	if (wt_workers_submit(c->workers, batch_work, batch_done, b) < 0) {
-		free(b->v);
 		free(b);
 		goto later;
 	}
-	memmove(c->pend, c->pend + n, (c->n_pend - n) * sizeof *c->pend);
-	c->n_pend -= n;
+	c->n_busy = c->pend.n;
+	memset(&c->pend, 0, sizeof(c->pend));
 	c->busy = true;
 	return;
 later:
@@ -344,6 +394,35 @@ later:
 		struct timeval tv = {1, 0};
 		evtimer_add(c->retry, &tv);
 	}
+}
+
+/* Appends a miss and its entity name; 0 or -ENOMEM (nothing appended). */
+static int enqueue(struct queue *q, const struct key *k, const char *name)
+{
+	size_t len = strnlen(name, NAME_MAX_LEN);
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 256;
+		struct item *v = realloc(q->v, nc * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		q->v = v;
+		q->cap = nc;
+	}
+	if (q->nlen + len + 1 > q->ncap) {
+		size_t nc = q->ncap ? q->ncap * 2 : 4096;
+		while (nc < q->nlen + len + 1)
+			nc *= 2;
+		char *p = realloc(q->names, nc);
+		if (!p)
+			return -ENOMEM;
+		q->names = p;
+		q->ncap = nc;
+	}
+	memcpy(q->names + q->nlen, name, len);
+	q->names[q->nlen + len] = 0;
+	q->v[q->n++] = (struct item){.k = *k, .name = (uint32_t)q->nlen};
+	q->nlen += len + 1;
+	return 0;
 }
 
 static int resolve(void *ctx, long device_id, int unit, int kind, long index,
@@ -361,23 +440,22 @@ static int resolve(void *ctx, long device_id, int unit, int kind, long index,
 	}
 	if (s->used && s->id == QUEUED)
 		return -EAGAIN;
-	if (c->n_pend == c->cap_pend) {
-		size_t nc = c->cap_pend ? c->cap_pend * 2 : 256;
-		struct item *v = realloc(c->pend, nc * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		c->pend = v;
-		c->cap_pend = nc;
+	if (c->pend.nlen + NAME_MAX_LEN + 1 > UINT32_MAX)
+		return -ENOMEM; /* 4 GB of names queued: not a real fleet */
+	char defname[64];
+	if (!entity_name || !*entity_name) {
+		snprintf(defname, sizeof defname, "%s %ld", wt_entity_kind_name(kind), index);
+		entity_name = defname;
 	}
+	/* Reserve the table slot first: put() may grow the table, which moves
+	 * the slot, but a queued item without its slot would be created twice. */
 	if (put(c, &k, QUEUED))
 		return -ENOMEM;
-	struct item *it = &c->pend[c->n_pend++];
-	memset(it, 0, sizeof *it);
-	it->k = k;
-	if (entity_name && *entity_name)
-		snprintf(it->name, sizeof it->name, "%s", entity_name);
-	else
-		snprintf(it->name, sizeof it->name, "%s %ld", wt_entity_kind_name(kind), index);
+	if (enqueue(&c->pend, &k, entity_name)) {
+		struct slot *q = lookup(c, &k);
+		q->id = FAILED; /* the next bind asks again */
+		return -ENOMEM;
+	}
 	kick(c);
 	return -EAGAIN;
 }
@@ -392,7 +470,7 @@ void wt_series_cache_counts(const struct wt_series_cache *c, size_t *known, uint
 {
 	*known = c->used;
 	*created = c->created;
-	*pending = c->n_pend;
+	*pending = c->pend.n + c->n_busy;
 }
 
 void wt_series_cache_free(struct wt_series_cache *c)
@@ -404,6 +482,6 @@ void wt_series_cache_free(struct wt_series_cache *c)
 	PQfinish(c->pg);
 	free(c->conninfo);
 	free(c->tab);
-	free(c->pend);
+	queue_free(&c->pend);
 	free(c);
 }

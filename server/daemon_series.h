@@ -2,7 +2,8 @@
  * series id, in memory, so a driver's bind never waits for PostgreSQL.
  *
  * Loaded once at start-up. A miss answers -EAGAIN and is queued; a worker
- * creates the entity (with its name) and the series (registry.h), the loop
+ * takes every queued miss at once and creates the entities (with their
+ * names) and series in a few statements (wt_registry_series_bulk), the loop
  * then registers the id with storage, tells the rules engine, and asks the
  * scheduler to re-bind the devices that missed, so their next poll resolves
  * from memory. Loop thread only (except the worker jobs it submits).
@@ -37,7 +38,8 @@ void wt_series_cache_set_targets(struct wt_series_cache *c, struct wt_sched *sch
 				 struct wt_rules *rules);
 /* The resolver to put in the drivers' environment. */
 struct wt_series_resolver wt_series_cache_resolver(struct wt_series_cache *c);
-/* Series known / created since start / misses queued now. */
+/* Series known / created since start / misses not resolved yet (queued or
+ * in the batch a worker is creating). */
 void wt_series_cache_counts(const struct wt_series_cache *c, size_t *known, uint64_t *created,
 			    size_t *pending);
 /* Call after the worker pool was drained and freed. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,255 @@ int wt_registry_series(PGconn *c, int32_t entity_id, enum wt_metric metric, uint
 			     "INSERT INTO series (entity_id, metric) VALUES ($1, $2) "
 			     "ON CONFLICT (entity_id, metric) DO NOTHING RETURNING id",
 			     2, p, id);
+}
+
+/* ---- bulk get-or-create (wt_registry_series_bulk) ---- */
+
+/* Entries per round of statements: bounds the literals (a few MB) and the
+ * server's memory for one statement. */
+#define BULK_CHUNK 50000
+
+/* A growing array literal ({1,2} or {"a","b"}) for one text parameter. */
+struct lit {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void lit_put(struct lit *l, const char *s, size_t n)
+{
+	if (l->oom)
+		return;
+	if (l->len + n + 1 > l->cap) {
+		size_t nc = l->cap ? l->cap : 4096;
+		while (nc < l->len + n + 1)
+			nc *= 2;
+		char *q = realloc(l->p, nc);
+		if (!q) {
+			l->oom = true;
+			return;
+		}
+		l->p = q;
+		l->cap = nc;
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	l->p[l->len] = 0;
+}
+
+static void lit_int(struct lit *l, bool first, long v)
+{
+	char b[24];
+	int k = snprintf(b, sizeof(b), "%s%ld", first ? "{" : ",", v);
+	lit_put(l, b, (size_t)k);
+}
+
+/* A text element, double-quoted with " and \ escaped: device-supplied names
+ * may hold any byte but NUL. */
+static void lit_text(struct lit *l, bool first, const char *s)
+{
+	lit_put(l, first ? "{\"" : ",\"", 2);
+	while (*s) {
+		size_t run = strcspn(s, "\"\\");
+		lit_put(l, s, run);
+		s += run;
+		if (*s) {
+			const char esc[2] = {'\\', *s++};
+			lit_put(l, esc, 2);
+		}
+	}
+	lit_put(l, "\"", 1);
+}
+
+static void lit_end(struct lit *l, size_t n)
+{
+	lit_put(l, n ? "}" : "{}", n ? 1 : 2);
+}
+
+static void lit_reset(struct lit *l)
+{
+	l->len = 0;
+	if (l->p)
+		l->p[0] = 0;
+}
+
+/* An entry's key in entity or series order; pos is its index in the chunk. */
+struct bkey {
+	int32_t a, b, c; /* (device, kind, idx) or (entity, metric, 0) */
+	uint32_t pos;
+};
+
+static int cmp_bkey(const void *x, const void *y)
+{
+	const struct bkey *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	if (p->c != q->c)
+		return p->c < q->c ? -1 : 1;
+	return p->pos < q->pos ? -1 : p->pos > q->pos;
+}
+
+static bool bkey_same(const struct bkey *p, const struct bkey *q)
+{
+	return p->a == q->a && p->b == q->b && p->c == q->c;
+}
+
+/* Reads (ordinality, id) rows into ids[ordinality - 1]; rows out of range
+ * are ignored (they cannot come from our own query). */
+static void read_ids(PGresult *r, int32_t *ids, size_t n)
+{
+	int rows = PQntuples(r);
+	for (int i = 0; i < rows; i++) {
+		long o = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		long id = strtol(PQgetvalue(r, i, 1), NULL, 10);
+		if (o >= 1 && (size_t)o <= n && id > 0 && id <= INT32_MAX)
+			ids[o - 1] = (int32_t)id;
+	}
+	PQclear(r);
+}
+
+/* Entities in (device, kind, idx) order and series in (entity, metric)
+ * order, so concurrent callers take the unique-index locks in the same
+ * order and cannot deadlock each other. Only what is missing is inserted
+ * (the NOT EXISTS), so identity values are used by new rows only, and a
+ * row inserted by another transaction meanwhile makes ON CONFLICT skip
+ * ours; the read-back, a new statement, sees theirs. */
+static int bulk_chunk(PGconn *c, struct wt_series_want *v, size_t n, struct lit *l)
+{
+	struct bkey *k = malloc((n ? n : 1) * sizeof(*k));
+	uint32_t *grp = malloc((n ? n : 1) * sizeof(*grp));
+	int32_t *ids = calloc(n ? n : 1, sizeof(*ids));
+	PGresult *r = NULL;
+	int rc = -ENOMEM;
+	size_t m = 0, u = 0;
+
+	if (!k || !grp || !ids)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		v[i].entity_id = 0;
+		v[i].series_id = 0;
+		if (v[i].device_id <= 0 || !wt_entity_kind_name((enum wt_entity_kind)v[i].kind) ||
+		    !wt_metric_info((enum wt_metric)v[i].metric))
+			continue;
+		k[m++] = (struct bkey){v[i].device_id, v[i].kind, v[i].idx, (uint32_t)i};
+	}
+	qsort(k, m, sizeof(*k), cmp_bkey);
+	/* one entry per entity (the first of its run names it); grp[pos] =
+	 * the entity's rank */
+	for (size_t j = 0; j < m; j++) {
+		if (!u || !bkey_same(&k[u - 1], &k[j]))
+			k[u++] = k[j];
+		grp[k[j].pos] = (uint32_t)(u - 1);
+	}
+
+	for (size_t j = 0; j < u; j++)
+		lit_int(&l[0], !j, k[j].a);
+	lit_end(&l[0], u);
+	for (size_t j = 0; j < u; j++)
+		lit_text(&l[1], !j, wt_entity_kind_name((enum wt_entity_kind)k[j].b));
+	lit_end(&l[1], u);
+	for (size_t j = 0; j < u; j++)
+		lit_int(&l[2], !j, k[j].c);
+	lit_end(&l[2], u);
+	for (size_t j = 0; j < u; j++) {
+		const struct wt_series_want *w = &v[k[j].pos];
+		char defname[64];
+		snprintf(defname, sizeof(defname), "%s %d",
+			 wt_entity_kind_name((enum wt_entity_kind)w->kind), (int)w->idx);
+		lit_text(&l[3], !j, w->name ? w->name : defname);
+	}
+	lit_end(&l[3], u);
+	if (l[0].oom || l[1].oom || l[2].oom || l[3].oom)
+		goto out;
+	const char *pe[] = {l[0].p, l[1].p, l[2].p, l[3].p};
+	rc = -EIO;
+	if (wt_pg_query(c, "create entities", &r,
+			"INSERT INTO entities (device_id, kind, idx, name) "
+			"SELECT u.d, u.k, u.i, u.n "
+			"FROM unnest($1::int[], $2::text[], $3::int[], $4::text[]) "
+			"WITH ORDINALITY AS u(d, k, i, n, o) "
+			"WHERE EXISTS (SELECT 1 FROM devices dv WHERE dv.id = u.d) "
+			"AND NOT EXISTS (SELECT 1 FROM entities e "
+			"WHERE e.device_id = u.d AND e.kind = u.k AND e.idx = u.i) "
+			"ORDER BY u.o ON CONFLICT (device_id, kind, idx) DO NOTHING",
+			4, pe) < 0)
+		goto out;
+	PQclear(r);
+	if (wt_pg_query(c, "find entities", &r,
+			"SELECT u.o, e.id FROM unnest($1::int[], $2::text[], $3::int[]) "
+			"WITH ORDINALITY AS u(d, k, i, o) JOIN entities e "
+			"ON e.device_id = u.d AND e.kind = u.k AND e.idx = u.i",
+			3, pe) < 0)
+		goto out;
+	read_ids(r, ids, u);
+	r = NULL;
+
+	/* series: the entries whose entity exists, in (entity, metric) order */
+	size_t s = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].device_id <= 0 || !wt_entity_kind_name((enum wt_entity_kind)v[i].kind) ||
+		    !wt_metric_info((enum wt_metric)v[i].metric))
+			continue;
+		v[i].entity_id = ids[grp[i]];
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i].entity_id > 0)
+			k[s++] = (struct bkey){v[i].entity_id, v[i].metric, 0, (uint32_t)i};
+	qsort(k, s, sizeof(*k), cmp_bkey);
+	for (int j = 0; j < 4; j++)
+		lit_reset(&l[j]);
+	for (size_t j = 0; j < s; j++)
+		lit_int(&l[0], !j, k[j].a);
+	lit_end(&l[0], s);
+	for (size_t j = 0; j < s; j++)
+		lit_int(&l[1], !j, k[j].b);
+	lit_end(&l[1], s);
+	rc = -ENOMEM;
+	if (l[0].oom || l[1].oom)
+		goto out;
+	const char *ps[] = {l[0].p, l[1].p};
+	rc = -EIO;
+	if (wt_pg_query(c, "create series", &r,
+			"INSERT INTO series (entity_id, metric) SELECT u.e, u.m "
+			"FROM unnest($1::int[], $2::smallint[]) WITH ORDINALITY AS u(e, m, o) "
+			"WHERE NOT EXISTS (SELECT 1 FROM series s "
+			"WHERE s.entity_id = u.e AND s.metric = u.m) "
+			"ORDER BY u.o ON CONFLICT (entity_id, metric) DO NOTHING",
+			2, ps) < 0)
+		goto out;
+	PQclear(r);
+	if (wt_pg_query(c, "find series", &r,
+			"SELECT u.o, s.id FROM unnest($1::int[], $2::smallint[]) "
+			"WITH ORDINALITY AS u(e, m, o) JOIN series s "
+			"ON s.entity_id = u.e AND s.metric = u.m",
+			2, ps) < 0)
+		goto out;
+	memset(ids, 0, s * sizeof(*ids));
+	read_ids(r, ids, s);
+	r = NULL;
+	for (size_t j = 0; j < s; j++)
+		v[k[j].pos].series_id = (uint32_t)ids[j];
+	rc = 0;
+out:
+	for (int j = 0; j < 4; j++)
+		lit_reset(&l[j]);
+	free(k);
+	free(grp);
+	free(ids);
+	return rc;
+}
+
+int wt_registry_series_bulk(PGconn *c, struct wt_series_want *v, size_t n)
+{
+	struct lit l[4] = {{0}};
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i += BULK_CHUNK)
+		rc = bulk_chunk(c, v + i, n - i < BULK_CHUNK ? n - i : BULK_CHUNK, l);
+	for (int j = 0; j < 4; j++)
+		free(l[j].p);
+	return rc;
 }
 
 int wt_registry_aggregate_series(PGconn *c, const char *owner_kind, int32_t owner_id,

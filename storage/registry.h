@@ -46,6 +46,30 @@ int wt_registry_upsert_entity(PGconn *c, int32_t device_id, enum wt_entity_kind 
 int wt_registry_series(PGconn *c, int32_t entity_id, enum wt_metric metric, uint32_t *id)
 	__attribute__((warn_unused_result));
 
+/* One device series wanted by wt_registry_series_bulk. */
+struct wt_series_want {
+	int32_t device_id;
+	int32_t kind;       /* enum wt_entity_kind */
+	int32_t idx;        /* the stored entity index */
+	int32_t metric;     /* enum wt_metric */
+	const char *name;   /* the entity's name if it is created; NULL: "<kind> <idx>" */
+	int32_t entity_id;  /* out: the entity, 0 when it could not be had */
+	uint32_t series_id; /* out: the series, 0 when it could not be had */
+};
+
+/* Gets or creates the entities and series of v[0..n) in a few statements
+ * per 50,000 entries (INSERT ... SELECT FROM unnest() of what is missing,
+ * then one join reading every id back), with the semantics of
+ * wt_registry_upsert_entity (name set on insert only; parent and attributes
+ * of an existing entity untouched) followed by wt_registry_series: safe
+ * against concurrent callers (ON CONFLICT DO NOTHING; the read-back sees
+ * their committed rows), no identity value used for a row that exists.
+ * Entries with a bad kind/metric or a device that does not exist keep ids
+ * 0. Returns 0, -ENOMEM, or -EIO when a statement failed (an open
+ * transaction is then aborted: roll it, or a savepoint, back). */
+int wt_registry_series_bulk(PGconn *c, struct wt_series_want *v, size_t n)
+	__attribute__((warn_unused_result));
+
 /* The id of an aggregate series owned by a structure element: owner_kind is
  * rack, row, room or site; phase 1..3 or 0 for all; feed 'A'..'D' or 0. */
 int wt_registry_aggregate_series(PGconn *c, const char *owner_kind, int32_t owner_id,

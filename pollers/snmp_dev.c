@@ -18,7 +18,6 @@
 #define SYS_OBJECTID "1.3.6.1.2.1.1.2.0"
 #define SYS_UPTIME "1.3.6.1.2.1.1.3.0"
 #define SYS_NAME "1.3.6.1.2.1.1.5.0"
-#define MAX_BATCH 128
 #define MAX_WALK_ROWS 20000
 #define STATIC_REFRESH_MS (3600 * 1000)
 #define NO_SERIES UINT32_MAX
@@ -71,10 +70,10 @@ struct wt_snmp_dev {
 	char walk_cur[WT_OID_STR];
 	size_t walk_rows;
 	/* poll */
-	uint32_t *poll_idx; /* points polled each time */
-	size_t n_poll;
-	int32_t cur[MAX_BATCH]; /* point index per varbind of the batch, -1 = sysUpTime */
-	size_t n_cur;
+	struct wt_snmp_plan *plan;
+	struct wt_snmp_req req; /* the request in flight */
+	uint32_t *upd;          /* points updated by one answer */
+	int poll_rep;           /* GETBULK repetitions after adaptive halving */
 	struct wt_sample *samples;
 
 	/* control */
@@ -320,9 +319,10 @@ static void unbind(struct wt_snmp_dev *d)
 	d->profile = NULL;
 	wt_snmp_store_free(d->store);
 	d->store = NULL;
-	free(d->poll_idx);
-	d->poll_idx = NULL;
-	d->n_poll = 0;
+	wt_snmp_plan_free(d->plan);
+	d->plan = NULL;
+	free(d->upd);
+	d->upd = NULL;
 	free(d->samples);
 	d->samples = NULL;
 	d->bound = false;
@@ -365,6 +365,15 @@ void wt_snmp_dev_stats(const struct wt_snmp_dev *d, struct wt_snmp_dev_stats *ou
 {
 	*out = d->stats;
 	out->max_oids = d->max_oids;
+	out->max_rep = d->poll_rep;
+}
+
+void wt_snmp_dev_plan_info(const struct wt_snmp_dev *d, struct wt_snmp_plan_info *out)
+{
+	if (d->plan)
+		wt_snmp_plan_info(d->plan, out);
+	else
+		memset(out, 0, sizeof *out);
 }
 
 /* Ends the current operation and reports it. */
@@ -460,6 +469,9 @@ static void after_probe(struct wt_snmp_dev *d)
 	d->max_rep = d->profile->max_repetitions;
 	if (d->max_oids > d->profile->max_oids || !d->stats.requests)
 		d->max_oids = d->profile->max_oids;
+	/* a halving survives a re-bind: it is what the device taught us */
+	if (d->poll_rep < 1 || d->poll_rep > d->profile->max_repetitions)
+		d->poll_rep = d->profile->max_repetitions;
 	wt_strv_free(&d->walks);
 	if (wt_snmp_plan_walks(d->profile, &d->walks)) {
 		snprintf(d->err, sizeof d->err, "out of memory");
@@ -638,12 +650,13 @@ static void walk_next(struct wt_snmp_dev *d)
 		fail_status(d, rc, "walk");
 }
 
-static void emit_points(struct wt_snmp_dev *d, const uint32_t *idx, size_t n, bool all)
+/* Hands the readings of points idx[0..n) (all points if idx is NULL) to the sink. */
+static void emit_points(struct wt_snmp_dev *d, const uint32_t *idx, size_t n)
 {
 	size_t k = 0;
 	int64_t ts = now_ms(d);
 	for (size_t i = 0; i < n; i++) {
-		const struct wt_snmp_point *pt = &d->model->points[all ? i : idx[i]];
+		const struct wt_snmp_point *pt = &d->model->points[idx ? idx[i] : i];
 		if (!pt->have || pt->series == NO_SERIES)
 			continue;
 		d->samples[k].series = pt->series;
@@ -667,12 +680,14 @@ static void bind_finish(struct wt_snmp_dev *d)
 	}
 	wt_snmp_model_free(d->model);
 	d->model = m;
-	free(d->poll_idx);
+	wt_snmp_plan_free(d->plan);
+	d->plan = NULL;
+	free(d->upd);
 	free(d->samples);
-	d->n_poll = 0;
-	d->poll_idx = calloc(m->n_points + 1, sizeof *d->poll_idx);
+	d->upd = calloc(m->n_points + 1, sizeof *d->upd);
 	d->samples = calloc(m->n_points + 1, sizeof *d->samples);
-	if (!d->poll_idx || !d->samples) {
+	if (!d->upd || !d->samples ||
+	    wt_snmp_plan_build(m, d->store, d->version != 1, d->profile->max_repetitions, &d->plan)) {
 		snprintf(d->err, sizeof d->err, "out of memory");
 		finish(d, WT_POLL_FAILED);
 		return;
@@ -685,15 +700,13 @@ static void bind_finish(struct wt_snmp_dev *d)
 		    d->env.resolver.resolve(d->env.resolver.ctx, d->id, e->unit, e->kind, e->index,
 					    e->name, pt->metric, &pt->series))
 			pt->series = NO_SERIES;
-		if (!pt->is_static)
-			d->poll_idx[d->n_poll++] = (uint32_t)i;
 	}
 	d->bound = true;
 	d->need_rebind = false;
 	d->bound_at_ms = now_ms(d);
 	d->err[0] = 0;
 	/* the bind GET read every reading once: that is this interval's poll */
-	emit_points(d, NULL, m->n_points, true);
+	emit_points(d, NULL, m->n_points);
 	finish(d, d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK);
 }
 
@@ -732,19 +745,97 @@ static void start_bind(struct wt_snmp_dev *d)
 
 /* ---- poll ---- */
 
+static void note_uptime(struct wt_snmp_dev *d, uint64_t up)
+{
+	/* TimeTicks wrap after 497 days: a small value after a huge one is a
+	 * wrap, not a reboot */
+	bool wrap = d->last_uptime > 0xF0000000ull && up < 0x10000000ull;
+	if (d->have_uptime && up < d->last_uptime && !wrap) {
+		d->rebooted = true;
+		d->need_rebind = true;
+	}
+	d->last_uptime = up;
+	d->sys.uptime_ticks = up;
+	d->have_uptime = true;
+}
+
+/* tooBig, or a timeout (agents that silently drop large PDUs): halve what
+ * made the request big (the repetitions of a GETBULK, else the OIDs per
+ * request), remember it for the device, and retry once at the smaller size. */
+static bool poll_shrink(struct wt_snmp_dev *d, int status)
+{
+	if (status == -EMSGSIZE)
+		d->stats.toobig++;
+	if ((status != -EMSGSIZE && status != -ETIMEDOUT) || d->retried)
+		return false;
+	const struct wt_snmp_req *q = &d->req;
+	if (q->bulk && q->n_col && q->reps > 1)
+		d->poll_rep = q->reps / 2;
+	else if (d->max_oids > 1 && q->n > 1)
+		d->max_oids = (int)(q->n / 2 ? q->n / 2 : 1);
+	else
+		return false;
+	d->shrunk = true;
+	d->retried = status == -ETIMEDOUT; /* a second timeout is a dead device */
+	if (status == -ETIMEDOUT)
+		d->stats.timeouts++;
+	return true;
+}
+
+static void poll_complete(struct wt_snmp_dev *d)
+{
+	enum wt_poll_result r = d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK;
+	/* a halving is remembered, but one lost datagram must not shrink a
+	 * device for ever: after 20 clean polls, try a quarter more */
+	if (d->shrunk) {
+		d->ok_streak = 0;
+	} else if (++d->ok_streak >= 20 && d->profile &&
+		   (d->max_oids < d->profile->max_oids ||
+		    d->poll_rep < d->profile->max_repetitions)) {
+		d->max_oids += d->max_oids / 4 ? d->max_oids / 4 : 1;
+		if (d->max_oids > d->profile->max_oids)
+			d->max_oids = d->profile->max_oids;
+		d->poll_rep += d->poll_rep / 4 ? d->poll_rep / 4 : 1;
+		if (d->poll_rep > d->profile->max_repetitions)
+			d->poll_rep = d->profile->max_repetitions;
+		d->ok_streak = 0;
+	}
+	if (wt_snmp_plan_dirty(d->plan)) {
+		/* a point GETNEXT missed goes to the GET list */
+		struct wt_snmp_plan *np;
+		if (wt_snmp_plan_build(d->model, d->store, d->version != 1,
+				       d->profile->max_repetitions, &np) == 0) {
+			wt_snmp_plan_free(d->plan);
+			d->plan = np;
+		}
+	}
+	d->shrunk = false;
+	d->rebooted = false;
+	d->err[0] = 0;
+	finish(d, r);
+}
+
 static void on_poll(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs, size_t n)
 {
 	struct wt_snmp_dev *d = ctx;
-	(void)errindex;
 	if (status == -ENOENT) {
-		/* v1: an OID vanished (firmware change, outlet removed): re-read
-		 * the layout next time rather than guessing */
+		/* v1: one OID of the batch does not exist. sysUpTime missing
+		 * (agents without it) is dropped for good; a reading that vanished
+		 * (firmware change, outlet removed) means the layout is re-read next
+		 * time rather than guessed. The rest of the batch is asked again. */
+		int64_t pi = wt_snmp_plan_drop(d->plan, &d->req, errindex);
+		if (pi >= 0) {
+			if (pi != UINT32_MAX)
+				d->need_rebind = true;
+			poll_send(d);
+			return;
+		}
 		d->need_rebind = true;
 		status = 0;
 		n = 0;
 	}
 	if (status) {
-		if (shrink(d, status)) {
+		if (poll_shrink(d, status)) {
 			poll_send(d);
 			return;
 		}
@@ -752,73 +843,27 @@ static void on_poll(void *ctx, int status, int errindex, const struct wt_snmp_vb
 		return;
 	}
 	d->retried = false;
-	uint32_t upd[MAX_BATCH];
 	size_t nu = 0;
-	for (size_t i = 0; i < n && i < d->n_cur; i++) {
-		int32_t pi = d->cur[i];
-		if (pi < 0) {
-			if (vbs[i].v.type == WT_SV_UINT) {
-				uint64_t up = vbs[i].v.u;
-				/* TimeTicks wrap after 497 days: a small value after a
-				 * huge one is a wrap, not a reboot */
-				bool wrap = d->last_uptime > 0xF0000000ull && up < 0x10000000ull;
-				if (d->have_uptime && up < d->last_uptime && !wrap) {
-					d->rebooted = true;
-					d->need_rebind = true;
-				}
-				d->last_uptime = up;
-				d->sys.uptime_ticks = up;
-				d->have_uptime = true;
-			}
-			continue;
-		}
-		struct wt_snmp_point *pt = &d->model->points[pi];
-		if (strcmp(vbs[i].oid, pt->oid) != 0) {
-			pt->have = false; /* the agent answered another OID: no reading */
-			continue;
-		}
-		if (wt_snmp_point_update(pt, &vbs[i].v))
-			upd[nu++] = (uint32_t)pi;
-	}
+	uint64_t up = 0;
+	bool have_up = false;
+	wt_snmp_plan_read(d->plan, d->model, &d->req, vbs, n, d->upd, &nu, &up, &have_up);
+	if (have_up)
+		note_uptime(d, up);
 	if (nu)
-		emit_points(d, upd, nu, false);
-	d->pos += d->n_cur - (d->pos == 0 ? 1 : 0);
-	if (d->pos >= d->n_poll) {
-		enum wt_poll_result r = d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK;
-		/* a halving is remembered, but one lost datagram must not shrink a
-		 * device for ever: after 20 clean polls, try a quarter more */
-		if (d->shrunk)
-			d->ok_streak = 0;
-		else if (++d->ok_streak >= 20 && d->profile && d->max_oids < d->profile->max_oids) {
-			d->max_oids += d->max_oids / 4 ? d->max_oids / 4 : 1;
-			if (d->max_oids > d->profile->max_oids)
-				d->max_oids = d->profile->max_oids;
-			d->ok_streak = 0;
-		}
-		d->shrunk = false;
-		d->rebooted = false;
-		d->err[0] = 0;
-		finish(d, r);
-		return;
-	}
+		emit_points(d, d->upd, nu);
 	poll_send(d);
 }
 
 static void poll_send(struct wt_snmp_dev *d)
 {
-	char *oids[MAX_BATCH];
-	size_t max = (size_t)d->max_oids < MAX_BATCH ? (size_t)d->max_oids : MAX_BATCH;
-	d->n_cur = 0;
-	if (d->pos == 0) {
-		d->cur[d->n_cur] = -1;
-		oids[d->n_cur++] = (char *)SYS_UPTIME;
-	}
-	for (size_t i = d->pos; i < d->n_poll && d->n_cur < max; i++) {
-		d->cur[d->n_cur] = (int32_t)d->poll_idx[i];
-		oids[d->n_cur++] = d->model->points[d->poll_idx[i]].oid;
+	if (!wt_snmp_plan_next(d->plan, d->max_oids, d->poll_rep, &d->req)) {
+		poll_complete(d);
+		return;
 	}
 	d->stats.requests++;
-	int rc = wt_snmp_get(d->sess, oids, d->n_cur, on_poll, d);
+	if (d->req.bulk)
+		d->stats.getbulk++;
+	int rc = wt_snmp_send_req(d->sess, &d->req, on_poll, d);
 	if (rc)
 		fail_status(d, rc, "poll");
 }
@@ -837,8 +882,8 @@ int wt_snmp_dev_poll(struct wt_snmp_dev *d, wt_poll_done_fn done, void *ctx)
 		return 0;
 	}
 	d->step = ST_POLL;
-	d->pos = 0;
 	d->shrunk = false;
+	wt_snmp_plan_start(d->plan);
 	poll_send(d);
 	return 0;
 }

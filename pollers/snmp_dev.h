@@ -42,9 +42,13 @@ const struct wt_snmp_model *wt_snmp_dev_model(const struct wt_snmp_dev *d);
 /* Counters for tests and benchmarks. */
 struct wt_snmp_dev_stats {
 	unsigned long requests, timeouts, toobig, samples;
-	int max_oids; /* current GET size after adaptive halving */
+	unsigned long getbulk; /* poll requests sent as GETBULK (part of requests) */
+	int max_oids;          /* current GET size / non-repeaters after adaptive halving */
+	int max_rep;           /* current GETBULK repetitions after adaptive halving */
 };
 void wt_snmp_dev_stats(const struct wt_snmp_dev *d, struct wt_snmp_dev_stats *out);
+/* How a poll reads the bound device (all zero before bind). */
+void wt_snmp_dev_plan_info(const struct wt_snmp_dev *d, struct wt_snmp_plan_info *out);
 
 /* Outlet control: SET the entity's control OID to the profile's value for
  * cmd, then re-read the outlet state until it matches (or verify_ms passes).

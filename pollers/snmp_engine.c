@@ -45,6 +45,7 @@ struct wt_snmp_sess {
 	wt_snmp_cb cb;
 	void *ctx;
 	int version;
+	bool binary; /* the request in flight was sent with binary OIDs: no oid text */
 	/* decode buffers for answers, reused by every response of this session
 	 * (one request in flight at a time): no allocation per poll */
 	struct wt_snmp_vb *dec_vbs;
@@ -79,33 +80,6 @@ void wt_snmp_engine_shutdown(void)
 	engine_ready = false;
 }
 
-int wt_oid_parse(const char *s, unsigned long *out, size_t max)
-{
-	size_t n = 0;
-	if (*s == '.')
-		s++;
-	while (*s) {
-		if (*s < '0' || *s > '9' || n >= max)
-			return -EINVAL;
-		unsigned long long v = 0;
-		while (*s >= '0' && *s <= '9') {
-			v = v * 10 + (unsigned)(*s - '0');
-			if (v > 0xFFFFFFFFull)
-				return -EINVAL;
-			s++;
-		}
-		out[n++] = (unsigned long)v;
-		if (*s == '.') {
-			s++;
-			if (!*s)
-				return -EINVAL;
-		} else if (*s) {
-			return -EINVAL;
-		}
-	}
-	return n >= 2 ? (int)n : -EINVAL;
-}
-
 /* Hot path (every varbind of every poll): a hand-rolled formatter, several
  * times cheaper than snprintf per sub-identifier. */
 static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
@@ -132,13 +106,18 @@ static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
 
 /* Decodes one varbind without trusting its declared lengths. */
 static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, char *sbuf,
-		      size_t sbuflen)
+		      size_t sbuflen, bool text)
 {
 	/* oid is always written (terminated) below; clearing all of *out would
 	 * cost a WT_OID_STR memset per varbind on the hot path */
 	memset(&out->v, 0, sizeof out->v);
 	out->end_of_mib = false;
-	oid_to_str(v->name, v->name_length, out->oid, sizeof out->oid);
+	out->name = v->name;
+	out->name_len = v->name ? v->name_length : 0;
+	if (text)
+		oid_to_str(v->name, out->name_len, out->oid, sizeof out->oid);
+	else
+		out->oid[0] = 0;
 	switch (v->type) {
 	case ASN_INTEGER:
 		if (v->val.integer && v->val_len >= sizeof(long)) {
@@ -198,11 +177,11 @@ static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, ch
 }
 
 size_t wt_snmp_pdu_decode(const struct snmp_pdu *pdu, struct wt_snmp_vb *vbs,
-			  char (*sbuf)[WT_OID_STR], size_t max)
+			  char (*sbuf)[WT_OID_STR], size_t max, bool text)
 {
 	size_t i = 0;
 	for (const netsnmp_variable_list *v = pdu->variables; v && i < max; v = v->next_variable, i++)
-		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR);
+		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR, text);
 	return i;
 }
 
@@ -287,7 +266,7 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 		s->dec_sbuf = ns2;
 		s->dec_cap = n;
 	}
-	n = wt_snmp_pdu_decode(pdu, s->dec_vbs, s->dec_sbuf, n);
+	n = wt_snmp_pdu_decode(pdu, s->dec_vbs, s->dec_sbuf, n, !s->binary);
 	/* the callback may close the session: the buffers then live until
 	 * on_read returns (closing is deferred while in_cb) */
 	complete(s, status, (int)pdu->errindex, s->dec_vbs, n);
@@ -864,6 +843,7 @@ static int add_null(netsnmp_pdu *pdu, const char *oidstr)
 
 static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, void *ctx)
 {
+	s->binary = false;
 	s->busy = true;
 	s->cb = cb;
 	s->ctx = ctx;
@@ -921,6 +901,34 @@ int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oidstr, int max_rep, wt_
 		return rc;
 	}
 	return send_pdu(s, pdu, cb, ctx);
+}
+
+int wt_snmp_send_req(struct wt_snmp_sess *s, const struct wt_snmp_req *req, wt_snmp_cb cb,
+		     void *ctx)
+{
+	if (s->busy || s->closing)
+		return -EBUSY;
+	if (!s->sp)
+		return -ENOTCONN;
+	if (!req->n || req->n > WT_REQ_MAX || (req->bulk && s->version == 1))
+		return -EINVAL;
+	netsnmp_pdu *pdu = snmp_pdu_create(req->bulk ? SNMP_MSG_GETBULK : SNMP_MSG_GET);
+	if (!pdu)
+		return -ENOMEM;
+	if (req->bulk) {
+		pdu->non_repeaters = req->nonrep;
+		pdu->max_repetitions = req->reps;
+	}
+	for (size_t i = 0; i < req->n; i++)
+		if (!req->oid_len[i] || req->oid_len[i] > MAX_OID_LEN ||
+		    !snmp_add_null_var(pdu, (const oid *)req->oid[i], req->oid_len[i])) {
+			snmp_free_pdu(pdu);
+			return -EINVAL;
+		}
+	int rc = send_pdu(s, pdu, cb, ctx);
+	if (!rc)
+		s->binary = true;
+	return rc;
 }
 
 int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oidstr, long value, wt_snmp_cb cb,

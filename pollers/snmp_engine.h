@@ -33,14 +33,6 @@ struct wt_snmp_target {
 	int retries;         /* net-snmp retries per request */
 };
 
-/* A varbind handed to a callback; strings point into the response and are
- * valid during the callback only. */
-struct wt_snmp_vb {
-	char oid[WT_OID_STR];
-	struct wt_snmp_val v;
-	bool end_of_mib;
-};
-
 /* Completion: status 0 (vbs valid), -ETIMEDOUT, -EMSGSIZE (tooBig),
  * -EACCES (noAccess/authorization/notWritable), -EINVAL (wrongValue and
  * similar), -ENOENT (v1 noSuchName), -EIO (other). errindex is the agent's error index. */
@@ -76,18 +68,22 @@ int wt_snmp_get(struct wt_snmp_sess *s, char *const *oids, size_t n, wt_snmp_cb 
 /* GETBULK (GETNEXT on v1) from one OID. */
 int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oid, int max_rep, wt_snmp_cb cb,
 		    void *ctx) __attribute__((warn_unused_result));
+/* Sends a poll request built by wt_snmp_plan_next: a GET, or a GETBULK with
+ * its non-repeaters and repetitions, of binary OIDs. The answer's varbinds
+ * carry name/name_len only (oid text is "": the poll path compares numbers).
+ * -EBUSY if a request is in flight, -EINVAL for an empty or oversized request. */
+int wt_snmp_send_req(struct wt_snmp_sess *s, const struct wt_snmp_req *req, wt_snmp_cb cb,
+		     void *ctx) __attribute__((warn_unused_result));
 /* SET of one INTEGER. */
 int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oid, long value, wt_snmp_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 
 struct snmp_pdu;
 /* Decodes up to max varbinds of a received PDU (bounded whatever the agent
- * claims); sbuf gives each varbind room for IpAddress/OID text. Returns the
- * count. Exposed for the fuzz target. */
+ * claims); sbuf gives each varbind room for IpAddress/OID text. name/name_len
+ * always point into the PDU; the dotted oid text is written only if text.
+ * Returns the count. Exposed for the fuzz target. */
 size_t wt_snmp_pdu_decode(const struct snmp_pdu *pdu, struct wt_snmp_vb *vbs,
-			  char (*sbuf)[WT_OID_STR], size_t max);
-
-/* Turns a dotted OID into numbers; returns the count or -EINVAL. */
-int wt_oid_parse(const char *s, unsigned long *out, size_t max);
+			  char (*sbuf)[WT_OID_STR], size_t max, bool text);
 
 #endif

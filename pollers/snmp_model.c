@@ -783,3 +783,641 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 	*out = m;
 	return 0;
 }
+
+/* ---- OIDs as numbers ---- */
+
+int wt_oid_parse(const char *s, unsigned long *out, size_t max)
+{
+	size_t n = 0;
+	if (*s == '.')
+		s++;
+	while (*s) {
+		if (*s < '0' || *s > '9' || n >= max)
+			return -EINVAL;
+		unsigned long long v = 0;
+		while (*s >= '0' && *s <= '9') {
+			v = v * 10 + (unsigned)(*s - '0');
+			if (v > 0xFFFFFFFFull)
+				return -EINVAL;
+			s++;
+		}
+		out[n++] = (unsigned long)v;
+		if (*s == '.') {
+			s++;
+			if (!*s)
+				return -EINVAL;
+		} else if (*s) {
+			return -EINVAL;
+		}
+	}
+	return n >= 2 ? (int)n : -EINVAL;
+}
+
+static int oidv_cmp(const unsigned long *a, size_t an, const unsigned long *b, size_t bn)
+{
+	size_t n = an < bn ? an : bn;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return a[i] < b[i] ? -1 : 1;
+	return (an > bn) - (an < bn);
+}
+
+static bool oidv_eq(const unsigned long *a, size_t an, const unsigned long *b, size_t bn)
+{
+	return an == bn && memcmp(a, b, an * sizeof *a) == 0;
+}
+
+/* ---- poll plan ---- */
+
+#define UPTIME_POINT UINT32_MAX
+#define PLAN_MAX_COLS 1024
+
+/* An OID in the plan's arena. */
+struct oref {
+	uint32_t off;
+	uint32_t len;
+};
+
+/* A GETNEXT (bulk) or GET entry: want is the point's OID, from is what we
+ * send (its predecessor for GETNEXT, want itself for GET). */
+struct pentry {
+	struct oref from, want;
+	uint32_t point; /* UPTIME_POINT for sysUpTime.0 */
+};
+
+struct pcol {
+	struct oref prefix;
+	uint32_t first, n; /* points in plan->col_pts[first..first+n), by OID */
+	uint32_t rows;     /* repetitions that reach its last point (bind walk) */
+	/* per poll */
+	uint32_t next;     /* first of its points not yet passed */
+	uint32_t got;      /* rows received */
+	bool done;
+	size_t cur_len;    /* last OID received, 0 = none yet (start at the prefix) */
+	unsigned long cur[WT_OID_MAXLEN];
+};
+
+struct wt_snmp_plan {
+	unsigned long *arena;
+	size_t arena_n, arena_cap;
+	struct pentry *nr;  /* non-repeaters (bulk only) */
+	size_t n_nr;
+	struct pentry *gets;
+	size_t n_gets;
+	struct pcol *cols;
+	size_t n_cols;
+	uint32_t *col_pts;
+	struct oref *want; /* each point's OID (len 0: static or unsendable) */
+	size_t n_want;
+	int max_rep;
+	bool bulk;
+	bool dirty;
+	/* per poll */
+	size_t nr_pos, get_pos;
+	unsigned rounds, max_rounds;
+};
+
+static const unsigned long *oref_p(const struct wt_snmp_plan *pl, struct oref r)
+{
+	return pl->arena + r.off;
+}
+
+static int arena_add(struct wt_snmp_plan *pl, const unsigned long *o, size_t n, struct oref *out)
+{
+	if (pl->arena_n + n > pl->arena_cap) {
+		size_t cap = pl->arena_cap ? pl->arena_cap * 2 : 1024;
+		while (cap < pl->arena_n + n)
+			cap *= 2;
+		unsigned long *na = realloc(pl->arena, cap * sizeof *na);
+		if (!na)
+			return -ENOMEM;
+		pl->arena = na;
+		pl->arena_cap = cap;
+	}
+	memcpy(pl->arena + pl->arena_n, o, n * sizeof *o);
+	out->off = (uint32_t)pl->arena_n;
+	out->len = (uint32_t)n;
+	pl->arena_n += n;
+	return 0;
+}
+
+static int arena_parse(struct wt_snmp_plan *pl, const char *s, struct oref *out)
+{
+	unsigned long o[WT_OID_MAXLEN];
+	int n = wt_oid_parse(s, o, WT_OID_MAXLEN);
+	if (n < 0)
+		return n;
+	return arena_add(pl, o, (size_t)n, out);
+}
+
+static int entry_add(struct pentry **v, size_t *n, size_t *cap, struct pentry e)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct pentry *nv = realloc(*v, nc * sizeof *nv);
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = e;
+	return 0;
+}
+
+void wt_snmp_plan_free(struct wt_snmp_plan *pl)
+{
+	if (!pl)
+		return;
+	free(pl->arena);
+	free(pl->nr);
+	free(pl->gets);
+	free(pl->cols);
+	free(pl->col_pts);
+	free(pl->want);
+	free(pl);
+}
+
+/* A candidate column while the plan is built. */
+struct ccol {
+	char prefix[WT_OID_STR];
+	const struct wt_prof_entity *tmpl;
+	const struct wt_strv *rows; /* walk rows of its template */
+	uint32_t *pts;
+	long *pos; /* walk row position of each point, -1 if not in the walk */
+	size_t n, cap;
+	long last_pos;
+	bool repeat;
+};
+
+struct tmpl_rows {
+	const struct wt_prof_entity *tmpl;
+	struct wt_strv rows;
+};
+
+static long find_row(const struct wt_strv *rows, const char *sfx, long hint)
+{
+	/* points follow the walk order, so the row is usually just after the last */
+	for (size_t k = hint >= 0 ? (size_t)hint : 0; k < rows->n; k++)
+		if (strcmp(rows->v[k], sfx) == 0)
+			return (long)k;
+	for (size_t k = 0; k < rows->n && (long)k < hint; k++)
+		if (strcmp(rows->v[k], sfx) == 0)
+			return (long)k;
+	return -1;
+}
+
+/* The column prefix of a point read from a walked table: its OID without
+ * the row suffix, when the template ends in ".{i}". */
+static bool column_of(const struct wt_snmp_model *m, const struct wt_snmp_point *pt, char *prefix)
+{
+	const struct wt_snmp_entity *e = &m->entities[pt->entity];
+	if (!e->tmpl || !e->tmpl->walk || !e->sfx[0] || !pt->pv || !pt->pv->oid)
+		return false;
+	size_t tl = strlen(pt->pv->oid), ol = strlen(pt->oid), sl = strlen(e->sfx);
+	if (tl < 4 || strcmp(pt->pv->oid + tl - 4, ".{i}") != 0 || ol <= sl + 1 ||
+	    pt->oid[ol - sl - 1] != '.' || strcmp(pt->oid + ol - sl, e->sfx) != 0)
+		return false;
+	memcpy(prefix, pt->oid, ol - sl - 1);
+	prefix[ol - sl - 1] = 0;
+	return true;
+}
+
+/* qsort has no context argument; plans are built on the loop thread only */
+static const unsigned long *sort_arena;
+static const struct oref *sort_want;
+
+static int pt_oid_cmp(const void *a, const void *b)
+{
+	const struct oref *x = &sort_want[*(const uint32_t *)a], *y = &sort_want[*(const uint32_t *)b];
+	return oidv_cmp(sort_arena + x->off, x->len, sort_arena + y->off, y->len);
+}
+
+int wt_snmp_plan_build(const struct wt_snmp_model *m, const struct wt_snmp_store *st, bool bulk,
+		       int max_rep, struct wt_snmp_plan **out)
+{
+	struct wt_snmp_plan *pl = calloc(1, sizeof *pl);
+	struct ccol *cc = NULL;
+	struct tmpl_rows *tr = NULL;
+	struct oref *want = NULL;
+	size_t n_cc = 0, cap_cc = 0, n_tr = 0, nr_cap = 0, get_cap = 0;
+	int rc = 0;
+	if (!pl)
+		return -ENOMEM;
+	pl->bulk = bulk;
+	pl->max_rep = max_rep > 0 ? max_rep : 20;
+	want = calloc(m->n_points + 1, sizeof *want);
+	tr = calloc(m->n_entities + 1, sizeof *tr);
+	if (!want || !tr) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	static const unsigned long up_from[] = {1, 3, 6, 1, 2, 1, 1, 3};
+	static const unsigned long up_want[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+	struct pentry up;
+	up.point = UPTIME_POINT;
+	if ((rc = arena_add(pl, up_from, 8, &up.from)) || (rc = arena_add(pl, up_want, 9, &up.want)))
+		goto out;
+	if (bulk)
+		rc = entry_add(&pl->nr, &pl->n_nr, &nr_cap, up);
+	else {
+		up.from = up.want;
+		rc = entry_add(&pl->gets, &pl->n_gets, &get_cap, up);
+	}
+	for (size_t i = 0; i < m->n_points && !rc; i++) {
+		const struct wt_snmp_point *pt = &m->points[i];
+		if (pt->is_static)
+			continue;
+		if ((rc = arena_parse(pl, pt->oid, &want[i]))) {
+			if (rc != -EINVAL)
+				goto out;
+			rc = 0; /* an OID we cannot send: never polled */
+			want[i].len = 0;
+			continue;
+		}
+		char prefix[WT_OID_STR];
+		if (!bulk || pt->via_get || !column_of(m, pt, prefix)) {
+			struct pentry e = {.from = want[i], .want = want[i], .point = (uint32_t)i};
+			size_t wl = want[i].len;
+			if (bulk && !pt->via_get && wl > 2 && pl->arena[want[i].off + wl - 1] == 0) {
+				/* x.0: GETNEXT from x lands on it */
+				e.from.len--;
+				rc = entry_add(&pl->nr, &pl->n_nr, &nr_cap, e);
+			} else {
+				rc = entry_add(&pl->gets, &pl->n_gets, &get_cap, e);
+			}
+			continue;
+		}
+		const struct wt_snmp_entity *e = &m->entities[pt->entity];
+		size_t c = 0;
+		while (c < n_cc && strcmp(cc[c].prefix, prefix) != 0)
+			c++;
+		if (c == n_cc) {
+			if (n_cc == cap_cc) {
+				size_t ncap = cap_cc ? cap_cc * 2 : 16;
+				struct ccol *nv = realloc(cc, ncap * sizeof *nv);
+				if (!nv) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				cc = nv;
+				cap_cc = ncap;
+			}
+			memset(&cc[c], 0, sizeof cc[c]);
+			snprintf(cc[c].prefix, sizeof cc[c].prefix, "%s", prefix);
+			cc[c].tmpl = e->tmpl;
+			cc[c].last_pos = -1;
+			size_t t = 0;
+			while (t < n_tr && tr[t].tmpl != e->tmpl)
+				t++;
+			if (t == n_tr) {
+				tr[t].tmpl = e->tmpl;
+				n_tr++;
+				/* every row the agent has, up to the profile's limit:
+				 * predecessors must be the agent's real previous rows */
+				struct rows r = {.max = (size_t)e->tmpl->max_rows, .prefix = e->tmpl->walk};
+				wt_snmp_store_subtree(st, e->tmpl->walk, row_cb, &r);
+				tr[t].rows = r.sfx;
+				if ((rc = r.err))
+					goto out;
+			}
+			cc[c].rows = &tr[t].rows;
+			n_cc++;
+		}
+		struct ccol *col = &cc[c];
+		if (col->n == col->cap) {
+			size_t ncap = col->cap ? col->cap * 2 : 16;
+			uint32_t *np = realloc(col->pts, ncap * sizeof *np);
+			long *npos = np ? realloc(col->pos, ncap * sizeof *npos) : NULL;
+			if (np)
+				col->pts = np;
+			if (!npos) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			col->pos = npos;
+			col->cap = ncap;
+		}
+		long pos = find_row(col->rows, e->sfx, col->last_pos);
+		col->pts[col->n] = (uint32_t)i;
+		col->pos[col->n] = pos;
+		col->n++;
+		if (pos > col->last_pos)
+			col->last_pos = pos;
+	}
+	if (rc)
+		goto out;
+	/* which columns are worth repeating: dense ones (at least half their
+	 * rows are ours) at least half as long as the longest dense one; the
+	 * short ones cost less as exact GETNEXTs than as wasted repetitions */
+	long longest = 0;
+	for (size_t c = 0; c < n_cc; c++) {
+		long rows = cc[c].last_pos + 1;
+		if (rows >= 2 && (long)cc[c].n * 2 >= rows && rows > longest)
+			longest = rows;
+	}
+	size_t n_rep = 0, n_rep_pts = 0;
+	for (size_t c = 0; c < n_cc; c++) {
+		long rows = cc[c].last_pos + 1;
+		cc[c].repeat = rows >= 2 && (long)cc[c].n * 2 >= rows && rows * 2 >= longest &&
+			       n_rep < PLAN_MAX_COLS;
+		if (cc[c].repeat) {
+			n_rep++;
+			n_rep_pts += cc[c].n;
+		}
+	}
+	pl->cols = calloc(n_rep + 1, sizeof *pl->cols);
+	pl->col_pts = calloc(n_rep_pts + 1, sizeof *pl->col_pts);
+	if (!pl->cols || !pl->col_pts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t c = 0; c < n_cc && !rc; c++) {
+		struct ccol *col = &cc[c];
+		if (col->repeat) {
+			struct pcol *pc = &pl->cols[pl->n_cols++];
+			rc = arena_parse(pl, col->prefix, &pc->prefix);
+			continue;
+		}
+		/* cells of a short column: GETNEXT from the previous walked row */
+		for (size_t k = 0; k < col->n && !rc; k++) {
+			uint32_t pi = col->pts[k];
+			struct pentry e = {.want = want[pi], .point = pi};
+			if (col->pos[k] < 0) {
+				e.from = want[pi];
+				rc = entry_add(&pl->gets, &pl->n_gets, &get_cap, e);
+				continue;
+			}
+			char pred[WT_OID_STR];
+			if (col->pos[k] == 0)
+				snprintf(pred, sizeof pred, "%s", col->prefix);
+			else
+				snprintf(pred, sizeof pred, "%s.%s", col->prefix,
+					 col->rows->v[col->pos[k] - 1]);
+			if (arena_parse(pl, pred, &e.from)) {
+				e.from = want[pi];
+				rc = entry_add(&pl->gets, &pl->n_gets, &get_cap, e);
+			} else {
+				rc = entry_add(&pl->nr, &pl->n_nr, &nr_cap, e);
+			}
+		}
+	}
+	if (rc)
+		goto out;
+	/* the arena is final now: sort each repeated column's points by OID */
+	sort_arena = pl->arena;
+	sort_want = want;
+	size_t at = 0, k = 0;
+	for (size_t c = 0; c < n_cc; c++) {
+		if (!cc[c].repeat)
+			continue;
+		struct pcol *pc = &pl->cols[k++];
+		pc->first = (uint32_t)at;
+		pc->n = (uint32_t)cc[c].n;
+		pc->rows = (uint32_t)(cc[c].last_pos + 1);
+		memcpy(pl->col_pts + at, cc[c].pts, cc[c].n * sizeof *cc[c].pts);
+		qsort(pl->col_pts + at, cc[c].n, sizeof *pl->col_pts, pt_oid_cmp);
+		at += cc[c].n;
+	}
+out:
+	for (size_t c = 0; c < n_cc; c++) {
+		free(cc[c].pts);
+		free(cc[c].pos);
+	}
+	free(cc);
+	for (size_t t = 0; t < n_tr; t++)
+		wt_strv_free(&tr[t].rows);
+	free(tr);
+	if (!rc) {
+		pl->want = want;
+		pl->n_want = m->n_points;
+		want = NULL;
+	}
+	free(want);
+	if (rc) {
+		wt_snmp_plan_free(pl);
+		return rc;
+	}
+	*out = pl;
+	return 0;
+}
+
+void wt_snmp_plan_start(struct wt_snmp_plan *pl)
+{
+	pl->nr_pos = 0;
+	pl->get_pos = 0;
+	pl->rounds = 0;
+	/* a hostile agent answering one row at a time must not keep a device
+	 * busy for ever: every round makes progress, and there are few */
+	size_t pts = 0;
+	for (size_t c = 0; c < pl->n_cols; c++) {
+		struct pcol *pc = &pl->cols[c];
+		pc->next = 0;
+		pc->got = 0;
+		pc->cur_len = 0;
+		pc->done = pc->n == 0;
+		pts += pc->rows;
+	}
+	pl->max_rounds = (unsigned)(pl->n_nr + pl->n_gets + pts + 8);
+}
+
+int64_t wt_snmp_plan_drop(struct wt_snmp_plan *pl, const struct wt_snmp_req *req, int errindex)
+{
+	if (req->bulk || errindex < 1 || (size_t)errindex > req->count)
+		return -1;
+	size_t k = req->first + (size_t)errindex - 1;
+	if (k >= pl->n_gets)
+		return -1;
+	uint32_t pi = pl->gets[k].point;
+	memmove(&pl->gets[k], &pl->gets[k + 1], (pl->n_gets - k - 1) * sizeof *pl->gets);
+	pl->n_gets--;
+	return pi;
+}
+
+bool wt_snmp_plan_dirty(const struct wt_snmp_plan *pl)
+{
+	return pl->dirty;
+}
+
+void wt_snmp_plan_info(const struct wt_snmp_plan *pl, struct wt_snmp_plan_info *out)
+{
+	memset(out, 0, sizeof *out);
+	out->columns = pl->n_cols;
+	out->getnexts = pl->n_nr;
+	out->gets = pl->n_gets;
+	uint32_t rows = 0;
+	for (size_t c = 0; c < pl->n_cols; c++) {
+		out->column_points += pl->cols[c].n;
+		if (pl->cols[c].rows > rows)
+			rows = pl->cols[c].rows;
+	}
+	out->repetitions = (int)(rows < (uint32_t)pl->max_rep ? rows : (uint32_t)pl->max_rep);
+}
+
+bool wt_snmp_plan_next(struct wt_snmp_plan *pl, int max_oids, int max_rep, struct wt_snmp_req *req)
+{
+	size_t lim = max_oids < 1 ? 1 : max_oids > WT_REQ_MAX ? WT_REQ_MAX : (size_t)max_oids;
+	req->n = 0;
+	req->n_col = 0;
+	req->first = 0;
+	req->count = 0;
+	req->nonrep = 0;
+	req->reps = 0;
+	if (pl->rounds >= pl->max_rounds)
+		return false;
+	bool cols_left = false;
+	for (size_t c = 0; c < pl->n_cols && !cols_left; c++)
+		cols_left = !pl->cols[c].done;
+	if (pl->bulk && (pl->nr_pos < pl->n_nr || cols_left)) {
+		req->bulk = true;
+		req->first = (uint32_t)pl->nr_pos;
+		while (pl->nr_pos + req->count < pl->n_nr && req->n < lim) {
+			const struct pentry *e = &pl->nr[pl->nr_pos + req->count++];
+			req->oid[req->n] = oref_p(pl, e->from);
+			req->oid_len[req->n++] = e->from.len;
+		}
+		req->nonrep = (int)req->n;
+		uint32_t reps = 0;
+		for (size_t c = 0; c < pl->n_cols && req->n < WT_REQ_MAX; c++) {
+			const struct pcol *pc = &pl->cols[c];
+			if (pc->done)
+				continue;
+			req->col[req->n_col++] = (uint16_t)c;
+			if (pc->cur_len) {
+				req->oid[req->n] = pc->cur;
+				req->oid_len[req->n++] = pc->cur_len;
+			} else {
+				req->oid[req->n] = oref_p(pl, pc->prefix);
+				req->oid_len[req->n++] = pc->prefix.len;
+			}
+			uint32_t left = pc->rows > pc->got ? pc->rows - pc->got : 1;
+			if (left > reps)
+				reps = left;
+		}
+		if (reps > (uint32_t)pl->max_rep)
+			reps = (uint32_t)pl->max_rep;
+		if (max_rep >= 1 && reps > (uint32_t)max_rep)
+			reps = (uint32_t)max_rep;
+		/* bounded answers: at most ~1000 repeated varbinds per request */
+		if (req->n_col && reps * req->n_col > 1024)
+			reps = (uint32_t)(1024 / req->n_col);
+		req->reps = req->n_col ? (int)(reps ? reps : 1) : 0;
+		return req->n > 0;
+	}
+	if (pl->get_pos < pl->n_gets) {
+		req->bulk = false;
+		req->first = (uint32_t)pl->get_pos;
+		while (pl->get_pos + req->count < pl->n_gets && req->n < lim) {
+			const struct pentry *e = &pl->gets[pl->get_pos + req->count++];
+			req->oid[req->n] = oref_p(pl, e->from);
+			req->oid_len[req->n++] = e->from.len;
+		}
+		return req->n > 0;
+	}
+	return false;
+}
+
+/* Stores one answer into point pi (or sysUpTime). */
+static void take(struct wt_snmp_model *m, uint32_t pi, const struct wt_snmp_vb *vb, uint32_t *upd,
+		 size_t *nu, uint64_t *uptime, bool *have_uptime)
+{
+	if (pi == UPTIME_POINT) {
+		if (vb->v.type == WT_SV_UINT) {
+			*uptime = vb->v.u;
+			*have_uptime = true;
+		}
+		return;
+	}
+	if (pi >= m->n_points)
+		return;
+	if (wt_snmp_point_update(&m->points[pi], &vb->v))
+		upd[(*nu)++] = pi;
+}
+
+/* One repetition of a column: match the row by its index. */
+static void col_take(struct wt_snmp_plan *pl, struct pcol *pc, struct wt_snmp_model *m,
+		     const struct wt_snmp_vb *vb, uint32_t *upd, size_t *nu)
+{
+	const unsigned long *pfx = oref_p(pl, pc->prefix);
+	if (vb->end_of_mib || !vb->name || vb->name_len <= pc->prefix.len ||
+	    vb->name_len > WT_OID_MAXLEN ||
+	    memcmp(vb->name, pfx, pc->prefix.len * sizeof *pfx) != 0 ||
+	    (pc->cur_len && oidv_cmp(vb->name, vb->name_len, pc->cur, pc->cur_len) <= 0)) {
+		/* past the column, end of the MIB, or an agent going backwards:
+		 * rows not seen have no reading this time */
+		for (; pc->next < pc->n; pc->next++)
+			m->points[pl->col_pts[pc->first + pc->next]].have = false;
+		pc->done = true;
+		return;
+	}
+	memcpy(pc->cur, vb->name, vb->name_len * sizeof *pc->cur);
+	pc->cur_len = vb->name_len;
+	pc->got++;
+	while (pc->next < pc->n) {
+		uint32_t pi = pl->col_pts[pc->first + pc->next];
+		const struct oref *w = &pl->want[pi];
+		int c = oidv_cmp(oref_p(pl, *w), w->len, vb->name, vb->name_len);
+		if (c > 0)
+			break; /* a row that is not ours (filtered, beyond the count) */
+		if (c == 0) {
+			if (wt_snmp_point_update(&m->points[pi], &vb->v))
+				upd[(*nu)++] = pi;
+		} else {
+			m->points[pi].have = false; /* its row was skipped: missing now */
+		}
+		pc->next++;
+	}
+	if (pc->next >= pc->n)
+		pc->done = true; /* every row we read is behind us */
+}
+
+void wt_snmp_plan_read(struct wt_snmp_plan *pl, struct wt_snmp_model *m,
+		       const struct wt_snmp_req *req, const struct wt_snmp_vb *vbs, size_t n,
+		       uint32_t *upd, size_t *nu, uint64_t *uptime, bool *have_uptime)
+{
+	pl->rounds++;
+	if (!req->bulk) {
+		for (size_t i = 0; i < req->count; i++) {
+			const struct pentry *e = &pl->gets[req->first + i];
+			if (i < n && vbs[i].name &&
+			    oidv_eq(vbs[i].name, vbs[i].name_len, oref_p(pl, e->want), e->want.len))
+				take(m, e->point, &vbs[i], upd, nu, uptime, have_uptime);
+			else if (e->point < m->n_points)
+				m->points[e->point].have = false; /* another OID: no reading */
+		}
+		pl->get_pos = req->first + req->count;
+		return;
+	}
+	for (size_t i = 0; i < req->count; i++) {
+		const struct pentry *e = &pl->nr[req->first + i];
+		if (i < n && vbs[i].name &&
+		    oidv_eq(vbs[i].name, vbs[i].name_len, oref_p(pl, e->want), e->want.len)) {
+			take(m, e->point, &vbs[i], upd, nu, uptime, have_uptime);
+		} else if (e->point < m->n_points && i < n) {
+			/* GETNEXT did not land on it (a row removed, a sparse
+			 * column): a GET decides from the next poll on */
+			m->points[e->point].have = false;
+			m->points[e->point].via_get = true;
+			pl->dirty = true;
+		}
+	}
+	pl->nr_pos = req->first + req->count;
+	if (!req->n_col)
+		return;
+	size_t nonrep = req->count < n ? req->count : n;
+	uint32_t before[WT_REQ_MAX];
+	for (size_t k = 0; k < req->n_col; k++)
+		before[k] = pl->cols[req->col[k]].got;
+	for (size_t j = nonrep; j < n; j++) {
+		size_t k = (j - nonrep) % req->n_col;
+		struct pcol *pc = &pl->cols[req->col[k]];
+		if (!pc->done)
+			col_take(pl, pc, m, &vbs[j], upd, nu);
+	}
+	for (size_t k = 0; k < req->n_col; k++) {
+		struct pcol *pc = &pl->cols[req->col[k]];
+		/* an answer with no row for a column although nothing else took
+		 * the room: the agent will not give more */
+		if (!pc->done && pc->got == before[k] && req->count == 0)
+			pc->done = true;
+	}
+}

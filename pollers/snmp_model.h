@@ -14,6 +14,7 @@
 #include "pollers/profile.h"
 
 #define WT_OID_STR 160
+#define WT_OID_MAXLEN 128 /* sub-identifiers in an OID (RFC 2578) */
 
 enum wt_sv_type {
 	WT_SV_NONE = 0, /* noSuchObject, noSuchInstance, endOfMibView, absent */
@@ -32,6 +33,20 @@ struct wt_snmp_val {
 	const char *s;
 	size_t slen;
 };
+
+/* A varbind handed to a callback; strings and name point into the response
+ * and are valid during the callback only. oid (dotted text) is filled for
+ * requests made with text OIDs, "" for binary requests (the poll path). */
+struct wt_snmp_vb {
+	char oid[WT_OID_STR];
+	const unsigned long *name; /* the OID as sub-identifiers */
+	size_t name_len;
+	struct wt_snmp_val v;
+	bool end_of_mib;
+};
+
+/* Turns a dotted OID into numbers; returns the count or -EINVAL. */
+int wt_oid_parse(const char *s, unsigned long *out, size_t max);
 
 /* An OID -> value map filled by the engine at bind time. Keys are dotted
  * OIDs without a leading dot. Later puts overwrite (duplicate OIDs happen
@@ -102,6 +117,7 @@ struct wt_snmp_point {
 	const struct wt_prof_value *pv;
 	double scale;
 	bool is_static;
+	bool via_get;      /* polled by GET: GETNEXT from its predecessor missed it once */
 	uint32_t series;   /* set by the resolver at bind */
 	/* last reading */
 	bool have;
@@ -134,5 +150,74 @@ int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size
 
 /* Stores a polled raw value into a point; returns true if it gave a reading. */
 bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *raw);
+
+/* ---- poll plan ----
+ * How the dynamic points of a bound model are read at every poll, in as
+ * few requests as the device allows (SNMPv2c/v3):
+ *  - table columns whose rows the bind walk counted are read by GETBULK
+ *    repetitions from the column OID; each returned row is matched by its
+ *    index (rows may be missing, the agent may stop early or run past the
+ *    column: a short answer continues from the last index received);
+ *  - scalars (x.0) and the cells of short columns are GETBULK
+ *    non-repeaters: GETNEXT from the OID just before them (the previous row
+ *    of the bind walk, or the parent of x.0), checked on return; a point
+ *    missed that way is moved to the GET list (via_get) for good;
+ *  - the rest (and everything on SNMPv1) by multi-OID GETs.
+ * sysUpTime.0 rides in the first request. OIDs are kept as numbers and
+ * compared as numbers; nothing is allocated per poll. */
+struct wt_snmp_plan;
+
+#define WT_REQ_MAX 128 /* varbinds in one request we send */
+
+/* One request of a poll, filled by wt_snmp_plan_next. */
+struct wt_snmp_req {
+	bool bulk;
+	int nonrep;
+	int reps;
+	const unsigned long *oid[WT_REQ_MAX];
+	size_t oid_len[WT_REQ_MAX];
+	size_t n;
+	/* which plan entries this request carries (for wt_snmp_plan_read) */
+	uint32_t first, count; /* non-repeaters (bulk) or GET entries */
+	uint16_t col[WT_REQ_MAX];
+	size_t n_col;
+};
+
+/* Builds the plan of model m (bound from st). bulk: the device speaks
+ * v2c/v3. max_rep caps the repetitions of one GETBULK (the profile's
+ * max_repetitions). Returns 0 or -ENOMEM. */
+int wt_snmp_plan_build(const struct wt_snmp_model *m, const struct wt_snmp_store *st, bool bulk,
+		       int max_rep, struct wt_snmp_plan **out) __attribute__((warn_unused_result));
+void wt_snmp_plan_free(struct wt_snmp_plan *pl);
+/* Starts a poll: every cursor back to its column, every entry unread. */
+void wt_snmp_plan_start(struct wt_snmp_plan *pl);
+/* Fills the next request of this poll with at most max_oids GET OIDs or
+ * non-repeaters and at most max_rep repetitions. Returns true if there is
+ * one, false when the poll is complete. Calling it again before
+ * wt_snmp_plan_read (a smaller retry after tooBig) is allowed. */
+bool wt_snmp_plan_next(struct wt_snmp_plan *pl, int max_oids, int max_rep, struct wt_snmp_req *req);
+/* Reads the answer to req into the points of m (the model the plan was
+ * built from). Indices of points that got a reading are appended to upd
+ * (room for m->n_points); *uptime is set and true returned in *have_uptime
+ * when sysUpTime.0 was in the answer. Never fails on bad device data. */
+void wt_snmp_plan_read(struct wt_snmp_plan *pl, struct wt_snmp_model *m,
+		       const struct wt_snmp_req *req, const struct wt_snmp_vb *vbs, size_t n,
+		       uint32_t *upd, size_t *nu, uint64_t *uptime, bool *have_uptime);
+/* SNMPv1 noSuchName at errindex (1-based) of GET req: drops that entry from
+ * the plan so the batch can be re-sent without it. Returns the point index,
+ * UINT32_MAX for sysUpTime.0, or -1 (as int64) if errindex is not in req. */
+int64_t wt_snmp_plan_drop(struct wt_snmp_plan *pl, const struct wt_snmp_req *req, int errindex);
+/* True when a point moved to the GET list: rebuild the plan before the next poll. */
+bool wt_snmp_plan_dirty(const struct wt_snmp_plan *pl);
+
+/* What a plan does, for tests and probe output. */
+struct wt_snmp_plan_info {
+	size_t columns;       /* table columns read by GETBULK repetitions */
+	size_t column_points; /* points in them */
+	size_t getnexts;      /* GETNEXT entries (incl. sysUpTime) */
+	size_t gets;          /* GET entries (incl. sysUpTime on v1) */
+	int repetitions;      /* rows of the longest column, capped */
+};
+void wt_snmp_plan_info(const struct wt_snmp_plan *pl, struct wt_snmp_plan_info *out);
 
 #endif

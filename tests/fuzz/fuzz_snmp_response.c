@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		enum { MAX = 512 };
 		static struct wt_snmp_vb vbs[MAX];
 		static char sbuf[MAX][WT_OID_STR];
-		size_t n = wt_snmp_pdu_decode(pdu, vbs, sbuf, MAX);
+		size_t n = wt_snmp_pdu_decode(pdu, vbs, sbuf, MAX, true);
 		struct wt_snmp_store *st = wt_snmp_store_new();
 		char soid[WT_OID_STR] = "";
 		for (size_t i = 0; st && i < n; i++) {

@@ -171,6 +171,7 @@ static const struct {
 	[SIM_MODEL_REDFISH_PDU] = {"redfish-pdu", SIM_KIND_PDU, 24, 2, "RF"},
 	[SIM_MODEL_SOCOMEC_UPS] = {"socomec-ups", SIM_KIND_UPS, 0, 0, "SC"},
 	[SIM_MODEL_HUAWEI_UPS] = {"huawei-ups2000", SIM_KIND_UPS, 0, 0, "HW"},
+	[SIM_MODEL_TRIPPLITE_ATS] = {"tripplite-ats", SIM_KIND_PDU, 16, 2, "TL"},
 };
 
 const char *sim_model_name(enum sim_model m)

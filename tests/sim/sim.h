@@ -40,6 +40,7 @@ enum sim_model {
 	SIM_MODEL_REDFISH_PDU,   /* DSP0268 PowerDistribution, like DMTF public-pdu */
 	SIM_MODEL_SOCOMEC_UPS,   /* Socomec Delphys, 3 lines: JBUS map (Modbus) or UPS-MIB (SNMP) */
 	SIM_MODEL_HUAWEI_UPS,    /* Huawei UPS2000, 1 line: its Modbus map or UPS-MIB (SNMP) */
+	SIM_MODEL_TRIPPLITE_ATS, /* Tripp Lite PDUMH..ATNET switched ATS/PDU: TRIPPLITE-PRODUCTS tlpAts (SNMP) */
 	SIM_MODEL__COUNT
 };
 
@@ -96,6 +97,10 @@ struct sim_faults {
 struct sim_creds {
 	char community_ro[SIM_SECRET_MAX]; /* v1/v2c read-only community */
 	char community_rw[SIM_SECRET_MAX]; /* v1/v2c read-write community */
+	/* a second, site-wide read community (--site-community), accepted besides
+	 * community_ro on the device's own port only: on the shared port a
+	 * community must name one device */
+	char community_site[SIM_SECRET_MAX];
 	char v3_user[SIM_NAME_MAX];        /* SNMPv3 USM user (noAuthNoPriv if auth NONE) */
 	enum sim_auth_proto v3_auth;
 	char v3_auth_pass[SIM_SECRET_MAX];

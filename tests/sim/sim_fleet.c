@@ -429,6 +429,9 @@ int sim_fleet_write(const struct sim *sim, const char *path)
 			json_t *sn = json_pack("{s:i, s:s, s:s, s:s}", "port", (int)d->ep.snmp_port,
 					       "community", d->creds.community_ro, "write_community",
 					       d->creds.community_rw, "context", d->creds.v3_context);
+			if (sn && d->creds.community_site[0])
+				json_object_set_new(sn, "site_community",
+						    json_string(d->creds.community_site));
 			if (sn && d->creds.v3_user[0])
 				json_object_set_new(sn, "v3", json_pack("{s:s, s:s, s:s, s:s, s:s}",
 					"user", d->creds.v3_user, "auth", auth_names[d->creds.v3_auth],

@@ -26,9 +26,10 @@ static void usage(FILE *f)
 	      "  --snmp-port N           shared SNMP UDP port (default 0 = any free port)\n"
 	      "  --snmp-port-base N      also serve device i on UDP port N+i\n"
 	      "  --site-community NAME   with --snmp-port-base: SNMP devices whose read community\n"
-	      "                          is the default public-<id> read NAME instead, as a site\n"
-	      "                          with one community would (write communities and v3\n"
-	      "                          users unchanged; fleet-file communities kept)\n"
+	      "                          is the default public-<id> also answer NAME on their own\n"
+	      "                          port, as a site with one community would (public-<id>,\n"
+	      "                          write communities, v3 users and fleet-file communities\n"
+	      "                          keep working)\n"
 	      "  --control-port N        control API HTTP port (default 0 = any free port)\n"
 	      "  --time-scale X          simulated seconds per real second (default 1)\n"
 	      "  --log-level LEVEL       error, warning, notice, info, debug\n"
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
 		char dflt[32];
 		snprintf(dflt, sizeof(dflt), "public-%u", (unsigned)dv->id);
 		if (dv->proto == SIM_PROTO_SNMP && strcmp(dv->creds.community_ro, dflt) == 0)
-			snprintf(dv->creds.community_ro, sizeof(dv->creds.community_ro), "%s",
+			snprintf(dv->creds.community_site, sizeof(dv->creds.community_site), "%s",
 				 site_community);
 	}
 	struct event_base *base = event_base_new();

@@ -407,6 +407,7 @@ void mib_value_get(struct sim_device *dev, const struct mib_view *v, long ei, in
 	case V_OUT_CTRL_EATON_ON:
 	case V_OUT_CTRL_EATON_REBOOT: x = -1; k = 1; break; /* no countdown running */
 	case V_OUT_CTRL_ST4: x = 0; k = 1; break;               /* none */
+	case V_OUT_CTRL_TRIPPLITE: x = 0; k = 1; break;         /* idle: "reading always returns 0" */
 	case V_OUT_ST4_STATE:
 		/* st4OutletControlState: off(4) on(5) pendOn(10) pendOff(11) */
 		x = !ol ? 4 : ol->pending_action == SIM_OUTLET_ON ? 10 : ol->pending_action == SIM_OUTLET_OFF ? 11 : ol->on ? 5 : 4;
@@ -621,6 +622,15 @@ int mib_value_set(struct sim_device *dev, const struct mib_view *v, long ei, uin
 			return SNMP_ERR_NOERROR;
 		act = (ival - 1) % 3 == 0 ? SIM_OUTLET_ON : (ival - 1) % 3 == 1 ? SIM_OUTLET_OFF : SIM_OUTLET_REBOOT;
 		delay = ival >= 4 ? 2 : 0;
+		break;
+	case V_OUT_CTRL_TRIPPLITE:
+		/* tlpAtsOutletCommand / tlpPduOutletCommand: idle(0) turnOff(1)
+		 * turnOn(2) cycle(3) */
+		if (ival < 0 || ival > 3)
+			return SNMP_ERR_WRONGVALUE;
+		if (ival == 0)
+			return SNMP_ERR_NOERROR;
+		act = ival == 1 ? SIM_OUTLET_OFF : ival == 2 ? SIM_OUTLET_ON : SIM_OUTLET_REBOOT;
 		break;
 	default:
 		return SNMP_ERR_NOTWRITABLE;

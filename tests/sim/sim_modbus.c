@@ -1545,12 +1545,11 @@ static const struct mb_model model_socomec = {
 };
 
 /* ---- Huawei UPS2000 map (realdata/modbus/huawei-ups2000-modbus-registers.txt) ----
- * On the wire every register of UPS number 1 carries an offset of 10000
- * (1000 -> 11000), and the alarm registers one of 1024 (40156 -> 41180), as
- * NUT's huawei-ups2000 driver reads them. Fixed-point values are uint16 with
- * 0x7FFF meaning "invalid". Identity comes from FC 43 / MEI 14, object 0x87. */
-
-#define HW_OFF 10000
+ * At the addresses of that map (0-based holding registers 1000.., 2000..,
+ * 9009, alarms 40156..), which is what pollers/profiles/modbus/huawei-ups2000.json
+ * reads: a simulator that answered elsewhere would only agree with itself.
+ * Fixed-point values are uint16 with 0x7FFF meaning "invalid". Identity comes
+ * from FC 43 / MEI 14, object 0x87. */
 
 enum huawei_src {
 	H_IN_V = 1,
@@ -1631,16 +1630,16 @@ static const struct mb_field huawei_rated_f[] = {
 	{9, T_U16, 0, 0.01f, H_NOMINAL_VA, 0, 0},
 };
 static const struct mb_field huawei_alarm_f[] = {
-	{5, T_U16, 0, 1, H_ALARM_BYPASS, 0, 0},    /* 40161 + 1024 */
-	{8, T_U16, 0, 1, H_ALARM_BATT, 0, 0},      /* 40164 + 1024 */
-	{17, T_U16, 0, 1, H_ALARM_OVERLOAD, 0, 0}, /* 40173 + 1024 */
+	{5, T_U16, 0, 1, H_ALARM_BYPASS, 0, 0},    /* 40161 */
+	{8, T_U16, 0, 1, H_ALARM_BATT, 0, 0},      /* 40164 */
+	{17, T_U16, 0, 1, H_ALARM_OVERLOAD, 0, 0}, /* 40173 */
 };
 
 static const struct mb_block huawei_blocks[] = {
-	{TAB_HOLDING, HW_OFF + 1000, 50, PER_ONE, huawei_sys_f, NF(huawei_sys_f)},
-	{TAB_HOLDING, HW_OFF + 2000, 34, PER_ONE, huawei_batt_f, NF(huawei_batt_f)},
-	{TAB_HOLDING, HW_OFF + 9000, 10, PER_ONE, huawei_rated_f, NF(huawei_rated_f)},
-	{TAB_HOLDING, 40156 + 1024, 27, PER_ONE, huawei_alarm_f, NF(huawei_alarm_f)},
+	{TAB_HOLDING, 1000, 50, PER_ONE, huawei_sys_f, NF(huawei_sys_f)},
+	{TAB_HOLDING, 2000, 34, PER_ONE, huawei_batt_f, NF(huawei_batt_f)},
+	{TAB_HOLDING, 9000, 10, PER_ONE, huawei_rated_f, NF(huawei_rated_f)},
+	{TAB_HOLDING, 40156, 27, PER_ONE, huawei_alarm_f, NF(huawei_alarm_f)},
 };
 /* clang-format on */
 

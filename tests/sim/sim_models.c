@@ -458,6 +458,60 @@ static const struct mib_obj apc_ups[] = {
 	{AU ".4.3.4.0", G, V_UPS_OUT_I1, 10, 0, 0, NULL, 0},
 };
 
+/* TRIPPLITE-PRODUCTS tlpAts — tripplite-pdumh20atnet-ats-pdu.snmprec (a
+ * PDUMH20ATNET: switched PDU behind an automatic transfer switch). Rows are
+ * indexed by tlpDeviceIndex (the unit, 1) then source / phase / outlet. Both
+ * input sources carry the unit's supply. Voltage and frequency in tenths,
+ * output current in hundredths of A (Gauge32, the voltage an INTEGER, as
+ * recorded). Outlets: state off(1) on(2), controllable TruthValue true(1)
+ * false(2), command idle(0) turnOff(1) turnOn(2) cycle(3) (the MIB's
+ * tlpAtsOutletCommand, entry column 6; it always reads 0). */
+#define TL "1.3.6.1.4.1.850.1.1"
+static const struct mib_obj tripplite_ats[] = {
+	SYSTEM_GROUP,
+	/* tlpDeviceTable */
+	{TL ".1.1.0", G, V_N_UNITS, 0, 0, 0, NULL, 0},
+	{TL ".1.2.1.1.{u}", G, V_UNIT, 0, 0, 0, NULL, 0},
+	{TL ".1.2.1.2.{u}", I, V_CONST, 0, 1, 0, NULL, 0},
+	{TL ".1.2.1.3.{u}", OI, V_OIDV, 0, 0, 0, "1.3.6.1.4.1.850.1.1.3.4", 0},
+	{TL ".1.2.1.4.{u}", S, V_STR, 0, 0, 0, "TRIPP LITE", 0},
+	{TL ".1.2.1.5.{u}", S, V_MODEL_STR, 0, 0, 0, NULL, 0},
+	{TL ".1.2.1.6.{u}", S, V_NAME, 0, 0, 0, NULL, 0},
+	{TL ".1.2.1.10.{u}", I, V_CONST, 0, 2, 0, NULL, 0},
+	/* tlpDeviceIdentTable */
+	{TL ".2.1.1.4.{u}", S, V_FIRMWARE, 0, 0, 0, NULL, 0},
+	{TL ".2.1.1.5.{u}", S, V_SERIAL, 0, 0, 0, NULL, 0},
+	/* tlpAtsIdentNumAts, tlpAtsIdentTable (2 sources, 1 phase, outlets) */
+	{TL ".3.4.1.1.0", G, V_N_UNITS, 0, 0, 0, NULL, 0},
+	{TL ".3.4.1.2.1.1.{u}", G, V_CONST, 0, 2, 0, NULL, 0},
+	{TL ".3.4.1.2.1.2.{u}", G, V_N_LINES, 0, 0, 0, NULL, 0},
+	{TL ".3.4.1.2.1.3.{u}", G, V_N_LINES, 0, 0, 0, NULL, 0},
+	{TL ".3.4.1.2.1.4.{u}", G, V_N_OUTLETS, 0, 0, 0, NULL, 0},
+	{TL ".3.4.1.2.1.6.{u}", G, V_N_BRANCHES, 0, 0, 0, NULL, 0},
+	/* tlpAtsInputPhaseTable: <unit>.<phase 1>.<source> */
+	{TL ".3.4.3.1.2.1.1.{u}.1.1", G, V_CONST, 0, 1, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.1.{u}.1.2", G, V_CONST, 0, 2, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.2.{u}.1.1", G, V_CONST, 0, 1, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.2.{u}.1.2", G, V_CONST, 0, 2, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.4.{u}.1.1", G, V_IN_FREQ, 10, 0, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.4.{u}.1.2", G, V_IN_FREQ, 10, 0, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.5.{u}.1.1", G, V_IN_VOLTAGE, 10, 0, 0, NULL, 0},
+	{TL ".3.4.3.1.2.1.5.{u}.1.2", G, V_IN_VOLTAGE, 10, 0, 0, NULL, 0},
+	/* tlpAtsOutputTable: <unit>.<phase> */
+	{TL ".3.4.3.2.1.1.1.{u}.{l}", G, V_ELEM, 0, 0, 0, NULL, 0},
+	{TL ".3.4.3.2.1.1.4.{u}.{l}", I, V_LN_VOLTAGE, 10, 0, 0, NULL, 0},
+	{TL ".3.4.3.2.1.1.5.{u}.{l}", G, V_LN_CURRENT, 100, 0, 0, NULL, 0},
+	{TL ".3.4.3.2.1.1.7.{u}.{l}", G, V_LN_CURRENT, 100, 0, 0, NULL, 0},
+	{TL ".3.4.3.2.1.1.11.{u}.{l}", G, V_IN_FREQ, 10, 0, 0, NULL, 0},
+	/* tlpAtsOutletTable: <unit>.<outlet> */
+	{TL ".3.4.3.3.1.1.1.{u}.{o}", G, V_ELEM, 0, 0, 0, NULL, 0},
+	{TL ".3.4.3.3.1.1.2.{u}.{o}", S, V_OUT_NAME, 0, 0, 0, NULL, 0},
+	{TL ".3.4.3.3.1.1.4.{u}.{o}", I, V_OUT_STATE, 0, 1, 2, NULL, 0},
+	{TL ".3.4.3.3.1.1.5.{u}.{o}", I, V_OUT_SWITCHABLE, 0, 2, 1, NULL, 0},
+	{TL ".3.4.3.3.1.1.6.{u}.{o}", I, V_OUT_CTRL_TRIPPLITE, 0, 0, 0, NULL, MIB_RW},
+	{TL ".3.4.3.3.1.1.15.{u}.{o}", I, V_OUT_BRANCH, 0, 0, 0, NULL, 0},
+};
+
 static const struct mib_model models[SIM_MODEL__COUNT] = {
 	[SIM_MODEL_APC_RPDU2] = {"1.3.6.1.4.1.318.1.3.4.6", "AP8641", "APC", apc_rpdu2, N(apc_rpdu2)},
 	[SIM_MODEL_RARITAN_PX3] = {"1.3.6.1.4.1.13742.6", "PX3-5493U-K2", "Raritan", raritan_px3,
@@ -475,6 +529,8 @@ static const struct mib_model models[SIM_MODEL__COUNT] = {
 				   N(ups_mib)},
 	[SIM_MODEL_HUAWEI_UPS] = {"1.3.6.1.4.1.8072.3.2.10", "UPS2000-A-3KTTS", "Huawei", ups_mib,
 				  N(ups_mib)},
+	[SIM_MODEL_TRIPPLITE_ATS] = {"1.3.6.1.4.1.850.1.1.1", "PDUMH20ATNET", "Tripp Lite",
+				     tripplite_ats, N(tripplite_ats)},
 };
 
 const struct mib_model *mib_model_for(enum sim_model m)

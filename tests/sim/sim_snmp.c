@@ -555,8 +555,12 @@ static size_t handle_community(struct sim_device *port_dev, int64_t version, str
 	if (port_dev) {
 		dev = port_dev;
 		rw = strlen(dev->creds.community_rw) == clen && memcmp(dev->creds.community_rw, comm, clen) == 0;
-		if (!rw && !(strlen(dev->creds.community_ro) == clen &&
-			     memcmp(dev->creds.community_ro, comm, clen) == 0))
+		bool ro = strlen(dev->creds.community_ro) == clen &&
+			  memcmp(dev->creds.community_ro, comm, clen) == 0;
+		bool site = dev->creds.community_site[0] &&
+			    strlen(dev->creds.community_site) == clen &&
+			    memcmp(dev->creds.community_site, comm, clen) == 0;
+		if (!rw && !ro && !site)
 			return 0;
 	} else {
 		dev = sim_find_community(ag->sim, (const char *)comm, clen, &rw);

@@ -313,9 +313,9 @@ sim.api("POST", "/devices/%d/mains" % SO, {"failed": False})
 HW = 3
 hu = sim.devices[HW]["modbus"]["unit"]
 st = sim.state(HW)["ups"]
-A = hr(11000, 50, hu)
-B = hr(12000, 34, hu)
-N = hr(19009, 1, hu)
+A = hr(1000, 50, hu)
+B = hr(2000, 34, hu)
+N = hr(9009, 1, hu)
 st2 = sim.state(HW)["ups"]
 near("Huawei input V", A[0] / 10, st["input"]["lines"][0]["voltage"], 0.01, 0.2)
 near("Huawei output V", A[8] / 10, st["output"]["lines"][0]["voltage"], 0.01, 0.2)
@@ -329,8 +329,8 @@ F.check(B[2] in (2, 3), "Huawei charger resting/charging: %d" % B[2])
 near("Huawei charge", B[3], st["battery_charge_pct"], 0.01, 1)
 near("Huawei runtime (u32)", (B[4] << 16) | B[5], st["battery_runtime_s"], 0.03, 10)
 F.check(N[0] * 100 == st["rating_va"], "Huawei nominal VA (0.1 kVA): %d" % N[0])
-F.check(exc(cli.read_holding_registers(1000, 2, slave=hu)) == 2, "Huawei without the 10000 offset: 2")
-F.check(exc(cli.read_input_registers(11000, 2, slave=hu)) == 1, "Huawei FC 4: illegal function")
+F.check(exc(cli.read_holding_registers(11000, 2, slave=hu)) == 2, "Huawei at the +10000 offset: 2 (the real map has none)")
+F.check(exc(cli.read_input_registers(1000, 2, slave=hu)) == 1, "Huawei FC 4: illegal function")
 s = socket.create_connection(("127.0.0.1", port), timeout=3)
 s.sendall(struct.pack(">HHHBBBBB", 7, 0, 5, hu, 0x2B, 0x0E, 3, 0x87))
 ident = s.recv(300)
@@ -341,16 +341,46 @@ s.sendall(struct.pack(">HHHBBBBB", 8, 0, 5, unit, 0x2B, 0x0E, 1, 0))
 d = s.recv(300)
 F.check(len(d) == 9 and d[7] == 0xAB and d[8] == 1, "FC 43 on the APC map: illegal function %r" % d)
 s.close()
-F.check(not cli.write_register(11030, 1, slave=hu).isError(), "Huawei load.off (1030 = 1)")
-F.check(sim.state(HW)["ups"]["output_off"] is True and hr(11024, 1, hu) == [0], "Huawei output off, status 0")
-F.check(exc(cli.write_register(11030, 2, slave=hu)) == 3, "Huawei 1030 = 2: illegal value")
-F.check(not cli.write_register(11029, 1, slave=hu).isError() and sim.state(HW)["ups"]["output_off"] is False,
+F.check(not cli.write_register(1030, 1, slave=hu).isError(), "Huawei load.off (1030 = 1)")
+F.check(sim.state(HW)["ups"]["output_off"] is True and hr(1024, 1, hu) == [0], "Huawei output off, status 0")
+F.check(exc(cli.write_register(1030, 2, slave=hu)) == 3, "Huawei 1030 = 2: illegal value")
+F.check(not cli.write_register(1029, 1, slave=hu).isError() and sim.state(HW)["ups"]["output_off"] is False,
         "Huawei load.on (1029 = 1)")
-F.check(not cli.write_register(11046, 1, slave=hu).isError() and hr(11046, 1, hu) == [1], "Huawei beeper disabled")
+F.check(not cli.write_register(1046, 1, slave=hu).isError() and hr(1046, 1, hu) == [1], "Huawei beeper disabled")
+# wattrack's own Modbus poller with the realdata-based profile reads the simulator's Huawei:
+# the profile binds (named in the URL: the map has no model register) and every value
+# agrees with the ground truth in canonical units
+PROBE = os.path.join(BUILD_ROOT, "pollers", "wattrack-probe")
+r = subprocess.run([PROBE, "-p", os.path.join(SOURCE_ROOT, "pollers", "profiles"), "-t", "2000",
+                    "modbus://127.0.0.1:%d?unit=%d&profile=huawei-ups2000" % (port, hu)],
+                   capture_output=True, text=True, timeout=60)
+try:
+    pj = json.loads(r.stdout)
+except ValueError:
+    pj = {}
+F.check(r.returncode == 0 and (pj.get("profile") or {}).get("name") == "huawei-ups2000",
+        "wattrack probe binds huawei-ups2000 on the simulator: rc=%d %s %s"
+        % (r.returncode, pj.get("status"), r.stderr[-300:]))
+got = {(e["kind"], e["index"], x["metric"]): x["value"]
+       for e in pj.get("entities", []) for x in e["readings"]}
+st = sim.state(HW)["ups"]
+for key, want, tol in [(("inlet", 1, "voltage"), st["input"]["lines"][0]["voltage"], 0.2),
+                       (("output", 1, "voltage"), st["output"]["lines"][0]["voltage"], 0.2),
+                       (("output", 1, "current"), st["output"]["lines"][0]["current"], 0.15),
+                       (("output", 1, "frequency"), st["output"]["frequency"], 0.1),
+                       (("output", 1, "power_active"), st["output"]["lines"][0]["power"], 100),
+                       (("output", 1, "load_percent"), st["load_pct"], 1),
+                       (("battery", 1, "voltage"), st["battery_voltage"], 0.2),
+                       (("battery", 1, "battery_charge"), st["battery_charge_pct"], 1),
+                       (("battery", 1, "battery_runtime"), st["battery_runtime_s"], 30)]:
+    v = got.get(key)
+    F.check(v is not None and abs(v - want) <= tol,
+            "Huawei via wattrack probe %s: %s, ground truth %.2f" % (key, v, want))
+
 sim.api("POST", "/devices/%d/mains" % HW, {"failed": True})
 time.sleep(0.3)
-F.check(hr(11024, 1, hu) == [3] and hr(12002, 1, hu) == [5], "Huawei on battery: status 3, discharging")
-F.check(hr(41185, 1, hu)[0] & 2, "Huawei alarm: abnormal bypass voltage")
+F.check(hr(1024, 1, hu) == [3] and hr(2002, 1, hu) == [5], "Huawei on battery: status 3, discharging")
+F.check(hr(40161, 1, hu)[0] & 2, "Huawei alarm: abnormal bypass voltage")
 sim.api("POST", "/devices/%d/mains" % HW, {"failed": False})
 
 cli.close()

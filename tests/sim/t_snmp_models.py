@@ -3,11 +3,12 @@
 recording with the same column, the same index shape and the same type
 (except tables the recording lacks, which follow the vendor MIB), and the key
 measurement columns must be present in both."""
+import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simfix import Sim, Failures, REALDATA  # noqa: E402
+from simfix import Sim, Failures, REALDATA, tmpdir  # noqa: E402
 
 TYPES = {"INTEGER": 2, "STRING": 4, "Hex-STRING": 4, "OID": 6, "IpAddress": 64, "Counter32": 65,
          "Gauge32": 66, "Timeticks": 67, "": 67, "Counter64": 70}
@@ -47,7 +48,13 @@ MODELS = {
                  "1.3.6.1.4.1.318.1.1.1.2.2.2.", "1.3.6.1.4.1.318.1.1.1.3.2.", "1.3.6.1.4.1.318.1.1.1.4.2."],
                 ["1.3.6.1.4.1.318.1.1.1.2.2.3", "1.3.6.1.4.1.318.1.1.1.2.3.1", "1.3.6.1.4.1.318.1.1.1.4.1.1",
                  "1.3.6.1.4.1.318.1.1.1.4.3.3", "1.3.6.1.4.1.318.1.1.1.3.3.1"]),
+    "tripplite-ats": ("tripplite-pdumh20atnet-ats-pdu.snmprec", ["1.3.6.1.4.1.850.1.1"], [],
+                      ["1.3.6.1.4.1.850.1.1.3.4.3.1.2.1.5", "1.3.6.1.4.1.850.1.1.3.4.3.2.1.1.4",
+                       "1.3.6.1.4.1.850.1.1.3.4.3.2.1.1.5", "1.3.6.1.4.1.850.1.1.3.4.3.3.1.1.4",
+                       "1.3.6.1.4.1.850.1.1.3.4.3.3.1.1.6", "1.3.6.1.4.1.850.1.1.2.1.1.5"]),
 }
+# models the demo fleet does not have: one device each in a second simulator
+EXTRA_FLEET = [{"model": "tripplite-ats", "protocol": "snmp", "wiring": "1ph", "outlets": 16}]
 
 
 def load_rec(name):
@@ -73,8 +80,13 @@ def shape_match(rec_by_len, oid):
 
 
 F = Failures()
-sim = Sim(["--fleet", "demo", "--generate", "pdus=4,ups=2"])
+demo = Sim(["--fleet", "demo", "--generate", "pdus=4,ups=2"])
+fleet_file = os.path.join(tmpdir("wt-simmodels-"), "fleet.json")
+with open(fleet_file, "w") as fh:
+    json.dump({"devices": EXTRA_FLEET}, fh)
+extra_sim = Sim(["--fleet", fleet_file])
 for model, (recname, trees, extra, keys) in MODELS.items():
+    sim = extra_sim if any(x["model"] == model for x in EXTRA_FLEET) else demo
     rec = load_rec(recname)
     rec_by_len = {}
     for o, t in rec.items():
@@ -114,5 +126,6 @@ for model, (recname, trees, extra, keys) in MODELS.items():
         if in_rec and in_sim:
             F.check(len(in_rec[0]) == len(in_sim[0].split(".")),
                     f"{model}: {col} index shape {in_sim[0]} vs recorded {'.'.join(map(str, in_rec[0]))}")
-sim.stop()
+demo.stop()
+extra_sim.stop()
 F.done()

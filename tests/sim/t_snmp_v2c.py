@@ -100,4 +100,29 @@ rc, rows, err = sim2.snmp("snmpget", ["-v2c", "-c", other], "1.3.6.1.2.1.1.5.0",
                           port=sim2.devices[0]["snmp"]["port"], timeout=1, retries=0)
 F.check(rc != 0, f"another device's community on a device port answered: {rows}")
 sim2.stop()
+
+# --site-community adds a site-wide read community on each device's own port; the
+# device's own community keeps working there and on the shared port, writes still
+# need the write community, and an unknown community stays unanswered
+SITE = "site-Vq3Secret"
+sim3, base = port_range_sim(["--generate", "pdus=2,ups=1", "--site-community", SITE])
+for d in sim3.devices:
+    port = d["snmp"]["port"]
+    F.check(d["snmp"].get("site_community") == SITE and d["snmp"]["community"] != SITE,
+            f"{d['name']}: fleet shows its own and the site community: {d['snmp'].get('community')}")
+    for comm in (SITE, d["snmp"]["community"]):
+        rc, rows, err = sim3.snmp("snmpget", ["-v2c", "-c", comm], "1.3.6.1.2.1.1.5.0", port=port)
+        F.check(rc == 0 and rows and rows[0][2] == d["name"],
+                f"{d['name']}: {'site' if comm == SITE else 'own'} community on its port: {rows} {err}")
+    rc, rows, err = sim3.snmp("snmpget", sim3.v2c(d), "1.3.6.1.2.1.1.5.0")
+    F.check(rc == 0 and rows and rows[0][2] == d["name"], f"{d['name']}: own community, shared port: {err}")
+pdu = sim3.devices[0]
+rc, rows, err = sim3.snmp("snmpset", ["-v2c", "-c", SITE], "1.3.6.1.4.1.318.1.1.26.9.2.4.1.5.1", "i", "2",
+                          port=pdu["snmp"]["port"], timeout=1, retries=0)
+F.check(rc != 0 and sim3.state(pdu["id"])["pdu"]["units"][0]["outlets"][0]["on"],
+        f"the site (read) community cannot switch an outlet: {err}")
+rc, rows, err = sim3.snmp("snmpget", ["-v2c", "-c", "nobody-knows"], "1.3.6.1.2.1.1.5.0",
+                          port=pdu["snmp"]["port"], timeout=1, retries=0)
+F.check(rc != 0, f"an unknown community answered on a device port: {rows}")
+sim3.stop()
 F.done()

@@ -176,6 +176,271 @@ static void test_model(void)
 	wt_snmp_store_free(st);
 }
 
+
+/* ---- poll plan against a tiny in-test agent ---- */
+
+struct agent_row {
+	unsigned long oid[16];
+	size_t len;
+	long v;
+};
+
+struct agent {
+	struct agent_row rows[128];
+	size_t n;
+	size_t max_vbs;   /* answers cut to this many varbinds (a small agent), 0 = no limit */
+	bool backwards;   /* repeats the request's own OID: an agent going backwards */
+	unsigned requests;
+	struct wt_snmp_vb out[WT_REQ_MAX * 64];
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct agent_row *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	for (size_t i = 0; i < n; i++)
+		if (x->oid[i] != y->oid[i])
+			return x->oid[i] < y->oid[i] ? -1 : 1;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+static void agent_put(struct agent *a, const char *oid, long v)
+{
+	struct agent_row *r = &a->rows[a->n++];
+	int n = wt_oid_parse(oid, r->oid, 16);
+	r->len = n > 0 ? (size_t)n : 0;
+	r->v = v;
+	qsort(a->rows, a->n, sizeof a->rows[0], row_cmp);
+}
+
+/* GETNEXT: the first row after oid, or NULL (endOfMibView). */
+static const struct agent_row *agent_next(const struct agent *a, const unsigned long *o, size_t n)
+{
+	struct agent_row key = {.len = n};
+	memcpy(key.oid, o, n * sizeof *o);
+	for (size_t i = 0; i < a->n; i++)
+		if (row_cmp(&a->rows[i], &key) > 0)
+			return &a->rows[i];
+	return NULL;
+}
+
+static void vb_from(struct wt_snmp_vb *vb, const struct agent_row *r, const unsigned long *asked,
+		    size_t asked_len)
+{
+	memset(vb, 0, sizeof *vb);
+	if (!r) {
+		vb->name = asked;
+		vb->name_len = asked_len;
+		vb->end_of_mib = true;
+		return;
+	}
+	vb->name = r->oid;
+	vb->name_len = r->len;
+	vb->v.type = WT_SV_INT;
+	vb->v.i = r->v;
+	if (r->len == 9 && r->oid[7] == 3 && r->oid[8] == 0) { /* sysUpTime.0 is TimeTicks */
+		vb->v.type = WT_SV_UINT;
+		vb->v.u = (uint64_t)r->v;
+	}
+}
+
+/* Answers req as an SNMPv2 agent would (RFC 3416 4.2.3 for GETBULK). */
+static size_t agent_answer(struct agent *a, const struct wt_snmp_req *q)
+{
+	size_t n = 0;
+	a->requests++;
+	if (!q->bulk) {
+		for (size_t i = 0; i < q->n; i++) {
+			struct agent_row key = {.len = q->oid_len[i]};
+			memcpy(key.oid, q->oid[i], key.len * sizeof key.oid[0]);
+			const struct agent_row *hit = NULL;
+			for (size_t k = 0; k < a->n && !hit; k++)
+				if (row_cmp(&a->rows[k], &key) == 0)
+					hit = &a->rows[k];
+			vb_from(&a->out[n], hit, q->oid[i], q->oid_len[i]);
+			if (!hit)
+				a->out[n].end_of_mib = false; /* noSuchInstance */
+			n++;
+		}
+		return n;
+	}
+	size_t nr = (size_t)q->nonrep;
+	for (size_t i = 0; i < nr; i++, n++)
+		vb_from(&a->out[n], agent_next(a, q->oid[i], q->oid_len[i]), q->oid[i], q->oid_len[i]);
+	const unsigned long *cur[WT_REQ_MAX];
+	size_t cur_len[WT_REQ_MAX];
+	for (size_t i = nr; i < q->n; i++) {
+		cur[i] = q->oid[i];
+		cur_len[i] = q->oid_len[i];
+	}
+	for (int r = 0; r < q->reps; r++)
+		for (size_t i = nr; i < q->n; i++) {
+			const struct agent_row *hit = a->backwards && r > 0 ? NULL : agent_next(a, cur[i], cur_len[i]);
+			if (a->backwards && r > 0) {
+				/* the same OID again */
+				vb_from(&a->out[n], NULL, cur[i], cur_len[i]);
+				a->out[n].end_of_mib = false;
+				a->out[n].v.type = WT_SV_INT;
+			} else {
+				vb_from(&a->out[n], hit, cur[i], cur_len[i]);
+			}
+			if (hit) {
+				cur[i] = hit->oid;
+				cur_len[i] = hit->len;
+			}
+			n++;
+		}
+	if (a->max_vbs && n > a->max_vbs)
+		n = a->max_vbs;
+	return n;
+}
+
+/* Runs one poll of m through plan pl against agent a; returns readings. */
+static size_t run_poll(struct wt_snmp_plan *pl, struct wt_snmp_model *m, struct agent *a,
+		       int max_oids, int max_rep, uint64_t *up, bool *have_up)
+{
+	struct wt_snmp_req q;
+	uint32_t upd[256];
+	size_t nu = 0;
+	*have_up = false;
+	wt_snmp_plan_start(pl);
+	for (int guard = 0; guard < 100 && wt_snmp_plan_next(pl, max_oids, max_rep, &q); guard++) {
+		size_t n = agent_answer(a, &q);
+		wt_snmp_plan_read(pl, m, &q, a->out, n, upd, &nu, up, have_up);
+		CHECK(nu <= m->n_points, "update overflow");
+	}
+	return nu;
+}
+
+static void test_plan(void)
+{
+	/* an outlet table of 6 rows (dense columns: GETBULK), a phase table of
+	 * 1 row (short: GETNEXT from the column), a scalar x.0 (GETNEXT from x)
+	 * and a cell of a table with no walk (GET) */
+	const char *json = HEAD
+		"\"entities\":[{\"kind\":\"outlet\",\"walk\":\"1.7.1.1\","
+		"\"metrics\":{\"current\":\"1.7.1.2.{i}\",\"power_active\":\"1.7.1.3.{i}\"}},"
+		"{\"kind\":\"phase\",\"walk\":\"1.7.2.1\",\"metrics\":{\"voltage\":\"1.7.2.2.{i}\"}},"
+		"{\"kind\":\"total\",\"index\":1,\"metrics\":{\"power_active\":\"1.7.3.0\","
+		"\"frequency\":\"1.7.4.5\"}}]}";
+	char err[256];
+	struct wt_profile *p = parse(json, err, sizeof err);
+	CHECK(p, "parse: %s", err);
+	if (!p)
+		return;
+	struct wt_snmp_store *st = wt_snmp_store_new();
+	struct agent *a = calloc(1, sizeof *a);
+	char oid[64];
+	for (int r = 1; r <= 6; r++) {
+		for (int c = 1; c <= 3; c++) {
+			snprintf(oid, sizeof oid, "1.7.1.%d.%d", c, r);
+			put_int(st, oid, c * 100 + r);
+			agent_put(a, oid, c * 100 + r);
+		}
+	}
+	put_int(st, "1.7.2.1.1", 1);
+	put_int(st, "1.7.2.2.1", 230);
+	put_int(st, "1.7.3.0", 5000);
+	put_int(st, "1.7.4.5", 50);
+	agent_put(a, "1.7.2.1.1", 1);
+	agent_put(a, "1.7.2.2.1", 230);
+	agent_put(a, "1.7.3.0", 5000);
+	agent_put(a, "1.7.4.5", 50);
+	agent_put(a, "1.3.6.1.2.1.1.3.0", 777);
+	agent_put(a, "1.7.9.9", 1); /* something after the tables */
+	struct wt_snmp_model *m = NULL;
+	CHECK(wt_snmp_model_build(p, st, &m) == 0 && m, "build");
+	struct wt_snmp_plan *pl = NULL;
+	CHECK(m && wt_snmp_plan_build(m, st, true, 20, &pl) == 0 && pl, "plan");
+	if (!m || !pl)
+		goto out;
+	CHECK(m->n_points == 15, "points %zu", m->n_points);
+	struct wt_snmp_plan_info info;
+	wt_snmp_plan_info(pl, &info);
+	CHECK(info.columns == 2 && info.column_points == 12 && info.repetitions == 6,
+	      "2 columns of 6 rows repeated: %zu %zu %d", info.columns, info.column_points,
+	      info.repetitions);
+	CHECK(info.getnexts == 3 && info.gets == 1, "getnexts (uptime, voltage, x.0) %zu, gets %zu",
+	      info.getnexts, info.gets);
+	uint64_t up;
+	bool have_up;
+	size_t nu = run_poll(pl, m, a, 40, 20, &up, &have_up);
+	CHECK(nu == 15 && a->requests == 2, "clean: %zu readings in %u requests (1 GETBULK + 1 GET)", nu,
+	      a->requests);
+	CHECK(have_up && up == 777, "sysUpTime by GETNEXT");
+	CHECK(m->points[0].value == 201 && m->points[11].value == 306, "values by row: %g %g",
+	      m->points[0].value, m->points[11].value);
+
+	/* repetitions capped at 2: the columns continue from the last index */
+	a->requests = 0;
+	nu = run_poll(pl, m, a, 40, 2, &up, &have_up);
+	CHECK(nu == 15 && a->requests == 4, "capped: %zu readings in %u requests", nu, a->requests);
+
+	/* a small agent cutting every answer to 5 varbinds */
+	a->requests = 0;
+	a->max_vbs = 5;
+	nu = run_poll(pl, m, a, 40, 20, &up, &have_up);
+	CHECK(nu == 15, "short answers: %zu readings in %u requests", nu, a->requests);
+	a->max_vbs = 0;
+
+	/* a missing row (outlet 3's current) and the table ending early
+	 * (outlet 6 gone): rows are matched by index, the rest still read */
+	for (size_t i = 0; i < a->n; i++)
+		if (a->rows[i].len == 5 && a->rows[i].oid[3] == 2 && a->rows[i].oid[4] == 3)
+			a->rows[i].oid[3] = 8; /* moved out of the table */
+	qsort(a->rows, a->n, sizeof a->rows[0], row_cmp);
+	a->requests = 0;
+	nu = run_poll(pl, m, a, 40, 20, &up, &have_up);
+	CHECK(nu == 14 && !m->points[4].have, "missing row: %zu readings, outlet 3 current %d", nu,
+	      m->points[4].have);
+	CHECK(!wt_snmp_plan_dirty(pl), "a missing column row does not move points");
+
+	/* an agent going backwards ends the column instead of looping */
+	a->backwards = true;
+	a->requests = 0;
+	nu = run_poll(pl, m, a, 40, 20, &up, &have_up);
+	CHECK(a->requests <= 3, "backwards agent: %u requests", a->requests);
+	a->backwards = false;
+
+	/* the phase row vanishes: its GETNEXT lands elsewhere, so it moves to
+	 * the GET list (dirty plan, rebuilt) */
+	for (size_t i = 0; i < a->n; i++)
+		if (a->rows[i].len == 5 && a->rows[i].oid[2] == 2 && a->rows[i].oid[3] == 2)
+			a->rows[i].oid[4] = 4;
+	qsort(a->rows, a->n, sizeof a->rows[0], row_cmp);
+	run_poll(pl, m, a, 40, 20, &up, &have_up);
+	CHECK(wt_snmp_plan_dirty(pl), "a missed GETNEXT marks the plan dirty");
+	struct wt_snmp_plan *pl2 = NULL;
+	CHECK(wt_snmp_plan_build(m, st, true, 20, &pl2) == 0 && pl2, "rebuild");
+	if (pl2) {
+		wt_snmp_plan_info(pl2, &info);
+		CHECK(info.gets == 2 && info.getnexts == 2, "moved to GET: %zu gets", info.gets);
+		wt_snmp_plan_free(pl2);
+	}
+
+	/* SNMPv1: everything by GET, sysUpTime first; noSuchName drops one */
+	struct wt_snmp_plan *v1 = NULL;
+	CHECK(wt_snmp_plan_build(m, st, false, 20, &v1) == 0 && v1, "v1 plan");
+	if (v1) {
+		wt_snmp_plan_info(v1, &info);
+		CHECK(info.gets == 16 && info.columns == 0 && info.getnexts == 0, "v1: %zu gets", info.gets);
+		struct wt_snmp_req q;
+		wt_snmp_plan_start(v1);
+		CHECK(wt_snmp_plan_next(v1, 10, 20, &q) && !q.bulk && q.n == 10, "v1 batch of 10");
+		CHECK(wt_snmp_plan_drop(v1, &q, 1) == UINT32_MAX, "v1: sysUpTime dropped");
+		CHECK(wt_snmp_plan_drop(v1, &q, 99) == -1, "v1: errindex out of range");
+		wt_snmp_plan_info(v1, &info);
+		CHECK(info.gets == 15, "v1 after drop: %zu", info.gets);
+		wt_snmp_plan_free(v1);
+	}
+out:
+	wt_snmp_plan_free(pl);
+	wt_snmp_model_free(m);
+	wt_snmp_store_free(st);
+	free(a);
+	wt_profile_free(p);
+}
+
 static void test_shipped(void)
 {
 	struct wt_profile_set set = {0};
@@ -206,6 +471,7 @@ int main(void)
 	test_expand();
 	test_convert();
 	test_model();
+	test_plan();
 	test_shipped();
 	if (failures)
 		printf("%d failures\n", failures);

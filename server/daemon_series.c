@@ -72,6 +72,7 @@ struct wt_series_cache {
 	size_t n_busy; /* items of the batch in flight */
 	bool busy;
 	struct event *retry;
+	struct event *soon; /* kicks once the loop has run every bind of this round */
 	uint64_t created;
 };
 
@@ -140,6 +141,8 @@ static int put(struct wt_series_cache *c, const struct key *k, uint32_t id)
 	return 0;
 }
 
+static void on_retry(evutil_socket_t fd, short what, void *arg);
+
 int wt_series_cache_new(struct wt_series_cache **out, struct event_base *base,
 			struct wt_workers *workers, const char *conninfo, struct wt_storage *storage)
 {
@@ -150,7 +153,8 @@ int wt_series_cache_new(struct wt_series_cache **out, struct event_base *base,
 	c->workers = workers;
 	c->storage = storage;
 	c->conninfo = strdup(conninfo);
-	if (!c->conninfo || grow(c)) {
+	c->soon = evtimer_new(base, on_retry, c);
+	if (!c->conninfo || !c->soon || grow(c)) {
 		wt_series_cache_free(c);
 		return -ENOMEM;
 	}
@@ -456,7 +460,12 @@ static int resolve(void *ctx, long device_id, int unit, int kind, long index,
 		q->id = FAILED; /* the next bind asks again */
 		return -ENOMEM;
 	}
-	kick(c);
+	/* Not kick() here: the other binds of this loop round (a fleet's
+	 * devices answer together) join the same batch. */
+	if (!c->busy && !evtimer_pending(c->soon, NULL)) {
+		struct timeval tv = {0, 0};
+		evtimer_add(c->soon, &tv);
+	}
 	return -EAGAIN;
 }
 
@@ -479,6 +488,8 @@ void wt_series_cache_free(struct wt_series_cache *c)
 		return;
 	if (c->retry)
 		event_free(c->retry);
+	if (c->soon)
+		event_free(c->soon);
 	PQfinish(c->pg);
 	free(c->conninfo);
 	free(c->tab);

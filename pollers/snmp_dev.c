@@ -87,6 +87,7 @@ struct wt_snmp_dev {
 	bool v3_answered; /* engine discovery answered in this bind */
 	int ok_streak;    /* clean polls since the last halving */
 	bool shrunk;      /* this poll needed a smaller GET */
+	bool sized;       /* max_oids was taken from the profile once */
 	char err[200];
 };
 
@@ -467,8 +468,11 @@ static void after_probe(struct wt_snmp_dev *d)
 		return;
 	}
 	d->max_rep = d->profile->max_repetitions;
-	if (d->max_oids > d->profile->max_oids || !d->stats.requests)
+	/* the profile's size on the first bind (the system group was read at
+	 * the default); later binds keep what halving taught us */
+	if (d->max_oids > d->profile->max_oids || !d->sized)
 		d->max_oids = d->profile->max_oids;
+	d->sized = true;
 	/* a halving survives a re-bind: it is what the device taught us */
 	if (d->poll_rep < 1 || d->poll_rep > d->profile->max_repetitions)
 		d->poll_rep = d->profile->max_repetitions;

@@ -1,9 +1,11 @@
 /* SNMP device: bind and poll as a chain of single in-flight requests.
  *
  * Bind: system group -> profile probes -> table walks (GETBULK) -> one GET
- * round of every templated OID -> model. Poll: sysUpTime plus every dynamic
- * reading, packed into GETs of max_oids varbinds. tooBig or a timeout halves
- * max_oids (remembered for the device) and the batch is re-sent once. */
+ * round of every templated OID -> model -> poll plan. Poll: the plan's
+ * requests (snmp_model.h): GETBULKs of table columns and exact GETNEXT
+ * non-repeaters on v2c/v3, GETs of max_oids varbinds on v1 and for the rest.
+ * tooBig or a timeout halves the repetitions or the OIDs per request
+ * (remembered for the device) and the request is re-sent once. */
 #include "snmp_dev.h"
 
 #include <errno.h>

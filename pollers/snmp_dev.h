@@ -1,6 +1,6 @@
 /* One SNMP device: bind (identify, pick the profile, walk tables, read
- * static data) and poll (GET the dynamic readings in as few requests as the
- * device allows), one request in flight at a time. The scheduler drives it
+ * static data) and poll (GETBULK/GET the dynamic readings in as few requests
+ * as the device allows), one request in flight at a time. The scheduler drives it
  * through the driver ops (driver_snmp.c); probe uses it directly. */
 #ifndef WT_POLLERS_SNMP_DEV_H
 #define WT_POLLERS_SNMP_DEV_H

@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +106,16 @@ PGresult *wt_api_db_exec(PGconn *db, const char *sql, int nparams, const char *c
 bool wt_api_db_broken(PGconn *db)
 {
 	return PQstatus(db) != CONNECTION_OK;
+}
+
+static atomic_uint_fast64_t write_gen = 1;
+
+uint64_t wt_api_db_write_gen(void)
+{
+	return (uint64_t)atomic_load(&write_gen);
+}
+
+void wt_api_db_wrote(void)
+{
+	atomic_fetch_add(&write_gen, 1);
 }

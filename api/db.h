@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* This thread's connection to conninfo, or NULL with why set. */
 PGconn *wt_api_db(const char *conninfo, char *why, size_t whylen);
@@ -20,5 +21,14 @@ PGresult *wt_api_db_exec(PGconn *db, const char *sql, int nparams, const char *c
 
 /* True when the last failure was the connection (not the statement). */
 bool wt_api_db_broken(PGconn *db);
+
+/* A process-wide count of successful writes through the API. Worker-side
+ * caches of what the database says (device identity, series metadata)
+ * remember the count they were filled under and are stale once it moved,
+ * so a change made through the API is seen by the very next read. Any
+ * thread. */
+uint64_t wt_api_db_write_gen(void);
+/* Called on the loop after every successful write request. */
+void wt_api_db_wrote(void);
 
 #endif

@@ -4,8 +4,102 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const double pow10d[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+				 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+static const uint64_t pow10u[] = {1ull,
+				  10ull,
+				  100ull,
+				  1000ull,
+				  10000ull,
+				  100000ull,
+				  1000000ull,
+				  10000000ull,
+				  100000000ull,
+				  1000000000ull,
+				  10000000000ull,
+				  100000000000ull,
+				  1000000000000ull,
+				  10000000000000ull,
+				  100000000000000ull};
+
+size_t wt_json_num(char *out, double v)
+{
+	if (!isfinite(v)) {
+		memcpy(out, "null", 5);
+		return 4;
+	}
+	double a = fabs(v);
+	if (a == 0.0) {
+		memcpy(out, "0.0", 4);
+		return 3;
+	}
+	if (a < 1e-4 || a >= 1e14) {
+		/* Rare magnitudes: printf's exponent form is valid JSON. */
+		int n = snprintf(out, WT_JSON_NUM_MAX, "%.10g", v);
+		if (n < 0 || n >= WT_JSON_NUM_MAX) {
+			memcpy(out, "null", 5);
+			return 4;
+		}
+		if (!strpbrk(out, ".eEn") && n + 2 < WT_JSON_NUM_MAX) {
+			memcpy(out + n, ".0", 3);
+			n += 2;
+		}
+		return (size_t)n;
+	}
+	/* e = floor(log10(a)) in -4..13; keep 10 significant digits. */
+	int e = 0;
+	if (a >= 1.0) {
+		while (e < 13 && a >= pow10d[e + 1])
+			e++;
+	} else {
+		e = -1;
+		while (e > -4 && a < 1.0 / pow10d[-e])
+			e--;
+	}
+	int dec = 9 - e;
+	if (dec < 0)
+		dec = 0;
+	if (dec > 14)
+		dec = 14;
+	/* a * 10^dec < 10^14 here: an integer a double holds exactly. */
+	uint64_t m = (uint64_t)llround(a * pow10d[dec]);
+	uint64_t ip = m / pow10u[dec], fp = m % pow10u[dec];
+	char tmp[WT_JSON_NUM_MAX];
+	size_t n = 0;
+	if (v < 0)
+		out[n++] = '-';
+	size_t k = 0;
+	do {
+		tmp[k++] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	while (k)
+		out[n++] = tmp[--k];
+	out[n++] = '.';
+	if (!fp) {
+		out[n++] = '0';
+	} else {
+		int d = dec;
+		while (fp % 10 == 0) { /* trailing zeros say nothing */
+			fp /= 10;
+			d--;
+		}
+		for (int i = d - 1; i >= 0; i--) {
+			tmp[i] = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		memcpy(out + n, tmp, (size_t)d);
+		n += (size_t)d;
+	}
+	out[n] = '\0';
+	return n;
+}
 
 const char *wt_http_reason(int status)
 {

@@ -354,6 +354,27 @@ static void send_result(struct wt_api_req *r)
 	r->http = NULL;
 }
 
+/* A reply nothing on the loop will touch again (no 'after' phase, not a
+ * stream) is serialised here, on the worker: a year of chart points or a
+ * list of thousands of rows is milliseconds of formatting that would
+ * otherwise stall every connection the loop serves. The loop then only
+ * copies bytes. Errors are left to the one error function. */
+static void serialise_on_worker(struct wt_api_req *r)
+{
+	if (r->err_code || !r->reply || r->text || r->route->after ||
+	    (r->route->flags & WT_RF_STREAM))
+		return;
+	char *s = json_dumps(r->reply, JSON_COMPACT);
+	if (!s)
+		return; /* the loop tries again and reports the failure */
+	r->text = s;
+	r->text_len = strlen(s);
+	r->content_type = "application/json; charset=utf-8";
+	r->filename = NULL;
+	json_decref(r->reply);
+	r->reply = NULL;
+}
+
 static void job_work(void *arg)
 {
 	struct wt_api_req *r = arg;
@@ -370,6 +391,7 @@ static void job_work(void *arg)
 	if (r->cred_cached || wt_api_authenticate(r))
 		r->route->handler(r);
 	r->db = NULL;
+	serialise_on_worker(r);
 }
 
 static void job_done(void *arg, bool cancelled)
@@ -389,6 +411,7 @@ static void job_done(void *arg, bool cancelled)
 	if (!cancelled && !r->err_code && r->method != WT_GET) {
 		if (api->devcache)
 			wt_devcache_invalidate(api->devcache);
+		wt_api_db_wrote();
 		wt_credcache_clear(api->credcache);
 	}
 	if (r->deferred && !r->err_code)

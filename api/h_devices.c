@@ -221,9 +221,12 @@ static void rows_free(struct wt_devcache *c)
 
 static void fleet_forget(const struct wt_api *api);
 
+static void detail_forget(const struct wt_api *api);
+
 void wt_devcache_free(struct wt_devcache *c, const struct wt_api *api)
 {
 	fleet_forget(api);
+	detail_forget(api);
 	if (!c)
 		return;
 	rows_free(c);
@@ -704,25 +707,157 @@ void wt_h_devices_list_json_after(struct wt_api_req *r)
 
 static const char *metric_name(int m);
 
-void wt_h_device_get(struct wt_api_req *r)
+/* ---- one device, through a short-lived cache of its inventory ----
+ *
+ * A device's identity and parts (two queries) change only when someone
+ * edits them, yet every console page showing the device re-read them. The
+ * workers keep both results per device for DETAIL_TTL_MS, the same
+ * staleness the list accepts for changes made outside the API (the poller's
+ * firmware, an alarm's worst severity, a profile bound); a write through
+ * the API makes every entry stale at once (wt_api_db_write_gen). Live
+ * readings are never cached: each request reads them. Direct-mapped by
+ * device id; a result in use is freed by its last user. */
+#define DETAIL_TTL_MS 2000
+#define DETAIL_SLOTS 1024
+
+struct detail {
+	const struct wt_api *api;
+	int64_t id;
+	uint64_t gen;
+	int64_t ms;
+	PGresult *dev, *ents; /* read-only once stored: safe to share between workers */
+	int refs;             /* the slot's own reference plus users in flight */
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct detail *slot[DETAIL_SLOTS];
+} details = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* Drops one reference (details.mu held); frees with the last. */
+static void detail_unref_locked(struct detail *d)
+{
+	if (--d->refs > 0)
+		return;
+	PQclear(d->dev);
+	PQclear(d->ents);
+	free(d);
+}
+
+static void detail_release(struct detail *d)
+{
+	pthread_mutex_lock(&details.mu);
+	detail_unref_locked(d);
+	pthread_mutex_unlock(&details.mu);
+}
+
+/* A fresh cached entry for device id of api (a reference taken), or NULL. */
+static struct detail *detail_get(const struct wt_api *api, int64_t id)
+{
+	uint64_t gen = wt_api_db_write_gen();
+	int64_t now = now_ms();
+	pthread_mutex_lock(&details.mu);
+	struct detail *d = details.slot[(uint64_t)id % DETAIL_SLOTS];
+	if (d && (d->api != api || d->id != id || d->gen != gen || now - d->ms >= DETAIL_TTL_MS))
+		d = NULL;
+	if (d)
+		d->refs++;
+	pthread_mutex_unlock(&details.mu);
+	return d;
+}
+
+/* Stores what was read under generation gen at time ms (takes both
+ * results); returns the entry with a reference for the caller, or NULL when
+ * out of memory (then the results are the caller's still). */
+static struct detail *detail_put(const struct wt_api *api, int64_t id, uint64_t gen, int64_t ms,
+				 PGresult *dev, PGresult *ents)
+{
+	struct detail *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	*d = (struct detail){api, id, gen, ms, dev, ents, 2};
+	pthread_mutex_lock(&details.mu);
+	struct detail **slot = &details.slot[(uint64_t)id % DETAIL_SLOTS];
+	if (*slot)
+		detail_unref_locked(*slot);
+	*slot = d;
+	pthread_mutex_unlock(&details.mu);
+	return d;
+}
+
+/* Forgets the entries of a server that stops. */
+static void detail_forget(const struct wt_api *api)
+{
+	pthread_mutex_lock(&details.mu);
+	for (size_t i = 0; i < DETAIL_SLOTS; i++)
+		if (details.slot[i] && details.slot[i]->api == api) {
+			detail_unref_locked(details.slot[i]);
+			details.slot[i] = NULL;
+		}
+	pthread_mutex_unlock(&details.mu);
+}
+
+#define DETAIL_DEV_SQL                                                                         \
+	"SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id" \
+	" WHERE d.id = $1"
+#define DETAIL_ENTS_SQL                                                                        \
+	"SELECT e.id, e.kind, e.idx, e.name, e.parent_id, e.attributes,"                         \
+	" coalesce(array_agg(s.id ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}'),"     \
+	" coalesce(array_agg(s.metric ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}')"  \
+	" FROM entities e LEFT JOIN series s ON s.entity_id = e.id"                               \
+	" WHERE e.device_id = $1 GROUP BY e.id ORDER BY"                                          \
+	" array_position(ARRAY['total','inlet','phase','branch','outlet','sensor',"               \
+	"'battery','bypass','output'], e.kind), e.idx"
+
+/* The device's row and parts, from the cache when use_cache; NULL after
+ * failing r (404 when it does not exist). Release with detail_release. */
+static struct detail *detail_read(struct wt_api_req *r, bool use_cache)
 {
 	char id[24], st[6];
+	struct detail *d = use_cache ? detail_get(r->api, r->ids[0]) : NULL;
+	if (d)
+		return d;
+	uint64_t gen = wt_api_db_write_gen();
+	int64_t t0 = now_ms();
 	snprintf(id, sizeof(id), "%lld", (long long)r->ids[0]);
 	const char *p[] = {id};
-	PGresult *res = wt_api_db_exec(
-		r->db,
-		"SELECT " DEV_COLS " FROM devices d LEFT JOIN structure_elements rk ON rk.id = d.rack_id"
-		" WHERE d.id = $1",
-		1, p, st);
-	if (!res) {
+	PGresult *dev = wt_api_db_exec(r->db, DETAIL_DEV_SQL, 1, p, st);
+	if (!dev) {
 		wt_api_fail_db(r, "reading the device");
-		return;
+		return NULL;
 	}
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	if (PQntuples(dev) != 1) {
+		PQclear(dev);
 		wt_api_fail(r, 404, "DEVICE_NOT_FOUND", "device %s does not exist", id);
-		return;
+		return NULL;
 	}
+	PGresult *ents = wt_api_db_exec(r->db, DETAIL_ENTS_SQL, 1, p, st);
+	if (!ents) {
+		PQclear(dev);
+		wt_api_fail_db(r, "reading the device's parts");
+		return NULL;
+	}
+	/* A read that follows a write in the same request (create, patch) is
+	 * not stored: its generation is bumped only when the write replies. */
+	if (use_cache && (d = detail_put(r->api, r->ids[0], gen, t0, dev, ents)))
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		PQclear(dev);
+		PQclear(ents);
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return NULL;
+	}
+	*d = (struct detail){r->api, r->ids[0], gen, t0, dev, ents, 1};
+	return d;
+}
+
+static void device_get(struct wt_api_req *r, bool use_cache)
+{
+	struct detail *d = detail_read(r, use_cache);
+	if (!d)
+		return;
+	PGresult *res = d->dev;
 	json_t *dev = device_row(res, 0);
 	json_object_set_new(dev, "serial", col_str(res, 0, 19));
 	json_object_set_new(dev, "firmware", col_str(res, 0, 20));
@@ -731,22 +866,8 @@ void wt_h_device_get(struct wt_api_req *r)
 	json_object_set_new(dev, "info", json_loads(PQgetvalue(res, 0, 23), 0, NULL));
 	json_object_set_new(dev, "created_at", col_str(res, 0, 24));
 	json_object_set_new(dev, "updated_at", col_str(res, 0, 25));
-	PQclear(res);
 
-	res = wt_api_db_exec(r->db,
-			     "SELECT e.id, e.kind, e.idx, e.name, e.parent_id, e.attributes,"
-			     " coalesce(array_agg(s.id ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}'),"
-			     " coalesce(array_agg(s.metric ORDER BY s.metric) FILTER (WHERE s.id IS NOT NULL), '{}')"
-			     " FROM entities e LEFT JOIN series s ON s.entity_id = e.id"
-			     " WHERE e.device_id = $1 GROUP BY e.id ORDER BY"
-			     " array_position(ARRAY['total','inlet','phase','branch','outlet','sensor',"
-			     "'battery','bypass','output'], e.kind), e.idx",
-			     1, p, st);
-	if (!res) {
-		json_decref(dev);
-		wt_api_fail_db(r, "reading the device's parts");
-		return;
-	}
+	res = d->ents;
 	int n = PQntuples(res);
 	/* Gather every series id, read their latest values in one query. */
 	size_t cap = 64, nser = 0;
@@ -857,7 +978,12 @@ out:
 	free(owner);
 	free(val);
 	free(ts);
-	PQclear(res);
+	detail_release(d);
+}
+
+void wt_h_device_get(struct wt_api_req *r)
+{
+	device_get(r, true);
 }
 
 void wt_h_device_get_after(struct wt_api_req *r)
@@ -953,7 +1079,7 @@ static void reply_device(struct wt_api_req *r, int status, const char *id)
 	/* Re-read through the detail handler so create/patch answer with the
 	 * same shape as GET (and, by construction, without credentials). */
 	r->ids[0] = strtoll(id, NULL, 10);
-	wt_h_device_get(r);
+	device_get(r, false);
 	if (!r->err_code)
 		r->status = status;
 }

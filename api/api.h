@@ -21,6 +21,8 @@ struct wt_sched;
 struct wt_control;
 struct wt_config;
 struct wt_dnotify;
+struct wt_ddisc;
+struct wt_ddisc_scan;
 
 enum wt_http_mode {
 	WT_HTTP_OFF = 0,  /* plain HTTP not served */
@@ -112,7 +114,14 @@ struct wt_api_layers {
 	void (*rules_changed)(void *ctx);
 	void *rules_changed_ctx;
 	bool metrics_readings;      /* /metrics also exports the latest readings */
-	struct wt_dnotify *notify;  /* POST /notifications/test-mail (wt_dnotify_test_mail) */
+	/* The daemon's glue (server/daemon_*.c) is not in the API library, so
+	 * the routes reach it through these; any may be NULL (503). */
+	int (*discovery_scan)(struct wt_ddisc *d, const struct wt_ddisc_scan *q, char *err,
+			      size_t errlen);               /* wt_ddisc_start_scan_with */
+	char *(*discovery_status)(const struct wt_ddisc *d); /* wt_ddisc_status */
+	struct wt_dnotify *notify;  /* POST /notifications/test-mail */
+	int (*test_mail)(struct wt_dnotify *n, const char *to, char *err,
+			 size_t errlen);                    /* wt_dnotify_test_mail */
 	/* The wattrack executable POST /probe runs as `probe -` with the URL on
 	 * stdin ("/proc/self/exe" in the daemon); NULL: probing unavailable. */
 	const char *probe_exe;

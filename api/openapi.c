@@ -25,6 +25,11 @@ static json_t *field_schema(const struct wt_field *f)
 		s = json_pack("{s:s,s:I}", "type", "object", "maxProperties",
 			      (json_int_t)(f->max_len ? f->max_len : 256));
 		break;
+	case WT_F_SCALAR:
+		s = json_pack("{s:[{s:s,s:I},{s:s},{s:s}]}", "oneOf", "type", "string", "maxLength",
+			      (json_int_t)(f->max_len ? f->max_len : 256), "type", "number", "type",
+			      "boolean");
+		break;
 	default: s = json_object(); break;
 	}
 	if (f->doc)
@@ -34,14 +39,18 @@ static json_t *field_schema(const struct wt_field *f)
 
 static json_t *body_schema(const struct wt_field *spec)
 {
-	json_t *props = json_object(), *req = json_array();
+	json_t *props = json_object(), *req = json_array(), *any = NULL;
 	for (const struct wt_field *f = spec; f->name; f++) {
+		if (strcmp(f->name, WT_FIELD_ANY) == 0) {
+			any = field_schema(f);
+			continue;
+		}
 		json_object_set_new(props, f->name, field_schema(f));
 		if (f->required)
 			json_array_append_new(req, json_string(f->name));
 	}
-	json_t *s = json_pack("{s:s,s:o,s:b}", "type", "object", "properties", props,
-			      "additionalProperties", 0);
+	json_t *s = json_pack("{s:s,s:o,s:o}", "type", "object", "properties", props,
+			      "additionalProperties", any ? any : json_false());
 	if (json_array_size(req))
 		json_object_set_new(s, "required", req);
 	else

@@ -225,6 +225,22 @@ void wt_h_rules_replace(struct wt_api_req *r);
 void wt_h_rules_delete(struct wt_api_req *r);
 void wt_h_rules_changed(struct wt_api_req *r);
 void wt_h_outlet_after(struct wt_api_req *r);
+/* POST /probe (h_probe.c): the worker checks the URL, the loop runs
+ * `wattrack probe -` in a child process and answers when it ends. */
+void wt_h_probe(struct wt_api_req *r);
+void wt_h_probe_after(struct wt_api_req *r);
+/* Discovery scans (h_discovery.c), on the loop. */
+void wt_h_discovery_start(struct wt_api_req *r);
+void wt_h_discovery_start_after(struct wt_api_req *r);
+void wt_h_discovery_status(struct wt_api_req *r);
+void wt_h_discovery_status_after(struct wt_api_req *r);
+/* PATCH /settings (h_settings.c): checked on the loop, written back to the
+ * file and audited on the worker, applied on the loop. */
+void wt_h_settings_patch_before(struct wt_api_req *r);
+void wt_h_settings_patch(struct wt_api_req *r);
+void wt_h_settings_patch_after(struct wt_api_req *r);
+/* POST /notifications/test-mail (h_settings.c), on the worker. */
+void wt_h_test_mail(struct wt_api_req *r);
 
 /* The live stream registry of this server (server.c). Loop thread only. */
 struct wt_streams *wt_api_streams(struct wt_api *api);

@@ -146,6 +146,34 @@ static const struct wt_field audit_comment_body[] = {
 	{NULL},
 };
 
+static const struct wt_field probe_body[] = {
+	{"url", WT_F_STRING, true, 2048,
+	 "snmp://COMMUNITY@HOST[:PORT], snmpv3://USER:AUTH:PRIV@HOST?auth=&priv=, "
+	 "modbus://HOST[:PORT]?unit=N, redfish[+https]://USER:PASS@HOST (credentials write-only)"},
+	{"timeout_ms", WT_F_INTEGER, false, 0, "per-request timeout, 100..10000 (1000)"},
+	{NULL},
+};
+
+static const struct wt_field discovery_body[] = {
+	{"targets", WT_F_STRING, false, 4096,
+	 "comma-separated CIDRs and hosts (default: discovery.targets)"},
+	{"ports", WT_F_STRING, false, 256, "\"161,21000-21199\" (default: discovery.ports)"},
+	{"communities", WT_F_STRING, false, 1024,
+	 "write-only: comma-separated, for this scan only (default: discovery.communities)"},
+	{NULL},
+};
+
+static const struct wt_field settings_body[] = {
+	{WT_FIELD_ANY, WT_F_SCALAR, false, 1024,
+	 "setting name -> new value, e.g. {\"poll.interval\": \"10s\"}; reloadable settings only"},
+	{NULL},
+};
+
+static const struct wt_field test_mail_body[] = {
+	{"to", WT_F_STRING, true, 254, "one e-mail address"},
+	{NULL},
+};
+
 const struct wt_api_route wt_api_routes[] = {
 	{WT_GET, "/api/v1/version", WT_P_PUBLIC, WT_RF_LOOP, NULL, wt_h_version,
 	 "Server version and API level", "meta", 200, NULL, NULL},
@@ -186,6 +214,12 @@ const struct wt_api_route wt_api_routes[] = {
 	{WT_GET, "/api/v1/settings", WT_P_SETTINGS, 0, NULL, wt_h_settings,
 	 "Effective settings (secrets masked), defaults, which apply on reload", "meta", 200,
 	 wt_h_settings_after, NULL},
+	{WT_PATCH, "/api/v1/settings", WT_P_SETTINGS, 0, settings_body, wt_h_settings_patch,
+	 "Change reloadable settings: all or nothing, audited, written back to the "
+	 "configuration file", "meta", 200, wt_h_settings_patch_after, wt_h_settings_patch_before},
+	{WT_POST, "/api/v1/notifications/test-mail", WT_P_SETTINGS, 0, test_mail_body,
+	 wt_h_test_mail, "Send a test e-mail with the notify.mail settings: delivered, or the "
+	 "SMTP error", "meta", 200, NULL, NULL},
 	{WT_GET, "/metrics", WT_P_READ, 0, NULL, wt_h_metrics,
 	 "Prometheus metrics (text format 0.0.4): polls, failures, queues, spool, write latency",
 	 "meta", 200, wt_h_metrics_after, NULL},
@@ -197,6 +231,16 @@ const struct wt_api_route wt_api_routes[] = {
 	 200, wt_h_devices_list_after, wt_h_devices_list_before},
 	{WT_POST, "/api/v1/devices", WT_P_CONFIGURE, 0, device_create_body, wt_h_devices_create,
 	 "Add a device (credentials are write-only)", "devices", 201, wt_h_device_get_after, NULL},
+	{WT_POST, "/api/v1/probe", WT_P_CONFIGURE, 0, probe_body, wt_h_probe,
+	 "Probe a device URL before adding it: what `wattrack probe` prints (identity, profile, "
+	 "readings); 429 beyond 4 at once, 504 past the deadline", "devices", 200,
+	 wt_h_probe_after, NULL},
+	{WT_POST, "/api/v1/discovery", WT_P_CONFIGURE, 0, discovery_body, wt_h_discovery_start,
+	 "Start a discovery scan (409 while one runs); new SNMP devices are registered "
+	 "unassigned", "devices", 202, wt_h_discovery_start_after, NULL},
+	{WT_GET, "/api/v1/discovery", WT_P_READ, 0, NULL, wt_h_discovery_status,
+	 "The running or last discovery scan: state, progress, found (with profile), skipped "
+	 "(with why)", "devices", 200, wt_h_discovery_status_after, NULL},
 	{WT_GET, "/api/v1/devices/{id}", WT_P_READ, 0, NULL, wt_h_device_get,
 	 "One device: identity, totals, inlets, phases, branches, outlets, sensors with live readings",
 	 "devices", 200, wt_h_device_get_after, NULL},

@@ -13,6 +13,7 @@ const char *wt_field_type_name(enum wt_field_type t)
 	case WT_F_BOOLEAN: return "boolean";
 	case WT_F_STRING_ARRAY: return "array of strings";
 	case WT_F_OBJECT: return "object";
+	case WT_F_SCALAR: return "string, number or boolean";
 	}
 	return "?";
 }
@@ -42,23 +43,30 @@ static const char *expected(enum wt_field_type t)
 	case WT_F_BOOLEAN: return "a boolean";
 	case WT_F_STRING_ARRAY: return "an array of strings";
 	case WT_F_OBJECT: return "an object";
+	case WT_F_SCALAR: return "a string, number or boolean";
 	}
 	return "?";
 }
 
-static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whylen)
+static bool type_ok(const struct wt_field *f, const char *name, json_t *v, char *why,
+		    size_t whylen)
 {
 	size_t max = f->max_len ? f->max_len : 256;
 	switch (f->type) {
+	case WT_F_SCALAR:
+		if (json_is_number(v) || json_is_boolean(v))
+			return true;
+		/* strings are checked as strings */
+		__attribute__((fallthrough));
 	case WT_F_STRING:
 		if (!json_is_string(v))
 			break;
 		if (json_string_length(v) > max) {
-			snprintf(why, whylen, "field \"%s\": longer than %zu bytes", f->name, max);
+			snprintf(why, whylen, "field \"%.64s\": longer than %zu bytes", name, max);
 			return false;
 		}
 		if (memchr(json_string_value(v), '\0', json_string_length(v))) {
-			snprintf(why, whylen, "field \"%s\": contains a NUL character", f->name);
+			snprintf(why, whylen, "field \"%.64s\": contains a NUL character", name);
 			return false;
 		}
 		return true;
@@ -78,7 +86,7 @@ static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whyle
 		if (!json_is_array(v))
 			break;
 		if (json_array_size(v) > max) {
-			snprintf(why, whylen, "field \"%s\": more than %zu items", f->name, max);
+			snprintf(why, whylen, "field \"%.64s\": more than %zu items", name, max);
 			return false;
 		}
 		size_t i;
@@ -86,7 +94,7 @@ static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whyle
 		json_array_foreach(v, i, item) {
 			if (!json_is_string(item) || json_string_length(item) > 256) {
 				snprintf(why, whylen, "field \"%s\": item %zu: expected a string, got %s",
-					 f->name, i, json_kind(item));
+					 name, i, json_kind(item));
 				return false;
 			}
 		}
@@ -96,7 +104,7 @@ static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whyle
 		if (!json_is_object(v))
 			break;
 		if (json_object_size(v) > max) {
-			snprintf(why, whylen, "field \"%s\": more than %zu keys", f->name, max);
+			snprintf(why, whylen, "field \"%.64s\": more than %zu keys", name, max);
 			return false;
 		}
 		const char *k;
@@ -106,14 +114,14 @@ static bool type_ok(const struct wt_field *f, json_t *v, char *why, size_t whyle
 			    (json_is_string(item) && json_string_length(item) > 1024) || strlen(k) > 64) {
 				snprintf(why, whylen,
 					 "field \"%s\": key \"%.64s\": expected a string, boolean or integer, got %s",
-					 f->name, k, json_kind(item));
+					 name, k, json_kind(item));
 				return false;
 			}
 		}
 		return true;
 	}
 	}
-	snprintf(why, whylen, "field \"%s\": expected %s, got %s", f->name, expected(f->type),
+	snprintf(why, whylen, "field \"%.64s\": expected %s, got %s", name, expected(f->type),
 		 json_kind(v));
 	return false;
 }
@@ -127,14 +135,19 @@ int wt_validate_object(json_t *obj, const struct wt_field *spec, char *why, size
 	const char *key;
 	json_t *v;
 	json_object_foreach(obj, key, v) {
-		const struct wt_field *f = spec;
-		while (f && f->name && strcmp(f->name, key) != 0)
+		const struct wt_field *f = spec, *any = NULL;
+		while (f && f->name && strcmp(f->name, key) != 0) {
+			if (strcmp(f->name, WT_FIELD_ANY) == 0)
+				any = f;
 			f++;
+		}
+		if ((!f || !f->name) && any)
+			f = any;
 		if (!f || !f->name) {
 			snprintf(why, whylen, "unknown field \"%.64s\"", key);
 			return -EINVAL;
 		}
-		if (!type_ok(f, v, why, whylen))
+		if (!type_ok(f, key, v, why, whylen))
 			return -EINVAL;
 	}
 	for (const struct wt_field *f = spec; f && f->name; f++) {

@@ -16,7 +16,12 @@ enum wt_field_type {
 	WT_F_BOOLEAN,
 	WT_F_STRING_ARRAY,
 	WT_F_OBJECT,        /* a flat object: string, boolean or integer values (max_len: most keys) */
+	WT_F_SCALAR,        /* a string, number or boolean (settings values) */
 };
+
+/* A field named WT_FIELD_ANY matches every key the spec does not name (a
+ * map such as PATCH /settings); max_len and type apply to each value. */
+#define WT_FIELD_ANY "*"
 
 struct wt_field {
 	const char *name;

@@ -93,6 +93,14 @@ struct wt_ddisc {
 	int concurrency, rate, timeout_ms;
 	/* the running scan: its target strings live in scan_targets_buf */
 	struct wt_discover *disc;
+	/* what the running (or last) scan uses: the configured ports and
+	 * communities, or the ones an API request gave for that scan only */
+	int scan_ports[MAX_PORTS];
+	size_t n_scan_ports;
+	char *scan_ports_text;
+	char *scan_comm_buf; /* secret; split in place into scan_comms */
+	const char *scan_comms[MAX_COMMUNITIES];
+	size_t n_scan_comms;
 	char *scan_targets_buf;
 	const char *scan_targets[MAX_TARGETS];
 	struct scan last;
@@ -393,6 +401,10 @@ static void release_config(struct wt_ddisc *d)
 	memset(d->v3, 0, sizeof d->v3);
 	free(d->targets_cfg);
 	free(d->ports_text);
+	wipe_free(d->scan_comm_buf);
+	d->scan_comm_buf = NULL;
+	free(d->scan_ports_text);
+	d->scan_ports_text = NULL;
 }
 
 int wt_ddisc_check(const struct wt_ddisc_options *o, char *err, size_t errlen)
@@ -586,8 +598,8 @@ static char *credentials_for(const struct wt_ddisc *d, const struct wt_discover_
 	if (!o)
 		return NULL;
 	if (sscanf(r->credential, "community #%zu", &idx) == 1 && idx >= 1 &&
-	    idx <= d->n_communities) {
-		json_object_set_new(o, "community", json_string(d->communities[idx - 1]));
+	    idx <= d->n_scan_comms) {
+		json_object_set_new(o, "community", json_string(d->scan_comms[idx - 1]));
 		if (r->version == 1)
 			json_object_set_new(o, "version", json_string("1"));
 	} else if (strncmp(r->credential, "v3 user ", 8) == 0) {
@@ -739,8 +751,78 @@ static void scan_reset(struct scan *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* The ports and communities of the next scan: the request's, or the
+ * configured ones. 0 or -EINVAL/-ENOMEM with the reason in err. */
+static int scan_lists(struct wt_ddisc *d, const struct wt_ddisc_scan *q, char *err, size_t errlen)
+{
+	int ports[MAX_PORTS];
+	size_t n_ports = 0;
+	const char *ptext = q->ports && *q->ports ? q->ports : d->ports_text;
+	int rc = parse_ports(ptext, ports, &n_ports, err, errlen);
+	if (rc < 0)
+		return rc;
+	char *pcopy = strdup(ptext);
+	bool own = q->communities && *q->communities;
+	size_t clen = 1;
+	for (size_t i = 0; !own && i < d->n_communities; i++)
+		clen += strlen(d->communities[i]) + 1;
+	char *cbuf = own ? strdup(q->communities) : calloc(1, clen);
+	const char *comms[MAX_COMMUNITIES];
+	if (!pcopy || !cbuf) {
+		free(pcopy);
+		wipe_free(cbuf);
+		return -ENOMEM;
+	}
+	if (own) {
+		rc = split(cbuf, comms, MAX_COMMUNITIES);
+		for (int i = 0; rc > 0 && i < rc; i++)
+			if (strlen(comms[i]) >= sizeof d->v3[0].community)
+				rc = -ENAMETOOLONG;
+		if (rc < 0) {
+			snprintf(err, errlen, "communities: %s",
+				 rc == -E2BIG ? "too many" : "one is too long");
+			free(pcopy);
+			wipe_free(cbuf);
+			return -EINVAL;
+		}
+	} else {
+		/* the configured list, already split: copy its items in order */
+		size_t off = 0;
+		for (size_t i = 0; i < d->n_communities; i++) {
+			size_t len = strlen(d->communities[i]);
+			memcpy(cbuf + off, d->communities[i], len + 1);
+			comms[i] = cbuf + off;
+			off += len + 1;
+		}
+		rc = (int)d->n_communities;
+	}
+	if (rc + (int)d->n_v3 == 0) {
+		snprintf(err, errlen, "no community and no SNMPv3 user to try");
+		free(pcopy);
+		wipe_free(cbuf);
+		return -EINVAL;
+	}
+	memcpy(d->scan_ports, ports, sizeof ports);
+	d->n_scan_ports = n_ports;
+	free(d->scan_ports_text);
+	d->scan_ports_text = pcopy;
+	wipe_free(d->scan_comm_buf);
+	d->scan_comm_buf = cbuf;
+	memcpy(d->scan_comms, comms, sizeof comms);
+	d->n_scan_comms = (size_t)rc;
+	return 0;
+}
+
 int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size_t errlen)
 {
+	struct wt_ddisc_scan q = {.targets = targets};
+	return wt_ddisc_start_scan_with(d, &q, err, errlen);
+}
+
+int wt_ddisc_start_scan_with(struct wt_ddisc *d, const struct wt_ddisc_scan *q, char *err,
+			     size_t errlen)
+{
+	const char *targets = q->targets;
 	if (d->stopped) {
 		snprintf(err, errlen, "shutting down");
 		return -ESHUTDOWN;
@@ -755,10 +837,10 @@ int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size
 		snprintf(err, errlen, "no targets (discovery.targets is empty)");
 		return -EINVAL;
 	}
-	if (d->n_communities + d->n_v3 == 0) {
-		snprintf(err, errlen, "no community and no SNMPv3 user to try");
-		return -EINVAL;
-	}
+	/* the previous scan is over, so its lists may be replaced */
+	int lrc = scan_lists(d, q, err, errlen);
+	if (lrc < 0)
+		return lrc;
 	char *buf = strdup(targets), *copy = strdup(targets);
 	if (!buf || !copy) {
 		free(buf);
@@ -780,10 +862,10 @@ int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size
 	struct wt_discover_conf c = {
 		.targets = d->scan_targets,
 		.n_targets = (size_t)n,
-		.ports = d->ports,
-		.n_ports = d->n_ports,
-		.communities = d->communities,
-		.n_communities = d->n_communities,
+		.ports = d->scan_ports,
+		.n_ports = d->n_scan_ports,
+		.communities = d->scan_comms,
+		.n_communities = d->n_scan_comms,
 		.v3 = d->v3,
 		.n_v3 = d->n_v3,
 		.concurrency = d->concurrency,
@@ -804,8 +886,8 @@ int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size
 		return rc;
 	}
 	wt_notice("discovery: scan %d of %s (ports %s, %zu communit%s, %zu v3 user%s) started",
-		  d->last.number, copy, d->ports_text, d->n_communities,
-		  d->n_communities == 1 ? "y" : "ies", d->n_v3, d->n_v3 == 1 ? "" : "s");
+		  d->last.number, copy, d->scan_ports_text, d->n_scan_comms,
+		  d->n_scan_comms == 1 ? "y" : "ies", d->n_v3, d->n_v3 == 1 ? "" : "s");
 	return d->last.number;
 }
 
@@ -883,7 +965,7 @@ char *wt_ddisc_status(const struct wt_ddisc *d)
 					: s->running   ? "running"
 						       : "done"));
 	json_object_set_new(o, "targets", str_or_null(s->targets));
-	json_object_set_new(o, "ports", str_or_null(d->ports_text));
+	json_object_set_new(o, "ports", str_or_null(d->scan_ports_text ? d->scan_ports_text : d->ports_text));
 	json_object_set_new(o, "started",
 			    s->started_ms ? json_integer(s->started_ms) : json_null());
 	json_object_set_new(o, "finished",

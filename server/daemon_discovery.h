@@ -56,6 +56,17 @@ void wt_ddisc_start(struct wt_ddisc *d);
  * nothing to scan; why in err), -E2BIG (too many addresses) or -ENOMEM. */
 int wt_ddisc_start_scan(struct wt_ddisc *d, const char *targets, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+/* One scan's request (the API's): each field NULL or empty means the
+ * configured discovery.* value. ports and communities apply to this scan
+ * only; communities is secret (never logged nor shown in the status). */
+struct wt_ddisc_scan {
+	const char *targets;
+	const char *ports;
+	const char *communities;
+};
+/* As wt_ddisc_start_scan, with the request's ports and communities. */
+int wt_ddisc_start_scan_with(struct wt_ddisc *d, const struct wt_ddisc_scan *q, char *err,
+			     size_t errlen) __attribute__((warn_unused_result));
 /* The last scan's record as malloc'd JSON text: {"scan", "state" (idle,
  * running, done), "targets", "ports", "started", "finished", "candidates",
  * "probed", "found", "registered", "known", "no_profile", "skipped",

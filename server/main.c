@@ -180,6 +180,29 @@ static void on_change(void *ctx, const struct wt_setting *s, bool applied, const
 	}
 }
 
+/* Puts the reloadable settings now in d->cfg into effect (after SIGHUP or
+ * an API change); log settings are applied by the callers. */
+static void apply_reloadable(struct daemon *d)
+{
+	if (d->storage) {
+		struct wt_storage_options o;
+		storage_options(&d->cfg, NULL, &o);
+		wt_storage_reload(d->storage, &o);
+	}
+	if (d->devices)
+		wt_devices_set_poll(d->devices, (int)d->cfg.poll_interval_ms,
+				    (int)d->cfg.poll_timeout_ms, d->cfg.poll_retries);
+}
+
+/* PATCH /api/v1/settings applied changes to d->cfg (and wrote them to the
+ * file): the same effects as a SIGHUP. */
+static void api_settings_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	apply_log_settings(d);
+	apply_reloadable(d);
+}
+
 static void reload(struct daemon *d)
 {
 	struct wt_config next;
@@ -208,14 +231,7 @@ static void reload(struct daemon *d)
 	if (d->cli_log_level >= 0 && n.applied)
 		wt_notice("reload: --log-level %s still overrides log.level",
 			  wt_config_find("log.level")->values[d->cli_log_level]);
-	if (d->storage) {
-		struct wt_storage_options o;
-		storage_options(&d->cfg, NULL, &o);
-		wt_storage_reload(d->storage, &o);
-	}
-	if (d->devices)
-		wt_devices_set_poll(d->devices, (int)d->cfg.poll_interval_ms,
-				    (int)d->cfg.poll_timeout_ms, d->cfg.poll_retries);
+	apply_reloadable(d);
 	wt_notice("reload: done, %d change%s applied, %d need%s a restart", n.applied,
 		  n.applied == 1 ? "" : "s", n.restart, n.restart == 1 ? "s" : "");
 	wt_debug("reload: debug logging is on");
@@ -504,6 +520,16 @@ static int start_api(struct daemon *d, const char *conninfo)
 		/* re-reads structure and rules on a worker, then commits */
 		.rules_changed = d->rules ? wt_drules_reload : NULL,
 		.rules_changed_ctx = d->rules,
+		.discovery_scan = wt_ddisc_start_scan_with,
+		.discovery_status = wt_ddisc_status,
+		.notify = d->notify,
+		.test_mail = wt_dnotify_test_mail,
+		/* POST /probe runs this binary's `probe -` in a child */
+		.probe_exe = "/proc/self/exe",
+		/* PATCH /settings writes its changes back here, then calls us */
+		.config_path = d->config_path,
+		.settings_changed = api_settings_changed,
+		.settings_changed_ctx = d,
 	};
 	wt_api_set_layers(d->api, &layers);
 	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0

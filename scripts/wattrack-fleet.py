@@ -44,7 +44,17 @@ DEFAULT_RULES = [
     ("Temperature", "temperature", "global", None, "sensor", (40.0, 32.0, None, None), 1.0, 30),
     ("UPS battery charge", "battery_charge", "type", "UPS", None, (None, None, 50.0, 25.0), 2.0, 0),
     ("UPS load", "load_percent", "type", "UPS", None, (95.0, 80.0, None, None), 2.0, 30),
+    # The UPS's own state flags (1/0): running on battery is a warning (the load is
+    # safe for now, the mains is not); the device declaring its battery low is critical.
+    ("UPS on battery", "on_battery", "type", "UPS", None, (None, 0.5, None, None), 0, 0),
+    ("UPS low battery", "low_battery", "type", "UPS", None, (0.5, None, None, None), 0, 0),
+    # Estimated runtime: under 8 minutes is a warning, under 5 critical (time to shut
+    # servers down cleanly). Estimates jitter with the load: 30 s hysteresis and dwell.
+    # On mains the demo's UPSs estimate 11 to 22 minutes.
+    ("UPS runtime", "battery_runtime", "type", "UPS", None, (None, None, 480.0, 300.0), 30.0, 30),
 ]
+# Communication loss needs no rule: the scheduler raises a critical comm_lost alarm for
+# any device that stops answering (rules/engine.c wt_rules_device_comm).
 
 
 def private_conninfo(state_dir, timeout=60):
@@ -120,11 +130,19 @@ def device_row(d, bind):
         return "snmp", s["port"], 0, cred, kind
     if p == "modbus":
         m = d["modbus"]
-        return "modbus", m["port"], m.get("unit", 1), {}, kind
+        # Models whose register map has no model register are named, as an
+        # operator names them when adding the device.
+        cred = {"profile": MODBUS_NAMED[d["model"]]} if d["model"] in MODBUS_NAMED else {}
+        return "modbus", m["port"], m.get("unit", 1), cred, kind
     if p == "redfish":
         h = d["http"]
         return "redfish", h["port"], 0, {"user": h["user"], "password": h["password"]}, kind
     return None
+
+
+# The Huawei UPS2000 map has no model register (realdata/modbus/huawei-ups2000-modbus-
+# registers.txt); wattrack-sim serves it at that map's addresses.
+MODBUS_NAMED = {"huawei-ups2000": "huawei-ups2000"}
 
 
 def discovered_id(conn, address, port, deadline):

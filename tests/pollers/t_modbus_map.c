@@ -9,18 +9,7 @@
 #include "pollers/modbus_map.h"
 #include "server/log.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                            \
-	do {                                                        \
-		checks++;                                           \
-		if (!(cond)) {                                      \
-			failures++;                                 \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__);                        \
-			printf("\n");                               \
-		}                                                   \
-	} while (0)
+#include "../lib/check.h"
 
 /* A profile with one entity whose only metric is the value spec given. */
 static struct wt_mb_profile *one(const char *value_json, char *err, size_t errlen)

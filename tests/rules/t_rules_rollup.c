@@ -12,17 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(c, ...)                                               \
-	do {                                                        \
-		checks++;                                           \
-		if (!(c)) {                                         \
-			failures++;                                 \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__);                        \
-			printf("\n");                               \
-		}                                                   \
-	} while (0)
+#include "../lib/check.h"
 
 static int64_t now_ms;
 static const struct wt_clock manual = {wt_clock_manual_now, &now_ms};

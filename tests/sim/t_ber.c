@@ -10,16 +10,7 @@
 #include "sim_ber.h"
 #include "sim_snmp.h"
 
-static int fails;
-#define CHECK(c, ...)                                                   \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fails++;                                        \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);     \
-			printf(__VA_ARGS__);                            \
-			printf("\n");                                   \
-		}                                                       \
-	} while (0)
+#include "../lib/check.h"
 
 static void test_int(void)
 {
@@ -251,9 +242,9 @@ int main(void)
 	test_lengths();
 	test_malformed();
 	test_handler();
-	if (fails)
-		printf("%d failures\n", fails);
+	if (failures)
+		printf("%d failures\n", failures);
 	else
 		printf("all BER checks passed\n");
-	return fails ? 1 : 0;
+	return failures ? 1 : 0;
 }

@@ -8,16 +8,7 @@
 
 #include "sim.h"
 
-static int fails;
-#define CHECK(c, ...)                                               \
-	do {                                                        \
-		if (!(c)) {                                         \
-			fails++;                                    \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__);                        \
-			printf("\n");                               \
-		}                                                   \
-	} while (0)
+#include "../lib/check.h"
 
 static int64_t now_ms = 1750000000000LL;
 static int64_t clock_fn(void *ctx)
@@ -186,9 +177,9 @@ int main(void)
 	sim_free(sim3);
 	sim_free(sim2);
 	sim_free(sim);
-	if (fails)
-		printf("%d failures\n", fails);
+	if (failures)
+		printf("%d failures\n", failures);
 	else
 		printf("all physics checks passed\n");
-	return fails ? 1 : 0;
+	return failures ? 1 : 0;
 }

@@ -5,16 +5,7 @@
 
 #include "sim_usm.h"
 
-static int fails;
-#define CHECK(c, ...)                                               \
-	do {                                                        \
-		if (!(c)) {                                         \
-			fails++;                                    \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__);                        \
-			printf("\n");                               \
-		}                                                   \
-	} while (0)
+#include "../lib/check.h"
 
 static void hex(const uint8_t *b, size_t n, char *out)
 {
@@ -85,9 +76,9 @@ int main(void)
 	CHECK(usm_crypt(SIM_PRIV_DES, 0, pk, 1, 1, salt, odd, 7, o2, &ol) < 0,
 	      "DES ciphertext not a multiple of 8 refused");
 	usm_fini();
-	if (fails)
-		printf("%d failures\n", fails);
+	if (failures)
+		printf("%d failures\n", failures);
 	else
 		printf("all USM checks passed\n");
-	return fails ? 1 : 0;
+	return failures ? 1 : 0;
 }

@@ -9,16 +9,7 @@
 #include "sim_snmp.h"
 #include "sim_usm.h"
 
-static int fails;
-#define CHECK(c, ...)                                               \
-	do {                                                        \
-		if (!(c)) {                                         \
-			fails++;                                    \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-			printf(__VA_ARGS__);                        \
-			printf("\n");                               \
-		}                                                   \
-	} while (0)
+#include "../lib/check.h"
 
 static const uint32_t sysname[] = {1, 3, 6, 1, 2, 1, 1, 5, 0};
 
@@ -185,9 +176,9 @@ int main(void)
 	CHECK(m && parse(out, m, &r) == 0 && oid_is(&r, "1.3.6.1.6.3.15.1.1.5.0"), "tampered message: wrongDigests");
 	sim_snmp_stop();
 	sim_free(sim);
-	if (fails)
-		printf("%d failures\n", fails);
+	if (failures)
+		printf("%d failures\n", failures);
 	else
 		printf("all v3 checks passed\n");
-	return fails ? 1 : 0;
+	return failures ? 1 : 0;
 }

@@ -8,6 +8,7 @@ API, and run net-snmp's command-line tools against it.
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get(
     "WT_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")), "tests/lib"))
 from wtfix import *  # noqa: E402,F401,F403
-from wtfix import spawn, stop_pid, tmpdir, Failures, REALDATA  # noqa: E402,F401
+from wtfix import spawn, stop_pid, tmpdir, free_port, Failures, REALDATA  # noqa: E402,F401
 
 SIM = os.environ.get("WT_SIM") or os.path.join(
     os.environ.get("WT_BUILD_ROOT", "build"), "tests/sim/wattrack-sim")
@@ -99,6 +100,84 @@ class Sim:
             [f"127.0.0.1:{port or self.snmp_port}"] + list(args)
         p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         return p.returncode, parse_snmp(p.stdout), p.stderr
+
+
+def distinct_ports(n):
+    """n different free TCP ports (free_port() alone may repeat one)."""
+    got = []
+    while len(got) < n:
+        p = free_port()
+        if p not in got:
+            got.append(p)
+    return got
+
+
+def modbus_endpoints(devices):
+    """Explicit Modbus endpoints: one shared port, unit ids 1, 5, 9, ... (room for
+    daisy chains); a device that names its own keeps it."""
+    mport = distinct_ports(1)[0]
+    for i, d in enumerate(devices):
+        d.setdefault("modbus", {"port": mport, "unit": 1 + 4 * i})
+
+
+def redfish_endpoints(devices):
+    """Explicit, distinct HTTP and HTTPS ports and credentials for every Redfish device."""
+    ports = distinct_ports(2 * len(devices))
+    for i, d in enumerate(devices):
+        d.setdefault("http", {"port": ports[2 * i], "https_port": ports[2 * i + 1], "user": "admin",
+                              "password": "rf-secret-%d" % i})
+
+
+class FleetSim:
+    """wattrack-sim with a fleet the test writes. endpoints(devices) gives the devices
+    explicit ports (modbus_endpoints, redfish_endpoints); the simulator's --write-fleet
+    output is read back. stop() records its exit status and any sanitizer report as
+    checks of failures (a wtfix.Failures)."""
+
+    def __init__(self, devices, failures, endpoints):
+        self.F = failures
+        self.dir = tmpdir("wt-simproto-")
+        fleet = os.path.join(self.dir, "fleet.json")
+        endpoints(devices)
+        with open(fleet, "w") as f:
+            json.dump({"devices": devices}, f)
+        out = os.path.join(self.dir, "out.json")
+        self.errlog = os.path.join(self.dir, "stderr")
+        self.proc = spawn([SIM, "--fleet", fleet, "--write-fleet", out],
+                          stdout=subprocess.PIPE, stderr=open(self.errlog, "w"), text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if r else ""
+        if not line.startswith("READY"):
+            raise RuntimeError("wattrack-sim did not start: %r %s" % (line, open(self.errlog).read()))
+        with open(out) as f:
+            self.fleet = json.load(f)
+        self.devices = self.fleet["devices"]
+        self.control = self.fleet["control_port"]
+
+    def api(self, method, path, body=None):
+        """The control API at /api + path; returns the decoded answer, raises on HTTP errors."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request("http://127.0.0.1:%d/api%s" % (self.control, path),
+                                     data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def state(self, dev):
+        return self.api("GET", "/devices/%d" % dev)
+
+    def faults(self, dev, **kw):
+        return self.api("POST", "/devices/%d/faults" % dev, kw)
+
+    def clear(self, dev):
+        return self.api("DELETE", "/devices/%d/faults" % dev)
+
+    def stop(self):
+        """Stops by SIGTERM; the exit status carries ASan/LSan findings."""
+        rc = stop_pid(self.proc)
+        log = open(self.errlog).read()
+        self.F.check(rc == 0, "wattrack-sim exit status %s; stderr tail: %s" % (rc, log[-3000:]))
+        self.F.check("Sanitizer" not in log, "sanitizer report in wattrack-sim stderr: " + log[-3000:])
 
 
 def port_range_sim(args, tries=4):

@@ -5,16 +5,16 @@ connections at once, and every Modbus fault of the control API seen by a client.
 
 import json
 import os
-import select
 import socket
 import struct
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: E402,F401
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simfix import FleetSim, modbus_endpoints  # noqa: E402
 
 from pymodbus.client import ModbusTcpClient  # noqa: E402
 
@@ -22,64 +22,11 @@ SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-s
 F = Failures()
 
 
-def distinct_ports(n):
-    """n different free TCP ports (free_port() alone may repeat one)."""
-    got = []
-    while len(got) < n:
-        p = free_port()
-        if p not in got:
-            got.append(p)
-    return got
-
-
-class Sim:
-    """wattrack-sim with a fleet written by the test; ports come from --write-fleet."""
+class Sim(FleetSim):
+    """wattrack-sim with a fleet written by the test (simfix.FleetSim), checks into F."""
 
     def __init__(self, devices):
-        self.dir = tmpdir("wt-simproto-")
-        fleet = os.path.join(self.dir, "fleet.json")
-        # explicit ports: one shared Modbus port, unit ids 1, 5, 9, ... (room for chains)
-        mport = distinct_ports(1)[0]
-        for i, d in enumerate(devices):
-            d.setdefault("modbus", {"port": mport, "unit": 1 + 4 * i})
-        with open(fleet, "w") as f:
-            json.dump({"devices": devices}, f)
-        out = os.path.join(self.dir, "out.json")
-        self.errlog = os.path.join(self.dir, "stderr")
-        self.proc = spawn([SIM, "--fleet", fleet, "--write-fleet", out],
-                          stdout=subprocess.PIPE, stderr=open(self.errlog, "w"), text=True)
-        r, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline() if r else ""
-        if not line.startswith("READY"):
-            raise RuntimeError("wattrack-sim did not start: %r %s" % (line, open(self.errlog).read()))
-        with open(out) as f:
-            self.fleet = json.load(f)
-        self.devices = self.fleet["devices"]
-        self.control = self.fleet["control_port"]
-
-    def api(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request("http://127.0.0.1:%d/api%s" % (self.control, path),
-                                     data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
-
-    def state(self, dev):
-        return self.api("GET", "/devices/%d" % dev)
-
-    def faults(self, dev, **kw):
-        return self.api("POST", "/devices/%d/faults" % dev, kw)
-
-    def clear(self, dev):
-        return self.api("DELETE", "/devices/%d/faults" % dev)
-
-    def stop(self):
-        """Stops by SIGTERM; the exit status carries ASan/LSan findings."""
-        rc = stop_pid(self.proc)
-        log = open(self.errlog).read()
-        F.check(rc == 0, "wattrack-sim exit status %s; stderr tail: %s" % (rc, log[-3000:]))
-        F.check("Sanitizer" not in log, "sanitizer report in wattrack-sim stderr: " + log[-3000:])
+        super().__init__(devices, F, modbus_endpoints)
 
 
 def f32(r, i):

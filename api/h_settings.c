@@ -348,14 +348,14 @@ static atomic_int mail_busy;
 
 void wt_h_test_mail(struct wt_api_req *r)
 {
-	if (wt_api_need(r, r->layers.test_mail ? r->layers.notify : NULL, "notifications"))
-		return;
 	const char *to = json_string_value(json_object_get(r->body, "to"));
 	const char *at = strchr(to, '@');
 	if (!at || at == to || !at[1] || strpbrk(to, " \t\r\n<>,;\"")) {
 		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"to\": expected one e-mail address");
 		return;
 	}
+	if (wt_api_need(r, r->layers.test_mail ? r->layers.notify : NULL, "notifications"))
+		return;
 	int expect = 0;
 	if (!atomic_compare_exchange_strong(&mail_busy, &expect, 1)) {
 		r->retry_after = 5;

@@ -10,17 +10,14 @@ import sys
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: E402,F401,F403
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simfix import FleetSim, redfish_endpoints  # noqa: E402
+from simfix import redfish_sim  # noqa: E402
 
-SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-sim")
 F = Failures()
 
 
-class Sim(FleetSim):
-    """wattrack-sim with a fleet written by the test (simfix.FleetSim), checks into F."""
-
-    def __init__(self, devices):
-        super().__init__(devices, F, redfish_endpoints)
+def Sim(devices):
+    """The Redfish tests' simulator (simfix.redfish_sim), checks into F."""
+    return redfish_sim(devices, F)
 
 
 WORK = tmpdir("wt-redfish-")

@@ -180,6 +180,16 @@ class FleetSim:
         self.F.check("Sanitizer" not in log, "sanitizer report in wattrack-sim stderr: " + log[-3000:])
 
 
+def modbus_sim(devices, failures):
+    """A FleetSim whose Modbus devices share one port (unit ids 1, 5, 9, ...)."""
+    return FleetSim(devices, failures, modbus_endpoints)
+
+
+def redfish_sim(devices, failures):
+    """A FleetSim whose Redfish devices each have their own HTTP and HTTPS ports."""
+    return FleetSim(devices, failures, redfish_endpoints)
+
+
 def port_range_sim(args, tries=4):
     """A Sim in port-range mode. The base is picked below Linux's ephemeral
     range (32768+), where nothing else binds by chance; retried if taken."""

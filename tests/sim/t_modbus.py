@@ -14,19 +14,11 @@ import time
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: E402,F401
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simfix import FleetSim, modbus_endpoints  # noqa: E402
+from simfix import modbus_sim  # noqa: E402
 
 from pymodbus.client import ModbusTcpClient  # noqa: E402
 
-SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-sim")
 F = Failures()
-
-
-class Sim(FleetSim):
-    """wattrack-sim with a fleet written by the test (simfix.FleetSim), checks into F."""
-
-    def __init__(self, devices):
-        super().__init__(devices, F, modbus_endpoints)
 
 
 def f32(r, i):
@@ -89,13 +81,13 @@ def exception_of(data):
 
 
 # ---- the fleet ----
-sim = Sim([
+sim = modbus_sim([
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "wye", "units": 2, "outlets": 24},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "delta", "units": 1, "outlets": 12},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8},
     {"model": "modbus-pdu", "protocol": "modbus", "wiring": "1ph", "units": 1, "outlets": 8, "switched": False},
-])
+], F)
 devs = sim.devices
 port = devs[0]["modbus"]["port"]
 F.check(all(d["modbus"]["port"] == port for d in devs),

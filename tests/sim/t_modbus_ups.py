@@ -17,19 +17,11 @@ import time
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: E402,F401
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simfix import FleetSim, modbus_endpoints  # noqa: E402
+from simfix import modbus_sim  # noqa: E402
 
 from pymodbus.client import ModbusTcpClient  # noqa: E402
 
-SIM = os.environ.get("WT_SIM") or os.path.join(BUILD_ROOT, "tests/sim/wattrack-sim")
 F = Failures()
-
-
-class Sim(FleetSim):
-    """wattrack-sim with a fleet written by the test (simfix.FleetSim), checks into F."""
-
-    def __init__(self, devices):
-        super().__init__(devices, F, modbus_endpoints)
 
 
 def string(regs):
@@ -45,12 +37,12 @@ def near(what, got, want, rel=0.03, res=0.0):
     return F.check(abs(got - want) <= tol, "%s: Modbus %.4f, ground truth %.4f (tol %.4f)" % (what, got, want, tol))
 
 
-sim = Sim([
+sim = modbus_sim([
     {"model": "apc-ups", "protocol": "modbus"},
     {"model": "apc-ups", "protocol": "modbus"},
     {"model": "socomec-ups", "protocol": "modbus"},
     {"model": "huawei-ups2000", "protocol": "modbus"},
-])
+], F)
 UPS = 0
 port = sim.devices[UPS]["modbus"]["port"]
 unit = sim.devices[UPS]["modbus"]["unit"]

@@ -12,6 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The scanner's record of the running or last scan as the reply. */
+static void reply_status(struct wt_api_req *r, struct wt_ddisc *d, int status)
+{
+	char *st = r->layers.discovery_status(d);
+	json_t *j = st ? json_loads(st, 0, NULL) : NULL;
+	free(st);
+	if (!j) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	wt_api_ok(r, status, j);
+}
+
 /* Host names, IPv4 addresses and CIDRs, comma-separated: the scanner
  * resolves names later, so a typo must be caught here. */
 static bool targets_ok(const char *t)
@@ -71,14 +84,7 @@ void wt_h_discovery_start_after(struct wt_api_req *r)
 		     "discovery scan %d of %.200s started%s", n,
 		     q.targets && *q.targets ? q.targets : "the configured targets",
 		     q.communities && *q.communities ? " with the request's communities" : "");
-	char *st = r->layers.discovery_status(d);
-	json_t *j = st ? json_loads(st, 0, NULL) : NULL;
-	free(st);
-	if (!j) {
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok(r, 202, j);
+	reply_status(r, d, 202);
 }
 
 void wt_h_discovery_status(struct wt_api_req *r)
@@ -91,12 +97,5 @@ void wt_h_discovery_status_after(struct wt_api_req *r)
 	struct wt_ddisc *d = r->layers.discovery_status ? r->layers.discovery : NULL;
 	if (wt_api_need(r, d, "discovery"))
 		return;
-	char *st = r->layers.discovery_status(d);
-	json_t *j = st ? json_loads(st, 0, NULL) : NULL;
-	free(st);
-	if (!j) {
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok(r, 200, j);
+	reply_status(r, d, 200);
 }

@@ -20,6 +20,46 @@ TESTD = os.environ.get("WT_API_TESTD") or os.path.join(
     os.environ.get("WT_BUILD_ROOT", ""), "tests/api/wt-api-testd")
 
 
+def until(pred, timeout, step=0.3):
+    """pred()'s first true value within timeout seconds, else its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def query(dsn, sql, args=()):
+    """Rows of one statement on a fresh autocommit connection (psycopg2)."""
+    import psycopg2
+    c = psycopg2.connect(dsn)
+    c.autocommit = True
+    try:
+        cur = c.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall()
+    finally:
+        c.close()
+
+
+def daemon_admin(w, new_password):
+    """Logs in to a daemon started by tests/integration/wtdaemon.py with the
+    one-time admin password from its log, sets new_password, and returns
+    (API port, a logged-in admin Client)."""
+    i = w.wait_for(r'created user "admin" with one-time password', timeout=30)
+    pw = re.search(r"one-time password (\S+)", w.lines[i]).group(1) if i is not None else ""
+    i = w.wait_for(r"API listening on http://127\.0\.0\.1:(\d+)", timeout=5)
+    port = int(re.search(r":(\d+)/api", w.lines[i]).group(1)) if i is not None else 0
+    c = Client(port)
+    c.login("admin", pw)
+    c.call("POST", "/api/v1/session/password", {"current_password": pw, "new_password": new_password})
+    c = Client(port)
+    c.login("admin", new_password)
+    return port, c
+
+
 def migrated_postgres():
     """A private PostgreSQL with every migration the API needs applied."""
     pg = Postgres()

@@ -37,10 +37,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests/notify"))
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, Daemon  # noqa: E402
 from wtfix import Failures, Postgres, tmpdir, free_port  # noqa: E402
-from apilib import Client, err_code, is_error_shape  # noqa: E402
+from apilib import Client, daemon_admin, err_code, is_error_shape, query, until  # noqa: E402
 from notifylib import Smtp  # noqa: E402
-
-import psycopg2  # noqa: E402
 
 f = Failures()
 d = tmpdir()
@@ -90,24 +88,7 @@ with open(conf, "w") as fh:
 
 
 def q(sql, args=()):
-    c = psycopg2.connect(pg.dsn)
-    c.autocommit = True
-    try:
-        cur = c.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall()
-    finally:
-        c.close()
-
-
-def until(pred, timeout, step=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+    return query(pg.dsn, sql, args)
 
 
 w = None
@@ -131,17 +112,9 @@ def watch_ps():
 try:
     w = Daemon(conf)
     f.check(w.wait_for(r"wattrack ready", timeout=90) is not None, "the daemon starts")
-    i = w.wait_for(r'created user "admin" with one-time password', timeout=30)
-    pw = re.search(r"one-time password (\S+)", w.lines[i]).group(1) if i is not None else ""
-    i = w.wait_for(r"API listening on http://127\.0\.0\.1:(\d+)", timeout=5)
-    port = int(re.search(r":(\d+)/api", w.lines[i]).group(1)) if i is not None else 0
-    admin = Client(port)
-    admin.login("admin", pw)
-    st, _, js = admin.call("POST", "/api/v1/session/password",
-                           {"current_password": pw, "new_password": "Admin password 1"})
-    f.check(st == 204, f"admin password set: {st} {js}")
-    admin = Client(port)
-    admin.login("admin", "Admin password 1")
+    port, admin = daemon_admin(w, "Admin password 1")
+    st, _, js = admin.call("GET", "/api/v1/session")
+    f.check(st == 200 and (js.get("user") or {}).get("username") == "admin", f"admin logged in: {st} {js}")
     users = {}
     for role in ("admin", "readwrite", "power", "poweron", "poweroff", "readonly"):
         st, _, js = admin.call("POST", "/api/v1/users",

@@ -12,16 +12,7 @@
 #include "server/model.h"
 #include "wt_build.h"
 
-static int failures;
-#define CHECK(c, ...)                                                                          \
-	do {                                                                                   \
-		if (!(c)) {                                                                    \
-			failures++;                                                            \
-			printf("FAIL %s:%d: ", __FILE__, __LINE__);                             \
-			printf(__VA_ARGS__);                                                   \
-			printf("\n");                                                          \
-		}                                                                              \
-	} while (0)
+#include "../lib/check.h"
 
 static struct wt_profile *parse(const char *json, char *err, size_t len)
 {

@@ -3,11 +3,9 @@ and checked against the simulator's ground truth, outlet switching by FC 6 / FC 
 exception responses, several unit ids (and a daisy chain) behind one port, many
 connections at once, and every Modbus fault of the control API seen by a client."""
 
-import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import time
 

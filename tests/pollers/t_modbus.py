@@ -14,11 +14,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
-from wtfix import (BUILD_ROOT, REALDATA, SOURCE_ROOT, Failures, free_port, spawn,  # noqa: E402
+from wtfix import (REALDATA, SOURCE_ROOT, Failures, free_port, spawn,  # noqa: E402
                    stop_pid, tmpdir, wait_tcp)
-
-PROBE = os.path.join(BUILD_ROOT, "pollers", "wattrack-probe")
-PROFILES = os.path.join(SOURCE_ROOT, "pollers", "profiles")
+from probefix import PROBE, probe, readings  # noqa: E402
 MBSERVER = os.path.join(SOURCE_ROOT, "tests", "pollers", "mbserver.py")
 F = Failures()
 TMP = tmpdir("wt-modbus-")
@@ -69,26 +67,6 @@ def serve(images):
     assert line.startswith("READY"), line
     wait_tcp(port)
     return p, port
-
-
-def probe(url, *extra, timeout=1000):
-    r = subprocess.run([PROBE, "-p", PROFILES, "-t", str(timeout), "-r", "1", *extra, url],
-                       capture_output=True, text=True, timeout=120)
-    try:
-        j = json.loads(r.stdout)
-    except ValueError:
-        j = {}
-    return r.returncode, j, r.stderr
-
-
-def readings(j):
-    """(kind, index, metric) -> value, from the probe's entities."""
-    out = {}
-    for e in j.get("entities", []):
-        for r in e["readings"]:
-            if r["value"] is not None:
-                out[(e["kind"], e["index"], r["metric"])] = r["value"]
-    return out
 
 
 def expect_all(name, j, want, absent=()):

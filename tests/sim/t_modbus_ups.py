@@ -6,11 +6,9 @@ delay), writable settings, exceptions. Socomec Delphys JBUS and Huawei UPS2000
 (socomec-delphys-jbus-registers.txt, huawei-ups2000-modbus-registers.txt): the blocks NUT
 reads, scales, status words, FC 43 identification, output control, mains failure."""
 
-import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -18,6 +16,7 @@ sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: E402,F401
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simfix import modbus_sim  # noqa: E402
+from probefix import probe, readings  # noqa: E402
 
 from pymodbus.client import ModbusTcpClient  # noqa: E402
 
@@ -289,19 +288,11 @@ F.check(not cli.write_register(1046, 1, slave=hu).isError() and hr(1046, 1, hu) 
 # wattrack's own Modbus poller with the realdata-based profile reads the simulator's Huawei:
 # the profile binds (named in the URL: the map has no model register) and every value
 # agrees with the ground truth in canonical units
-PROBE = os.path.join(BUILD_ROOT, "pollers", "wattrack-probe")
-r = subprocess.run([PROBE, "-p", os.path.join(SOURCE_ROOT, "pollers", "profiles"), "-t", "2000",
-                    "modbus://127.0.0.1:%d?unit=%d&profile=huawei-ups2000" % (port, hu)],
-                   capture_output=True, text=True, timeout=60)
-try:
-    pj = json.loads(r.stdout)
-except ValueError:
-    pj = {}
-F.check(r.returncode == 0 and (pj.get("profile") or {}).get("name") == "huawei-ups2000",
+prc, pj, perr = probe("modbus://127.0.0.1:%d?unit=%d&profile=huawei-ups2000" % (port, hu), timeout=2000)
+F.check(prc == 0 and (pj.get("profile") or {}).get("name") == "huawei-ups2000",
         "wattrack probe binds huawei-ups2000 on the simulator: rc=%d %s %s"
-        % (r.returncode, pj.get("status"), r.stderr[-300:]))
-got = {(e["kind"], e["index"], x["metric"]): x["value"]
-       for e in pj.get("entities", []) for x in e["readings"]}
+        % (prc, pj.get("status"), perr[-300:]))
+got = readings(pj)
 st = sim.state(HW)["ups"]
 for key, want, tol in [(("inlet", 1, "voltage"), st["input"]["lines"][0]["voltage"], 0.2),
                        (("output", 1, "voltage"), st["output"]["lines"][0]["voltage"], 0.2),

@@ -7,16 +7,13 @@ truth; the next poll shows the outlet off; what the MIB lacks (delayed commands)
 the agent refuses (read-only community, values outside the enum) fail with a reason."""
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simfix import Sim, Failures, tmpdir  # noqa: E402
-from wtfix import BUILD_ROOT, SOURCE_ROOT  # noqa: E402
+from probefix import probe as run_probe, readings  # noqa: E402
 
-PROBE = os.environ.get("WT_PROBE") or os.path.join(BUILD_ROOT, "pollers", "wattrack-probe")
-PROFILES = os.path.join(SOURCE_ROOT, "pollers", "profiles")
 CMD = "1.3.6.1.4.1.850.1.1.3.4.3.3.1.1.6.1."
 F = Failures()
 
@@ -34,15 +31,7 @@ def url(write=True):
 
 
 def probe(u, *controls):
-    argv = [PROBE, "-p", PROFILES, "-t", "1000"]
-    for c in controls:
-        argv += ["-c", c]
-    r = subprocess.run(argv + [u], capture_output=True, text=True, timeout=60)
-    try:
-        j = json.loads(r.stdout)
-    except ValueError:
-        j = {}
-    return r.returncode, j, r.stderr
+    return run_probe(u, *sum((["-c", c] for c in controls), []))
 
 
 def outlet(j, n):
@@ -50,13 +39,6 @@ def outlet(j, n):
         if e["kind"] == "outlet" and e["index"] == n:
             return e
     return {}
-
-
-def value(ent, metric):
-    for r in ent.get("readings", ent.get("metrics", [])):
-        if r["metric"] == metric:
-            return r["value"]
-    return None
 
 
 def truth(n):
@@ -73,19 +55,20 @@ F.check(len(outs) == 16, f"16 outlets: {len(outs)}")
 e3 = outlet(j, O)
 F.check(e3.get("switchable") is True and sorted(e3.get("controls", [])) == ["cycle", "off", "on"],
         f"outlet {O} switchable with on/off/cycle only (the MIB has no delayed commands): {e3}")
-F.check(value(e3, "outlet_state") == 1, f"outlet {O} reads on: {e3}")
-inlets = [e for e in j.get("entities", []) if e["kind"] == "inlet"]
-st = sim.state(0)
-v = st["pdu"]["units"][0]["lines"][0]["voltage"]
-F.check(len(inlets) == 2 and all(abs((value(e, "voltage") or 0) - v) <= 0.2 for e in inlets),
-        f"two sources at the unit's {v:.1f} V: {inlets}")
+got = readings(j)
+F.check(got.get(("outlet", O, "outlet_state")) == 1, f"outlet {O} reads on: {e3}")
+v = sim.state(0)["pdu"]["units"][0]["lines"][0]["voltage"]
+src = [got.get(("inlet", i, "voltage")) for i in (1, 2)]
+F.check(len([e for e in j.get("entities", []) if e["kind"] == "inlet"]) == 2 and
+        all(x is not None and abs(x - v) <= 0.2 for x in src),
+        f"two sources at the unit's {v:.1f} V: {src}")
 
 rc, j, err = probe(url(), f"{O}:off")
 F.check(rc == 0 and (j.get("control") or {}).get("ok") is True,
         f"off confirmed: rc={rc} {j.get('control')} {err[-300:]}")
 F.check(truth(O) is False, "the simulator's outlet is off")
 rc, j, err = probe(url(False))
-F.check(value(outlet(j, O), "outlet_state") == 0, f"next poll: outlet {O} off: {outlet(j, O)}")
+F.check(readings(j).get(("outlet", O, "outlet_state")) == 0, f"next poll: outlet {O} off: {outlet(j, O)}")
 rc2, r, e2 = sim.snmp("snmpget", sim.v2c(d), CMD + str(O))
 F.check(rc2 == 0 and r and r[0][2] == "0", f"tlpAtsOutletCommand reads idle(0) after a SET: {r} {e2}")
 

@@ -34,7 +34,8 @@ enum {
 	OUT_MAX = 4 << 20,      /* a probe's JSON; a big PDU is ~200 kB */
 	ERR_MAX = 1024,         /* stderr kept for the message */
 	DEFAULT_TIMEOUT_MS = 1000,
-	DEADLINE_MIN_MS = 15000, /* whole probe, whatever the per-request timeout */
+	DEADLINE_MIN_MS = 15000, /* whole probe by default, whatever the per-request timeout */
+	DEADLINE_MAX_S = 300,
 };
 
 static int inflight; /* loop thread only */
@@ -149,6 +150,12 @@ void wt_h_probe(struct wt_api_req *r)
 	if (t && (json_integer_value(t) < 100 || json_integer_value(t) > 10000)) {
 		wt_api_fail(r, 400, "INVALID_REQUEST",
 			    "field \"timeout_ms\": must be 100..10000 (ms per request)");
+		return;
+	}
+	json_t *dl = json_object_get(r->body, "deadline_s");
+	if (dl && (json_integer_value(dl) < 1 || json_integer_value(dl) > DEADLINE_MAX_S)) {
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"deadline_s\": must be 1..%d",
+			    DEADLINE_MAX_S);
 		return;
 	}
 	wt_api_ok(r, 200, json_object());
@@ -402,7 +409,11 @@ void wt_h_probe_after(struct wt_api_req *r)
 		wt_api_fail(r, 503, "PROBE_UNAVAILABLE", "cannot start the probe: %s", strerror(-rc));
 		return;
 	}
-	int deadline_ms = 20 * timeout_ms > DEADLINE_MIN_MS ? 20 * timeout_ms : DEADLINE_MIN_MS;
+	/* default: room for a big PDU's walk (many requests, each up to the
+	 * timeout); a console may ask for less */
+	json_t *dl = json_object_get(r->body, "deadline_s");
+	int deadline_ms = dl ? (int)json_integer_value(dl) * 1000
+		       : 20 * timeout_ms > DEADLINE_MIN_MS ? 20 * timeout_ms : DEADLINE_MIN_MS;
 	struct timeval tv = {deadline_ms / 1000, (deadline_ms % 1000) * 1000};
 	j->ev_out = event_new(base, j->fd_out, EV_READ | EV_PERSIST, on_readable, j);
 	j->ev_err = event_new(base, j->fd_err, EV_READ | EV_PERSIST, on_readable, j);

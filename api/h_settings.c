@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,8 +283,14 @@ void wt_h_settings_patch(struct wt_api_req *r)
 	}
 	bool persisted = false;
 	if (l->config_path && json_array_size(changes)) {
+		/* two changes at once must not both rewrite the file from the same
+		 * original (the later rename would drop the earlier change) */
+		static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 		char why[600];
-		if (persist(l->config_path, changes, why, sizeof(why)) < 0) {
+		pthread_mutex_lock(&file_lock);
+		int prc = persist(l->config_path, changes, why, sizeof(why));
+		pthread_mutex_unlock(&file_lock);
+		if (prc < 0) {
 			wt_api_fail(r, 500, "SETTINGS_NOT_SAVED",
 				    "%s; nothing was changed", why);
 			return;

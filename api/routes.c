@@ -151,6 +151,8 @@ static const struct wt_field probe_body[] = {
 	 "snmp://COMMUNITY@HOST[:PORT], snmpv3://USER:AUTH:PRIV@HOST?auth=&priv=, "
 	 "modbus://HOST[:PORT]?unit=N, redfish[+https]://USER:PASS@HOST (credentials write-only)"},
 	{"timeout_ms", WT_F_INTEGER, false, 0, "per-request timeout, 100..10000 (1000)"},
+	{"deadline_s", WT_F_INTEGER, false, 0,
+	 "the whole probe, 1..300 (15, or 20 request timeouts if longer); past it: 504"},
 	{NULL},
 };
 

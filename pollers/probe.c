@@ -253,7 +253,14 @@ int wt_probe_run(const char *url, const struct wt_probe_opts *o, json_t **out, c
 	int rc = WT_PROBE_UNREACHABLE;
 	p.dev = p.base ? wt_snmp_dev_new(&env, 0, "probe", &t, err, errlen) : NULL;
 	if (!p.dev) {
-		/* e.g. a host name that does not resolve: the device cannot be read */
+		/* what the URL asked for cannot be (protocol names, passphrase
+		 * lengths, versions) is a usage error; anything else, e.g. a host
+		 * name that does not resolve, means the device cannot be read */
+		if (strncmp(err, "unknown ", 8) == 0 || strncmp(err, "cannot derive", 13) == 0 ||
+		    strncmp(err, "unsupported", 11) == 0) {
+			rc = WT_PROBE_USAGE;
+			goto out;
+		}
 		*out = json_pack("{s:i,s:s,s:s,s:s,s:s}", "format", 1, "url", t.host, "protocol",
 				 "snmp", "status", "unreachable", "error", err);
 		goto out;

@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -180,13 +181,27 @@ try:
 
     for body, what in [({"url": "ftp://x"}, "scheme"),
                        ({"url": "snmp://"}, "no host"),
+                       ({"url": f"snmp://{COMMUNITY}@"}, "no host after a community"),
+                       ({"url": f"snmpv3://u:{V3_AUTH}:{V3_PRIV}@h?auth=MD7"}, "bad auth"),
+                       ({"url": "snmp://a@127.0.0.1", "deadline_s": 0}, "deadline_s"),
                        ({"url": f"snmp://{COMMUNITY}@127.0.0.1:{snmp_port}\nx"}, "newline"),
                        ({"url": "snmp://a@127.0.0.1", "timeout_ms": 5}, "timeout_ms"),
                        ({"url": 5}, "type"), ({}, "missing")]:
         st, _, js = rw.call("POST", "/api/v1/probe", body)
-        field = "timeout_ms" if what == "timeout_ms" else "url"
+        field = what if what in ("timeout_ms", "deadline_s") else "url"
         f.check(st == 400 and is_error_shape(js) and f'"{field}"' in js["error"]["message"]
-                and COMMUNITY not in json.dumps(js), f"bad probe ({what}) names {field}: {st} {js}")
+                and not any(x in json.dumps(js) for x in SECRETS),
+                f"bad probe ({what}) names {field}, no secret: {st} {js}")
+
+    # a device that accepts and never answers: the probe is killed at its deadline
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)
+    st, js, took = probe(rw, f"modbus://127.0.0.1:{mute.getsockname()[1]}?unit=1",
+                         timeout_ms=10000, deadline_s=1)
+    f.check(st == 504 and err_code(js) == "PROBE_TIMEOUT" and 0.9 < took < 8,
+            f"a probe past its deadline: 504 in {took:.1f}s: {st} {js}")
+    mute.close()
 
     # at most 4 at once: six slow probes of a dead address, started together
     results = []

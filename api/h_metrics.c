@@ -3,18 +3,24 @@
  * read on the loop from the layers; with the metrics_readings setting also
  * the latest reading of every device series (read on the worker). */
 #include "db.h"
+#include "log.h"
 #include "request.h"
+#include "stream.h"
 
 #include "pollers/sched.h"
 #include "rules/alarm.h"
 #include "rules/engine.h"
+#include "storage/query.h"
 #include "storage/storage.h"
 #include "config.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct tbuf {
 	char *p;
@@ -58,21 +64,172 @@ static void metric(struct tbuf *b, const char *name, const char *type, const cha
 	tb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
-/* A label value with \, " and newlines escaped as the format requires. */
+/* A label value with \, " and newlines escaped as the format requires
+ * (device and entity names come from devices and users). */
 static void label_value(struct tbuf *b, const char *s)
 {
-	for (const char *p = s; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			tb_printf(b, "\\%c", *p);
-		else if (*p == '\n')
-			tb_printf(b, "\\n");
-		else
-			tb_printf(b, "%c", *p);
+	if (b->oom)
+		return;
+	size_t need = 2 * strlen(s) + 1;
+	if (b->len + need >= b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap <= b->len + need)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
 	}
+	char *o = b->p + b->len;
+	for (const char *p = s; *p; p++) {
+		if (*p == '\\' || *p == '"') {
+			*o++ = '\\';
+			*o++ = *p;
+		} else if (*p == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	b->len = (size_t)(o - b->p);
 }
 
-/* Worker: counts from PostgreSQL, and the readings when enabled. The
- * reply is an intermediate JSON object the loop half turns into text. */
+/* The Prometheus base-unit suffix of a canonical unit (server/model.c), ""
+ * for none. */
+static const char *prom_unit(const char *u)
+{
+	static const char *const map[][2] = {
+		{"V", "_volts"},      {"A", "_amperes"},      {"W", "_watts"},
+		{"VA", "_voltamperes"}, {"var", "_voltamperes_reactive"}, {"Hz", "_hertz"},
+		{"%", "_percent"},    {"%RH", "_percent"},    {"deg", "_degrees"},
+		{"Cel", "_celsius"},  {"s", "_seconds"},      {"Wh", "_watt_hours"},
+		{"VAh", "_voltampere_hours"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(u, map[i][0]) == 0)
+			return map[i][1];
+	return "";
+}
+
+/* wattrack_reading_<metric><unit>, with anything outside [a-zA-Z0-9_] made
+ * '_' (the names come from the metrics table). */
+static void reading_name(char *out, size_t size, const char *metric, const char *unit)
+{
+	snprintf(out, size, "wattrack_reading_%s%s", metric, prom_unit(unit));
+	for (char *p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_'))
+			*p = '_';
+}
+
+static void sample_value(struct tbuf *b, double v)
+{
+	if (isinf(v))
+		tb_printf(b, v > 0 ? "+Inf\n" : "-Inf\n");
+	else
+		tb_printf(b, "%.15g\n", v);
+}
+
+/* Ids per storage query: two minutes of 5 s points for this many series
+ * stay a few megabytes. */
+#define LATEST_SLICE 4096
+
+/* The newest 5 s average of every ids[i] (ascending) within the last two
+ * minutes, database and memory merged; NaN when there is none. Worker. */
+static int latest_sorted(struct wt_api_req *r, const uint32_t *ids, size_t n, double *v)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t to = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 5000;
+	for (size_t i = 0; i < n; i++)
+		v[i] = NAN;
+	for (size_t off = 0; off < n; off += LATEST_SLICE) {
+		size_t k = n - off < LATEST_SLICE ? n - off : LATEST_SLICE;
+		struct wt_query_result q;
+		int rc = wt_query(r->db, r->layers.storage, ids + off, k, to - 120000, to, WT_LEVEL_5S,
+				  0, &q);
+		if (rc < 0)
+			return rc;
+		/* The result holds the series in the order asked. */
+		for (size_t j = 0; j < q.nseries && j < k; j++)
+			if (q.series[j].n)
+				v[off + j] = q.series[j].pts[q.series[j].n - 1].avg;
+		wt_query_result_free(&q);
+	}
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The latest reading of every device series (counters excepted: their 5 s
+ * points are deltas), one gauge family per metric. Worker. Returns the
+ * number of samples written, or a negative errno. */
+static long readings(struct wt_api_req *r, struct tbuf *b)
+{
+	char st[6];
+	PGresult *res = wt_api_db_exec(
+		r->db,
+		"SELECT s.id, m.name, m.unit, d.id, d.name, e.kind, e.idx, coalesce(e.name, '')"
+		" FROM series s JOIN metrics m ON m.id = s.metric"
+		" JOIN entities e ON e.id = s.entity_id JOIN devices d ON d.id = e.device_id"
+		" WHERE m.flags & 1 = 0 ORDER BY m.name, d.id, e.kind, e.idx, s.id",
+		0, NULL, st);
+	if (!res)
+		return -EIO;
+	size_t n = (size_t)PQntuples(res);
+	uint32_t *ids = malloc((n + 1) * sizeof(*ids));
+	double *v = malloc((n + 1) * sizeof(*v));
+	long written = 0;
+	int rc = ids && v ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		ids[i] = (uint32_t)strtoul(PQgetvalue(res, (int)i, 0), NULL, 10);
+	if (rc == 0) {
+		qsort(ids, n, sizeof(*ids), cmp_u32);
+		rc = latest_sorted(r, ids, n, v);
+	}
+	char name[128] = "", last[128] = "";
+	for (size_t i = 0; rc == 0 && i < n && !b->oom; i++) {
+		int row = (int)i;
+		uint32_t sid = (uint32_t)strtoul(PQgetvalue(res, row, 0), NULL, 10);
+		const uint32_t *hit = bsearch(&sid, ids, n, sizeof(*ids), cmp_u32);
+		double x = hit ? v[hit - ids] : NAN;
+		if (isnan(x))
+			continue; /* nothing in two minutes: the series is stale */
+		reading_name(name, sizeof(name), PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
+		if (strcmp(name, last) != 0) {
+			tb_printf(b, "# HELP %s Latest 5 s average of %s (%s)\n# TYPE %s gauge\n", name,
+				  PQgetvalue(res, row, 1),
+				  *PQgetvalue(res, row, 2) ? PQgetvalue(res, row, 2) : "no unit", name);
+			memcpy(last, name, sizeof(last));
+		}
+		tb_printf(b, "%s{device_id=\"%s\",device=\"", name, PQgetvalue(res, row, 3));
+		label_value(b, PQgetvalue(res, row, 4));
+		tb_printf(b, "\",entity=\"");
+		label_value(b, PQgetvalue(res, row, 5));
+		tb_printf(b, "\",index=\"%s\",name=\"", PQgetvalue(res, row, 6));
+		label_value(b, PQgetvalue(res, row, 7));
+		tb_printf(b, "\"} ");
+		sample_value(b, x);
+		written++;
+	}
+	free(ids);
+	free(v);
+	PQclear(res);
+	if (rc < 0)
+		return rc;
+	return b->oom ? -ENOMEM : written;
+}
+
+/* Worker: counts from PostgreSQL, and the readings when enabled, as the
+ * start of the text; the loop half adds the layers' own figures. */
 void wt_h_metrics(struct wt_api_req *r)
 {
 	char st[6];
@@ -85,79 +242,51 @@ void wt_h_metrics(struct wt_api_req *r)
 		wt_api_fail_db(r, "counting devices and alarms");
 		return;
 	}
-	json_t *j = json_pack("{s:I,s:I,s:I}", "devices", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-			      "alarms_active", (json_int_t)strtoll(PQgetvalue(res, 0, 1), NULL, 10),
-			      "alarms_unacked", (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10));
+	struct tbuf b = {0};
+	metric(&b, "wattrack_devices", "gauge", "Devices configured",
+	       strtod(PQgetvalue(res, 0, 0), NULL));
+	metric(&b, "wattrack_alarms_active", "gauge", "Active alarms", strtod(PQgetvalue(res, 0, 1), NULL));
+	metric(&b, "wattrack_alarms_unacknowledged", "gauge", "Active alarms not acknowledged",
+	       strtod(PQgetvalue(res, 0, 2), NULL));
 	PQclear(res);
 	if (r->layers.metrics_readings) {
-		res = wt_api_db_exec(r->db,
-				     "SELECT s.id, m.name, m.unit, d.id, d.name, e.kind, e.idx, e.name"
-				     " FROM series s JOIN metrics m ON m.id = s.metric"
-				     " JOIN entities e ON e.id = s.entity_id JOIN devices d ON d.id = e.device_id"
-				     " ORDER BY m.name, s.id",
-				     0, NULL, st);
-		if (!res) {
-			json_decref(j);
-			wt_api_fail_db(r, "listing series");
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		long n = readings(r, &b);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (n == -EIO) {
+			free(b.p);
+			wt_api_fail_db(r, "reading the latest values");
 			return;
 		}
-		int n = PQntuples(res);
-		uint32_t *ids = calloc((size_t)n + 1, sizeof(*ids));
-		double *v = calloc((size_t)n + 1, sizeof(*v));
-		int64_t *ts = calloc((size_t)n + 1, sizeof(*ts));
-		if (ids && v && ts) {
-			for (int i = 0; i < n; i++)
-				ids[i] = (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10);
-			if (wt_api_latest(r, ids, (size_t)n, v, ts) == 0) {
-				json_t *a = json_array();
-				for (int i = 0; i < n; i++)
-					if (v[i] == v[i])
-						json_array_append_new(
-							a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f}", "metric",
-								     PQgetvalue(res, i, 1), "unit", PQgetvalue(res, i, 2),
-								     "device_id", PQgetvalue(res, i, 3), "device",
-								     PQgetvalue(res, i, 4), "kind", PQgetvalue(res, i, 5),
-								     "index", PQgetvalue(res, i, 6), "name",
-								     PQgetvalue(res, i, 7), "value", v[i]));
-				json_object_set_new(j, "readings", a);
-			}
-		}
-		free(ids);
-		free(v);
-		free(ts);
-		PQclear(res);
+		if (n < 0)
+			b.oom = true;
+		double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		metric(&b, "wattrack_metrics_readings", "gauge",
+		       "Series exported by this scrape (a value in the last two minutes)",
+		       n < 0 ? 0 : (double)n);
+		metric(&b, "wattrack_metrics_readings_seconds", "gauge",
+		       "Time this scrape spent reading the latest values", s);
+		wt_debug("api: /metrics: %ld readings, %zu bytes in %.3f s", n, b.len, s);
 	}
-	wt_api_ok(r, 200, j);
+	if (b.oom) {
+		free(b.p);
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
+	wt_api_ok_text(r, b.p ? b.p : strdup(""), b.len, "text/plain; version=0.0.4; charset=utf-8",
+		       NULL);
 }
 
-static const char *prom_unit(const char *u)
-{
-	if (strcmp(u, "V") == 0)
-		return "volts";
-	if (strcmp(u, "A") == 0)
-		return "amperes";
-	if (strcmp(u, "W") == 0)
-		return "watts";
-	if (strcmp(u, "Hz") == 0)
-		return "hertz";
-	if (strcmp(u, "Wh") == 0)
-		return "watt_hours";
-	return NULL;
-}
-
-/* Loop: the layers' own statistics, then the text. */
+/* Loop: the layers' own statistics, after the worker's text. */
 void wt_h_metrics_after(struct wt_api_req *r)
 {
-	struct tbuf b = {0};
-	json_t *j = r->reply;
+	/* Taken over: the text grows in place (a large block is remapped by
+	 * realloc, not copied). */
+	struct tbuf b = {r->text, r->text_len, r->text ? r->text_len + 1 : 0, false};
+	r->text = NULL;
 	const struct wt_api_layers *l = &r->layers;
 	metric(&b, "wattrack_up", "gauge", "1 while the server answers", 1);
-	metric(&b, "wattrack_devices", "gauge", "Devices configured",
-	       (double)json_integer_value(json_object_get(j, "devices")));
-	metric(&b, "wattrack_alarms_active", "gauge", "Active alarms",
-	       (double)json_integer_value(json_object_get(j, "alarms_active")));
-	metric(&b, "wattrack_alarms_unacknowledged", "gauge", "Active alarms not acknowledged",
-	       (double)json_integer_value(json_object_get(j, "alarms_unacked")));
 	json_t *h = wt_api_health_json(r->api);
 	json_t *w = json_object_get(h, "workers");
 	metric(&b, "wattrack_api_workers_queued", "gauge", "API jobs waiting for a worker",
@@ -169,6 +298,16 @@ void wt_h_metrics_after(struct wt_api_req *r)
 	metric(&b, "wattrack_uptime_seconds", "gauge", "Seconds since the API started",
 	       (double)json_integer_value(json_object_get(h, "uptime_s")));
 	json_decref(h);
+	struct wt_streams_stats ss;
+	wt_streams_stats(wt_api_streams(r->api), &ss);
+	metric(&b, "wattrack_api_streams", "gauge", "Live event streams open", (double)ss.clients);
+	metric(&b, "wattrack_api_stream_queued_events", "gauge",
+	       "Stream events waiting in the clients' queues", (double)ss.queued_events);
+	metric(&b, "wattrack_api_stream_backlog_bytes", "gauge",
+	       "Stream bytes written but not yet taken by the clients' sockets",
+	       (double)ss.backlog_bytes);
+	metric(&b, "wattrack_api_stream_events_lost_total", "counter",
+	       "Stream events dropped for clients that did not keep up", (double)ss.lost_total);
 	if (l->sched) {
 		struct wt_sched_stats s;
 		wt_sched_stats(l->sched, &s);
@@ -212,28 +351,6 @@ void wt_h_metrics_after(struct wt_api_req *r)
 			metric(&b, "wattrack_rules_last_close_seconds", "gauge",
 			       "Wall time of the last bucket close", s->last_close_ms / 1000.0);
 		}
-	}
-	json_t *rd = json_object_get(j, "readings");
-	char last[96] = "";
-	size_t i;
-	json_t *x;
-	json_array_foreach(rd, i, x) {
-		const char *m = json_string_value(json_object_get(x, "metric"));
-		const char *u = prom_unit(json_string_value(json_object_get(x, "unit")));
-		char name[96];
-		snprintf(name, sizeof(name), "wattrack_reading_%s%s%s", m, u ? "_" : "", u ? u : "");
-		if (strcmp(name, last) != 0) {
-			tb_printf(&b, "# HELP %s Latest %s reading\n# TYPE %s gauge\n", name, m, name);
-			snprintf(last, sizeof(last), "%s", name);
-		}
-		tb_printf(&b, "%s{device_id=\"%s\",device=\"", name,
-			  json_string_value(json_object_get(x, "device_id")));
-		label_value(&b, json_string_value(json_object_get(x, "device")));
-		tb_printf(&b, "\",kind=\"%s\",index=\"%s\",name=\"",
-			  json_string_value(json_object_get(x, "kind")),
-			  json_string_value(json_object_get(x, "index")));
-		label_value(&b, json_string_value(json_object_get(x, "name")));
-		tb_printf(&b, "\"} %.17g\n", json_real_value(json_object_get(x, "value")));
 	}
 	if (b.oom) {
 		free(b.p);

@@ -10,6 +10,7 @@
 #include "storage/storage.h"
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -18,6 +19,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* One formatted event, shared by every client it goes to (a reading of a
+ * device followed by 200 consoles is serialised once, queued 200 times). */
+struct blob {
+	unsigned refs;
+	size_t len;
+	char text[];
+};
+
+/* A reading event's points of one tick: the buckets in the peek window
+ * (15 s back, 5 s ahead: at most 4), ascending, each formatted once. */
+#define TICK_PTS 4
+struct tick_series {
+	uint8_t n;
+	struct wt_point p[TICK_PTS];
+	struct blob *ev[TICK_PTS];
+};
 
 struct client {
 	struct client *next, *prev;
@@ -35,10 +53,11 @@ struct client {
 	size_t nel;
 	bool all;
 	bool tls;
-	char *q[WT_STREAM_QUEUE_MAX]; /* ring of formatted events */
+	bool snapshot; /* the active alarms are still to be sent */
+	struct blob *q[WT_STREAM_QUEUE_MAX]; /* ring of events */
 	size_t qhead, qlen;
 	uint64_t lost;
-	time_t last_write;
+	int64_t last_write; /* monotonic ms */
 };
 
 struct wt_streams {
@@ -48,6 +67,12 @@ struct wt_streams {
 	size_t n;
 	struct wt_api_layers layers;
 	int64_t alarm_mark; /* newest alarm update already published */
+	uint64_t lost_total; /* events dropped for slow clients, ever */
+	/* The union of the clients' series, peeked once a tick. */
+	uint32_t *useries;
+	struct tick_series *upts;
+	size_t nuseries;
+	bool union_stale;
 };
 
 static int64_t now_ms(void)
@@ -57,33 +82,72 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- per-client queue ---- */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
-static void enqueue(struct client *c, const char *event, json_t *data)
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ---- events ---- */
+
+static struct blob *blob_new(const char *event, json_t *data)
 {
 	char *js = json_dumps(data, JSON_COMPACT);
 	json_decref(data);
 	if (!js)
-		return;
-	size_t len = strlen(event) + strlen(js) + 20;
-	char *m = malloc(len);
-	if (!m) {
-		free(js);
+		return NULL;
+	size_t len = strlen(event) + strlen(js) + sizeof("event: \ndata: \n\n");
+	struct blob *b = malloc(sizeof(*b) + len);
+	if (b) {
+		int n = snprintf(b->text, len, "event: %s\ndata: %s\n\n", event, js);
+		b->len = n > 0 && (size_t)n < len ? (size_t)n : 0;
+		b->refs = 1;
+	}
+	free(js);
+	return b;
+}
+
+static void blob_unref(struct blob *b)
+{
+	if (b && --b->refs == 0)
+		free(b);
+}
+
+/* Queues b (NULL: it could not be made, which counts as lost) and takes
+ * a reference of its own. */
+static void enqueue_blob(struct client *c, struct blob *b)
+{
+	if (!b) {
 		c->lost++;
+		c->s->lost_total++;
 		return;
 	}
-	snprintf(m, len, "event: %s\ndata: %s\n\n", event, js);
-	free(js);
 	if (c->qlen == WT_STREAM_QUEUE_MAX) {
 		/* Slow consumer: the oldest event goes, the client is told. */
-		free(c->q[c->qhead]);
+		blob_unref(c->q[c->qhead]);
 		c->q[c->qhead] = NULL;
 		c->qhead = (c->qhead + 1) % WT_STREAM_QUEUE_MAX;
 		c->qlen--;
 		c->lost++;
+		c->s->lost_total++;
 	}
-	c->q[(c->qhead + c->qlen) % WT_STREAM_QUEUE_MAX] = m;
+	b->refs++;
+	c->q[(c->qhead + c->qlen) % WT_STREAM_QUEUE_MAX] = b;
 	c->qlen++;
+}
+
+static void enqueue(struct client *c, const char *event, json_t *data)
+{
+	struct blob *b = blob_new(event, data);
+	enqueue_blob(c, b);
+	blob_unref(b);
 }
 
 static size_t socket_backlog(struct client *c)
@@ -106,44 +170,52 @@ static void send_chunk(struct client *c, const char *text)
 	evbuffer_add(b, text, strlen(text));
 	evhttp_send_reply_chunk(c->req, b);
 	evbuffer_free(b);
-	c->last_write = time(NULL);
+	c->last_write = mono_ms();
 }
 
-/* Moves queued events to the socket while it keeps up. */
+/* Moves queued events to the socket while it keeps up: as many as fit
+ * under WT_STREAM_SOCKET_MAX, in one chunk (one write for the lot). */
 static void pump(struct client *c)
 {
-	bool wrote = false;
-	while (c->qlen && socket_backlog(c) < WT_STREAM_SOCKET_MAX) {
-		if (c->lost) {
-			char lost[96];
-			snprintf(lost, sizeof(lost), "event: lost\ndata: {\"dropped\":%llu}\n\n",
+	size_t backlog = socket_backlog(c);
+	if (backlog >= WT_STREAM_SOCKET_MAX)
+		return;
+	struct evbuffer *out = evbuffer_new();
+	if (!out)
+		return;
+	if (c->qlen && c->lost) {
+		char lost[96];
+		int n = snprintf(lost, sizeof(lost), "event: lost\ndata: {\"dropped\":%llu}\n\n",
 				 (unsigned long long)c->lost);
-			c->lost = 0;
-			send_chunk(c, lost);
-		}
-		char *m = c->q[c->qhead];
+		c->lost = 0;
+		evbuffer_add(out, lost, (size_t)n);
+	}
+	while (c->qlen && backlog + evbuffer_get_length(out) < WT_STREAM_SOCKET_MAX) {
+		struct blob *b = c->q[c->qhead];
 		c->q[c->qhead] = NULL;
 		c->qhead = (c->qhead + 1) % WT_STREAM_QUEUE_MAX;
 		c->qlen--;
-		send_chunk(c, m);
-		free(m);
-		wrote = true;
+		evbuffer_add(out, b->text, b->len);
+		blob_unref(b);
 	}
-	if (!wrote && time(NULL) - c->last_write >= WT_STREAM_HEARTBEAT_S &&
-	    socket_backlog(c) < WT_STREAM_SOCKET_MAX) {
+	if (evbuffer_get_length(out) == 0 && mono_ms() - c->last_write >= WT_STREAM_HEARTBEAT_S * 1000) {
 		char hb[64];
-		snprintf(hb, sizeof(hb), "event: heartbeat\ndata: {\"ts\":%lld}\n\n", (long long)now_ms());
-		send_chunk(c, hb);
-		wrote = true;
+		int n = snprintf(hb, sizeof(hb), "event: heartbeat\ndata: {\"ts\":%lld}\n\n",
+				 (long long)now_ms());
+		evbuffer_add(out, hb, (size_t)n);
 	}
-	if (wrote)
+	if (evbuffer_get_length(out)) {
+		evhttp_send_reply_chunk(c->req, out);
+		c->last_write = mono_ms();
 		wt_api_flush(c->req);
+	}
+	evbuffer_free(out);
 }
 
 static void client_free(struct client *c)
 {
 	for (size_t i = 0; i < c->qlen; i++)
-		free(c->q[(c->qhead + i) % WT_STREAM_QUEUE_MAX]);
+		blob_unref(c->q[(c->qhead + i) % WT_STREAM_QUEUE_MAX]);
 	free(c->series);
 	free(c->last_ts);
 	free(c->last_cnt);
@@ -163,6 +235,7 @@ static void unlink_client(struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->n--;
+	s->union_stale = true;
 }
 
 /* evhttp is closing the connection (client left, or an I/O error): the
@@ -182,28 +255,105 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 
 /* ---- the tick ---- */
 
-static int cmp_u32(const void *a, const void *b)
+
+/* Rebuilds the union of the clients' series after an attach or a close. */
+static int union_rebuild(struct wt_streams *s)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	size_t total = 0, m = 0;
+	for (struct client *c = s->clients; c; c = c->next)
+		total += c->nseries;
+	uint32_t *u = malloc((total + 1) * sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	for (struct client *c = s->clients; c; c = c->next) {
+		memcpy(u + m, c->series, c->nseries * sizeof(*u));
+		m += c->nseries;
+	}
+	qsort(u, m, sizeof(*u), cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < m; i++)
+		if (k == 0 || u[k - 1] != u[i])
+			u[k++] = u[i];
+	struct tick_series *t = calloc(k + 1, sizeof(*t));
+	if (!t) {
+		free(u);
+		return -ENOMEM;
+	}
+	free(s->useries);
+	free(s->upts); /* empty: tick_reset ran after the last tick */
+	s->useries = u;
+	s->upts = t;
+	s->nuseries = k;
+	s->union_stale = false;
+	return 0;
+}
+
+/* Forgets the last tick's points and their events. */
+static void tick_reset(struct wt_streams *s)
+{
+	for (size_t i = 0; s->upts && i < s->nuseries; i++) {
+		struct tick_series *t = &s->upts[i];
+		for (size_t k = 0; k < t->n; k++) {
+			blob_unref(t->ev[k]);
+			t->ev[k] = NULL;
+		}
+		t->n = 0;
+	}
 }
 
 static void on_point(void *ctx, uint32_t series, const struct wt_point *p)
 {
-	struct client *c = ctx;
-	uint32_t *hit = bsearch(&series, c->series, c->nseries, sizeof(uint32_t), cmp_u32);
+	struct wt_streams *s = ctx;
+	uint32_t *hit = bsearch(&series, s->useries, s->nuseries, sizeof(uint32_t), cmp_u32);
 	if (!hit)
 		return;
-	size_t i = (size_t)(hit - c->series);
-	/* A bucket still filling is sent again when more samples arrive. */
-	if (p->ts_ms < c->last_ts[i] || (p->ts_ms == c->last_ts[i] && p->count == c->last_cnt[i]))
+	struct tick_series *t = &s->upts[hit - s->useries];
+	/* Sources come oldest first; the last point seen for a timestamp is
+	 * the newest state of that bucket. */
+	size_t k = t->n;
+	while (k > 0 && t->p[k - 1].ts_ms > p->ts_ms)
+		k--;
+	if (k > 0 && t->p[k - 1].ts_ms == p->ts_ms) {
+		t->p[k - 1] = *p;
 		return;
-	c->last_ts[i] = p->ts_ms;
-	c->last_cnt[i] = p->count;
-	enqueue(c, "reading",
-		json_pack("{s:I,s:I,s:f,s:f,s:f,s:i}", "series", (json_int_t)series, "ts",
-			  (json_int_t)p->ts_ms, "min", p->min, "avg", p->avg, "max", p->max, "count",
-			  (int)p->count));
+	}
+	if (t->n == TICK_PTS) {
+		if (k == 0)
+			return; /* older than every bucket kept */
+		memmove(&t->p[0], &t->p[1], (TICK_PTS - 1) * sizeof(t->p[0]));
+		k--;
+		t->n--;
+	}
+	memmove(&t->p[k + 1], &t->p[k], (t->n - k) * sizeof(t->p[0]));
+	t->p[k] = *p;
+	t->n++;
+}
+
+/* Queues the client's changed readings from this tick's points. */
+static void client_readings(struct wt_streams *s, struct client *c)
+{
+	for (size_t i = 0; i < c->nseries; i++) {
+		uint32_t *hit = bsearch(&c->series[i], s->useries, s->nuseries, sizeof(uint32_t), cmp_u32);
+		if (!hit)
+			continue;
+		struct tick_series *t = &s->upts[hit - s->useries];
+		for (size_t k = 0; k < t->n; k++) {
+			const struct wt_point *p = &t->p[k];
+			/* A bucket still filling is sent again when more samples arrive. */
+			if (p->ts_ms < c->last_ts[i] ||
+			    (p->ts_ms == c->last_ts[i] && p->count == c->last_cnt[i]))
+				continue;
+			c->last_ts[i] = p->ts_ms;
+			c->last_cnt[i] = p->count;
+			if (!t->ev[k])
+				t->ev[k] = blob_new("reading",
+						    json_pack("{s:I,s:I,s:f,s:f,s:f,s:i}", "series",
+							      (json_int_t)c->series[i], "ts",
+							      (json_int_t)p->ts_ms, "min", p->min, "avg",
+							      p->avg, "max", p->max, "count", (int)p->count));
+			enqueue_blob(c, t->ev[k]);
+		}
+	}
 }
 
 static bool client_wants_alarm(const struct client *c, const struct wt_alarm *a)
@@ -240,15 +390,30 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct wt_streams *s = arg;
 	(void)fd;
 	(void)what;
-	if (!s->clients)
-		return;
-	int64_t now = now_ms();
 	struct wt_alarms *alarms = s->layers.rules ? wt_rules_alarms(s->layers.rules) : NULL;
 	int64_t mark = s->alarm_mark;
+	if (!s->clients) {
+		/* Nobody to tell: a client that comes later starts from a
+		 * snapshot of the active alarms, not from old changes. */
+		size_t na = alarms ? wt_alarms_count(alarms) : 0;
+		for (size_t i = 0; i < na; i++)
+			if (wt_alarms_at(alarms, i)->updated_ms > mark)
+				mark = wt_alarms_at(alarms, i)->updated_ms;
+		s->alarm_mark = mark;
+		return;
+	}
+	int64_t now = now_ms();
+	tick_reset(s);
+	/* One look at storage for every client (under its lock). */
+	bool peeked = false;
+	if (s->layers.storage && (!s->union_stale || union_rebuild(s) == 0) && s->nuseries) {
+		wt_storage_peek_points(s->layers.storage, WT_LEVEL_5S, s->useries, s->nuseries,
+				       now - 15000, now + 5000, on_point, s);
+		peeked = true;
+	}
 	for (struct client *c = s->clients; c; c = c->next) {
-		if (s->layers.storage && c->nseries)
-			wt_storage_peek_points(s->layers.storage, WT_LEVEL_5S, c->series, c->nseries,
-					       now - 15000, now + 5000, on_point, c);
+		if (peeked)
+			client_readings(s, c);
 		for (size_t i = 0; s->layers.sched && i < c->ndev; i++) {
 			struct wt_dev_status ds;
 			if (wt_sched_status(s->layers.sched, c->devices[i], &ds) != 0 ||
@@ -263,11 +428,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		size_t na = alarms ? wt_alarms_count(alarms) : 0;
 		for (size_t i = 0; i < na; i++) {
 			const struct wt_alarm *a = wt_alarms_at(alarms, i);
-			if (a->updated_ms > s->alarm_mark && client_wants_alarm(c, a))
+			/* A new client (a console reconnecting after a network
+			 * blip too) first gets every active alarm it follows. */
+			bool send = c->snapshot ? a->active || a->updated_ms > s->alarm_mark
+						: a->updated_ms > s->alarm_mark;
+			if (send && client_wants_alarm(c, a))
 				enqueue(c, "alarm", alarm_json(a));
 			if (a->updated_ms > mark)
 				mark = a->updated_ms;
 		}
+		c->snapshot = false;
 	}
 	s->alarm_mark = mark;
 	for (struct client *c = s->clients; c; c = c->next)
@@ -307,6 +477,19 @@ void wt_streams_set_layers(struct wt_streams *s, const struct wt_api_layers *l)
 size_t wt_streams_count(const struct wt_streams *s)
 {
 	return s ? s->n : 0;
+}
+
+void wt_streams_stats(const struct wt_streams *s, struct wt_streams_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return;
+	out->clients = s->n;
+	out->lost_total = s->lost_total;
+	for (struct client *c = s->clients; c; c = c->next) {
+		out->queued_events += c->qlen;
+		out->backlog_bytes += socket_backlog(c);
+	}
 }
 
 static size_t int_array(json_t *a, int64_t **out)
@@ -369,6 +552,7 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 		return;
 	}
 	c->all = json_is_true(json_object_get(sub, "all"));
+	c->snapshot = true;
 	c->tls = r->tls;
 	c->s = s;
 	c->req = req;
@@ -380,6 +564,12 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 	struct timeval wto = {60, 0};
 	if (under)
 		bufferevent_set_timeouts(under, NULL, &wto);
+	/* The kernel's share of a stalled client stays small too (Linux
+	 * would otherwise grow the send buffer up to tcp_wmem's 4 MB). */
+	evutil_socket_t fd = under ? bufferevent_getfd(under) : -1;
+	int sndbuf = WT_STREAM_SNDBUF;
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	evhttp_connection_set_closecb(c->evcon, on_close, c);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
@@ -391,10 +581,12 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 		s->clients->prev = c;
 	s->clients = c;
 	s->n++;
-	char hello[160];
+	s->union_stale = true;
+	char hello[200];
 	snprintf(hello, sizeof(hello),
-		 "retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu}\n\n",
-		 c->nseries, c->ndev, c->nel);
+		 "retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu,"
+		 "\"heartbeat_s\":%d}\n\n",
+		 c->nseries, c->ndev, c->nel, WT_STREAM_HEARTBEAT_S);
 	send_chunk(c, hello);
 	wt_api_flush(req);
 }
@@ -428,5 +620,8 @@ void wt_streams_free(struct wt_streams *s)
 		client_free(c);
 	}
 	event_free(s->tick);
+	tick_reset(s);
+	free(s->useries);
+	free(s->upts);
 	free(s);
 }

@@ -70,6 +70,8 @@ static const struct wt_setting settings[] = {
 	INT("api.https_port", api_https_port, 0, "8443", 0, 65535, "HTTPS port (0: no HTTPS)"),
 	STR("api.listen", api_listen, 0, "0.0.0.0",
 	    "address the web console and API listen on (0.0.0.0, ::, 127.0.0.1)"),
+	BOOL("api.metrics_readings", api_metrics_readings, R, "false",
+	     "/metrics also exports the latest reading of every device series"),
 	STR("api.tls_cert", api_tls_cert, WT_SF_PATH, "",
 	    "PEM certificate chain; empty: a self-signed one under <state_dir>/tls"),
 	STR("api.tls_key", api_tls_key, WT_SF_PATH, "", "PEM private key of api.tls_cert"),

@@ -55,6 +55,7 @@ struct wt_config {
 	int api_http_port;
 	int api_https_port;
 	char *api_listen;
+	bool api_metrics_readings;
 	char *api_tls_cert;
 	char *api_tls_key;
 	char *api_tls_key_passphrase;

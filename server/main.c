@@ -180,6 +180,8 @@ static void on_change(void *ctx, const struct wt_setting *s, bool applied, const
 	}
 }
 
+static void api_layers(struct daemon *d);
+
 /* Puts the reloadable settings now in d->cfg into effect (after SIGHUP or
  * an API change); log settings are applied by the callers. */
 static void apply_reloadable(struct daemon *d)
@@ -192,6 +194,8 @@ static void apply_reloadable(struct daemon *d)
 	if (d->devices)
 		wt_devices_set_poll(d->devices, (int)d->cfg.poll_interval_ms,
 				    (int)d->cfg.poll_timeout_ms, d->cfg.poll_retries);
+	if (d->api)
+		api_layers(d);
 }
 
 /* PATCH /api/v1/settings applied changes to d->cfg (and wrote them to the
@@ -486,6 +490,36 @@ static const char *profiles_dir(const struct daemon *d, char *buf, size_t len)
 	return buf;
 }
 
+/* Gives the API the layers it reads and the reloadable api.* settings it
+ * takes from them (again at each reload). */
+static void api_layers(struct daemon *d)
+{
+	struct wt_api_layers layers = {
+		.storage = d->storage,
+		.rules = d->rules ? wt_drules_engine(d->rules) : NULL,
+		.sched = d->sched,
+		.control = d->control,
+		.config = &d->cfg,
+		/* struct wt_ddisc: wt_ddisc_start_scan, wt_ddisc_status */
+		.discovery = d->discovery,
+		/* re-reads structure and rules on a worker, then commits */
+		.rules_changed = d->rules ? wt_drules_reload : NULL,
+		.rules_changed_ctx = d->rules,
+		.metrics_readings = d->cfg.api_metrics_readings,
+		.discovery_scan = wt_ddisc_start_scan_with,
+		.discovery_status = wt_ddisc_status,
+		.notify = d->notify,
+		.test_mail = wt_dnotify_test_mail,
+		/* POST /probe runs this binary's `probe -` in a child */
+		.probe_exe = "/proc/self/exe",
+		/* PATCH /settings writes its changes back here, then calls us */
+		.config_path = d->config_path,
+		.settings_changed = api_settings_changed,
+		.settings_changed_ctx = d,
+	};
+	wt_api_set_layers(d->api, &layers);
+}
+
 static int start_api(struct daemon *d, const char *conninfo)
 {
 	struct wt_api_options o;
@@ -509,29 +543,7 @@ static int start_api(struct daemon *d, const char *conninfo)
 		return rc;
 	}
 	wt_api_set_audit_hook(d->api, on_api_audit, d);
-	struct wt_api_layers layers = {
-		.storage = d->storage,
-		.rules = d->rules ? wt_drules_engine(d->rules) : NULL,
-		.sched = d->sched,
-		.control = d->control,
-		.config = &d->cfg,
-		/* struct wt_ddisc: wt_ddisc_start_scan, wt_ddisc_status */
-		.discovery = d->discovery,
-		/* re-reads structure and rules on a worker, then commits */
-		.rules_changed = d->rules ? wt_drules_reload : NULL,
-		.rules_changed_ctx = d->rules,
-		.discovery_scan = wt_ddisc_start_scan_with,
-		.discovery_status = wt_ddisc_status,
-		.notify = d->notify,
-		.test_mail = wt_dnotify_test_mail,
-		/* POST /probe runs this binary's `probe -` in a child */
-		.probe_exe = "/proc/self/exe",
-		/* PATCH /settings writes its changes back here, then calls us */
-		.config_path = d->config_path,
-		.settings_changed = api_settings_changed,
-		.settings_changed_ctx = d,
-	};
-	wt_api_set_layers(d->api, &layers);
+	api_layers(d);
 	const char *host = strcmp(o.listen_address, "0.0.0.0") == 0 || strcmp(o.listen_address, "::") == 0
 				   ? "localhost"
 				   : o.listen_address;

@@ -49,9 +49,9 @@ DEFAULT_RULES = [
     ("UPS on battery", "on_battery", "type", "UPS", None, (None, 0.5, None, None), 0, 0),
     ("UPS low battery", "low_battery", "type", "UPS", None, (0.5, None, None, None), 0, 0),
     # Estimated runtime: under 8 minutes is a warning, under 5 critical (time to shut
-    # servers down cleanly). Estimates jitter with the load: 30 s hysteresis and dwell.
-    # On mains the demo's UPSs estimate 11 to 22 minutes.
-    ("UPS runtime", "battery_runtime", "type", "UPS", None, (None, None, 480.0, 300.0), 30.0, 30),
+    # servers down cleanly). Estimates jitter with the load: 30 s hysteresis, 10 s dwell
+    # (two polls at the default interval). On mains the demo's UPSs estimate 11 to 22 min.
+    ("UPS runtime", "battery_runtime", "type", "UPS", None, (None, None, 480.0, 300.0), 30.0, 10),
 ]
 # Communication loss needs no rule: the scheduler raises a critical comm_lost alarm for
 # any device that stops answering (rules/engine.c wt_rules_device_comm).

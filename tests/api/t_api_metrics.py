@@ -261,7 +261,7 @@ try:
     write_conf(False)
     m = w.mark()
     w.signal(signal.SIGHUP)
-    f.check(w.wait_for(r"reload: api\.metrics_readings: on -> off", timeout=10, start=m) is not None,
+    f.check(w.wait_for(r"reload: api\.metrics_readings: (on|true) -> (off|false)", timeout=10, start=m) is not None,
             "the reload applies api.metrics_readings")
     f.check(w.wait_for(r"reload: done", timeout=10, start=m) is not None, "reload done")
     st, _, body = scrape()

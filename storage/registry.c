@@ -207,10 +207,12 @@ static void lit_reset(struct lit *l)
 		l->p[0] = 0;
 }
 
-/* An entry's key in entity or series order; pos is its index in the chunk. */
+/* An entry's key in entity or series order: pos is its index in the chunk
+ * (entities: of the entry that names it), at its rank in the list a
+ * statement got. */
 struct bkey {
 	int32_t a, b, c; /* (device, kind, idx) or (entity, metric, 0) */
-	uint32_t pos;
+	uint32_t pos, at;
 };
 
 static int cmp_bkey(const void *x, const void *y)
@@ -230,148 +232,229 @@ static bool bkey_same(const struct bkey *p, const struct bkey *q)
 	return p->a == q->a && p->b == q->b && p->c == q->c;
 }
 
-/* Reads (ordinality, id) rows into ids[ordinality - 1]; rows out of range
- * are ignored (they cannot come from our own query). */
-static void read_ids(PGresult *r, int32_t *ids, size_t n)
+/* The entry of k[0..n) (sorted, unique) with key (a, b, c), or NULL. */
+static struct bkey *bkey_find(struct bkey *k, size_t n, int32_t a, int32_t b, int32_t c)
 {
-	int rows = PQntuples(r);
-	for (int i = 0; i < rows; i++) {
-		long o = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		long id = strtol(PQgetvalue(r, i, 1), NULL, 10);
-		if (o >= 1 && (size_t)o <= n && id > 0 && id <= INT32_MAX)
-			ids[o - 1] = (int32_t)id;
+	struct bkey want = {a, b, c, 0, 0};
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (bkey_same(&k[mid], &want))
+			return &k[mid];
+		int d = k[mid].a != a ? (k[mid].a < a ? -1 : 1)
+			: k[mid].b != b ? (k[mid].b < b ? -1 : 1)
+					: (k[mid].c < c ? -1 : 1);
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	PQclear(r);
+	return NULL;
 }
 
-/* Entities in (device, kind, idx) order and series in (entity, metric)
- * order, so concurrent callers take the unique-index locks in the same
- * order and cannot deadlock each other. Only what is missing is inserted
- * (the NOT EXISTS), so identity values are used by new rows only, and a
- * row inserted by another transaction meanwhile makes ON CONFLICT skip
- * ours; the read-back, a new statement, sees theirs. */
+/* The array parameters of k[0..n): entities (device, kind, idx, name),
+ * series (entity, metric). False when out of memory. */
+static bool build(struct lit *l, const struct bkey *k, size_t n, bool entity,
+		  const struct wt_series_want *v)
+{
+	for (int j = 0; j < 4; j++)
+		lit_reset(&l[j]);
+	for (size_t j = 0; j < n; j++) {
+		lit_int(&l[0], !j, k[j].a);
+		if (!entity) {
+			lit_int(&l[1], !j, k[j].b);
+			continue;
+		}
+		const char *kn = wt_entity_kind_name((enum wt_entity_kind)k[j].b);
+		const struct wt_series_want *w = &v[k[j].pos];
+		char defname[64];
+		lit_text(&l[1], !j, kn);
+		lit_int(&l[2], !j, k[j].c);
+		snprintf(defname, sizeof(defname), "%s %d", kn, (int)k[j].c);
+		lit_text(&l[3], !j, w->name ? w->name : defname);
+	}
+	for (int j = 0; j < (entity ? 4 : 2); j++) {
+		lit_end(&l[j], n);
+		if (l[j].oom)
+			return false;
+	}
+	return true;
+}
+
+/* Each row's id by the unique index, one probe per row (a correlated
+ * subquery: a join would be planned as a scan of the whole table, which
+ * holds millions of series on a large site). */
+static const char *const find_sql[2] = {
+	"SELECT u.o, (SELECT s.id FROM series s WHERE s.entity_id = u.e AND s.metric = u.m) "
+	"FROM unnest($1::int[], $2::smallint[]) WITH ORDINALITY AS u(e, m, o)",
+	"SELECT u.o, (SELECT e.id FROM entities e "
+	"WHERE e.device_id = u.d AND e.kind = u.k AND e.idx = u.i) "
+	"FROM unnest($1::int[], $2::text[], $3::int[]) WITH ORDINALITY AS u(d, k, i, o)"};
+/* Only rows found missing are proposed, so identity values go to new rows
+ * only; a row another transaction inserted meanwhile makes ON CONFLICT
+ * skip ours (its id is read by a last find). Entities of a device that no
+ * longer exists are not proposed (they would break the foreign key). */
+static const char *const make_sql[2] = {
+	"INSERT INTO series (entity_id, metric) SELECT u.e, u.m "
+	"FROM unnest($1::int[], $2::smallint[]) WITH ORDINALITY AS u(e, m, o) "
+	"ORDER BY u.o ON CONFLICT (entity_id, metric) DO NOTHING RETURNING id, entity_id, metric",
+	"INSERT INTO entities (device_id, kind, idx, name) SELECT u.d, u.k, u.i, u.n "
+	"FROM unnest($1::int[], $2::text[], $3::int[], $4::text[]) WITH ORDINALITY AS u(d, k, i, n, o) "
+	"WHERE EXISTS (SELECT 1 FROM devices dv WHERE dv.id = u.d) "
+	"ORDER BY u.o ON CONFLICT (device_id, kind, idx) DO NOTHING "
+	"RETURNING id, device_id, kind, idx"};
+
+/* Runs find_sql over k[0..n) and stores each id found in ids[k[x].at]. */
+static int find(PGconn *c, bool entity, const struct bkey *k, size_t n, int32_t *ids,
+		const struct wt_series_want *v, struct lit *l)
+{
+	PGresult *r;
+	if (!build(l, k, n, entity, v))
+		return -ENOMEM;
+	const char *p[] = {l[0].p, l[1].p, l[2].p};
+	if (wt_pg_query(c, entity ? "find entities" : "find series", &r, find_sql[entity],
+			entity ? 3 : 2, p) < 0)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		long o = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		long id = PQgetisnull(r, i, 1) ? 0 : strtol(PQgetvalue(r, i, 1), NULL, 10);
+		if (o >= 1 && (size_t)o <= n && id > 0 && id <= INT32_MAX)
+			ids[k[o - 1].at] = (int32_t)id;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Gets or creates the rows of u[0..n) (sorted, unique; at = rank): ids[at]
+ * gets each id, 0 when it cannot be had; made[at] is set for rows this call
+ * inserted. Rows with fresh[at] (may be NULL) cannot exist yet and are not
+ * looked for: series of an entity this transaction inserted (no other
+ * transaction sees that entity, so none can have made its series). miss
+ * has room for n. Rows are proposed in key order so concurrent callers take
+ * the unique index's locks in the same order. */
+static int get_or_make(PGconn *c, bool entity, struct bkey *u, size_t n, int32_t *ids,
+		       const bool *fresh, bool *made, struct bkey *miss,
+		       const struct wt_series_want *v, struct lit *l)
+{
+	PGresult *r;
+	size_t m = 0;
+	for (size_t j = 0; j < n; j++)
+		if (!fresh || !fresh[u[j].at])
+			miss[m++] = u[j];
+	int rc = m ? find(c, entity, miss, m, ids, v, l) : 0;
+	if (rc)
+		return rc;
+	m = 0;
+	for (size_t j = 0; j < n; j++)
+		if (!ids[u[j].at])
+			miss[m++] = u[j];
+	if (!m)
+		return 0;
+	if (!build(l, miss, m, entity, v))
+		return -ENOMEM;
+	const char *p[] = {l[0].p, l[1].p, l[2].p, l[3].p};
+	if (wt_pg_query(c, entity ? "create entities" : "create series", &r, make_sql[entity],
+			entity ? 4 : 2, p) < 0)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		long id = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		int32_t a = (int32_t)strtol(PQgetvalue(r, i, 1), NULL, 10);
+		int32_t b = entity ? wt_entity_kind_by_name(PQgetvalue(r, i, 2))
+				   : (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
+		int32_t cc = entity ? (int32_t)strtol(PQgetvalue(r, i, 3), NULL, 10) : 0;
+		struct bkey *x = bkey_find(miss, m, a, b, cc);
+		if (x && id > 0 && id <= INT32_MAX) {
+			ids[x->at] = (int32_t)id;
+			made[x->at] = true;
+		}
+	}
+	PQclear(r);
+	/* what another transaction made meanwhile (or a device gone) */
+	size_t left = 0;
+	for (size_t j = 0; j < m; j++)
+		if (!ids[miss[j].at])
+			miss[left++] = miss[j];
+	return left ? find(c, entity, miss, left, ids, v, l) : 0;
+}
+
+static bool want_ok(const struct wt_series_want *w)
+{
+	return w->device_id > 0 && wt_entity_kind_name((enum wt_entity_kind)w->kind) &&
+	       wt_metric_info((enum wt_metric)w->metric);
+}
+
 static int bulk_chunk(PGconn *c, struct wt_series_want *v, size_t n, struct lit *l)
 {
-	struct bkey *k = malloc((n ? n : 1) * sizeof(*k));
-	uint32_t *grp = malloc((n ? n : 1) * sizeof(*grp));
-	int32_t *ids = calloc(n ? n : 1, sizeof(*ids));
-	PGresult *r = NULL;
+	size_t sz = n ? n : 1;
+	struct bkey *k = malloc(sz * sizeof(*k)), *miss = malloc(sz * sizeof(*miss));
+	uint32_t *grp = malloc(sz * sizeof(*grp));
+	int32_t *ids = calloc(sz, sizeof(*ids));
+	bool *made = calloc(sz, sizeof(*made)), *fresh = calloc(sz, sizeof(*fresh));
 	int rc = -ENOMEM;
 	size_t m = 0, u = 0;
 
-	if (!k || !grp || !ids)
+	if (!k || !miss || !grp || !ids || !made || !fresh)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		v[i].entity_id = 0;
 		v[i].series_id = 0;
-		if (v[i].device_id <= 0 || !wt_entity_kind_name((enum wt_entity_kind)v[i].kind) ||
-		    !wt_metric_info((enum wt_metric)v[i].metric))
-			continue;
-		k[m++] = (struct bkey){v[i].device_id, v[i].kind, v[i].idx, (uint32_t)i};
+		if (want_ok(&v[i]))
+			k[m++] = (struct bkey){v[i].device_id, v[i].kind, v[i].idx, (uint32_t)i, 0};
 	}
 	qsort(k, m, sizeof(*k), cmp_bkey);
-	/* one entry per entity (the first of its run names it); grp[pos] =
-	 * the entity's rank */
+	/* one row per entity (the first entry of its run names it); grp[pos]
+	 * = the entity's rank */
 	for (size_t j = 0; j < m; j++) {
-		if (!u || !bkey_same(&k[u - 1], &k[j]))
-			k[u++] = k[j];
+		if (!u || !bkey_same(&k[u - 1], &k[j])) {
+			k[u] = k[j];
+			k[u].at = (uint32_t)u;
+			u++;
+		}
 		grp[k[j].pos] = (uint32_t)(u - 1);
 	}
+	if ((rc = get_or_make(c, true, k, u, ids, NULL, made, miss, v, l)))
+		goto out;
+	/* fresh[i]: entry i's entity was inserted just now */
+	for (size_t i = 0; i < n; i++)
+		if (want_ok(&v[i])) {
+			v[i].entity_id = ids[grp[i]];
+			fresh[i] = made[grp[i]];
+		}
 
-	for (size_t j = 0; j < u; j++)
-		lit_int(&l[0], !j, k[j].a);
-	lit_end(&l[0], u);
-	for (size_t j = 0; j < u; j++)
-		lit_text(&l[1], !j, wt_entity_kind_name((enum wt_entity_kind)k[j].b));
-	lit_end(&l[1], u);
-	for (size_t j = 0; j < u; j++)
-		lit_int(&l[2], !j, k[j].c);
-	lit_end(&l[2], u);
-	for (size_t j = 0; j < u; j++) {
-		const struct wt_series_want *w = &v[k[j].pos];
-		char defname[64];
-		snprintf(defname, sizeof(defname), "%s %d",
-			 wt_entity_kind_name((enum wt_entity_kind)w->kind), (int)w->idx);
-		lit_text(&l[3], !j, w->name ? w->name : defname);
-	}
-	lit_end(&l[3], u);
-	if (l[0].oom || l[1].oom || l[2].oom || l[3].oom)
-		goto out;
-	const char *pe[] = {l[0].p, l[1].p, l[2].p, l[3].p};
-	rc = -EIO;
-	if (wt_pg_query(c, "create entities", &r,
-			"INSERT INTO entities (device_id, kind, idx, name) "
-			"SELECT u.d, u.k, u.i, u.n "
-			"FROM unnest($1::int[], $2::text[], $3::int[], $4::text[]) "
-			"WITH ORDINALITY AS u(d, k, i, n, o) "
-			"WHERE EXISTS (SELECT 1 FROM devices dv WHERE dv.id = u.d) "
-			"AND NOT EXISTS (SELECT 1 FROM entities e "
-			"WHERE e.device_id = u.d AND e.kind = u.k AND e.idx = u.i) "
-			"ORDER BY u.o ON CONFLICT (device_id, kind, idx) DO NOTHING",
-			4, pe) < 0)
-		goto out;
-	PQclear(r);
-	if (wt_pg_query(c, "find entities", &r,
-			"SELECT u.o, e.id FROM unnest($1::int[], $2::text[], $3::int[]) "
-			"WITH ORDINALITY AS u(d, k, i, o) JOIN entities e "
-			"ON e.device_id = u.d AND e.kind = u.k AND e.idx = u.i",
-			3, pe) < 0)
-		goto out;
-	read_ids(r, ids, u);
-	r = NULL;
-
-	/* series: the entries whose entity exists, in (entity, metric) order */
+	/* series of the entries whose entity exists, in (entity, metric) order */
 	size_t s = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].device_id <= 0 || !wt_entity_kind_name((enum wt_entity_kind)v[i].kind) ||
-		    !wt_metric_info((enum wt_metric)v[i].metric))
-			continue;
-		v[i].entity_id = ids[grp[i]];
-	}
 	for (size_t i = 0; i < n; i++)
 		if (v[i].entity_id > 0)
-			k[s++] = (struct bkey){v[i].entity_id, v[i].metric, 0, (uint32_t)i};
+			k[s++] = (struct bkey){v[i].entity_id, v[i].metric, 0, (uint32_t)i, 0};
 	qsort(k, s, sizeof(*k), cmp_bkey);
-	for (int j = 0; j < 4; j++)
-		lit_reset(&l[j]);
-	for (size_t j = 0; j < s; j++)
-		lit_int(&l[0], !j, k[j].a);
-	lit_end(&l[0], s);
-	for (size_t j = 0; j < s; j++)
-		lit_int(&l[1], !j, k[j].b);
-	lit_end(&l[1], s);
-	rc = -ENOMEM;
-	if (l[0].oom || l[1].oom)
+	/* a series asked twice in one chunk is proposed once */
+	size_t us = 0;
+	for (size_t j = 0; j < s; j++) {
+		if (!us || !bkey_same(&k[us - 1], &k[j])) {
+			k[us] = k[j];
+			k[us].at = (uint32_t)us;
+			/* made[] is free again: the series' fresh flags, by rank */
+			made[us] = fresh[k[j].pos];
+			us++;
+		}
+		grp[k[j].pos] = (uint32_t)(us - 1);
+	}
+	memcpy(fresh, made, us * sizeof(*fresh));
+	memset(made, 0, sz * sizeof(*made));
+	memset(ids, 0, sz * sizeof(*ids));
+	if ((rc = get_or_make(c, false, k, us, ids, fresh, made, miss, v, l)))
 		goto out;
-	const char *ps[] = {l[0].p, l[1].p};
-	rc = -EIO;
-	if (wt_pg_query(c, "create series", &r,
-			"INSERT INTO series (entity_id, metric) SELECT u.e, u.m "
-			"FROM unnest($1::int[], $2::smallint[]) WITH ORDINALITY AS u(e, m, o) "
-			"WHERE NOT EXISTS (SELECT 1 FROM series s "
-			"WHERE s.entity_id = u.e AND s.metric = u.m) "
-			"ORDER BY u.o ON CONFLICT (entity_id, metric) DO NOTHING",
-			2, ps) < 0)
-		goto out;
-	PQclear(r);
-	if (wt_pg_query(c, "find series", &r,
-			"SELECT u.o, s.id FROM unnest($1::int[], $2::smallint[]) "
-			"WITH ORDINALITY AS u(e, m, o) JOIN series s "
-			"ON s.entity_id = u.e AND s.metric = u.m",
-			2, ps) < 0)
-		goto out;
-	memset(ids, 0, s * sizeof(*ids));
-	read_ids(r, ids, s);
-	r = NULL;
-	for (size_t j = 0; j < s; j++)
-		v[k[j].pos].series_id = (uint32_t)ids[j];
+	for (size_t i = 0; i < n; i++)
+		if (v[i].entity_id > 0)
+			v[i].series_id = (uint32_t)ids[grp[i]];
 	rc = 0;
 out:
-	for (int j = 0; j < 4; j++)
-		lit_reset(&l[j]);
 	free(k);
+	free(miss);
 	free(grp);
 	free(ids);
+	free(made);
+	free(fresh);
 	return rc;
 }
 

@@ -5,6 +5,8 @@
 #include "pg.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,4 +303,132 @@ void wt_query_result_free(struct wt_query_result *r)
 			free(r->series[i].pts);
 	free(r->series);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ---- the newest point per series ---- */
+
+struct latest {
+	const uint32_t *ids;
+	size_t n;
+	struct wt_point *out;
+	uint8_t *mem; /* out[i] came from memory */
+};
+
+static ptrdiff_t latest_find(const struct latest *l, uint32_t id)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (l->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && l->ids[lo] == id ? (ptrdiff_t)lo : -1;
+}
+
+/* Keeps the newest point; on equal times the in-memory one (see the header
+ * of query.h: a batch committed meanwhile is in both). */
+static void latest_offer(struct latest *l, uint32_t series, const struct wt_point *p, bool mem)
+{
+	ptrdiff_t i = latest_find(l, series);
+	if (i < 0)
+		return;
+	struct wt_point *o = &l->out[i];
+	if (o->count && (o->ts_ms > p->ts_ms || (o->ts_ms == p->ts_ms && (l->mem[i] || !mem))))
+		return;
+	*o = *p;
+	l->mem[i] = mem;
+}
+
+static void latest_mem(void *arg, uint32_t series, const struct wt_point *p)
+{
+	latest_offer(arg, series, p, true);
+}
+
+int wt_query_latest(PGconn *pg, struct wt_storage *s, const uint32_t *ids, size_t n, int64_t from,
+		    int64_t to, struct wt_point *out)
+{
+	memset(out, 0, n * sizeof(*out));
+	if (to <= from)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (ids[i - 1] >= ids[i])
+			return -EINVAL;
+	struct latest l = {ids, n, out, calloc(n, 1)};
+	char *arr = malloc(n * 11 + 3);
+	struct wt_row5s *row = malloc(sizeof(*row));
+	int rc = 0;
+	if (!l.mem || !arr || !row) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (s)
+		wt_storage_peek_points(s, WT_LEVEL_5S, ids, n, from, to, latest_mem, &l);
+	/* Memory holds what is not yet written, so a series with a point in
+	 * memory has nothing newer in the database: only the others are
+	 * probed. A live device's detail then costs no database trip. */
+	size_t len = 0, nprobe = 0;
+	arr[len++] = '{';
+	for (size_t i = 0; i < n; i++)
+		if (!out[i].count)
+			len += (size_t)snprintf(arr + len, 12, "%s%" PRIu32, nprobe++ ? "," : "", ids[i]);
+	arr[len++] = '}';
+	arr[len] = 0;
+	if (!nprobe)
+		goto out;
+	char lo[24], hi[24];
+	/* A row starting up to a window before 'from' may hold buckets inside. */
+	snprintf(lo, sizeof(lo), "%" PRId64, from - WT_WINDOW_MAX_MS);
+	snprintf(hi, sizeof(hi), "%" PRId64, to);
+	const char *p[] = {arr, lo, hi};
+	/* Rows never overlap, so a series' newest row holds its newest bucket:
+	 * one backward probe of (series, start) per series. */
+	PGresult *r = PQexecParams(
+		pg,
+		"SELECT x.series, x.start, x.quality, x.cnt, x.v, x.mn, x.mx, x.raw"
+		" FROM unnest($1::int4[]) u(id) CROSS JOIN LATERAL"
+		" (SELECT series, start, quality, cnt, v, mn, mx, raw FROM samples_5s"
+		"  WHERE series = u.id AND start >= to_timestamp($2::int8 / 1000.0)"
+		"  AND start < to_timestamp($3::int8 / 1000.0) ORDER BY start DESC LIMIT 1) x",
+		3, NULL, p, NULL, NULL, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
+		msg[strcspn(msg, "\n")] = 0;
+		wt_error("query: latest samples_5s: %s", msg);
+		PQclear(r);
+		rc = -EIO;
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *f[WT_ROW5S_FIELDS];
+		int fl[WT_ROW5S_FIELDS];
+		for (int k = 0; k < WT_ROW5S_FIELDS; k++) {
+			f[k] = PQgetvalue(r, i, k);
+			fl[k] = PQgetisnull(r, i, k) ? -1 : PQgetlength(r, i, k);
+		}
+		if (wt_row5s_decode(f, fl, row) < 0) {
+			wt_warn("query: malformed 5 s row skipped");
+			continue;
+		}
+		for (int k = row->nb - 1; k >= 0; k--) {
+			int64_t t = row->start_ms + (int64_t)k * WT_BUCKET_MS;
+			if (!row->cnt[k] || t < from || t >= to)
+				continue;
+			struct wt_point pt = {t, row->mn[k], row->v[k], row->mx[k], row->cnt[k], row->quality};
+			latest_offer(&l, row->series, &pt, false);
+			break;
+		}
+	}
+	PQclear(r);
+out:
+	free(row);
+	free(arr);
+	free(l.mem);
+	if (rc < 0)
+		memset(out, 0, n * sizeof(*out));
+	return rc;
 }

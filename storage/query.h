@@ -46,4 +46,12 @@ int wt_query(PGconn *c, struct wt_storage *s, const uint32_t *ids, size_t n, int
 
 void wt_query_result_free(struct wt_query_result *r);
 
+/* The newest 5 s point of each of ids[0..n) (ascending, distinct) within
+ * [from, to): memory first (it is the newer data), then, for the series
+ * memory had nothing for, one indexed probe per series for the newest
+ * database row instead of every row of the range. out[i] (n of them) gets it, count 0 when there is none. s may be
+ * NULL. Returns 0, -EINVAL, -ENOMEM or -EIO. Blocking: call from a worker. */
+int wt_query_latest(PGconn *c, struct wt_storage *s, const uint32_t *ids, size_t n, int64_t from_ms,
+		    int64_t to_ms, struct wt_point *out) __attribute__((warn_unused_result));
+
 #endif

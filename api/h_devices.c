@@ -55,6 +55,12 @@ static const char *severity_name(int s)
 	return s >= 2 ? "critical" : s == 1 ? "warning" : "none";
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
 int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *out, int64_t *ts)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -63,7 +69,7 @@ int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *o
 	}
 	if (n == 0)
 		return 0;
-	/* wt_query wants ascending, distinct ids. */
+	/* wt_query_latest wants ascending, distinct ids. */
 	uint32_t *sorted = malloc(n * sizeof(*sorted));
 	if (!sorted)
 		return -ENOMEM;
@@ -71,41 +77,36 @@ int wt_api_latest(struct wt_api_req *r, const uint32_t *ids, size_t n, double *o
 	for (size_t i = 0; i < n; i++)
 		if (ids[i])
 			sorted[m++] = ids[i];
-	for (size_t i = 1; i < m; i++)
-		for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-			uint32_t t = sorted[j];
-			sorted[j] = sorted[j - 1];
-			sorted[j - 1] = t;
-		}
+	qsort(sorted, m, sizeof(*sorted), cmp_u32);
 	size_t u = 0;
 	for (size_t i = 0; i < m; i++)
 		if (u == 0 || sorted[u - 1] != sorted[i])
 			sorted[u++] = sorted[i];
-	if (u == 0) {
+	struct wt_point *pts = u ? malloc(u * sizeof(*pts)) : NULL;
+	if (u == 0 || !pts) {
 		free(sorted);
-		return 0;
+		return u == 0 ? 0 : -ENOMEM;
 	}
 	int64_t to = now_ms() + 5000;
-	struct wt_query_result q;
 	/* The last two minutes at 5 s: the latest bucket of a device polled
 	 * at any sane interval, from memory when not yet written. */
-	int rc = wt_query(r->db, r->layers.storage, sorted, u, to - 120000, to, WT_LEVEL_5S, 0, &q);
+	int rc = wt_query_latest(r->db, r->layers.storage, sorted, u, to - 120000, to, pts);
 	if (rc < 0) {
+		free(pts);
 		free(sorted);
 		return rc;
 	}
-	for (size_t k = 0; k < q.nseries; k++) {
-		const struct wt_query_series *qs = &q.series[k];
-		if (qs->n == 0)
+	for (size_t i = 0; i < n; i++) {
+		if (!ids[i])
 			continue;
-		const struct wt_point *p = &qs->pts[qs->n - 1];
-		for (size_t i = 0; i < n; i++)
-			if (ids[i] == qs->series) {
-				out[i] = p->avg;
-				ts[i] = p->ts_ms;
-			}
+		const uint32_t *hit = bsearch(&ids[i], sorted, u, sizeof(*sorted), cmp_u32);
+		const struct wt_point *p = hit ? &pts[hit - sorted] : NULL;
+		if (p && p->count) {
+			out[i] = p->avg;
+			ts[i] = p->ts_ms;
+		}
 	}
-	wt_query_result_free(&q);
+	free(pts);
 	free(sorted);
 	return 0;
 }

@@ -203,6 +203,148 @@ for method, path, perm in sorted(documented):
             st2, _, js2 = c.raw(other.upper(), p)
             F.check(st2 == 405, f"undocumented {other.upper()} {path} -> 405, got {st2}")
 
+# ---- the fast paths: chart numbers, device detail and metadata caches ----------------------
+# Readings are written as text with 10 significant digits, a device's parts
+# and series metadata are cached for the workers, latest values are one
+# probe per series: each must still say what the database says, and a
+# write through the API must show at once.
+first = d.admin_password()
+adm = d.client()
+adm.login("admin", first)
+adm.call("POST", "/api/v1/session/password", {"current_password": first,
+                                              "new_password": "apiperf password 1"})
+adm = d.client()
+F.check(adm.login("admin", "apiperf password 1")[0] == 200, "admin logs in")
+# This server's database holds the auth schema only: add the rest.
+for f in sorted(os.listdir(os.path.join(os.environ["WT_SOURCE_ROOT"], "migrations"))):
+    if f.endswith(".sql") and not f.startswith("002"):
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                        str(pg.port), "-U", "postgres", "-d", "postgres", "-f",
+                        os.path.join(os.environ["WT_SOURCE_ROOT"], "migrations", f)],
+                       check=True, capture_output=True)
+now = int(time.time())
+hour0 = now - now % 3600
+pg.sql(f"""
+CREATE TABLE samples_5s_default PARTITION OF samples_5s DEFAULT;
+CREATE TABLE samples_1h_default PARTITION OF samples_1h DEFAULT;
+CREATE TABLE samples_1d_default PARTITION OF samples_1d DEFAULT;
+INSERT INTO metrics (id, name, unit, flags) VALUES (3, 'current', 'A', 4),
+  (7, 'power_active', 'W', 4) ON CONFLICT DO NOTHING;
+INSERT INTO devices (name, protocol, address, port, unit, credentials, rating_a, phases, feed, state)
+  VALUES ('perf-pdu', 'snmp', '10.9.9.9', 161, 0, '{{}}', 32, 1, 'A', 'ok');
+INSERT INTO entities (device_id, kind, idx, name)
+  SELECT id, 'total', 1, 'Total' FROM devices WHERE name = 'perf-pdu';
+INSERT INTO entities (device_id, kind, idx, name)
+  SELECT id, 'outlet', 1, 'Outlet 1' FROM devices WHERE name = 'perf-pdu';
+INSERT INTO series (metric, entity_id) SELECT 7, e.id FROM entities e JOIN devices d
+  ON d.id = e.device_id WHERE d.name = 'perf-pdu';
+INSERT INTO series (metric, entity_id) SELECT 3, e.id FROM entities e JOIN devices d
+  ON d.id = e.device_id WHERE d.name = 'perf-pdu' AND e.kind = 'total';
+""")
+dev = int(pg.sql("SELECT id FROM devices WHERE name = 'perf-pdu'")[0][0])
+s_tot, s_out = [int(x[0]) for x in pg.sql(
+    "SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id WHERE e.device_id = "
+    f"{dev} AND s.metric = 7 ORDER BY e.kind DESC")]
+s_cur = int(pg.sql(f"SELECT s.id FROM series s JOIN entities e ON e.id = s.entity_id "
+                   f"WHERE e.device_id = {dev} AND s.metric = 3")[0][0])
+# Awkward numbers: tiny, huge, negative, many digits, a whole number.
+vals = [0.1, 1e-5, 123456.789012345, -273.15, 2.5e15, 1000.0, 1.0 / 3, 0.0]
+pg.sql("INSERT INTO samples_1h (series, start, count, quality, min, max, sum) VALUES " +
+       ", ".join(f"({s_tot}, to_timestamp({hour0 - (k + 1) * 3600}), 720, 0, {v!r} - 1, {v!r} + 1, "
+                 f"720 * {v!r}::float8)" for k, v in enumerate(vals)))
+st, hdrs, js = adm.call("GET", f"/api/v1/readings?series={s_tot}&range=3d&resolution=hour")
+pts = js.get("series", [{}])[0].get("points", []) if st == 200 else []
+F.check(st == 200 and hdrs.get("content-type", "").startswith("application/json") and
+        len(pts) == len(vals), f"hourly chart as JSON: {st} {len(pts)} points {js if st != 200 else ''}")
+
+
+def close(a, b):
+    return abs(a - b) <= max(abs(b), 1e-300) * 1e-9
+
+
+want = {(hour0 - (k + 1) * 3600) * 1000: v for k, v in enumerate(vals)}
+bad = [p for p in pts if p[0] not in want or not close(p[2], want[p[0]]) or
+       not close(p[1], want[p[0]] - 1) or not close(p[3], want[p[0]] + 1)]
+F.check(pts and not bad, f"every point's min/avg/max as stored (10 significant digits): {bad}")
+F.check(pts == sorted(pts), "points in time order")
+summ = js["series"][0].get("summary") if pts else None
+F.check(summ and close(summ["avg"], sum(vals) / len(vals)) and close(summ["max"], 2.5e15 + 1),
+        f"summary: {summ}")
+F.check(js["series"][0].get("metric") == "power_active" and
+        js["series"][0].get("entity", {}).get("device_id") == dev, f"series metadata: {js['series'][0]}")
+st, _, js = adm.call("GET", f"/api/v1/readings?series={s_tot},{s_out}&range=3d&resolution=hour")
+F.check(st == 200 and [x["id"] for x in js["series"]] == [s_tot, s_out] and
+        js["series"][1]["points"] == [] and js["series"][1]["summary"] is None,
+        f"two series, one empty: {js}")
+st, _, js = adm.call("GET", "/api/v1/readings?series=999999&range=3d")
+F.check(st == 404 and err_code(js) == "SERIES_NOT_FOUND", f"unknown series still 404: {st} {js}")
+
+# Metadata is cached: a rename through the API shows in the next chart.
+ent = int(pg.sql(f"SELECT id FROM entities WHERE device_id = {dev} AND kind = 'outlet'")[0][0])
+adm.call("GET", f"/api/v1/readings?series={s_out}&range=4h")
+st, _, js = adm.call("PATCH", f"/api/v1/devices/{dev}/entities/{ent}", {"name": "Web server"})
+F.check(st == 200, f"outlet renamed: {st} {js}")
+st, _, js = adm.call("GET", f"/api/v1/readings?series={s_out}&range=4h")
+F.check(st == 200 and js["series"][0]["entity"]["name"] == "Web server",
+        f"the chart names the outlet's new name at once: {js}")
+
+# Latest values: the newest bucket of the newest row, an empty (NaN,
+# count 0) last bucket skipped, never a bucket after 'to'.
+w = (now - 30) - (now - 30) % 60
+pg.sql(f"""INSERT INTO samples_5s (series, start, quality, cnt, v) VALUES
+  ({s_tot}, to_timestamp({w - 120}), 0, NULL, array_fill(1::real, ARRAY[12])),
+  ({s_tot}, to_timestamp({w - 60}), 0, NULL, ARRAY[2,2,2,2,2,2,2,2,2,2,2,7.5]::real[]),
+  ({s_cur}, to_timestamp({w - 60}), 0, ARRAY[1,1,1,1,1,1,1,1,1,1,1,0]::smallint[],
+   ARRAY[3,3,3,3,3,3,3,3,3,3,4.25,'NaN']::real[]),
+  ({s_out}, to_timestamp({w - 60}), 0, NULL, array_fill(5::real, ARRAY[12])),
+  ({s_out}, to_timestamp({now + 600}), 0, NULL, array_fill(99::real, ARRAY[12]))""")
+st, _, js = adm.call("GET", f"/api/v1/devices/{dev}")
+tot = js.get("totals", {}).get("readings", {}) if st == 200 else {}
+outl = (js.get("outlets") or [{}])[0].get("readings", {}) if st == 200 else {}
+F.check(tot.get("power_active") == 7.5, f"detail: the newest bucket of the newest row: {tot}")
+F.check(tot.get("current") == 4.25, f"detail: an empty last bucket is skipped: {tot}")
+F.check(outl.get("power_active") == 5.0, f"detail: a row in the future is not read: {outl}")
+F.check(js.get("readings_at") is not None, f"detail: readings_at set: {js.get('readings_at')}")
+# Live values are never cached: a newer row shows at once.
+pg.sql(f"INSERT INTO samples_5s (series, start, quality, cnt, v) VALUES "
+       f"({s_tot}, to_timestamp({w}), 0, NULL, ARRAY[9.25]::real[])")
+st, _, js = adm.call("GET", f"/api/v1/devices/{dev}")
+F.check(st == 200 and js["totals"]["readings"].get("power_active") == 9.25,
+        f"detail: a newer reading shows at once: {js.get('totals')}")
+st, _, js = adm.call("GET", "/api/v1/devices?limit=1000")
+row = [x for x in js.get("devices", []) if x["id"] == dev]
+F.check(row and row[0].get("power_w") == 9.25 and row[0].get("load_a") == 4.25,
+        f"list: latest load and power: {row}")
+
+# Identity is cached for the workers: an API edit shows at once, a change
+# made behind the API's back within the cache's 2 s.
+st, _, js = adm.call("PATCH", f"/api/v1/devices/{dev}", {"name": "perf-pdu-2"})
+F.check(st == 200 and js.get("name") == "perf-pdu-2", f"PATCH answers the new name: {st} {js}")
+st, _, js = adm.call("GET", f"/api/v1/devices/{dev}")
+F.check(st == 200 and js["name"] == "perf-pdu-2", f"detail shows an API edit at once: {js.get('name')}")
+pg.sql(f"UPDATE devices SET location = 'Hall 9' WHERE id = {dev}")
+t0 = time.time()
+seen = None
+while time.time() - t0 < 5:
+    st, _, js = adm.call("GET", f"/api/v1/devices/{dev}")
+    if st == 200 and js.get("location") == "Hall 9":
+        seen = time.time() - t0
+        break
+    time.sleep(0.1)
+F.check(seen is not None and seen < 3.0, f"a change outside the API shows within the TTL: {seen}")
+st, _, js = adm.call("DELETE", f"/api/v1/devices/{dev}")
+F.check(st == 204, f"device removed: {st}")
+st, _, js = adm.call("GET", f"/api/v1/devices/{dev}")
+F.check(st == 404 and err_code(js) == "DEVICE_NOT_FOUND", f"a removed device is 404 at once: {st} {js}")
+
+# Charts read the hourly and daily rows by index-only scans (0003).
+pg.sql("VACUUM samples_1h")
+# (The test table is tiny: forbid the scans a planner prefers for 8 rows.)
+plan = "\n".join(r[0] for r in pg.sql(
+    "SET enable_seqscan = off; SET enable_bitmapscan = off; EXPLAIN SELECT series, start, count, quality, min, max, sum FROM samples_1h "
+    "WHERE series = ANY('{1,2}'::int4[]) AND start >= now() - interval '30 days'"))
+F.check("Index Only Scan" in plan, f"hourly chart query is an index-only scan: {plan}")
+
 # ---- database down: clear errors, the server survives, then recovers ------------------------
 pg.stop()
 st, hdrs, js = c.raw("POST", LOGIN, {"username": "admin", "password": "whatever"})

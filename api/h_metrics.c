@@ -7,12 +7,12 @@
 #include "request.h"
 #include "stream.h"
 
+#include "config.h"
 #include "pollers/sched.h"
 #include "rules/alarm.h"
 #include "rules/engine.h"
 #include "storage/query.h"
 #include "storage/storage.h"
-#include "config.h"
 
 #include <errno.h>
 #include <math.h>
@@ -103,10 +103,18 @@ static void label_value(struct tbuf *b, const char *s)
 static const char *prom_unit(const char *u)
 {
 	static const char *const map[][2] = {
-		{"V", "_volts"},      {"A", "_amperes"},      {"W", "_watts"},
-		{"VA", "_voltamperes"}, {"var", "_voltamperes_reactive"}, {"Hz", "_hertz"},
-		{"%", "_percent"},    {"%RH", "_percent"},    {"deg", "_degrees"},
-		{"Cel", "_celsius"},  {"s", "_seconds"},      {"Wh", "_watt_hours"},
+		{"V", "_volts"},
+		{"A", "_amperes"},
+		{"W", "_watts"},
+		{"VA", "_voltamperes"},
+		{"var", "_voltamperes_reactive"},
+		{"Hz", "_hertz"},
+		{"%", "_percent"},
+		{"%RH", "_percent"},
+		{"deg", "_degrees"},
+		{"Cel", "_celsius"},
+		{"s", "_seconds"},
+		{"Wh", "_watt_hours"},
 		{"VAh", "_voltampere_hours"},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -121,8 +129,8 @@ static void reading_name(char *out, size_t size, const char *metric, const char 
 {
 	snprintf(out, size, "wattrack_reading_%s%s", metric, prom_unit(unit));
 	for (char *p = out; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
 			*p = '_';
 }
 
@@ -150,8 +158,8 @@ static int latest_sorted(struct wt_api_req *r, const uint32_t *ids, size_t n, do
 	for (size_t off = 0; off < n; off += LATEST_SLICE) {
 		size_t k = n - off < LATEST_SLICE ? n - off : LATEST_SLICE;
 		struct wt_query_result q;
-		int rc = wt_query(r->db, r->layers.storage, ids + off, k, to - 120000, to, WT_LEVEL_5S,
-				  0, &q);
+		int rc = wt_query(r->db, r->layers.storage, ids + off, k, to - 120000, to,
+				  WT_LEVEL_5S, 0, &q);
 		if (rc < 0)
 			return rc;
 		/* The result holds the series in the order asked. */
@@ -205,9 +213,10 @@ static long readings(struct wt_api_req *r, struct tbuf *b)
 			continue; /* nothing in two minutes: the series is stale */
 		reading_name(name, sizeof(name), PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
 		if (strcmp(name, last) != 0) {
-			tb_printf(b, "# HELP %s Latest 5 s average of %s (%s)\n# TYPE %s gauge\n", name,
-				  PQgetvalue(res, row, 1),
-				  *PQgetvalue(res, row, 2) ? PQgetvalue(res, row, 2) : "no unit", name);
+			tb_printf(b, "# HELP %s Latest 5 s average of %s (%s)\n# TYPE %s gauge\n",
+				  name, PQgetvalue(res, row, 1),
+				  *PQgetvalue(res, row, 2) ? PQgetvalue(res, row, 2) : "no unit",
+				  name);
 			memcpy(last, name, sizeof(last));
 		}
 		tb_printf(b, "%s{device_id=\"%s\",device=\"", name, PQgetvalue(res, row, 3));
@@ -245,7 +254,8 @@ void wt_h_metrics(struct wt_api_req *r)
 	struct tbuf b = {0};
 	metric(&b, "wattrack_devices", "gauge", "Devices configured",
 	       strtod(PQgetvalue(res, 0, 0), NULL));
-	metric(&b, "wattrack_alarms_active", "gauge", "Active alarms", strtod(PQgetvalue(res, 0, 1), NULL));
+	metric(&b, "wattrack_alarms_active", "gauge", "Active alarms",
+	       strtod(PQgetvalue(res, 0, 1), NULL));
 	metric(&b, "wattrack_alarms_unacknowledged", "gauge", "Active alarms not acknowledged",
 	       strtod(PQgetvalue(res, 0, 2), NULL));
 	PQclear(res);
@@ -311,9 +321,12 @@ void wt_h_metrics_after(struct wt_api_req *r)
 	if (l->sched) {
 		struct wt_sched_stats s;
 		wt_sched_stats(l->sched, &s);
-		metric(&b, "wattrack_polls_total", "counter", "Device polls started", (double)s.polls);
-		metric(&b, "wattrack_polls_ok_total", "counter", "Polls that gave readings", (double)s.ok);
-		metric(&b, "wattrack_polls_failed_total", "counter", "Polls that failed", (double)s.failed);
+		metric(&b, "wattrack_polls_total", "counter", "Device polls started",
+		       (double)s.polls);
+		metric(&b, "wattrack_polls_ok_total", "counter", "Polls that gave readings",
+		       (double)s.ok);
+		metric(&b, "wattrack_polls_failed_total", "counter", "Polls that failed",
+		       (double)s.failed);
 		metric(&b, "wattrack_polls_missed_total", "counter",
 		       "Polls due while the previous one still ran", (double)s.missed);
 		metric(&b, "wattrack_poll_late_max_seconds", "gauge",
@@ -322,12 +335,12 @@ void wt_h_metrics_after(struct wt_api_req *r)
 	if (l->storage) {
 		struct wt_storage_health s;
 		wt_storage_health(l->storage, &s);
-		metric(&b, "wattrack_storage_db_connected", "gauge", "1 when the writer's database connection is up",
-		       s.db_connected);
-		metric(&b, "wattrack_storage_spool_healthy", "gauge", "0 when the spool hit its cap",
-		       s.spool_healthy);
-		metric(&b, "wattrack_storage_spool_bytes", "gauge", "Bytes waiting in the on-disk spool",
-		       (double)s.spool_bytes);
+		metric(&b, "wattrack_storage_db_connected", "gauge",
+		       "1 when the writer's database connection is up", s.db_connected);
+		metric(&b, "wattrack_storage_spool_healthy", "gauge",
+		       "0 when the spool hit its cap", s.spool_healthy);
+		metric(&b, "wattrack_storage_spool_bytes", "gauge",
+		       "Bytes waiting in the on-disk spool", (double)s.spool_bytes);
 		metric(&b, "wattrack_storage_spool_files", "gauge", "Files in the on-disk spool",
 		       (double)s.spool_files);
 		metric(&b, "wattrack_storage_rows_written_total", "counter", "Rows committed",
@@ -338,8 +351,8 @@ void wt_h_metrics_after(struct wt_api_req *r)
 		       "Samples refused by a full spool", (double)s.samples_dropped);
 		metric(&b, "wattrack_storage_samples_rejected_total", "counter",
 		       "Samples refused by PostgreSQL", (double)s.samples_rejected);
-		metric(&b, "wattrack_storage_batches_spooled_total", "counter", "Batches sent to the spool",
-		       (double)s.batches_spooled);
+		metric(&b, "wattrack_storage_batches_spooled_total", "counter",
+		       "Batches sent to the spool", (double)s.batches_spooled);
 		metric(&b, "wattrack_storage_write_latency_seconds", "gauge",
 		       "Write time of the last batch", s.last_flush_ms / 1000.0);
 	}
@@ -385,8 +398,9 @@ void wt_h_health_detail_after(struct wt_api_req *r)
 			j, "storage",
 			json_pack("{s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f}", "db_connected",
 				  s.db_connected, "spool_healthy", s.spool_healthy, "spool_bytes",
-				  (json_int_t)s.spool_bytes, "spool_files", (json_int_t)s.spool_files,
-				  "rows_written", (json_int_t)s.rows_written, "samples_written",
+				  (json_int_t)s.spool_bytes, "spool_files",
+				  (json_int_t)s.spool_files, "rows_written",
+				  (json_int_t)s.rows_written, "samples_written",
 				  (json_int_t)s.samples_written, "samples_dropped",
 				  (json_int_t)s.samples_dropped, "samples_rejected",
 				  (json_int_t)s.samples_rejected, "batches_spooled",
@@ -399,9 +413,9 @@ void wt_h_health_detail_after(struct wt_api_req *r)
 		wt_sched_stats(l->sched, &s);
 		json_object_set_new(j, "scheduler",
 				    json_pack("{s:I,s:I,s:I,s:I,s:I}", "polls", (json_int_t)s.polls,
-					      "ok", (json_int_t)s.ok, "failed", (json_int_t)s.failed,
-					      "missed", (json_int_t)s.missed, "late_ms_max",
-					      (json_int_t)s.late_ms_max));
+					      "ok", (json_int_t)s.ok, "failed",
+					      (json_int_t)s.failed, "missed", (json_int_t)s.missed,
+					      "late_ms_max", (json_int_t)s.late_ms_max));
 	}
 	wt_api_ok(r, 200, j);
 }

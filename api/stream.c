@@ -9,15 +9,15 @@
 #include "rules/engine.h"
 #include "storage/storage.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
-#include <sys/socket.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* One formatted event, shared by every client it goes to (a reading of a
@@ -53,7 +53,7 @@ struct client {
 	size_t nel;
 	bool all;
 	bool tls;
-	bool snapshot; /* the active alarms are still to be sent */
+	bool snapshot;                       /* the active alarms are still to be sent */
 	struct blob *q[WT_STREAM_QUEUE_MAX]; /* ring of events */
 	size_t qhead, qlen;
 	uint64_t lost;
@@ -66,7 +66,7 @@ struct wt_streams {
 	struct client *clients;
 	size_t n;
 	struct wt_api_layers layers;
-	int64_t alarm_mark; /* newest alarm update already published */
+	int64_t alarm_mark;  /* newest alarm update already published */
 	uint64_t lost_total; /* events dropped for slow clients, ever */
 	/* The union of the clients' series, peeked once a tick. */
 	uint32_t *useries;
@@ -198,7 +198,8 @@ static void pump(struct client *c)
 		evbuffer_add(out, b->text, b->len);
 		blob_unref(b);
 	}
-	if (evbuffer_get_length(out) == 0 && mono_ms() - c->last_write >= WT_STREAM_HEARTBEAT_S * 1000) {
+	if (evbuffer_get_length(out) == 0 &&
+	    mono_ms() - c->last_write >= WT_STREAM_HEARTBEAT_S * 1000) {
 		char hb[64];
 		int n = snprintf(hb, sizeof(hb), "event: heartbeat\ndata: {\"ts\":%lld}\n\n",
 				 (long long)now_ms());
@@ -254,7 +255,6 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 }
 
 /* ---- the tick ---- */
-
 
 /* Rebuilds the union of the clients' series after an attach or a close. */
 static int union_rebuild(struct wt_streams *s)
@@ -333,7 +333,8 @@ static void on_point(void *ctx, uint32_t series, const struct wt_point *p)
 static void client_readings(struct wt_streams *s, struct client *c)
 {
 	for (size_t i = 0; i < c->nseries; i++) {
-		uint32_t *hit = bsearch(&c->series[i], s->useries, s->nuseries, sizeof(uint32_t), cmp_u32);
+		uint32_t *hit = bsearch(&c->series[i], s->useries, s->nuseries, sizeof(uint32_t),
+					cmp_u32);
 		if (!hit)
 			continue;
 		struct tick_series *t = &s->upts[hit - s->useries];
@@ -349,8 +350,9 @@ static void client_readings(struct wt_streams *s, struct client *c)
 				t->ev[k] = blob_new("reading",
 						    json_pack("{s:I,s:I,s:f,s:f,s:f,s:i}", "series",
 							      (json_int_t)c->series[i], "ts",
-							      (json_int_t)p->ts_ms, "min", p->min, "avg",
-							      p->avg, "max", p->max, "count", (int)p->count));
+							      (json_int_t)p->ts_ms, "min", p->min,
+							      "avg", p->avg, "max", p->max, "count",
+							      (int)p->count));
 			enqueue_blob(c, t->ev[k]);
 		}
 	}
@@ -377,11 +379,12 @@ static bool client_wants_alarm(const struct client *c, const struct wt_alarm *a)
 static json_t *alarm_json(const struct wt_alarm *a)
 {
 	return json_pack("{s:I,s:s,s:b,s:s,s:I,s:I,s:I,s:f,s:f,s:s,s:b,s:I,s:I}", "id",
-			 (json_int_t)a->id, "kind", wt_alarm_kind_name(a->kind), "active", a->active,
-			 "severity", a->severity >= 2 ? "critical" : "warning", "device_id",
-			 (json_int_t)a->device_id, "element_id", (json_int_t)a->element_id, "series",
-			 (json_int_t)a->series, "value", a->value, "threshold", a->threshold,
-			 "message", a->message ? a->message : "", "acked", a->acked, "raised_ms",
+			 (json_int_t)a->id, "kind", wt_alarm_kind_name(a->kind), "active",
+			 a->active, "severity", a->severity >= 2 ? "critical" : "warning",
+			 "device_id", (json_int_t)a->device_id, "element_id",
+			 (json_int_t)a->element_id, "series", (json_int_t)a->series, "value",
+			 a->value, "threshold", a->threshold, "message",
+			 a->message ? a->message : "", "acked", a->acked, "raised_ms",
 			 (json_int_t)a->raised_ms, "updated_ms", (json_int_t)a->updated_ms);
 }
 
@@ -499,8 +502,7 @@ static size_t int_array(json_t *a, int64_t **out)
 	*out = calloc(n + 1, sizeof(int64_t));
 	if (!*out)
 		return 0;
-	json_array_foreach(a, i, v)
-		(*out)[i] = json_integer_value(v);
+	json_array_foreach(a, i, v)(*out)[i] = json_integer_value(v);
 	return n;
 }
 
@@ -583,10 +585,11 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 	s->n++;
 	s->union_stale = true;
 	char hello[200];
-	snprintf(hello, sizeof(hello),
-		 "retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu,"
-		 "\"heartbeat_s\":%d}\n\n",
-		 c->nseries, c->ndev, c->nel, WT_STREAM_HEARTBEAT_S);
+	snprintf(
+		hello, sizeof(hello),
+		"retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu,"
+		"\"heartbeat_s\":%d}\n\n",
+		c->nseries, c->ndev, c->nel, WT_STREAM_HEARTBEAT_S);
 	send_chunk(c, hello);
 	wt_api_flush(req);
 }

@@ -46,9 +46,9 @@ void wt_streams_set_layers(struct wt_streams *s, const struct wt_api_layers *l);
 size_t wt_streams_count(const struct wt_streams *s);
 struct wt_streams_stats {
 	size_t clients;
-	size_t queued_events;  /* waiting in the clients' queues */
-	size_t backlog_bytes;  /* written, not yet taken by the clients' sockets */
-	uint64_t lost_total;   /* events dropped for clients that did not keep up */
+	size_t queued_events; /* waiting in the clients' queues */
+	size_t backlog_bytes; /* written, not yet taken by the clients' sockets */
+	uint64_t lost_total;  /* events dropped for clients that did not keep up */
 };
 /* The registry's figures now (s may be NULL: all zero). */
 void wt_streams_stats(const struct wt_streams *s, struct wt_streams_stats *out);

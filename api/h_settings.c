@@ -139,6 +139,27 @@ static void line_key(const char *line, char *key, size_t keylen)
 	key[k] = '\0';
 }
 
+/* The trailing "# comment" of a `key = value` line (after white space,
+ * outside quotes), or "" : an operator's note on a setting is kept when
+ * its value changes. */
+static const char *line_comment(const char *line)
+{
+	char q = 0;
+	for (const char *p = strchr(line, '='); p && *p; p++) {
+		if (q) {
+			if (*p == '\\' && q == '"' && p[1])
+				p++;
+			else if (*p == q)
+				q = 0;
+		} else if (*p == '"' || *p == '\'') {
+			q = *p;
+		} else if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t')) {
+			return p;
+		}
+	}
+	return "";
+}
+
 /* Rewrites path with the changed lines: a key's existing line(s) replaced
  * in place, new keys appended; temp file in the same directory, its mode
  * kept, fsync, rename, fsync of the directory. 0 or a negative errno. */
@@ -186,7 +207,9 @@ static int persist(const char *path, json_t *changes, char *why, size_t whylen)
 		bool replaced = false;
 		json_array_foreach(changes, i, c) {
 			if (key[0] && strcmp(key, json_string_value(json_object_get(c, "name"))) == 0) {
-				fprintf(out, "%s\n", json_string_value(json_object_get(c, "line")));
+				const char *cm = line_comment(line);
+				fprintf(out, "%s%s%.*s\n", json_string_value(json_object_get(c, "line")),
+					cm[0] ? "  " : "", (int)strcspn(cm, "\r\n"), cm);
 				done[i] = replaced = true;
 				break;
 			}

@@ -80,7 +80,7 @@ conf = os.path.join(d, "wattrack.conf")
 CONF_TEXT = (f'# wattrack test configuration\ndatabase.url = "{pg.dsn}"\n'
              f"state_dir = {os.path.join(d, 'state')}\n"
              "# polling: the operator's comment stays\npoll.interval = 2s\n"
-             "poll.timeout = 500ms\npoll.retries = 0\n"
+             "poll.timeout = 500ms\npoll.retries = 0  # the bench's note\n"
              "storage.flush_interval = 5s\ndevices.rescan = 1s\nworkers.threads = 3\n"
              f"notify.mail.server = 127.0.0.1\nnotify.mail.port = {smtp.port}\n"
              "notify.mail.tls = none\nnotify.mail.sender = wattrack@example.com\n" + TEST_API)
@@ -297,7 +297,7 @@ try:
     f.check(w.wait_for(r"api: setting poll\.interval: 2s -> 3s", timeout=5, start=mark) is not None,
             "the change is logged")
     text = open(conf).read()
-    f.check("poll.interval = 3s\n" in text and "poll.retries = 2\n" in text
+    f.check("poll.interval = 3s\n" in text and "poll.retries = 2  # the bench's note\n" in text
             and "# polling: the operator's comment stays\n" in text
             and "poll.interval = 2s" not in text and text.count("poll.interval") == 1
             and f"notify.mail.port = {smtp.port}\n" in text,

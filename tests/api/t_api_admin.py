@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests/api"))
 sys.path.insert(0, os.path.join(ROOT, "tests/notify"))
 from simfix import port_range_sim  # noqa: E402
-from wtdaemon import TEST_API, Daemon  # noqa: E402
+from wtdaemon import TEST_API, WATTRACK, Daemon  # noqa: E402
 from wtfix import Failures, Postgres, tmpdir, free_port  # noqa: E402
 from apilib import Client, daemon_admin, err_code, is_error_shape, query, until  # noqa: E402
 from notifylib import Smtp  # noqa: E402
@@ -139,7 +139,22 @@ try:
         st, _, js = c.call("POST", "/api/v1/probe", body)
         return st, js, time.time() - t0
 
-    st, js, _ = probe(rw, f"snmp://{COMMUNITY}@127.0.0.1:{snmp_port}")
+    st, js, took_api = probe(rw, f"snmp://{COMMUNITY}@127.0.0.1:{snmp_port}")
+    t0 = time.time()
+    cli = subprocess.run([WATTRACK, "probe", "-"], input=f"snmp://{COMMUNITY}@127.0.0.1:{snmp_port}\n",
+                         capture_output=True, text=True, timeout=60)
+    took_cli = time.time() - t0
+    print(f"probe of an 8-outlet SNMP PDU: {took_api:.2f} s through the API, "
+          f"{took_cli:.2f} s with wattrack probe", flush=True)
+
+    def shape(j):
+        return (sorted(k for k in j if k != "exit_code"), j.get("profile"), j.get("identity"),
+                j.get("url"), [(e["kind"], e["index"], e["name"], [r["oid"] for r in e["readings"]])
+                               for e in j.get("entities", [])])
+
+    cj = json.loads(cli.stdout) if cli.returncode == 0 else {}
+    f.check(cli.returncode == 0 and st == 200 and shape(cj) == shape(js),
+            f"the API answers what `wattrack probe` prints (rc {cli.returncode})")
     f.check(st == 200 and js.get("status") == "ok" and js.get("exit_code") == 0
             and js.get("protocol") == "snmp" and js.get("snmp_version") == "2c"
             and (js.get("profile") or {}).get("name") == "apc-rpdu2"

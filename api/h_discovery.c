@@ -64,14 +64,15 @@ void wt_h_discovery_start_after(struct wt_api_req *r)
 	int n = r->layers.discovery_scan(d, &q, err, sizeof(err));
 	if (n == -EBUSY) {
 		r->retry_after = 10;
-		wt_api_fail(r, 409, "SCAN_RUNNING", "%s; follow it with GET /api/v1/discovery", err);
+		wt_api_fail(r, 409, "SCAN_RUNNING", "%s; follow it with GET /api/v1/discovery",
+			    err);
 		return;
 	}
 	if (n == -EINVAL || n == -E2BIG) {
 		const char *field = strncmp(err, "discovery.ports", 15) == 0 ? "ports"
-				    : strncmp(err, "communities", 11) == 0 ? "communities"
-				    : strstr(err, "community") ? "communities"
-								  : "targets";
+				    : strncmp(err, "communities", 11) == 0   ? "communities"
+				    : strstr(err, "community")               ? "communities"
+									     : "targets";
 		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"%s\": %s", field, err);
 		return;
 	}

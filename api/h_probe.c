@@ -29,10 +29,10 @@
 extern char **environ;
 
 enum {
-	MAX_PROBES = 4,         /* children at once, per process */
-	URL_MAX = 2048,         /* as pollers/probe.h WT_PROBE_URL_MAX */
-	OUT_MAX = 4 << 20,      /* a probe's JSON; a big PDU is ~200 kB */
-	ERR_MAX = 1024,         /* stderr kept for the message */
+	MAX_PROBES = 4,    /* children at once, per process */
+	URL_MAX = 2048,    /* as pollers/probe.h WT_PROBE_URL_MAX */
+	OUT_MAX = 4 << 20, /* a probe's JSON; a big PDU is ~200 kB */
+	ERR_MAX = 1024,    /* stderr kept for the message */
 	DEFAULT_TIMEOUT_MS = 1000,
 	DEADLINE_MIN_MS = 15000, /* whole probe by default, whatever the per-request timeout */
 	DEADLINE_MAX_S = 300,
@@ -120,8 +120,8 @@ static void safe_url(const char *url, char *out, size_t outlen)
 
 static bool scheme_ok(const char *url)
 {
-	static const char *const schemes[] = {"snmp://",    "snmpv1://",	"snmpv2c://",
-					      "snmpv3://",  "modbus://",	"redfish://",
+	static const char *const schemes[] = {"snmp://",          "snmpv1://", "snmpv2c://",
+					      "snmpv3://",        "modbus://", "redfish://",
 					      "redfish+https://", NULL};
 	for (const char *const *s = schemes; *s; s++)
 		if (strncmp(url, *s, strlen(*s)) == 0)
@@ -197,7 +197,8 @@ static void finish(struct probe_job *j)
 	if (j->killed) {
 		wt_api_fail(r, 504, "PROBE_TIMEOUT", "the probe of %s did not finish in time", su);
 	} else if (code == 64) {
-		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"url\": %s", msg[0] ? msg : "refused");
+		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"url\": %s",
+			    msg[0] ? msg : "refused");
 	} else if (code < 0 || code > 3) {
 		wt_warn("api: probe of %s ended with status %d: %s", su, j->status, msg);
 		wt_api_fail(r, 502, "PROBE_FAILED", "the probe of %s failed: %s", su,
@@ -215,8 +216,8 @@ static void finish(struct probe_job *j)
 		}
 		if (!json_is_object(res)) {
 			json_decref(res);
-			wt_api_fail(r, 502, "PROBE_FAILED", "the probe of %s printed no JSON: %s", su,
-				    msg[0] ? msg : "no output");
+			wt_api_fail(r, 502, "PROBE_FAILED", "the probe of %s printed no JSON: %s",
+				    su, msg[0] ? msg : "no output");
 		} else {
 			json_object_set_new(res, "exit_code", json_integer(code));
 			wt_info("api: %s probed %s: %s", r->who.username, su,
@@ -305,7 +306,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 static int spawn_probe(struct probe_job *j, const char *exe, const char *profiles, int timeout_ms)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC | O_NONBLOCK) || pipe2(err, O_CLOEXEC | O_NONBLOCK)) {
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC | O_NONBLOCK) ||
+	    pipe2(err, O_CLOEXEC | O_NONBLOCK)) {
 		int e = errno;
 		for (int i = 0; i < 2; i++) {
 			if (in[i] >= 0)
@@ -361,7 +363,8 @@ static int spawn_probe(struct probe_job *j, const char *exe, const char *profile
 		/* URL_MAX + 1 bytes fit in any pipe buffer: this never blocks */
 		size_t len = strlen(j->url);
 		if (write(in[1], j->url, len) != (ssize_t)len || write(in[1], "\n", 1) != 1)
-			wt_warn("api: probe: cannot hand the URL to the child: %s", strerror(errno));
+			wt_warn("api: probe: cannot hand the URL to the child: %s",
+				strerror(errno));
 	}
 	close(in[1]);
 	if (rc != 0) {
@@ -402,18 +405,21 @@ void wt_h_probe_after(struct wt_api_req *r)
 	 * already left gets no probe. */
 	struct evhttp_connection *con = r->http ? evhttp_request_get_connection(r->http) : NULL;
 	struct event_base *base = con ? evhttp_connection_get_base(con) : NULL;
-	int rc = !base ? -ECONNRESET
-		 : j->url && j->out ? spawn_probe(j, l->probe_exe, profiles, timeout_ms) : -ENOMEM;
+	int rc = !base              ? -ECONNRESET
+		 : j->url && j->out ? spawn_probe(j, l->probe_exe, profiles, timeout_ms)
+				    : -ENOMEM;
 	if (rc < 0) {
 		job_free(j);
-		wt_api_fail(r, 503, "PROBE_UNAVAILABLE", "cannot start the probe: %s", strerror(-rc));
+		wt_api_fail(r, 503, "PROBE_UNAVAILABLE", "cannot start the probe: %s",
+			    strerror(-rc));
 		return;
 	}
 	/* default: room for a big PDU's walk (many requests, each up to the
 	 * timeout); a console may ask for less */
 	json_t *dl = json_object_get(r->body, "deadline_s");
-	int deadline_ms = dl ? (int)json_integer_value(dl) * 1000
-		       : 20 * timeout_ms > DEADLINE_MIN_MS ? 20 * timeout_ms : DEADLINE_MIN_MS;
+	int deadline_ms = dl                                  ? (int)json_integer_value(dl) * 1000
+			  : 20 * timeout_ms > DEADLINE_MIN_MS ? 20 * timeout_ms
+							      : DEADLINE_MIN_MS;
 	struct timeval tv = {deadline_ms / 1000, (deadline_ms % 1000) * 1000};
 	j->ev_out = event_new(base, j->fd_out, EV_READ | EV_PERSIST, on_readable, j);
 	j->ev_err = event_new(base, j->fd_err, EV_READ | EV_PERSIST, on_readable, j);

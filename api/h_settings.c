@@ -35,12 +35,23 @@
 static int value_text(json_t *v, char *buf, size_t len)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING: snprintf(buf, len, "%s", json_string_value(v)); return 0;
-	case JSON_INTEGER: snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); return 0;
-	case JSON_REAL: snprintf(buf, len, "%.17g", json_real_value(v)); return 0;
-	case JSON_TRUE: snprintf(buf, len, "true"); return 0;
-	case JSON_FALSE: snprintf(buf, len, "false"); return 0;
-	default: return -EINVAL;
+	case JSON_STRING:
+		snprintf(buf, len, "%s", json_string_value(v));
+		return 0;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return 0;
+	case JSON_REAL:
+		snprintf(buf, len, "%.17g", json_real_value(v));
+		return 0;
+	case JSON_TRUE:
+		snprintf(buf, len, "true");
+		return 0;
+	case JSON_FALSE:
+		snprintf(buf, len, "false");
+		return 0;
+	default:
+		return -EINVAL;
 	}
 }
 
@@ -49,7 +60,8 @@ static int set_all(struct wt_config *c, json_t *body, char *why, size_t whylen)
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(body, key, v) {
+	json_object_foreach(body, key, v)
+	{
 		const struct wt_setting *s = wt_config_find(key);
 		char text[1100], err[300];
 		if (!s) {
@@ -59,7 +71,8 @@ static int set_all(struct wt_config *c, json_t *body, char *why, size_t whylen)
 		if (!(s->flags & WT_SF_RELOAD)) {
 			snprintf(why, whylen,
 				 "field \"%s\": takes effect only at a restart; change it in the "
-				 "configuration file", key);
+				 "configuration file",
+				 key);
 			return -EINVAL;
 		}
 		if (value_text(v, text, sizeof(text)) < 0 ||
@@ -106,7 +119,8 @@ void wt_h_settings_patch_before(struct wt_api_req *r)
 		json_t *ch = json_array();
 		const char *key;
 		json_t *v;
-		json_object_foreach(r->body, key, v) {
+		json_object_foreach(r->body, key, v)
+		{
 			const struct wt_setting *s = wt_config_find(key);
 			char o[1100], n[1100], line[1300];
 			wt_config_format(cur, s, false, o, sizeof(o));
@@ -116,9 +130,10 @@ void wt_h_settings_patch_before(struct wt_api_req *r)
 			snprintf(line, sizeof(line), "%s = %s", s->name, n);
 			wt_config_format(cur, s, true, o, sizeof(o));
 			wt_config_format(&next, s, true, n, sizeof(n));
-			json_array_append_new(ch, json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", s->name,
-							    "line", line, "old", o, "new", n,
-							    "secret", (s->flags & WT_SF_SECRET) != 0));
+			json_array_append_new(ch,
+					      json_pack("{s:s,s:s,s:s,s:s,s:b}", "name", s->name,
+							"line", line, "old", o, "new", n, "secret",
+							(s->flags & WT_SF_SECRET) != 0));
 			explicit_bzero(line, sizeof(line));
 		}
 		json_object_set_new(plan, "changes", ch);
@@ -205,10 +220,13 @@ static int persist(const char *path, json_t *changes, char *why, size_t whylen)
 		size_t i;
 		json_t *c;
 		bool replaced = false;
-		json_array_foreach(changes, i, c) {
-			if (key[0] && strcmp(key, json_string_value(json_object_get(c, "name"))) == 0) {
+		json_array_foreach(changes, i, c)
+		{
+			if (key[0] &&
+			    strcmp(key, json_string_value(json_object_get(c, "name"))) == 0) {
 				const char *cm = line_comment(line);
-				fprintf(out, "%s%s%.*s\n", json_string_value(json_object_get(c, "line")),
+				fprintf(out, "%s%s%.*s\n",
+					json_string_value(json_object_get(c, "line")),
 					cm[0] ? "  " : "", (int)strcspn(cm, "\r\n"), cm);
 				done[i] = replaced = true;
 				break;
@@ -227,7 +245,8 @@ static int persist(const char *path, json_t *changes, char *why, size_t whylen)
 	bool header = false;
 	size_t i;
 	json_t *c;
-	json_array_foreach(changes, i, c) {
+	json_array_foreach(changes, i, c)
+	{
 		if (done && done[i])
 			continue;
 		if (!header) {
@@ -276,14 +295,16 @@ void wt_h_settings_patch(struct wt_api_req *r)
 	json_t *changes = json_object_get(plan, "changes");
 	size_t i;
 	json_t *c;
-	json_array_foreach(changes, i, c) {
+	json_array_foreach(changes, i, c)
+	{
 		char msg[600];
 		const char *name = json_string_value(json_object_get(c, "name"));
 		snprintf(msg, sizeof(msg), "setting %s changed: %s -> %s", name,
 			 json_string_value(json_object_get(c, "old")),
 			 json_string_value(json_object_get(c, "new")));
 		json_t *det = json_pack("{s:s,s:O,s:O}", "setting", name, "old",
-					json_object_get(c, "old"), "new", json_object_get(c, "new"));
+					json_object_get(c, "old"), "new",
+					json_object_get(c, "new"));
 		char *dj = json_dumps(det, JSON_COMPACT);
 		json_decref(det);
 		struct wt_audit_event ev = {
@@ -314,8 +335,7 @@ void wt_h_settings_patch(struct wt_api_req *r)
 		int prc = persist(l->config_path, changes, why, sizeof(why));
 		pthread_mutex_unlock(&file_lock);
 		if (prc < 0) {
-			wt_api_fail(r, 500, "SETTINGS_NOT_SAVED",
-				    "%s; nothing was changed", why);
+			wt_api_fail(r, 500, "SETTINGS_NOT_SAVED", "%s; nothing was changed", why);
 			return;
 		}
 		persisted = true;
@@ -397,6 +417,7 @@ void wt_h_test_mail(struct wt_api_req *r)
 	atomic_store(&mail_busy, 0);
 	wt_api_audit(r, "test_mail", rc == 0 ? "info" : "warning", r->who.username,
 		     "test e-mail to %.128s: %s", to, rc == 0 ? "delivered" : err);
-	wt_api_ok(r, 200, json_pack("{s:s,s:b,s:s?}", "to", to, "delivered", rc == 0, "error",
-				    rc == 0 ? NULL : err));
+	wt_api_ok(r, 200,
+		  json_pack("{s:s,s:b,s:s?}", "to", to, "delivered", rc == 0, "error",
+			    rc == 0 ? NULL : err));
 }

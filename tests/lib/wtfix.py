@@ -196,6 +196,31 @@ class Snmpsimd:
         stop_pid(self.proc)
 
 
+def until(pred, timeout, step=0.3):
+    """pred()'s first true value within timeout seconds, else its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def pg_query(dsn, sql, args=()):
+    """Rows of one statement (None for one without rows) on a fresh autocommit
+    connection (psycopg2)."""
+    import psycopg2
+    c = psycopg2.connect(dsn)
+    c.autocommit = True
+    try:
+        cur = c.cursor()
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else None
+    finally:
+        c.close()
+
+
 def snmprec(name):
     """Path of a real recording in ../shared/realdata/snmprec."""
     return os.path.join(REALDATA, "snmprec", name)

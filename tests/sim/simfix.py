@@ -18,7 +18,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.environ.get(
     "WT_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")), "tests/lib"))
 from wtfix import *  # noqa: E402,F401,F403
-from wtfix import spawn, stop_pid, tmpdir, free_port, Failures, REALDATA  # noqa: E402,F401
+from wtfix import spawn, stop_pid, tmpdir, free_port, Failures, REALDATA, SOURCE_ROOT  # noqa: E402,F401
 
 SIM = os.environ.get("WT_SIM") or os.path.join(
     os.environ.get("WT_BUILD_ROOT", "build"), "tests/sim/wattrack-sim")
@@ -188,6 +188,17 @@ def modbus_sim(devices, failures):
 def redfish_sim(devices, failures):
     """A FleetSim whose Redfish devices each have their own HTTP and HTTPS ports."""
     return FleetSim(devices, failures, redfish_endpoints)
+
+
+def wattrack_fleet():
+    """scripts/wattrack-fleet.py as a module: load(conn, fleet) registers a fleet's
+    devices, structure and default rules as an operator would."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "wtfleet", os.path.join(SOURCE_ROOT, "scripts", "wattrack-fleet.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def port_range_sim(args, tries=4):

@@ -8,34 +8,18 @@ import os
 import sys
 import time
 
-ROOT = os.environ.get("WT_SOURCE_ROOT", ".")
-sys.path.insert(0, os.path.join(ROOT, "tests/sim"))
-sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
-import importlib.util  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from simfix import port_range_sim, wattrack_fleet  # noqa: E402
+from wtfix import SOURCE_ROOT, Failures, Postgres, pg_query, tmpdir, until  # noqa: E402
 
-from simfix import port_range_sim  # noqa: E402
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests/integration"))
 from wtdaemon import TEST_API, Daemon  # noqa: E402
-from wtfix import Failures, Postgres, tmpdir  # noqa: E402
 
 import psycopg2  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("wtfleet", os.path.join(ROOT, "scripts/wattrack-fleet.py"))
-wtfleet = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(wtfleet)
-
+wtfleet = wattrack_fleet()
 F = Failures()
 d = tmpdir()
-
-
-def until(pred, timeout, step=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
 
 fleet_file = os.path.join(d, "fleet-in.json")
 with open(fleet_file, "w") as fh:
@@ -52,14 +36,7 @@ with open(conf, "w") as fh:
 
 
 def q(sql, args=()):
-    c = psycopg2.connect(pg.dsn)
-    try:
-        cur = c.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-    finally:
-        c.commit()
-        c.close()
+    return pg_query(pg.dsn, sql, args)
 
 
 def alarm(rule, severity, active=True):

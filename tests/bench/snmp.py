@@ -15,12 +15,21 @@ store nothing. The peers' CPU per sample is their process CPU over the samples t
     tests/bench/run snmp [--quick] [--fleets=500,1000]
 
 Before measuring, each wattrack run waits until the first polls have created every series
-(no new series for two intervals, steady write rate); that time is printed (settled_after_s).
+(no new series for two intervals, steady write rate); that time is printed (settled_after_s),
+with the time from registering the fleet to every device answered once (bound_after_s) and the
+series cache's creation rate from the daemon's log (create_series_per_s: series made / seconds
+its worker spent in PostgreSQL).
+
+Scale: every PDU is one UDP socket in the simulator, in wattrack and in each peer, so the
+benchmark raises its soft RLIMIT_NOFILE to the hard limit (inherited by all of them) and says
+so when the hard limit is below what the largest fleet needs. A peer that cannot poll a fleet
+(crashed, logged errors, scrapes failing) prints n/a with the reason in its column.
 """
 import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -61,6 +70,19 @@ COLUMNS = ([f"{R}.9.4.3.1.{c}" for c in (6, 7, 11)] + [f"{R}.9.2.3.1.5"]     # o
            + [f"{R}.8.3.1.{c}" for c in (5, 6)]                               # banks
            + [f"{R}.4.3.1.{c}" for c in (5, 9, 16, 17)])                      # total
 os.environ["MIBS"] = ""
+
+# One descriptor per device in the simulator, wattrack and the peers, plus their own.
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+try:
+    if _hard != resource.RLIM_INFINITY and _hard > _soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
+    elif _hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1 << 20, _hard))
+except (ValueError, OSError) as e:
+    print(f"warning: cannot raise RLIMIT_NOFILE: {e}")
+NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+if NOFILE != resource.RLIM_INFINITY and NOFILE < max(fleets) + 1024:
+    print(f"warning: RLIMIT_NOFILE is {NOFILE}, {max(fleets)} PDUs need about {max(fleets) + 1024}")
 
 
 def cpu_s(pid):
@@ -163,6 +185,7 @@ def run_wattrack(n, sim, tmp):
         pw = grep(r"one-time password (\S+)", 30).group(1)
         port = int(grep(r"API listening on http://127\.0\.0\.1:(\d+)", 10).group(1))
         conn = psycopg2.connect(pg.dsn)
+        t_load = time.time()
         ids = wtfleet.load(conn, sim.fleet, rules=True)
         conn.close()
         assert len(ids) == n, (len(ids), n)
@@ -175,6 +198,7 @@ def run_wattrack(n, sim, tmp):
         deadline = time.time() + 300
         while time.time() < deadline and metrics(c).get("wattrack_polls_ok_total", 0) < n:
             time.sleep(1)
+        bound_s = time.time() - t_load
         # Settled: no new series for two intervals (the first polls create every series
         # once) and the written-sample rate steady; the time this takes is printed.
         t_bind = time.time()
@@ -200,6 +224,12 @@ def run_wattrack(n, sim, tmp):
         time.sleep(secs)
         m1, c1, p1, t1 = metrics(c), cpu_s(w.pid), ppid_cpu_s(pg.pid), time.time()
         rss = rss_mb(w.pid)
+        made = pg_s = 0.0
+        with open(log.name) as f:
+            for m in re.finditer(r"series cache: (\d+) new series resolved \(([0-9.]+) s in "
+                                 r"PostgreSQL", f.read()):
+                made += int(m.group(1))
+                pg_s += float(m.group(2))
         d = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
         samples = d.get("wattrack_storage_samples_written_total", 0)
         el = t1 - t0
@@ -212,7 +242,8 @@ def run_wattrack(n, sim, tmp):
                 "cpu_us_per_sample": (c1 - c0) * 1e6 / max(samples, 1),
                 "cpu_pct": 100 * (c1 - c0) / el, "rss_mb": rss,
                 "pg_cpu_us_per_sample": (p1 - p0) * 1e6 / max(samples, 1),
-                "series": last, "settle_s": settle_s}
+                "series": last, "settle_s": settle_s, "bound_s": bound_s,
+                "create_per_s": made / pg_s if pg_s > 0 else 0.0}
     finally:
         stop_pid(w)
         log.close()
@@ -240,16 +271,20 @@ def run_collectd(n, sim, tmp, values_per_poll):
         f.write("</Plugin>\n")
     cd = spawn([exe, "-C", conf, "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2 * INTERVAL_S)
+    if cd.poll() is not None:
+        return {"why": f"exited with {cd.returncode} at start"}
     c0, t0 = cpu_s(cd.pid), time.time()
     time.sleep(secs)
+    if cd.poll() is not None:
+        return {"why": f"exited with {cd.returncode} while polling"}
     c1, t1 = cpu_s(cd.pid), time.time()
     rss = rss_mb(cd.pid)
     stop_pid(cd)
     with open(os.path.join(tmp, "collectd.log")) as f:
         errors = [x for x in f if "failed" in x or "error" in x.lower()]
     if errors:
-        print("collectd reported errors, its figure is not valid:", errors[:3])
-        return None
+        print(f"collectd reported {len(errors)} errors, its figure is not valid:", errors[:3])
+        return {"why": f"{len(errors)} errors logged"}
     # collectd keeps no count of values read: every poll is assumed to read them all (the log
     # shows no failure), which flatters collectd if some polls were skipped.
     samples = n * (t1 - t0) / INTERVAL_S * values_per_poll
@@ -333,8 +368,11 @@ def run_exporter(n, sim, tmp):
         t.join(15)
     stop_pid(ex)
     samples = s1["samples"] - s0["samples"]
-    if s1["errors"] > s0["errors"]:
-        print(f"exporter: {s1['errors'] - s0['errors']} failed scrapes")
+    failed = s1["errors"] - s0["errors"]
+    if failed:
+        print(f"exporter: {failed} of {s1['scrapes'] - s0['scrapes']} scrapes failed")
+    if failed > 0.01 * max(s1["scrapes"] - s0["scrapes"], 1):
+        return {"why": f"{failed} of {s1['scrapes'] - s0['scrapes']} scrapes failed"}
     return {"cpu_us_per_sample": (c1 - c0) * 1e6 / max(samples, 1), "rss_mb": rss,
             "samples_per_s": samples / (t1 - t0), "late_rounds": s1["late"] - s0["late"]}
 
@@ -353,23 +391,33 @@ for n in fleets:
             e = run_exporter(n, sim, tmp)
         finally:
             sim.stop()
-    r["collectd"] = c["cpu_us_per_sample"] if c else None
-    r["exporter"] = e["cpu_us_per_sample"] if e else None
+    r["collectd"] = c.get("cpu_us_per_sample") if c else None
+    r["exporter"] = e.get("cpu_us_per_sample") if e else None
+    if c and "why" in c:
+        print(f"collectd at {n} PDUs: n/a ({c['why']})")
+    if e and "why" in e:
+        print(f"exporter at {n} PDUs: n/a ({e['why']})")
     rows.append(r)
     print(f"pdus={n:5d} polls/s={r['polls_per_s']:7.1f} samples/s={r['samples_per_s']:8.0f} "
           f"samples/poll={r['samples_per_poll']:.0f} missed={r['missed']} failed={r['failed']} "
           f"late_ms_max={r['late_ms_max']} cpu={r['cpu_pct']:.1f}% rss_mb={r['rss_mb']:.0f} "
           f"cpu_us/sample={r['cpu_us_per_sample']:.2f} (postgres {r['pg_cpu_us_per_sample']:.2f}) "
-          f"series={r['series']} settled_after_s={r['settle_s']:.0f} | "
-          f"collectd cpu_us/sample={f2(r['collectd'])} rss_mb={f2(c and c['rss_mb'])} | "
-          f"exporter cpu_us/sample={f2(r['exporter'])} rss_mb={f2(e and e['rss_mb'])} "
-          f"samples/s={f2(e and e['samples_per_s'])} late_rounds={e and e['late_rounds']}",
+          f"series={r['series']} bound_after_s={r['bound_s']:.0f} "
+          f"settled_after_s={r['settle_s']:.0f} create_series_per_s={r['create_per_s']:.0f} | "
+          f"collectd cpu_us/sample={f2(r['collectd'])} rss_mb={f2(c and c.get('rss_mb'))} | "
+          f"exporter cpu_us/sample={f2(r['exporter'])} rss_mb={f2(e and e.get('rss_mb'))} "
+          f"samples/s={f2(e and e.get('samples_per_s'))} late_rounds={e and e.get('late_rounds')}",
           flush=True)
+linearity = None
 if len(rows) > 1:
+    # Cost that grows linearly with the fleet is a constant cost per sample: ratio ~1.
     a, b = rows[0], rows[-1]
+    linearity = b['cpu_us_per_sample'] / a['cpu_us_per_sample']
     print(f"linearity: cpu_us/sample {a['cpu_us_per_sample']:.2f} at {a['pdus']} PDUs, "
-          f"{b['cpu_us_per_sample']:.2f} at {b['pdus']} PDUs (ratio {b['cpu_us_per_sample'] / a['cpu_us_per_sample']:.2f})")
+          f"{b['cpu_us_per_sample']:.2f} at {b['pdus']} PDUs (ratio {linearity:.2f})")
 big = rows[-1]
 print(f"RESULT snmp pdus={big['pdus']} samples_per_s={big['samples_per_s']:.0f} "
+      f"linearity={'n/a' if linearity is None else f'{linearity:.2f}'} "
+      f"settled_after_s={big['settle_s']:.0f} create_series_per_s={big['create_per_s']:.0f} "
       f"missed={sum(r['missed'] for r in rows)} cpu_us_per_sample={big['cpu_us_per_sample']:.2f} "
       f"collectd_cpu_us_per_sample={f2(big['collectd'])} exporter_cpu_us_per_sample={f2(big['exporter'])}")

@@ -1,6 +1,7 @@
 """The demo's default rules (scripts/wattrack-fleet.py DEFAULT_RULES) do what an operator
 expects, end to end: the real daemon polls a wattrack-sim RFC 1628 UPS registered by
-wattrack-fleet in a real PostgreSQL; on mains nothing is raised; a mains failure raises the
+wattrack-fleet in a real PostgreSQL (and a Huawei UPS2000 over Modbus, bound to its profile);
+on mains nothing is raised; a mains failure raises the
 "UPS on battery" warning, the draining battery (simulated time runs 30x) the "UPS runtime"
 and "UPS low battery" critical alarms; mains back, the on-battery warning clears."""
 import json
@@ -25,7 +26,11 @@ fleet_file = os.path.join(d, "fleet-in.json")
 with open(fleet_file, "w") as fh:
     json.dump({"devices": [{"name": "ups-1", "model": "ups-mib", "protocol": "snmp",
                             "placement": {"room": "Hall", "row": "Hall-R1", "rack": "K7",
-                                          "feed": "A"}}]}, fh)
+                                          "feed": "A"}},
+                           # the demo's Modbus UPS whose map has no model register
+                           {"name": "ups-2", "model": "huawei-ups2000", "protocol": "modbus",
+                            "placement": {"room": "Hall", "row": "Hall-R1", "rack": "K8",
+                                          "feed": "B"}}]}, fh)
 pg = Postgres()
 sim, base = port_range_sim(["--fleet", fleet_file, "--time-scale", "30"])
 conf = os.path.join(d, "wattrack.conf")
@@ -60,6 +65,14 @@ try:
                             "JOIN metrics m ON m.id = s.metric WHERE e.device_id = %s AND m.name IN "
                             "('on_battery', 'low_battery', 'battery_runtime')", (ups,))[0][0] == 3, 30)
     F.check(bound, "the UPS's on_battery, low_battery and battery_runtime series exist")
+    # the Huawei UPS2000 binds its realdata profile (named by wattrack-fleet) and reads
+    hw = ids.get("ups-2")
+    row = until(lambda: (lambda r: r if r and r[0][1] == "ok" else None)(
+        q("SELECT profile, state FROM devices WHERE id = %s", (hw,))), 30)
+    F.check(row and row[0][0] == "huawei-ups2000", f"Huawei UPS2000 bound to its profile: {row}")
+    n = until(lambda: q("SELECT count(*) FROM series s JOIN entities e ON e.id = s.entity_id "
+                        "WHERE e.device_id = %s", (hw,))[0][0] >= 14 or None, 20)
+    F.check(n, "the Huawei UPS's 14 mapped series exist")
     time.sleep(6)  # a full 5 s close on mains, after the rules engine bound the series
     F.check(q("SELECT count(*) FROM alarms WHERE active")[0][0] == 0, "no alarm on mains")
 

@@ -82,7 +82,7 @@ F.check(r.returncode == 64 and "bad CIDR" in r.stderr, f"bad CIDR: {r.returncode
 # SIGTERMed while probes are in flight. No new probe starts, those in flight end within one
 # timeout, the summary accounts for every candidate, and under the 'asan' setup
 # LeakSanitizer aborts the process if any probe (session, timer, store) leaks.
-p = subprocess.Popen([DISC, "-t", "1500", "-R", "60", "-n", "64", "-c", "x", "-c", "y",
+p = subprocess.Popen([DISC, "-t", "3000", "-R", "60", "-n", "64", "-c", "x", "-c", "y",
                       "-P", str(dead), "127.0.1.0/24"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 time.sleep(1.0)
@@ -96,8 +96,8 @@ except subprocess.TimeoutExpired:
 dt = time.time() - t0
 F.check(p.returncode == 128 + 15, f"SIGTERMed scan: exit {p.returncode}: {err[-1500:]}")
 F.check("Sanitizer" not in err, f"sanitizer report after stopping mid-scan: {err[-3000:]}")
-# one 1.5 s timeout for the request in flight, not the second credential's (3 s)
-F.check(dt < 2.8, f"SIGTERMed scan took {dt:.1f}s to exit: it tried further credentials")
+# at most one 3 s timeout for the request in flight, not the second credential's (6 s)
+F.check(dt < 5.0, f"SIGTERMed scan took {dt:.1f}s to exit: it tried further credentials")
 summ = [json.loads(x)["summary"] for x in out.splitlines() if x.startswith('{"summary"')]
 s0 = summ[0] if len(summ) == 1 else {}
 F.check(s0.get("candidates") == 254 and s0.get("stopped", 0) > 0 and

@@ -3,8 +3,8 @@ daemon (release build) on a private PostgreSQL holding 2,000 PDUs (200 with
 --quick) of 24 outlets, 132 series each (120 outlet series: current,
 active and apparent power, power factor, outlet state; 12 on the total, one
 of them the energy counter, which is not exported), every series with a
-5 s row of the last minute, generated straight into the storage layout
-with SQL. The devices are disabled, so the daemon reads the values from
+5 s row per minute for the last 7 minutes (as a 60 s flush interval
+leaves them), generated straight into the storage layout with SQL. The devices are disabled, so the daemon reads the values from
 the database only, as it would just after a flush.
 
 Measures three scrapes by API token: wall time, body size, samples, the
@@ -82,8 +82,8 @@ INSERT INTO series (metric, entity_id)
 INSERT INTO series (metric, entity_id)
   SELECT m, e.id FROM entities e, unnest(ARRAY[3, 7, 8, 10, 23]) m WHERE e.kind = 'outlet';
 INSERT INTO samples_5s (series, start, quality, v)
-  SELECT s.id, to_timestamp({win}), 0, array_fill((1 + s.id % 997 / 7.0)::real, ARRAY[12])
-  FROM series s ORDER BY s.id;
+  SELECT s.id, to_timestamp({win} - w * 60), 0, array_fill((1 + s.id % 997 / 7.0 + w)::real, ARRAY[12])
+  FROM generate_series(6, 0, -1) w, series s ORDER BY w DESC, s.id;
 ANALYZE;
 """)
 n_series = n_pdu * 132
@@ -132,6 +132,33 @@ try:
             sys.exit(f"bench: scrape failed: {st} {str(body)[:200]}")
         sizes.append(len(body.encode()))
         counts.append(sum(1 for line in body.split("\n") if line.startswith("wattrack_reading_")))
+        if k == 0:
+            # Every value is the newest row's (older rows hold value + w).
+            exp = {}
+            for line in subprocess.run(
+                    ["psql", "-X", "-A", "-t", "-F", " ", "-h", "127.0.0.1", "-p", str(pg.port), "-U",
+                     "postgres", "-d", "postgres", "-c",
+                     "SELECT e.device_id, e.kind, e.idx, m.name, (1 + s.id % 997 / 7.0)::real"
+                     " FROM series s JOIN entities e ON e.id = s.entity_id"
+                     " JOIN metrics m ON m.id = s.metric"], check=True, capture_output=True,
+                    text=True).stdout.split("\n"):
+                if line:
+                    dv, kind, idx, mname, val = line.split(" ")
+                    exp[(dv, kind, idx, mname)] = float(val)
+            rx = re.compile(r'^wattrack_reading_([a-z_]+?)(?:_volts|_amperes|_watts|_voltamperes|_hertz|'
+                            r'_voltamperes_reactive)?\{device_id="(\d+)",device="(?:[^"\\]|\\.)*",'
+                            r'entity="(\w+)",index="(\d+)",name="[^"]*"\} (\S+)$')
+            bad = checked = 0
+            for line in body.split("\n"):
+                mm = rx.match(line)
+                if mm:
+                    checked += 1
+                    want = exp.get((mm.group(2), mm.group(3), mm.group(4), mm.group(1)))
+                    if want is None or abs(float(mm.group(5)) - want) > 1e-4 * max(1.0, want):
+                        bad += 1
+            print(f"values checked against the newest rows: {checked}, wrong: {bad}", flush=True)
+            if bad or checked != counts[-1]:
+                sys.exit("bench: wrong values in /metrics")
         m = re.search(r"^wattrack_metrics_readings_seconds (\S+)$", body, re.M)
         workers.append(float(m.group(1)) if m else float("nan"))
         loop_max.append(max(lat) if lat else 0.0)

@@ -270,7 +270,9 @@ int wt_snmp_url_parse(const char *url, struct wt_snmp_target *t, char *err, size
 				else if (strcasecmp(v, "authPriv") == 0)
 					t->level = 2;
 				else {
-					snprintf(err, errlen, "level must be noAuthNoPriv, authNoPriv or authPriv");
+					snprintf(
+						err, errlen,
+						"level must be noAuthNoPriv, authNoPriv or authPriv");
 					return -EINVAL;
 				}
 			} else {
@@ -279,7 +281,8 @@ int wt_snmp_url_parse(const char *url, struct wt_snmp_target *t, char *err, size
 			}
 		}
 	}
-	if ((t->level >= 1 && strlen(t->auth_pass) < 8) || (t->level >= 2 && strlen(t->priv_pass) < 8)) {
+	if ((t->level >= 1 && strlen(t->auth_pass) < 8) ||
+	    (t->level >= 2 && strlen(t->priv_pass) < 8)) {
 		snprintf(err, errlen, "SNMPv3 passphrases need at least 8 characters for level");
 		return -EINVAL;
 	}
@@ -441,7 +444,8 @@ static void after_sys(struct wt_snmp_dev *d)
 {
 	const struct wt_snmp_val *v;
 	copy_str(d->sys.descr, sizeof d->sys.descr, wt_snmp_store_get(d->store, SYS_DESCR));
-	copy_str(d->sys.objectid, sizeof d->sys.objectid, wt_snmp_store_get(d->store, SYS_OBJECTID));
+	copy_str(d->sys.objectid, sizeof d->sys.objectid,
+		 wt_snmp_store_get(d->store, SYS_OBJECTID));
 	if (d->sys.objectid[0] == '.') /* some agents send it as a ".1.3..." string (HPE) */
 		memmove(d->sys.objectid, d->sys.objectid + 1, strlen(d->sys.objectid));
 	copy_str(d->sys.name, sizeof d->sys.name, wt_snmp_store_get(d->store, SYS_NAME));
@@ -552,8 +556,7 @@ static bool shrink(struct wt_snmp_dev *d, int status)
 	return false;
 }
 
-static void on_bind_get(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs,
-			size_t n)
+static void on_bind_get(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs, size_t n)
 {
 	struct wt_snmp_dev *d = ctx;
 	if (status == -ENOENT && errindex >= 1 && (size_t)errindex <= d->batch) {
@@ -611,7 +614,8 @@ static void on_walk(void *ctx, int status, int errindex, const struct wt_snmp_vb
 		status = 0;
 	}
 	if (status) {
-		if ((status == -EMSGSIZE || status == -ETIMEDOUT) && d->max_rep > 1 && !d->retried) {
+		if ((status == -EMSGSIZE || status == -ETIMEDOUT) && d->max_rep > 1 &&
+		    !d->retried) {
 			d->max_rep /= 2;
 			d->retried = status == -ETIMEDOUT;
 			walk_next(d);
@@ -693,7 +697,8 @@ static void bind_finish(struct wt_snmp_dev *d)
 	d->upd = calloc(m->n_points + 1, sizeof *d->upd);
 	d->samples = calloc(m->n_points + 1, sizeof *d->samples);
 	if (!d->upd || !d->samples ||
-	    wt_snmp_plan_build(m, d->store, d->version != 1, d->profile->max_repetitions, &d->plan)) {
+	    wt_snmp_plan_build(m, d->store, d->version != 1, d->profile->max_repetitions,
+			       &d->plan)) {
 		snprintf(d->err, sizeof d->err, "out of memory");
 		finish(d, WT_POLL_FAILED);
 		return;
@@ -716,8 +721,7 @@ static void bind_finish(struct wt_snmp_dev *d)
 	finish(d, d->rebooted ? WT_POLL_REBOOTED : WT_POLL_OK);
 }
 
-static void on_prepared(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs,
-			size_t n)
+static void on_prepared(void *ctx, int status, int errindex, const struct wt_snmp_vb *vbs, size_t n)
 {
 	struct wt_snmp_dev *d = ctx;
 	(void)errindex, (void)vbs, (void)n;

@@ -5,16 +5,16 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <net-snmp/library/large_fd_set.h>
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
-#include <net-snmp/library/large_fd_set.h>
 
 #include "server/log.h"
 
@@ -27,11 +27,11 @@ struct wt_snmp_sess {
 	struct event *tmo;
 	struct event *watchdog; /* our own deadline: completes a request net-snmp never finishes */
 	struct timeval limit;
-	struct timeval try_tv;  /* one try: net-snmp's first retransmission is due then */
-	int reqid;              /* the request in flight; answers to older ones are ignored */
+	struct timeval try_tv; /* one try: net-snmp's first retransmission is due then */
+	int reqid;             /* the request in flight; answers to older ones are ignored */
 	/* SNMPv3 engine discovery, done by us without blocking before the
 	 * net-snmp session is opened (net-snmp's own probe is synchronous) */
-	struct wt_snmp_target *v3;  /* credentials until the session is open */
+	struct wt_snmp_target *v3; /* credentials until the session is open */
 	int disc_fd;
 	struct event *disc_ev;
 	int disc_tries;
@@ -180,7 +180,8 @@ size_t wt_snmp_pdu_decode(const struct snmp_pdu *pdu, struct wt_snmp_vb *vbs,
 			  char (*sbuf)[WT_OID_STR], size_t max, bool text)
 {
 	size_t i = 0;
-	for (const netsnmp_variable_list *v = pdu->variables; v && i < max; v = v->next_variable, i++)
+	for (const netsnmp_variable_list *v = pdu->variables; v && i < max;
+	     v = v->next_variable, i++)
 		decode_vb(v, &vbs[i], sbuf[i], WT_OID_STR, text);
 	return i;
 }
@@ -238,9 +239,10 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
 		/* SEC_ERROR: a v3 report (wrong digest, unknown user, not in time
 		 * window after retries): the credentials are refused */
-		complete(s, op == NETSNMP_CALLBACK_OP_TIMED_OUT   ? -ETIMEDOUT
-			    : op == NETSNMP_CALLBACK_OP_SEC_ERROR ? -EACCES
-								  : -EIO,
+		complete(s,
+			 op == NETSNMP_CALLBACK_OP_TIMED_OUT   ? -ETIMEDOUT
+			 : op == NETSNMP_CALLBACK_OP_SEC_ERROR ? -EACCES
+							       : -EIO,
 			 0, NULL, 0);
 		return 1;
 	}
@@ -369,10 +371,14 @@ static const oid *auth_proto(const char *name, size_t *len)
 		const char *n;
 		const oid *o;
 	} t[] = {
-		{"MD5", usmHMACMD5AuthProtocol},	 {"SHA", usmHMACSHA1AuthProtocol},
-		{"SHA1", usmHMACSHA1AuthProtocol},	 {"SHA-1", usmHMACSHA1AuthProtocol},
-		{"SHA-224", usmHMAC128SHA224AuthProtocol}, {"SHA-256", usmHMAC192SHA256AuthProtocol},
-		{"SHA-384", usmHMAC256SHA384AuthProtocol}, {"SHA-512", usmHMAC384SHA512AuthProtocol},
+		{"MD5", usmHMACMD5AuthProtocol},
+		{"SHA", usmHMACSHA1AuthProtocol},
+		{"SHA1", usmHMACSHA1AuthProtocol},
+		{"SHA-1", usmHMACSHA1AuthProtocol},
+		{"SHA-224", usmHMAC128SHA224AuthProtocol},
+		{"SHA-256", usmHMAC192SHA256AuthProtocol},
+		{"SHA-384", usmHMAC256SHA384AuthProtocol},
+		{"SHA-512", usmHMAC384SHA512AuthProtocol},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (strcasecmp(t[i].n, name) == 0) {
@@ -439,16 +445,19 @@ static int do_open(struct wt_snmp_sess *s, const struct wt_snmp_target *t, const
 			size_t n;
 			const oid *a = auth_proto(t->auth_proto[0] ? t->auth_proto : "SHA", &n);
 			if (!a) {
-				snprintf(err, errlen, "unknown auth protocol \"%s\"", t->auth_proto);
+				snprintf(err, errlen, "unknown auth protocol \"%s\"",
+					 t->auth_proto);
 				return -EINVAL;
 			}
 			ss.securityAuthProto = snmp_duplicate_objid(a, n);
 			ss.securityAuthProtoLen = n;
 			ss.securityAuthKeyLen = USM_AUTH_KU_LEN;
-			if (generate_Ku(ss.securityAuthProto, (u_int)n, (const u_char *)t->auth_pass,
-					strlen(t->auth_pass), ss.securityAuthKey,
+			if (generate_Ku(ss.securityAuthProto, (u_int)n,
+					(const u_char *)t->auth_pass, strlen(t->auth_pass),
+					ss.securityAuthKey,
 					&ss.securityAuthKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the auth key (passphrase too short?)");
+				snprintf(err, errlen,
+					 "cannot derive the auth key (passphrase too short?)");
 				SNMP_FREE(ss.securityAuthProto);
 				return -EINVAL;
 			}
@@ -457,7 +466,8 @@ static int do_open(struct wt_snmp_sess *s, const struct wt_snmp_target *t, const
 			size_t n;
 			const oid *p = priv_proto(t->priv_proto[0] ? t->priv_proto : "AES", &n);
 			if (!p) {
-				snprintf(err, errlen, "unknown privacy protocol \"%s\"", t->priv_proto);
+				snprintf(err, errlen, "unknown privacy protocol \"%s\"",
+					 t->priv_proto);
 				SNMP_FREE(ss.securityAuthProto);
 				return -EINVAL;
 			}
@@ -466,8 +476,10 @@ static int do_open(struct wt_snmp_sess *s, const struct wt_snmp_target *t, const
 			ss.securityPrivKeyLen = USM_PRIV_KU_LEN;
 			if (generate_Ku(ss.securityAuthProto, (u_int)ss.securityAuthProtoLen,
 					(const u_char *)t->priv_pass, strlen(t->priv_pass),
-					ss.securityPrivKey, &ss.securityPrivKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the privacy key (passphrase too short?)");
+					ss.securityPrivKey,
+					&ss.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+				snprintf(err, errlen,
+					 "cannot derive the privacy key (passphrase too short?)");
 				SNMP_FREE(ss.securityAuthProto);
 				SNMP_FREE(ss.securityPrivProto);
 				return -EINVAL;
@@ -556,8 +568,8 @@ static size_t build_discovery(uint8_t *out, int32_t msgid)
 	n += ber_int32(gd + n, 3);                               /* USM */
 	uint8_t gds[80];
 	size_t gdl = ber_wrap(gds, 0x30, gd, n);
-	static const uint8_t usm_empty[] = {0x04, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
-					    0x04, 0x00, 0x04, 0x00, 0x04, 0x00};
+	static const uint8_t usm_empty[] = {0x04, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01,
+					    0x00, 0x04, 0x00, 0x04, 0x00, 0x04, 0x00};
 	size_t spl = ber_wrap(sp, 0x30, usm_empty, sizeof usm_empty);
 	uint8_t spo[40];
 	size_t spol = ber_wrap(spo, 0x04, sp, spl);
@@ -745,7 +757,9 @@ int wt_snmp_sess_prepare(struct wt_snmp_sess *s, wt_snmp_cb cb, void *ctx)
 	if (getaddrinfo(s->v3->host, port, &hints, &ai) != 0 || !ai)
 		return -EHOSTUNREACH;
 	s->disc_fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int rc = s->disc_fd < 0 ? -errno : connect(s->disc_fd, ai->ai_addr, ai->ai_addrlen) ? -errno : 0;
+	int rc = s->disc_fd < 0                                     ? -errno
+		 : connect(s->disc_fd, ai->ai_addr, ai->ai_addrlen) ? -errno
+								    : 0;
 	freeaddrinfo(ai);
 	if (!rc && !(s->disc_ev = event_new(s->base, s->disc_fd, EV_READ | EV_PERSIST, on_disc, s)))
 		rc = -ENOMEM;
@@ -777,7 +791,8 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 	s->fd = -1;
 	/* every try plus slack: our own deadline behind net-snmp's */
 	long ms = (long)(t->timeout_ms > 0 ? t->timeout_ms : 1000) *
-			  ((t->retries >= 0 ? t->retries : 0) + 1) + 500;
+			  ((t->retries >= 0 ? t->retries : 0) + 1) +
+		  500;
 	s->limit.tv_sec = ms / 1000;
 	s->limit.tv_usec = (ms % 1000) * 1000;
 	long try_ms = t->timeout_ms > 0 ? t->timeout_ms : 1000;
@@ -814,7 +829,6 @@ struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_
 	}
 	return s;
 }
-
 
 void wt_snmp_sess_close(struct wt_snmp_sess *s)
 {

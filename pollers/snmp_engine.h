@@ -17,9 +17,9 @@
 struct event_base;
 
 struct wt_snmp_target {
-	int version;        /* 1, 2 (v2c) or 3 */
+	int version; /* 1, 2 (v2c) or 3 */
 	char host[256];
-	int port;           /* 161 if 0 */
+	int port; /* 161 if 0 */
 	char community[128];
 	/* v3 */
 	char user[64];
@@ -28,9 +28,9 @@ struct wt_snmp_target {
 	char priv_proto[16]; /* DES, AES, AES-192, AES-256 */
 	char priv_pass[128];
 	char context[64];
-	int level;           /* 0 noAuthNoPriv, 1 authNoPriv, 2 authPriv */
-	int timeout_ms;      /* per try; 1000 if 0 */
-	int retries;         /* net-snmp retries per request */
+	int level;      /* 0 noAuthNoPriv, 1 authNoPriv, 2 authPriv */
+	int timeout_ms; /* per try; 1000 if 0 */
+	int retries;    /* net-snmp retries per request */
 };
 
 /* Completion: status 0 (vbs valid), -ETIMEDOUT, -EMSGSIZE (tooBig),
@@ -49,7 +49,8 @@ void wt_snmp_engine_shutdown(void);
 /* Opens a session. Returns NULL and a reason in err on failure. For v3 the
  * engine id is discovered and cached by net-snmp for the session's life. */
 struct wt_snmp_sess *wt_snmp_sess_open(struct event_base *base, const struct wt_snmp_target *t,
-				       char *err, size_t errlen) __attribute__((warn_unused_result));
+				       char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 /* SNMPv3 needs the agent's engine id before the first request. Returns 1
  * when the session is ready; else starts a non-blocking discovery and
  * returns 0, and cb gets status 0 (ready), -ETIMEDOUT or -EIO later; or a
@@ -66,8 +67,8 @@ bool wt_snmp_sess_busy(const struct wt_snmp_sess *s);
 int wt_snmp_get(struct wt_snmp_sess *s, char *const *oids, size_t n, wt_snmp_cb cb, void *ctx)
 	__attribute__((warn_unused_result));
 /* GETBULK (GETNEXT on v1) from one OID. */
-int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oid, int max_rep, wt_snmp_cb cb,
-		    void *ctx) __attribute__((warn_unused_result));
+int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oid, int max_rep, wt_snmp_cb cb, void *ctx)
+	__attribute__((warn_unused_result));
 /* Sends a poll request built by wt_snmp_plan_next: a GET, or a GETBULK with
  * its non-repeaters and repetitions, of binary OIDs. The answer's varbinds
  * carry name/name_len only (oid text is "": the poll path compares numbers).

@@ -289,9 +289,9 @@ static bool probe_passes(const struct wt_profile *p, const struct wt_snmp_store 
 		s = v->s ? v->s : "";
 		len = v->slen;
 	} else {
-		int n = v->type == WT_SV_INT ? snprintf(buf, sizeof buf, "%lld", (long long)v->i)
-					     : snprintf(buf, sizeof buf, "%llu",
-							(unsigned long long)v->u);
+		int n = v->type == WT_SV_INT
+				? snprintf(buf, sizeof buf, "%lld", (long long)v->i)
+				: snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->u);
 		s = buf;
 		len = n > 0 ? (size_t)n : 0;
 	}
@@ -473,7 +473,8 @@ int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st
 			for (size_t m = 0; m < en->n_metrics && !rc; m++) {
 				rc = add_expanded(gets, en->metrics[m].v.oid, sfx, unit);
 				if (!rc)
-					rc = add_expanded(gets, en->metrics[m].v.digits_oid, sfx, unit);
+					rc = add_expanded(gets, en->metrics[m].v.digits_oid, sfx,
+							  unit);
 			}
 		}
 		wt_strv_free(&rows);
@@ -590,8 +591,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
-int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len,
-			long *value)
+int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len, long *value)
 {
 	if (cmd < 0 || cmd >= WT_CTL__COUNT || !e->ctl_oid[0] || e->tmpl->control.value[cmd] < 0)
 		return -ENOTSUP;
@@ -688,8 +688,10 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			/* agents that pad tables beyond their own line count (a 1-phase
 			 * UPS with 3 input rows) are believed on the count */
 			const struct wt_snmp_val *cv = wt_snmp_store_get(st, en->count_oid);
-			long long cnt = !cv ? -1 : cv->type == WT_SV_INT ? cv->i
-					       : cv->type == WT_SV_UINT ? (long long)cv->u : -1;
+			long long cnt = !cv                      ? -1
+					: cv->type == WT_SV_INT  ? cv->i
+					: cv->type == WT_SV_UINT ? (long long)cv->u
+								 : -1;
 			if (cnt >= 0 && (size_t)cnt < nrows)
 				nrows = (size_t)cnt;
 		}
@@ -700,10 +702,13 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			if (en->walk && en->index_major_part && index >= 0) {
 				/* outlets numbered per infeed (Sentry3 AA1, AB1): make them unique */
 				long major = suffix_part(sfx, en->index_major_part);
-				index = major >= 0 && index < en->index_stride ? major * en->index_stride + index : -1;
+				index = major >= 0 && index < en->index_stride
+						? major * en->index_stride + index
+						: -1;
 			}
 			char ioid[WT_OID_STR];
-			if (en->index_oid && wt_prof_expand(en->index_oid, sfx, unit, ioid, sizeof ioid) == 0) {
+			if (en->index_oid &&
+			    wt_prof_expand(en->index_oid, sfx, unit, ioid, sizeof ioid) == 0) {
 				const struct wt_snmp_val *iv = wt_snmp_store_get(st, ioid);
 				if (iv && iv->type == WT_SV_INT && iv->i >= 0 && iv->i < 1000000)
 					index = (long)iv->i;
@@ -712,7 +717,8 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 				continue;
 			char *nm = NULL;
 			char noid[WT_OID_STR];
-			if (en->name_oid && wt_prof_expand(en->name_oid, sfx, unit, noid, sizeof noid) == 0)
+			if (en->name_oid &&
+			    wt_prof_expand(en->name_oid, sfx, unit, noid, sizeof noid) == 0)
 				nm = val_string(wt_snmp_store_get(st, noid));
 			for (char **en_n = en->empty_names; nm && en_n && *en_n; en_n++)
 				if (strcmp(nm, *en_n) == 0) {
@@ -730,7 +736,8 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 				const struct wt_snmp_val *v = wt_snmp_store_get(st, oid);
 				if (!v || v->type == WT_SV_NONE)
 					continue; /* the device does not have this metric */
-				if ((rc = grow((void **)&m->points, &pcap, m->n_points, sizeof *m->points)))
+				if ((rc = grow((void **)&m->points, &pcap, m->n_points,
+					       sizeof *m->points)))
 					break;
 				struct wt_snmp_point *pt = &m->points[m->n_points];
 				memset(pt, 0, sizeof *pt);
@@ -748,14 +755,16 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 				break;
 			}
 			char ctl[WT_OID_STR] = "";
-			const char *ct = en->control.oid ? en->control.oid : en->control.cmd_oid[WT_CTL_ON];
+			const char *ct = en->control.oid ? en->control.oid
+							 : en->control.cmd_oid[WT_CTL_ON];
 			if (ct && wt_prof_expand(ct, sfx, unit, ctl, sizeof ctl))
 				ctl[0] = 0;
 			if (m->n_points == first_point && !ctl[0]) {
 				free(nm);
 				continue;
 			}
-			if ((rc = grow((void **)&m->entities, &ecap, m->n_entities, sizeof *m->entities))) {
+			if ((rc = grow((void **)&m->entities, &ecap, m->n_entities,
+				       sizeof *m->entities))) {
 				free(nm);
 				break;
 			}
@@ -770,7 +779,8 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 			if (nm)
 				snprintf(ent->name, sizeof ent->name, "%s", nm);
 			else
-				fmt_name(ent->name, sizeof ent->name, en->name_fmt, en->kind, index, unit);
+				fmt_name(ent->name, sizeof ent->name, en->name_fmt, en->kind, index,
+					 unit);
 			free(nm);
 			note_unit(m, unit);
 		}
@@ -850,17 +860,17 @@ struct pcol {
 	uint32_t first, n; /* points in plan->col_pts[first..first+n), by OID */
 	uint32_t rows;     /* repetitions that reach its last point (bind walk) */
 	/* per poll */
-	uint32_t next;     /* first of its points not yet passed */
-	uint32_t got;      /* rows received */
+	uint32_t next; /* first of its points not yet passed */
+	uint32_t got;  /* rows received */
 	bool done;
-	size_t cur_len;    /* last OID received, 0 = none yet (start at the prefix) */
+	size_t cur_len; /* last OID received, 0 = none yet (start at the prefix) */
 	unsigned long cur[WT_OID_MAXLEN];
 };
 
 struct wt_snmp_plan {
 	unsigned long *arena;
 	size_t arena_n, arena_cap;
-	struct pentry *nr;  /* non-repeaters (bulk only) */
+	struct pentry *nr; /* non-repeaters (bulk only) */
 	size_t n_nr;
 	struct pentry *gets;
 	size_t n_gets;
@@ -988,7 +998,8 @@ static const struct oref *sort_want;
 
 static int pt_oid_cmp(const void *a, const void *b)
 {
-	const struct oref *x = &sort_want[*(const uint32_t *)a], *y = &sort_want[*(const uint32_t *)b];
+	const struct oref *x = &sort_want[*(const uint32_t *)a],
+			  *y = &sort_want[*(const uint32_t *)b];
 	return oidv_cmp(sort_arena + x->off, x->len, sort_arena + y->off, y->len);
 }
 
@@ -1015,7 +1026,8 @@ int wt_snmp_plan_build(const struct wt_snmp_model *m, const struct wt_snmp_store
 	static const unsigned long up_want[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
 	struct pentry up;
 	up.point = UPTIME_POINT;
-	if ((rc = arena_add(pl, up_from, 8, &up.from)) || (rc = arena_add(pl, up_want, 9, &up.want)))
+	if ((rc = arena_add(pl, up_from, 8, &up.from)) ||
+	    (rc = arena_add(pl, up_want, 9, &up.want)))
 		goto out;
 	if (bulk)
 		rc = entry_add(&pl->nr, &pl->n_nr, &nr_cap, up);
@@ -1038,7 +1050,8 @@ int wt_snmp_plan_build(const struct wt_snmp_model *m, const struct wt_snmp_store
 		if (!bulk || pt->via_get || !column_of(m, pt, prefix)) {
 			struct pentry e = {.from = want[i], .want = want[i], .point = (uint32_t)i};
 			size_t wl = want[i].len;
-			if (bulk && !pt->via_get && wl > 2 && pl->arena[want[i].off + wl - 1] == 0) {
+			if (bulk && !pt->via_get && wl > 2 &&
+			    pl->arena[want[i].off + wl - 1] == 0) {
 				/* x.0: GETNEXT from x lands on it */
 				e.from.len--;
 				rc = entry_add(&pl->nr, &pl->n_nr, &nr_cap, e);
@@ -1074,7 +1087,8 @@ int wt_snmp_plan_build(const struct wt_snmp_model *m, const struct wt_snmp_store
 				n_tr++;
 				/* every row the agent has, up to the profile's limit:
 				 * predecessors must be the agent's real previous rows */
-				struct rows r = {.max = (size_t)e->tmpl->max_rows, .prefix = e->tmpl->walk};
+				struct rows r = {.max = (size_t)e->tmpl->max_rows,
+						 .prefix = e->tmpl->walk};
 				wt_snmp_store_subtree(st, e->tmpl->walk, row_cb, &r);
 				tr[t].rows = r.sfx;
 				if ((rc = r.err))

@@ -101,9 +101,9 @@ int wt_snmp_plan_gets(const struct wt_profile *p, const struct wt_snmp_store *st
 		      struct wt_strv *gets) __attribute__((warn_unused_result));
 
 struct wt_snmp_entity {
-	int kind;   /* enum wt_entity_kind */
+	int kind; /* enum wt_entity_kind */
 	long index;
-	int unit;   /* daisy-chain unit, 1 when not chained */
+	int unit; /* daisy-chain unit, 1 when not chained */
 	char name[96];
 	char ctl_oid[WT_OID_STR]; /* "" when not switchable (else the on/off OID) */
 	char sfx[64];             /* row suffix, to expand per-command control OIDs */
@@ -117,8 +117,8 @@ struct wt_snmp_point {
 	const struct wt_prof_value *pv;
 	double scale;
 	bool is_static;
-	bool via_get;      /* polled by GET: GETNEXT from its predecessor missed it once */
-	uint32_t series;   /* set by the resolver at bind */
+	bool via_get;    /* polled by GET: GETNEXT from its predecessor missed it once */
+	uint32_t series; /* set by the resolver at bind */
 	/* last reading */
 	bool have;
 	uint8_t quality;
@@ -128,12 +128,12 @@ struct wt_snmp_point {
 struct wt_snmp_model {
 	const struct wt_profile *profile;
 	char *ident[WT_ID__COUNT]; /* strings, NULL if unknown */
-	double rating;              /* A, 0 if unknown */
+	double rating;             /* A, 0 if unknown */
 	struct wt_snmp_entity *entities;
 	size_t n_entities;
 	struct wt_snmp_point *points;
 	size_t n_points;
-	int units[16];              /* distinct daisy-chain units seen */
+	int units[16]; /* distinct daisy-chain units seen */
 	size_t n_units;
 };
 
@@ -145,8 +145,8 @@ int wt_snmp_model_build(const struct wt_profile *p, const struct wt_snmp_store *
 void wt_snmp_model_free(struct wt_snmp_model *m);
 
 /* The OID and INTEGER that perform cmd on entity e; -ENOTSUP if it has none. */
-int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len,
-			long *value) __attribute__((warn_unused_result));
+int wt_snmp_control_oid(const struct wt_snmp_entity *e, int cmd, char *oid, size_t len, long *value)
+	__attribute__((warn_unused_result));
 
 /* Stores a polled raw value into a point; returns true if it gave a reading. */
 bool wt_snmp_point_update(struct wt_snmp_point *pt, const struct wt_snmp_val *raw);

@@ -53,7 +53,8 @@ static void exercise_poll(struct wt_snmp_model *m, const struct wt_snmp_store *s
 	for (int poll = 0; upd && poll < 2; poll++) {
 		wt_snmp_plan_start(pl);
 		/* the plan bounds its rounds; the cap here only keeps fuzzing fast */
-		for (int round = 0; round < 64 && wt_snmp_plan_next(pl, 40, poll ? 3 : 24, &req); round++) {
+		for (int round = 0; round < 64 && wt_snmp_plan_next(pl, 40, poll ? 3 : 24, &req);
+		     round++) {
 			size_t nu = 0;
 			uint64_t up = 0;
 			bool have_up = false;
@@ -63,7 +64,8 @@ static void exercise_poll(struct wt_snmp_model *m, const struct wt_snmp_store *s
 			if (nu > m->n_points)
 				abort();
 			for (size_t k = 0; k < nu; k++)
-				if (upd[k] >= m->n_points || m->points[upd[k]].value != m->points[upd[k]].value)
+				if (upd[k] >= m->n_points ||
+				    m->points[upd[k]].value != m->points[upd[k]].value)
 					abort(); /* updates name real points, never NaN */
 		}
 	}
@@ -83,8 +85,10 @@ static void exercise_model(const struct wt_snmp_store *st, const char *soid,
 			if (wt_snmp_model_build(p, st, &m) == 0) {
 				for (size_t k = 0; k < m->n_points; k++) {
 					double v;
-					const struct wt_snmp_val *raw = wt_snmp_store_get(st, m->points[k].oid);
-					if (wt_snmp_convert(m->points[k].pv, m->points[k].scale, raw, &v) == 0 &&
+					const struct wt_snmp_val *raw = wt_snmp_store_get(
+						st, m->points[k].oid);
+					if (wt_snmp_convert(m->points[k].pv, m->points[k].scale,
+							    raw, &v) == 0 &&
 					    v != v)
 						abort(); /* a NaN must never leave the converter */
 				}
@@ -93,7 +97,8 @@ static void exercise_model(const struct wt_snmp_store *st, const char *soid,
 				for (size_t e = 0; e < m->n_entities; e++) {
 					char oid[WT_OID_STR];
 					long val;
-					if (wt_snmp_control_oid(&m->entities[e], WT_CTL_OFF, oid, sizeof oid, &val) == 0 &&
+					if (wt_snmp_control_oid(&m->entities[e], WT_CTL_OFF, oid,
+								sizeof oid, &val) == 0 &&
 					    !oid[0])
 						abort(); /* a control OID is never empty */
 				}
@@ -119,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ss.version = SNMP_VERSION_2c;
 	netsnmp_pdu *pdu = SNMP_MALLOC_TYPEDEF(netsnmp_pdu);
 	if (pdu && snmp_parse(NULL, &ss, pdu, buf, size) == 0 && pdu->version != SNMP_VERSION_3) {
-		enum { MAX = 512 };
+		enum {
+			MAX = 512
+		};
 		static struct wt_snmp_vb vbs[MAX];
 		static char sbuf[MAX][WT_OID_STR];
 		size_t n = wt_snmp_pdu_decode(pdu, vbs, sbuf, MAX, true);
@@ -128,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; st && i < n; i++) {
 			if (wt_snmp_store_put(st, vbs[i].oid, &vbs[i].v))
 				break;
-			if (strcmp(vbs[i].oid, "1.3.6.1.2.1.1.2.0") == 0 && vbs[i].v.type == WT_SV_OID)
+			if (strcmp(vbs[i].oid, "1.3.6.1.2.1.1.2.0") == 0 &&
+			    vbs[i].v.type == WT_SV_OID)
 				snprintf(soid, sizeof soid, "%.*s", (int)vbs[i].v.slen, vbs[i].v.s);
 		}
 		/* the poll path decodes without OID text */

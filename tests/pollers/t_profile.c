@@ -19,7 +19,8 @@ static struct wt_profile *parse(const char *json, char *err, size_t len)
 	return wt_profile_parse(json, strlen(json), "test.json", err, len);
 }
 
-#define HEAD "{\"format\":1,\"name\":\"t\",\"device_type\":\"pdu\",\"match\":{\"sysobjectid\":[\".1.3.6.1.4.1.99\"]},"
+#define HEAD \
+	"{\"format\":1,\"name\":\"t\",\"device_type\":\"pdu\",\"match\":{\"sysobjectid\":[\".1.3.6.1.4.1.99\"]},"
 
 static void expect_error(const char *json, const char *needle)
 {
@@ -34,34 +35,47 @@ static void test_errors(void)
 {
 	expect_error("{", "line 1");
 	expect_error("[]", "$");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"curent\":\"1.2.3\"}}]}",
+	expect_error(HEAD
+		     "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"curent\":\"1.2.3\"}}]}",
 		     "entities[0].metrics.curent: unknown metric");
 	expect_error(HEAD "\"entities\":[{\"kind\":\"plug\",\"metrics\":{\"current\":\"1.2\"}}]}",
 		     "entities[0].kind: unknown entity kind");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":\"1.2.{i}\"}}]}",
+	expect_error(HEAD
+		     "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":\"1.2.{i}\"}}]}",
 		     "placeholders need a walk");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"walk\":\"1.2\",\"metrics\":{\"current\":{\"oid\":\"1.2.{x}\"}}}]}",
-		     "unknown placeholder");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":{\"oid\":\"1.2.0\",\"div\":0}}}]}",
-		     "entities[0].metrics.current.div: must not be 0");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":{\"oid\":\"1.2.0\",\"map\":{\"x\":1}}}}]}",
-		     "is not an integer");
+	expect_error(
+		HEAD
+		"\"entities\":[{\"kind\":\"outlet\",\"walk\":\"1.2\",\"metrics\":{\"current\":{\"oid\":\"1.2.{x}\"}}}]}",
+		"unknown placeholder");
+	expect_error(
+		HEAD
+		"\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":{\"oid\":\"1.2.0\",\"div\":0}}}]}",
+		"entities[0].metrics.current.div: must not be 0");
+	expect_error(
+		HEAD
+		"\"entities\":[{\"kind\":\"outlet\",\"metrics\":{\"current\":{\"oid\":\"1.2.0\",\"map\":{\"x\":1}}}}]}",
+		"is not an integer");
 	expect_error(HEAD "\"entitys\":[]}", "unknown key \"entitys\"");
 	expect_error("{\"format\":2}", "format: must be an integer in 1..1");
-	expect_error(HEAD "\"entities\":[{\"kind\":\"outlet\",\"walk\":\"1.2\",\"metrics\":{\"current\":\"1.2.{i}\"},"
-		     "\"control\":{\"oid\":\"1.3.{i}\",\"on\":1}}]}",
-		     "needs at least \"on\" and \"off\"");
-	expect_error("{\"format\":1,\"name\":\"t\",\"device_type\":\"pdu\",\"match\":{\"fallback\":true},"
-		     "\"entities\":[{\"kind\":\"total\",\"metrics\":{\"current\":\"1.2.0\"}}]}",
-		     "a fallback profile needs a \"probe\"");
+	expect_error(
+		HEAD
+		"\"entities\":[{\"kind\":\"outlet\",\"walk\":\"1.2\",\"metrics\":{\"current\":\"1.2.{i}\"},"
+		"\"control\":{\"oid\":\"1.3.{i}\",\"on\":1}}]}",
+		"needs at least \"on\" and \"off\"");
+	expect_error(
+		"{\"format\":1,\"name\":\"t\",\"device_type\":\"pdu\",\"match\":{\"fallback\":true},"
+		"\"entities\":[{\"kind\":\"total\",\"metrics\":{\"current\":\"1.2.0\"}}]}",
+		"a fallback profile needs a \"probe\"");
 }
 
 static void test_expand(void)
 {
 	char out[64];
-	CHECK(wt_prof_expand("1.2.{i}.5", "3.4", 1, out, sizeof out) == 0 && !strcmp(out, "1.2.3.4.5"),
+	CHECK(wt_prof_expand("1.2.{i}.5", "3.4", 1, out, sizeof out) == 0 &&
+		      !strcmp(out, "1.2.3.4.5"),
 	      "expand {i}: %s", out);
-	CHECK(wt_prof_expand("1.{i2}.{i1}.{u}", "7.8", 3, out, sizeof out) == 0 && !strcmp(out, "1.8.7.3"),
+	CHECK(wt_prof_expand("1.{i2}.{i1}.{u}", "7.8", 3, out, sizeof out) == 0 &&
+		      !strcmp(out, "1.8.7.3"),
 	      "expand parts: %s", out);
 	CHECK(wt_prof_expand("1.{i3}", "7.8", 1, out, sizeof out) == -EINVAL, "missing part");
 	CHECK(wt_prof_expand("1.2.3.4.5.6.7.8.9", NULL, 1, out, 8) == -ENOSPC, "short buffer");
@@ -87,7 +101,8 @@ static void test_convert(void)
 	CHECK(wt_snmp_convert(&pm, 1, &v, &d) == -EINVAL, "unmapped value");
 	struct wt_snmp_val s = {.type = WT_SV_STR, .s = " 230.5 V", .slen = 8};
 	pv.n_invalid = 0;
-	CHECK(wt_snmp_convert(&pv, 1, &s, &d) == 0 && fabs(d - 23.05) < 1e-9, "string number: %g", d);
+	CHECK(wt_snmp_convert(&pv, 1, &s, &d) == 0 && fabs(d - 23.05) < 1e-9, "string number: %g",
+	      d);
 	s.s = "<private>";
 	s.slen = 9;
 	CHECK(wt_snmp_convert(&pv, 1, &s, &d) == -EINVAL, "private string");
@@ -149,14 +164,18 @@ static void test_model(void)
 	if (m) {
 		CHECK(m->n_entities == 3, "rows limited to max_rows: %zu", m->n_entities);
 		CHECK(m->n_points == 6, "points %zu", m->n_points);
-		CHECK(!strcmp(m->ident[WT_ID_VENDOR], "Acme") && !strcmp(m->ident[WT_ID_MODEL], "PDU-9000"),
+		CHECK(!strcmp(m->ident[WT_ID_VENDOR], "Acme") &&
+			      !strcmp(m->ident[WT_ID_MODEL], "PDU-9000"),
 		      "identity");
-		CHECK(!strcmp(m->entities[0].name, "web01?"), "sanitised name %s", m->entities[0].name);
+		CHECK(!strcmp(m->entities[0].name, "web01?"), "sanitised name %s",
+		      m->entities[0].name);
 		CHECK(m->entities[2].unit == 2 && m->entities[2].index == 1, "unit/index");
 		CHECK(m->n_units == 2, "units %zu", m->n_units);
-		CHECK(fabs(m->points[0].value - 1.234) < 1e-9, "digits scale %g", m->points[0].value);
+		CHECK(fabs(m->points[0].value - 1.234) < 1e-9, "digits scale %g",
+		      m->points[0].value);
 		CHECK(m->points[1].value == 1, "state");
-		CHECK(!strcmp(m->entities[1].ctl_oid, "1.5.6.1.2"), "ctl oid %s", m->entities[1].ctl_oid);
+		CHECK(!strcmp(m->entities[1].ctl_oid, "1.5.6.1.2"), "ctl oid %s",
+		      m->entities[1].ctl_oid);
 	}
 	wt_snmp_model_free(m);
 	struct wt_profile_set set = {0};
@@ -166,7 +185,6 @@ static void test_model(void)
 	wt_profiles_free(&set);
 	wt_snmp_store_free(st);
 }
-
 
 /* ---- poll plan against a tiny in-test agent ---- */
 
@@ -179,8 +197,8 @@ struct agent_row {
 struct agent {
 	struct agent_row rows[128];
 	size_t n;
-	size_t max_vbs;   /* answers cut to this many varbinds (a small agent), 0 = no limit */
-	bool backwards;   /* repeats the request's own OID: an agent going backwards */
+	size_t max_vbs; /* answers cut to this many varbinds (a small agent), 0 = no limit */
+	bool backwards; /* repeats the request's own OID: an agent going backwards */
 	unsigned requests;
 	struct wt_snmp_vb out[WT_REQ_MAX * 64];
 };
@@ -257,7 +275,8 @@ static size_t agent_answer(struct agent *a, const struct wt_snmp_req *q)
 	}
 	size_t nr = (size_t)q->nonrep;
 	for (size_t i = 0; i < nr; i++, n++)
-		vb_from(&a->out[n], agent_next(a, q->oid[i], q->oid_len[i]), q->oid[i], q->oid_len[i]);
+		vb_from(&a->out[n], agent_next(a, q->oid[i], q->oid_len[i]), q->oid[i],
+			q->oid_len[i]);
 	const unsigned long *cur[WT_REQ_MAX];
 	size_t cur_len[WT_REQ_MAX];
 	for (size_t i = nr; i < q->n; i++) {
@@ -266,7 +285,9 @@ static size_t agent_answer(struct agent *a, const struct wt_snmp_req *q)
 	}
 	for (int r = 0; r < q->reps; r++)
 		for (size_t i = nr; i < q->n; i++) {
-			const struct agent_row *hit = a->backwards && r > 0 ? NULL : agent_next(a, cur[i], cur_len[i]);
+			const struct agent_row *hit = a->backwards && r > 0
+							      ? NULL
+							      : agent_next(a, cur[i], cur_len[i]);
 			if (a->backwards && r > 0) {
 				/* the same OID again */
 				vb_from(&a->out[n], NULL, cur[i], cur_len[i]);
@@ -356,8 +377,8 @@ static void test_plan(void)
 	uint64_t up;
 	bool have_up;
 	size_t nu = run_poll(pl, m, a, 40, 20, &up, &have_up);
-	CHECK(nu == 15 && a->requests == 2, "clean: %zu readings in %u requests (1 GETBULK + 1 GET)", nu,
-	      a->requests);
+	CHECK(nu == 15 && a->requests == 2,
+	      "clean: %zu readings in %u requests (1 GETBULK + 1 GET)", nu, a->requests);
 	CHECK(have_up && up == 777, "sysUpTime by GETNEXT");
 	CHECK(m->points[0].value == 201 && m->points[11].value == 306, "values by row: %g %g",
 	      m->points[0].value, m->points[11].value);
@@ -414,7 +435,8 @@ static void test_plan(void)
 	CHECK(wt_snmp_plan_build(m, st, false, 20, &v1) == 0 && v1, "v1 plan");
 	if (v1) {
 		wt_snmp_plan_info(v1, &info);
-		CHECK(info.gets == 16 && info.columns == 0 && info.getnexts == 0, "v1: %zu gets", info.gets);
+		CHECK(info.gets == 16 && info.columns == 0 && info.getnexts == 0, "v1: %zu gets",
+		      info.gets);
 		struct wt_snmp_req q;
 		wt_snmp_plan_start(v1);
 		CHECK(wt_snmp_plan_next(v1, 10, 20, &q) && !q.bulk && q.n == 10, "v1 batch of 10");

@@ -38,6 +38,9 @@ static int reserve(struct wt_batch *b, size_t more)
 	return 0;
 }
 
+enum { AGG_ROW = 2 + 8 + 12 + 8 + 6 + 3 * 12 };
+
+/* Callers reserve() what they put(); put() does not check. */
 static unsigned char *put(struct wt_batch *b, size_t n)
 {
 	unsigned char *p = b->copy + b->copy_len;
@@ -373,14 +376,16 @@ int wt_batch_from_aggs(enum wt_level level, const struct wt_agg *a, size_t n, ui
 {
 	struct wt_batch *b = batch_new(level, id);
 	*out = NULL;
-	if (!b || reserve(b, n * 64 + 2) < 0) {
+	/* each row: field count, then series, start, count, quality and three
+	 * float8s, each with its length word (AGG_ROW bytes) */
+	if (!b || reserve(b, n * AGG_ROW + 2) < 0) {
 		wt_batch_free(b);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].count == 0)
 			continue;
-		unsigned char *p = put(b, 2 + 8 + 12 + 8 + 6 + 3 * 12);
+		unsigned char *p = put(b, AGG_ROW);
 		wt_be16(p, 7);
 		wt_be32(p + 2, 4);
 		wt_be32(p + 6, a[i].series);

@@ -279,6 +279,16 @@ static void disc_stop(struct wt_snmp_sess *s);
 
 static void really_close(struct wt_snmp_sess *s)
 {
+	/* snmp_sess_close calls back for a request still in flight: that
+	 * completion must reach no caller (the header's promise) and must find
+	 * the session's events still allocated, so close net-snmp first */
+	s->closing = true;
+	s->busy = false;
+	s->cb = NULL;
+	if (s->sp) {
+		snmp_sess_close(s->sp);
+		s->sp = NULL;
+	}
 	disc_stop(s);
 	if (s->v3) {
 		memset(s->v3, 0, sizeof *s->v3); /* credentials */
@@ -290,8 +300,6 @@ static void really_close(struct wt_snmp_sess *s)
 		event_free(s->rd);
 	if (s->tmo)
 		event_free(s->tmo);
-	if (s->sp)
-		snmp_sess_close(s->sp);
 	free(s->dec_vbs);
 	free(s->dec_sbuf);
 	free(s);

@@ -188,7 +188,7 @@ for name, path in [("list", "/api/v1/devices?limit=100"),
                    ("room_year", f"/api/v1/readings?series={room_series}&range=1y")]:
     rps, p50, p99, bad = wrk(path, auth, full=True)
     print(f"{name:10s} GET {path[:48]:48s} {rps:9.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
-          f"  non-2xx {bad}", flush=True)
+          f"  non-2xx {bad}  (load {os.getloadavg()[0]:.1f})", flush=True)
     fleet[name] = (rps, p50, p99, bad)
 # Not one of the four targets, shown beside them: the detail of a device
 # picked at random from the whole fleet per request, so neither the
@@ -217,6 +217,10 @@ results["detail_any_p99_ms"] = round(detail_any[2], 2)
 if detail_any[3]:
     results["detail_any_errors"] = detail_any[3]
 results["pdus"] = n_pdu
+# The machine's 1-minute load average after the fleet routes: wrk, the
+# server and PostgreSQL share the cores with whatever else runs, and a
+# p99 measured at a load of 10 on 2 cores says more about the scheduler.
+results["load1"] = round(os.getloadavg()[0], 1)
 for name, path, header in [("version", "/api/v1/version", None),
                            ("token", "/api/v1/session", f"Authorization: Bearer {token}"),
                            ("cookie", "/api/v1/session", f"Cookie: wt_session={cookie}")]:

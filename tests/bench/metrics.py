@@ -11,12 +11,15 @@ Measures three scrapes by API token: wall time, body size, samples, the
 server's own figure for the worker part (wattrack_metrics_readings_seconds),
 and how long the event loop was unavailable meanwhile: /api/v1/version
 (answered on the loop) is asked every 5 ms during each scrape and its worst
-latency reported. Also the daemon's RSS before and after.
+latency reported, next to the worst of the same probe for 2 s with no
+scrape (the cores are shared: that is the noise floor). Also the daemon's
+RSS before and after.
 
     tests/bench/run metrics [--quick]
 
 Last line: RESULT metrics series=<samples exported> bytes=<body> scrape_ms=<median>
-worker_ms=<median> loop_max_ms=<worst> rss_growth_mb=<after - before>
+worker_ms=<median> loop_max_ms=<worst> loop_idle_max_ms=<worst without a scrape>
+rss_growth_mb=<after - before>
 """
 
 import os
@@ -110,6 +113,7 @@ try:
     rss0 = rss_mb()
     walls, workers, loop_max, sizes, counts = [], [], [], [], []
     probe = Client(port)
+    idle_max = []
     for k in range(3):
         done = threading.Event()
         lat = []
@@ -120,16 +124,32 @@ try:
                 probe.raw("GET", "/api/v1/version")
                 lat.append(time.time() - t)
                 time.sleep(0.005)
+        # The same probe with no scrape running: the machine's own noise
+        # (the cores are shared) to read the figure below against.
         th = threading.Thread(target=prober, daemon=True)
         th.start()
+        time.sleep(2)
+        done.set()
+        th.join()
+        idle_max.append(max(lat) if lat else 0.0)
+        done = threading.Event()
+        lat = []
+        th = threading.Thread(target=prober, daemon=True)
+        th.start()
+        # curl scrapes, so this process's GIL is left to the prober.
+        out = os.path.join(d, "scrape.txt")
         t0 = time.time()
-        st, _, body = scraper.raw("GET", "/metrics", headers={"Authorization": "Bearer " + scraper.token},
-                                  timeout=300)
+        cp = subprocess.run(["curl", "-s", "-o", out, "-w", "%{http_code}", "-H",
+                             "Authorization: Bearer " + scraper.token,
+                             f"http://127.0.0.1:{port}/metrics"], capture_output=True, text=True,
+                            timeout=300)
         walls.append(time.time() - t0)
         done.set()
         th.join()
-        if st != 200 or not isinstance(body, str):
-            sys.exit(f"bench: scrape failed: {st} {str(body)[:200]}")
+        with open(out) as fh:
+            body = fh.read()
+        if cp.stdout != "200":
+            sys.exit(f"bench: scrape failed: {cp.stdout} {body[:200]}")
         sizes.append(len(body.encode()))
         counts.append(sum(1 for line in body.split("\n") if line.startswith("wattrack_reading_")))
         if k == 0:
@@ -164,11 +184,12 @@ try:
         loop_max.append(max(lat) if lat else 0.0)
         print(f"scrape {k + 1}: {walls[-1] * 1000:.0f} ms, {sizes[-1] / 1e6:.1f} MB, {counts[-1]} readings,"
               f" worker {workers[-1] * 1000:.0f} ms, /api/v1/version worst {loop_max[-1] * 1000:.1f} ms"
-              f" over {len(lat)} probes", flush=True)
+              f" over {len(lat)} probes (idle: {idle_max[-1] * 1000:.1f} ms)", flush=True)
     rss1 = rss_mb()
     print(f"daemon RSS {rss0:.0f} MB -> {rss1:.0f} MB", flush=True)
 finally:
     w.stop()
 print(f"RESULT metrics series={counts[-1]} bytes={sizes[-1]} scrape_ms={statistics.median(walls) * 1000:.0f}"
       f" worker_ms={statistics.median(workers) * 1000:.0f} loop_max_ms={max(loop_max) * 1000:.1f}"
+      f" loop_idle_max_ms={max(idle_max) * 1000:.1f}"
       f" rss_growth_mb={rss1 - rss0:.0f}")

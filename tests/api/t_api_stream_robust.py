@@ -346,6 +346,19 @@ try:
     cl = c3.wait(lambda ev: ev[1] == "alarm" and ev[2]["kind"] == "comm_lost" and ev[2]["active"]
                  and ev[2]["device_id"] == p3, 15, since=t3)
     f.check(cl is not None, "with its comm_lost alarm")
+    if cl:
+        # A comm_lost alarm does not change while the device stays down, so
+        # only a snapshot gives it to a console that connects now.
+        time.sleep(2)
+        c3b = Stream(port, f"/api/v1/stream?device={p3}", c.cookie)
+        streams.append(c3b)
+        f.check(c3b.wait(lambda ev: ev[1] == "alarm" and ev[2]["id"] == cl[2]["id"] and ev[2]["active"], 3)
+                is not None, "a console connecting while pdu-3 is down gets its comm_lost alarm")
+        f.check(c3b.wait(lambda ev: ev[1] == "device" and ev[2]["id"] == p3
+                         and ev[2]["state"] == "unreachable", 3) is not None,
+                "and its unreachable state")
+        n_cl = sum(1 for ev in c3.events if ev[1] == "alarm" and ev[2]["id"] == cl[2]["id"])
+        print(f"comm_lost events on the first pdu-3 stream while down: {n_cl}", flush=True)
     st, _ = sim.api("DELETE", "/api/devices/pdu-3/faults")
     t4 = time.time()
     f.check(c3.wait(lambda ev: ev[1] == "device" and ev[2]["id"] == p3 and ev[2]["state"] == "ok",

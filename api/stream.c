@@ -7,6 +7,7 @@
 #include "pollers/sched.h"
 #include "rules/alarm.h"
 #include "rules/engine.h"
+#include "storage/rollup.h"
 #include "storage/storage.h"
 
 #include <errno.h>
@@ -73,7 +74,29 @@ struct wt_streams {
 	struct tick_series *upts;
 	size_t nuseries;
 	bool union_stale;
+	/* Buckets of followed series closed since the last tick: a bucket
+	 * the storage flushes at its close (and every derived aggregate,
+	 * which is closed as it is made) is never seen by a peek. */
+	struct closed_pt *closed;
+	size_t nclosed, closed_cap;
+	struct close_hook *hook;
 };
+
+struct closed_pt {
+	uint32_t series;
+	struct wt_point p;
+};
+
+/* The rollup has no unsubscribe, and a storage may outlive the registry:
+ * each subscription is a static slot that forwards to its registry while
+ * that lives (s NULL after), and is taken again by a later registry on the
+ * same rollup. Loop thread only. */
+struct close_hook {
+	struct wt_rollup *rollup;
+	struct wt_streams *s;
+};
+#define CLOSE_HOOKS 8
+static struct close_hook close_hooks[CLOSE_HOOKS];
 
 static int64_t now_ms(void)
 {
@@ -358,6 +381,62 @@ static void client_readings(struct wt_streams *s, struct client *c)
 	}
 }
 
+static void on_bucket_close(void *ctx, int64_t start, const struct wt_bucket *b, size_t n)
+{
+	struct close_hook *h = ctx;
+	struct wt_streams *s = h->s;
+	(void)start;
+	if (!s || !s->clients || !s->nuseries)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i].count ||
+		    !bsearch(&b[i].series, s->useries, s->nuseries, sizeof(uint32_t), cmp_u32))
+			continue;
+		if (s->nclosed == s->closed_cap) {
+			/* Bounded: two closes a tick at most, normally one. */
+			size_t cap = s->closed_cap ? s->closed_cap * 2 : 256;
+			if (cap > 4 * s->nuseries + 256)
+				return;
+			struct closed_pt *np = realloc(s->closed, cap * sizeof(*np));
+			if (!np)
+				return;
+			s->closed = np;
+			s->closed_cap = cap;
+		}
+		s->closed[s->nclosed++] = (struct closed_pt){b[i].series,
+							     {b[i].start_ms, b[i].min,
+							      b[i].sum / b[i].count, b[i].max,
+							      b[i].count, b[i].quality}};
+	}
+}
+
+/* Follows the closes of the storage's rollup (see struct close_hook). */
+static void hook_storage(struct wt_streams *s, struct wt_storage *storage)
+{
+	struct wt_rollup *r = storage ? wt_storage_rollup(storage) : NULL;
+	if (s->hook && s->hook->rollup == r)
+		return;
+	if (s->hook)
+		s->hook->s = NULL;
+	s->hook = NULL;
+	if (!r)
+		return;
+	for (size_t i = 0; i < CLOSE_HOOKS && !s->hook; i++)
+		if (close_hooks[i].rollup == r && !close_hooks[i].s)
+			s->hook = &close_hooks[i];
+	for (size_t i = 0; i < CLOSE_HOOKS && !s->hook; i++)
+		if (!close_hooks[i].rollup &&
+		    wt_rollup_on_close(r, on_bucket_close, &close_hooks[i]) == 0) {
+			close_hooks[i].rollup = r;
+			s->hook = &close_hooks[i];
+		}
+	if (s->hook)
+		s->hook->s = s;
+	else
+		wt_warn("api: streams cannot follow bucket closes; aggregates reach them only "
+			"between flushes");
+}
+
 static bool client_wants_alarm(const struct client *c, const struct wt_alarm *a)
 {
 	if (c->all)
@@ -407,13 +486,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	int64_t now = now_ms();
 	tick_reset(s);
-	/* One look at storage for every client (under its lock). */
+	/* What closed since the last tick, then one look at storage for every
+	 * client (under its lock); a point seen twice is the same bucket. */
 	bool peeked = false;
 	if (s->layers.storage && (!s->union_stale || union_rebuild(s) == 0) && s->nuseries) {
+		for (size_t i = 0; i < s->nclosed; i++)
+			on_point(s, s->closed[i].series, &s->closed[i].p);
 		wt_storage_peek_points(s->layers.storage, WT_LEVEL_5S, s->useries, s->nuseries,
 				       now - 15000, now + 5000, on_point, s);
 		peeked = true;
 	}
+	s->nclosed = 0;
 	for (struct client *c = s->clients; c; c = c->next) {
 		if (peeked)
 			client_readings(s, c);
@@ -475,6 +558,7 @@ void wt_streams_set_layers(struct wt_streams *s, const struct wt_api_layers *l)
 		s->layers = *l;
 	else
 		memset(&s->layers, 0, sizeof(s->layers));
+	hook_storage(s, s->layers.storage);
 }
 
 size_t wt_streams_count(const struct wt_streams *s)
@@ -623,6 +707,9 @@ void wt_streams_free(struct wt_streams *s)
 		client_free(c);
 	}
 	event_free(s->tick);
+	if (s->hook)
+		s->hook->s = NULL;
+	free(s->closed);
 	tick_reset(s);
 	free(s->useries);
 	free(s->upts);

@@ -158,14 +158,53 @@ token = tok["token"]
 cookie = c.cookie
 
 
+def proc_cpu_s(pids):
+    """User+system CPU seconds used so far by pids (all their threads)."""
+    tot = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()
+        tot += int(fields[11]) + int(fields[12])
+    return tot / os.sysconf("SC_CLK_TCK")
+
+
+def pg_pids():
+    """The postmaster and its children (the backends serving the API)."""
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        master = int(f.readline())
+    pids = [master]
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            with open(f"/proc/{e}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(st[st.rindex(")") + 2:].split()[1]) == master:
+            pids.append(int(e))
+    return pids
+
+
 def wrk(path, header=None, full=False, script=None):
     argv = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency"]
     if header:
         argv += ["-H", header]
     if script:
         argv += ["-s", script]
+    # CPU time per request, the server's and PostgreSQL's: unlike latency
+    # it does not depend on what else the shared cores are running.
+    pgp = pg_pids()
+    c0, p0 = proc_cpu_s([d.proc.pid]), proc_cpu_s(pgp)
     out = subprocess.run(argv + [f"http://127.0.0.1:{d.http_port}{path}"], capture_output=True,
                          text=True, check=True).stdout
+    c1, p1 = proc_cpu_s([d.proc.pid]), proc_cpu_s(pgp)
+    nreq = max(int(re.search(r"(\d+) requests in", out).group(1)), 1)
+    wrk.cpu = (1000 * (c1 - c0) / nreq, 1000 * (p1 - p0) / nreq)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)]
@@ -188,8 +227,9 @@ for name, path in [("list", "/api/v1/devices?limit=100"),
                    ("room_year", f"/api/v1/readings?series={room_series}&range=1y")]:
     rps, p50, p99, bad = wrk(path, auth, full=True)
     print(f"{name:10s} GET {path[:48]:48s} {rps:9.0f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
-          f"  non-2xx {bad}  (load {os.getloadavg()[0]:.1f})", flush=True)
-    fleet[name] = (rps, p50, p99, bad)
+          f"  non-2xx {bad}  CPU/req {wrk.cpu[0]:.3f} ms + PostgreSQL {wrk.cpu[1]:.3f} ms"
+          f"  (load {os.getloadavg()[0]:.1f})", flush=True)
+    fleet[name] = (rps, p50, p99, bad, wrk.cpu)
 # Not one of the four targets, shown beside them: the detail of a device
 # picked at random from the whole fleet per request, so neither the
 # device's cached identity nor PostgreSQL's cache of its rows is warm from
@@ -201,7 +241,8 @@ with open(lua, "w") as f:
             f"  return wrk.format(nil, '/api/v1/devices/' .. math.random({dev_id}, {dev_max}))\nend\n")
 rps, p50, p99, bad = wrk("/api/v1/devices/1", auth, full=True, script=lua)
 print(f"{'detail_any':10s} GET {'/api/v1/devices/<random of ' + str(n_pdu) + '>':48s} {rps:9.0f} req/s"
-      f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  non-2xx {bad}", flush=True)
+      f"  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  non-2xx {bad}  CPU/req {wrk.cpu[0]:.3f} ms"
+      f" + PostgreSQL {wrk.cpu[1]:.3f} ms", flush=True)
 detail_any = (rps, p50, p99, bad)
 results["p50_ms"] = round(max(v[1] for v in fleet.values()), 2)
 results["p99_ms"] = round(max(v[2] for v in fleet.values()), 2)
@@ -210,6 +251,7 @@ results["year_chart_p99_ms"] = round(fleet["room_year"][2], 2)
 for k, v in fleet.items():
     results[f"{k}_rps"] = round(v[0])
     results[f"{k}_p99_ms"] = round(v[2], 2)
+    results[f"{k}_cpu_ms"] = round(v[4][0] + v[4][1], 3)
     if v[3]:
         results[f"{k}_errors"] = v[3]
 results["detail_any_rps"] = round(detail_any[0])

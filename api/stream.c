@@ -598,6 +598,9 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 	json_t *sub = r->reply;
 	int64_t *tmp = NULL;
 	size_t n = c ? int_array(json_object_get(sub, "series"), &tmp) : 0;
+	bool truncated = n > WT_STREAM_SERIES_MAX;
+	if (truncated)
+		n = WT_STREAM_SERIES_MAX; /* the element's aggregates come first */
 	if (c && tmp) {
 		c->series = calloc(n + 1, sizeof(uint32_t));
 		c->last_ts = calloc(n + 1, sizeof(int64_t));
@@ -668,12 +671,15 @@ void wt_streams_attach(struct wt_streams *s, struct wt_api_req *r)
 	s->clients = c;
 	s->n++;
 	s->union_stale = true;
-	char hello[200];
+	char hello[256];
 	snprintf(
 		hello, sizeof(hello),
 		"retry: 3000\nevent: hello\ndata: {\"series\":%zu,\"devices\":%zu,\"elements\":%zu,"
-		"\"heartbeat_s\":%d}\n\n",
-		c->nseries, c->ndev, c->nel, WT_STREAM_HEARTBEAT_S);
+		"\"heartbeat_s\":%d,\"series_truncated\":%s}\n\n",
+		c->nseries, c->ndev, c->nel, WT_STREAM_HEARTBEAT_S, truncated ? "true" : "false");
+	if (truncated)
+		wt_info("api: stream from %s follows its first %d series only", r->peer,
+			WT_STREAM_SERIES_MAX);
 	send_chunk(c, hello);
 	wt_api_flush(req);
 }

@@ -20,7 +20,8 @@ Checked:
     grow the server: its queue stops at its bound, /metrics shows it, and
     when it reads again it gets a "lost" event and the stream goes on;
   - heartbeats every 15 s on an idle stream;
-  - 200 streams open at once do not slow polling and all get readings.
+  - 200 streams open at once do not slow polling and all get readings;
+  - a subscription larger than WT_STREAM_SERIES_MAX is cut and says so.
 """
 
 import importlib.util
@@ -51,6 +52,7 @@ spec.loader.exec_module(wtfleet)
 HEARTBEAT_S = 15  # WT_STREAM_HEARTBEAT_S
 QUEUE_MAX = 512  # WT_STREAM_QUEUE_MAX
 SOCKET_MAX = 128 * 1024  # WT_STREAM_SOCKET_MAX
+SERIES_MAX = 20000  # WT_STREAM_SERIES_MAX
 
 f = Failures()
 d = tmpdir()
@@ -301,6 +303,25 @@ try:
     f.check(devs_e == {p1, p2}, f"rack stream: its devices' states: {devs_e}")
     for s in (a, e, c3):
         f.check(not s.sse.errors, f"well-formed stream: {s.sse.errors[:3]}")
+
+    f.check(e.find(lambda ev: ev[1] == "hello")[2].get("series_truncated") is False,
+            "the rack stream is not truncated")
+
+    # ---- a subscription past WT_STREAM_SERIES_MAX is cut, and says so ----
+    kbig = q("INSERT INTO structure_elements (kind, parent_id, name) VALUES ('rack', %s, 'K-big')"
+             " RETURNING id", (row,))[0][0]
+    big = q("INSERT INTO devices (name, protocol, address, port, state, rack_id) VALUES"
+            " ('big', 'snmp', '192.0.2.1', 161, 'disabled', %s) RETURNING id", (kbig,))[0][0]
+    q("INSERT INTO entities (device_id, kind, idx, name) SELECT %s, 'sensor', i, 'S' || i"
+      " FROM generate_series(1, 20100) i", (big,))
+    q("INSERT INTO series (metric, entity_id) SELECT 3, id FROM entities WHERE device_id = %s", (big,))
+    q("INSERT INTO series (metric, owner_kind, owner_id) VALUES (7, 'rack', %s)", (kbig,))
+    sb = Stream(port, f"/api/v1/stream?element={kbig}", c.cookie)
+    hb_ = sb.wait(lambda ev: ev[1] == "hello", 10)
+    f.check(hb_ is not None and hb_[2]["series"] == SERIES_MAX and hb_[2]["series_truncated"] is True,
+            f"20,101 series: the stream follows {SERIES_MAX} and says it was cut: {hb_ and hb_[2]}")
+    sb.close()
+    q("DELETE FROM devices WHERE id = %s", (big,))
 
     # ---- alarm raised, reconnect snapshot, alarm cleared ----
     t0 = time.time()

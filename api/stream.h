@@ -32,7 +32,8 @@ struct wt_streams;
 #define WT_STREAM_HEARTBEAT_S 15
 /* SO_SNDBUF asked for a stream's socket (Linux doubles it). */
 #define WT_STREAM_SNDBUF (64 * 1024)
-/* Most series one client may follow. */
+/* Most series one client may follow (h_stream.c asks for one more, puts
+ * aggregates first; hello says series_truncated when cut). */
 #define WT_STREAM_SERIES_MAX 20000
 
 int wt_streams_new(struct wt_streams **out, struct event_base *base)

@@ -155,6 +155,7 @@ def until(pred, timeout, step=0.3):
 
 
 ODD = 'pdu "2" \\ back\\slash\nsecond line'
+ODD_ENTITY = 'Outlet "5"\tDell R740 \u00e9\\\n#2'
 
 w = Daemon(conf)
 try:
@@ -256,6 +257,19 @@ try:
             "quotes, backslashes and the newline are escaped in the text")
     f.check(all(lb["device"] == "pdu-1" for _, lb, _ in rd if lb["device_id"] == str(p1)),
             "pdu-1's label")
+    # An entity name (from a device or an operator) goes through the same
+    # escaping: set one by hand and scrape again.
+    q("UPDATE entities SET name = %s WHERE device_id = %s AND kind = 'outlet' AND idx = 5",
+      (ODD_ENTITY, p1))
+    st, _, body = scrape()
+    try:
+        _, samples = parse(body)
+    except ValueError as e:
+        samples = []
+        f.check(False, f"strict parse with the odd entity name: {e}")
+    names5 = {lb["name"] for n, lb, _ in samples if n.startswith("wattrack_reading_")
+              and lb["device_id"] == str(p1) and lb["entity"] == "outlet" and lb["index"] == "5"}
+    f.check(names5 == {ODD_ENTITY}, f"the odd entity name comes back exactly: {names5}")
 
     # SIGHUP with the setting off: only the server's own figures remain.
     write_conf(False)

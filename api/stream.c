@@ -15,6 +15,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,12 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* ---- events ---- */
+
+/* JSON has no NaN or infinity (a device may still report one): null. */
+static json_t *num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
 
 static struct blob *blob_new(const char *event, json_t *data)
 {
@@ -370,12 +377,12 @@ static void client_readings(struct wt_streams *s, struct client *c)
 			c->last_ts[i] = p->ts_ms;
 			c->last_cnt[i] = p->count;
 			if (!t->ev[k])
-				t->ev[k] = blob_new("reading",
-						    json_pack("{s:I,s:I,s:f,s:f,s:f,s:i}", "series",
-							      (json_int_t)c->series[i], "ts",
-							      (json_int_t)p->ts_ms, "min", p->min,
-							      "avg", p->avg, "max", p->max, "count",
-							      (int)p->count));
+				t->ev[k] = blob_new(
+					"reading", json_pack("{s:I,s:I,s:o,s:o,s:o,s:i}", "series",
+							     (json_int_t)c->series[i], "ts",
+							     (json_int_t)p->ts_ms, "min",
+							     num(p->min), "avg", num(p->avg), "max",
+							     num(p->max), "count", (int)p->count));
 			enqueue_blob(c, t->ev[k]);
 		}
 	}
@@ -457,12 +464,12 @@ static bool client_wants_alarm(const struct client *c, const struct wt_alarm *a)
 
 static json_t *alarm_json(const struct wt_alarm *a)
 {
-	return json_pack("{s:I,s:s,s:b,s:s,s:I,s:I,s:I,s:f,s:f,s:s,s:b,s:I,s:I}", "id",
+	return json_pack("{s:I,s:s,s:b,s:s,s:I,s:I,s:I,s:o,s:o,s:s,s:b,s:I,s:I}", "id",
 			 (json_int_t)a->id, "kind", wt_alarm_kind_name(a->kind), "active",
 			 a->active, "severity", a->severity >= 2 ? "critical" : "warning",
 			 "device_id", (json_int_t)a->device_id, "element_id",
 			 (json_int_t)a->element_id, "series", (json_int_t)a->series, "value",
-			 a->value, "threshold", a->threshold, "message",
+			 num(a->value), "threshold", num(a->threshold), "message",
 			 a->message ? a->message : "", "acked", a->acked, "raised_ms",
 			 (json_int_t)a->raised_ms, "updated_ms", (json_int_t)a->updated_ms);
 }

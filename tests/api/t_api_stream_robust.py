@@ -443,6 +443,7 @@ try:
                 m1.get("wattrack_polls_missed_total", 0) - m0.get("wattrack_polls_missed_total", 0))
 
     base_ok, base_missed = window(6)
+    late0 = metrics(c).get("wattrack_poll_late_max_seconds", 0)
     many = []
     sel = selectors.DefaultSelector()
     got = {}
@@ -482,7 +483,10 @@ try:
           f" {many_ok:.0f} with 200 more; missed {base_missed:.0f} / {many_missed:.0f}", flush=True)
     f.check(many_ok >= base_ok - 3, f"polling keeps its pace with 200 streams ({many_ok} vs {base_ok})")
     f.check(many_missed <= base_missed, f"no polls missed because of them ({many_missed})")
-    f.check(metrics(c).get("wattrack_poll_late_max_seconds", 99) < 1.0, "no poll starts late by 1 s")
+    # The figure is the worst since start: it must not have passed 1 s
+    # while the 200 streams ran.
+    late1 = metrics(c).get("wattrack_poll_late_max_seconds", 99)
+    f.check(late1 <= max(late0, 1.0), f"no poll started late by 1 s meanwhile ({late0} -> {late1} s)")
     fed = sum(1 for g in got.values() if g["reading"])
     f.check(fed == 200, f"every one of the 200 streams gets readings ({fed})")
     f.check(all(g["head"].startswith(b"HTTP/1.1 200 ") for g in got.values()), "all 200 answered 200")

@@ -7,7 +7,7 @@ PKGS="build-essential meson ninja-build pkg-config
 libevent-dev libpq-dev libsnmp-dev libmodbus-dev libldap-dev libcurl4-openssl-dev
 libjansson-dev libssl-dev
 postgresql snmp snmpd snmptrapd snmpsim smitools curl wrk
-python3-pymodbus python3-serial-asyncio python3-psycopg2 python3-aiosmtpd
+python3-pymodbus python3-serial-asyncio python3-psycopg2 python3-aiosmtpd python3-prometheus-client
 slapd ldap-utils chromium
 collectd-core prometheus-snmp-exporter"
 

@@ -427,6 +427,14 @@ for n in fleets:
         print(f"collectd at {n} PDUs: n/a ({c['why']})")
     if e and "why" in e:
         print(f"exporter at {n} PDUs: n/a ({e['why']})")
+    elif e and r["samples_per_poll"] > 0:
+        # its CPU per sample counts only what was read; say when the scrapes (exporter and
+        # this scraper) did not read every target every interval
+        share = e["samples_per_s"] / (n * r["samples_per_poll"] / INTERVAL_S)
+        if share < 0.95:
+            print(f"exporter at {n} PDUs: read {share:.0%} of the values of every target every "
+                  f"{INTERVAL_S} s (late_rounds={e['late_rounds']}); its cpu_us/sample is per "
+                  "value read")
     rows.append(r)
     print(f"pdus={n:5d} polls/s={r['polls_per_s']:7.1f} samples/s={r['samples_per_s']:8.0f} "
           f"samples/poll={r['samples_per_poll']:.0f} missed={r['missed']} failed={r['failed']} "

@@ -12,7 +12,10 @@ wattrack's figures come from the daemon itself: CPU from /proc/PID/stat (all thr
 PostgreSQL server's CPU is printed beside it (pg_cpu_us_per_sample) but not added: the peers
 store nothing. The peers' CPU per sample is their process CPU over the samples they read.
 
-    tests/bench/run snmp [--quick] [--fleets=500,1000]
+    tests/bench/run snmp [--quick] [--fleets=500,1000] [--no-peers]
+
+--no-peers measures wattrack alone (for A/B runs of a change; the RESULT line then has n/a
+for the peers).
 
 Before measuring, each wattrack run waits until the first polls have created every series
 (no new series for two intervals, steady write rate); that time is printed (settled_after_s),
@@ -55,6 +58,7 @@ wtfleet = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(wtfleet)
 
 quick = "--quick" in sys.argv
+peers = "--no-peers" not in sys.argv
 fleets = [100, 300] if quick else [500, 1000, 2000, 5000]
 for a in sys.argv[1:]:
     if a.startswith("--fleets="):  # e.g. --fleets=500,2000
@@ -417,8 +421,8 @@ for n in fleets:
         sim = Sim(n, tmp)
         try:
             r = run_wattrack(n, sim, tmp)
-            c = run_collectd(n, sim, tmp, r["samples_per_poll"])
-            e = run_exporter(n, sim, tmp)
+            c = run_collectd(n, sim, tmp, r["samples_per_poll"]) if peers else None
+            e = run_exporter(n, sim, tmp) if peers else None
         finally:
             sim.stop()
     r["collectd"] = c.get("cpu_us_per_sample") if c else None

@@ -197,6 +197,12 @@ def pg_pids():
 
 
 def wrk(path, header=None, full=False, script=None):
+    # Steady state, not a cold start: each route is requested for a second
+    # first, unmeasured (the workers' PostgreSQL connections opened, the
+    # route's caches and buffers filled).
+    warm = ["wrk", "-t2", f"-c{conns}", "-d1s"] + (["-H", header] if header else []) + \
+        (["-s", script] if script else [])
+    subprocess.run(warm + [f"http://127.0.0.1:{d.http_port}{path}"], capture_output=True, check=True)
     argv = ["wrk", "-t2", f"-c{conns}", f"-d{secs}s", "--latency"]
     if header:
         argv += ["-H", header]

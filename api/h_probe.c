@@ -39,6 +39,7 @@ enum {
 };
 
 static int inflight; /* loop thread only */
+static struct probe_job *running[MAX_PROBES]; /* loop thread only: for wt_h_probe_stop_all */
 
 struct probe_job {
 	struct wt_api_req *r;
@@ -48,7 +49,7 @@ struct probe_job {
 	struct evbuffer *out;
 	char err[ERR_MAX];
 	size_t err_len;
-	bool killed, reaped;
+	bool killed, reaped, stopping;
 	int status;
 	char *url; /* kept only to redact what the child says; wiped */
 };
@@ -190,11 +191,17 @@ static void finish(struct probe_job *j)
 	char su[300];
 	safe_url(j->url, su, sizeof(su));
 	inflight--;
+	for (size_t i = 0; i < MAX_PROBES; i++)
+		if (running[i] == j)
+			running[i] = NULL;
 	int code = WIFEXITED(j->status) ? WEXITSTATUS(j->status) : -1;
 	redact(j->err, sizeof(j->err), j->url);
 	j->err[strcspn(j->err, "\n")] = '\0';
 	const char *msg = strncmp(j->err, "wattrack probe: ", 16) == 0 ? j->err + 16 : j->err;
-	if (j->killed) {
+	if (j->stopping) {
+		wt_api_fail(r, 503, "SHUTTING_DOWN", "the server stopped during the probe of %s",
+			    su);
+	} else if (j->killed) {
 		wt_api_fail(r, 504, "PROBE_TIMEOUT", "the probe of %s did not finish in time", su);
 	} else if (code == 64) {
 		wt_api_fail(r, 400, "INVALID_REQUEST", "field \"url\": %s",
@@ -433,5 +440,25 @@ void wt_h_probe_after(struct wt_api_req *r)
 		return;
 	}
 	inflight++;
+	for (size_t i = 0; i < MAX_PROBES; i++)
+		if (!running[i]) {
+			running[i] = j;
+			break;
+		}
 	r->deferred = true;
+}
+
+void wt_h_probe_stop_all(void)
+{
+	for (size_t i = 0; i < MAX_PROBES; i++) {
+		struct probe_job *j = running[i];
+		if (!j)
+			continue;
+		j->stopping = j->killed = true;
+		kill(j->pid, SIGKILL);
+		/* SIGKILLed: waitpid returns at once */
+		if (waitpid(j->pid, &j->status, 0) == j->pid)
+			j->reaped = true;
+		finish(j); /* answers 503, frees the job and ends the request */
+	}
 }

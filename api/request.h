@@ -229,6 +229,9 @@ void wt_h_outlet_after(struct wt_api_req *r);
  * `wattrack probe -` in a child process and answers when it ends. */
 void wt_h_probe(struct wt_api_req *r);
 void wt_h_probe_after(struct wt_api_req *r);
+/* At shutdown: kills the probes still running and answers their requests
+ * (503). Loop thread. */
+void wt_h_probe_stop_all(void);
 /* Discovery scans (h_discovery.c), on the loop. */
 void wt_h_discovery_start(struct wt_api_req *r);
 void wt_h_discovery_start_after(struct wt_api_req *r);

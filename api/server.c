@@ -990,6 +990,7 @@ void wt_api_stop(struct wt_api *api)
 {
 	api->stopped = true;
 	evtimer_del(api->bootstrap_ev);
+	wt_h_probe_stop_all();
 	/* Our own pool drains here, so every request in flight gets its
 	 * answer before the listeners (and their connections) go. With a
 	 * shared pool, late completions find r->http cleared below. */

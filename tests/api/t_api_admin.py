@@ -390,6 +390,45 @@ try:
         st, _, js = anon.call(method, path, body)
         f.check(st == 401 and err_code(js) == "AUTH_REQUIRED", f"anonymous {method} {path}: {st} {js}")
     until(lambda: ro.call("GET", "/api/v1/discovery")[2].get("state") != "running", 15)
+
+    # a probe still running when the daemon stops: the child is killed, the request answered
+    # 503, and nothing leaks (the sanitizer check below)
+    mute2 = socket.socket()
+    mute2.bind(("127.0.0.1", 0))
+    mute2.listen(8)
+    late = {}
+
+    def slow_probe():
+        try:
+            late["r"] = probe(rw, f"modbus://127.0.0.1:{mute2.getsockname()[1]}?unit=1",
+                              timeout_ms=10000, deadline_s=120)
+        except Exception as e:  # the connection may close first: that is an answer too
+            late["r"] = (None, {"exception": repr(e)}, 0)
+
+    th = threading.Thread(target=slow_probe)
+    th.start()
+    mute2.settimeout(10)
+    held = mute2.accept()[0]  # the child is connected and waiting for an answer
+    t0 = time.time()
+    rc_early = w.stop()
+    took_stop = time.time() - t0
+    th.join(15)
+    held.settimeout(3)
+    try:
+        while (got := held.recv(4096)) != b"":  # its request, then EOF when it is killed
+            pass
+    except ConnectionResetError:
+        got = b""
+    except OSError as e:
+        got = repr(e)
+    child_gone = got == b""
+    held.close()
+    mute2.close()
+    st, js, _ = late.get("r", (None, {}, 0))
+    f.check(rc_early == 0 and took_stop < 15 and st == 503 and err_code(js) == "SHUTTING_DOWN",
+            f"a probe running at shutdown is answered 503 ({took_stop:.1f}s, rc {rc_early}): "
+            f"{st} {js}")
+    f.check(child_gone, f"the probe's child process is killed when the daemon stops: {got!r}")
 finally:
     stop_ps.set()
     rc = w.stop() if w else -1

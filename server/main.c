@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +140,27 @@ static void report_stderr(const char *line)
 static void report_log(const char *line)
 {
 	wt_error("reload: %s", line);
+}
+
+/* Every SNMP device has its own socket, so a fleet of thousands needs more
+ * descriptors than a login shell's soft limit (1024): take the hard limit
+ * (systemd's unit sets LimitNOFILE). Says what it got. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rlim_t old = rl.rlim_cur;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			wt_warn("open files limit stays %llu (%s): about as many devices can be polled",
+				(unsigned long long)old, strerror(errno));
+		else
+			wt_info("open files limit raised from %llu to %llu",
+				(unsigned long long)old, (unsigned long long)want);
+	}
 }
 
 static void apply_log_settings(struct daemon *d)
@@ -883,6 +905,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wattrack: no %s: running with the defaults\n", DEFAULT_CONFIG);
 
 	apply_log_settings(&d);
+	raise_nofile();
 	rc = run(&d);
 	wt_config_free(&d.cfg);
 	libevent_global_shutdown();

@@ -15,33 +15,10 @@ import time
 sys.path.insert(0, os.path.join(os.environ["WT_SOURCE_ROOT"], "tests/lib"))
 from wtfix import *  # noqa: F401,F403,E402
 from wtfix import Postgres, free_port, spawn, stop_pid, tmpdir, SOURCE_ROOT  # noqa: E402
+from wtfix import until, pg_query as query  # noqa: E402,F401 (used by the tests)
 
 TESTD = os.environ.get("WT_API_TESTD") or os.path.join(
     os.environ.get("WT_BUILD_ROOT", ""), "tests/api/wt-api-testd")
-
-
-def until(pred, timeout, step=0.3):
-    """pred()'s first true value within timeout seconds, else its last value."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def query(dsn, sql, args=()):
-    """Rows of one statement on a fresh autocommit connection (psycopg2)."""
-    import psycopg2
-    c = psycopg2.connect(dsn)
-    c.autocommit = True
-    try:
-        cur = c.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall()
-    finally:
-        c.close()
 
 
 def daemon_admin(w, new_password):

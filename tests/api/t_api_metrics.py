@@ -10,7 +10,6 @@ with the setting off takes the readings away again."""
 
 import importlib.util
 import json
-import math
 import os
 import re
 import signal
@@ -23,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests/api"))
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, Daemon  # noqa: E402
-from wtfix import Failures, Postgres, tmpdir  # noqa: E402
+from wtfix import Failures, Postgres, pg_query, tmpdir, until  # noqa: E402
 from apilib import Client  # noqa: E402
 
 import psycopg2  # noqa: E402
@@ -134,24 +133,7 @@ write_conf(True)
 
 
 def q(sql, args=()):
-    c = psycopg2.connect(pg.dsn)
-    try:
-        c.autocommit = True
-        cur = c.cursor()
-        cur.execute(sql, args)
-        return cur.fetchall() if cur.description else None
-    finally:
-        c.close()
-
-
-def until(pred, timeout, step=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
+    return pg_query(pg.dsn, sql, args)
 
 
 ODD = 'pdu "2" \\ back\\slash\nsecond line'

@@ -40,7 +40,10 @@ static int add(struct wt_rf_readings *r, int unit, int kind, long index, const c
 	x->unit = unit;
 	x->kind = kind;
 	x->index = index;
-	snprintf(x->name, sizeof x->name, "%s", name);
+	/* a longer name is cut on purpose (a warning-free truncation) */
+	size_t nl = strnlen(name, sizeof x->name - 1);
+	memcpy(x->name, name, nl);
+	x->name[nl] = '\0';
 	x->metric = metric;
 	x->value = value;
 	x->is_static = is_static;

@@ -279,8 +279,19 @@ static int persist(const char *path, json_t *changes, char *why, size_t whylen)
 	return 0;
 }
 
-/* Worker: audit, then persist. The running configuration is not touched
- * here (it lives on the loop). */
+/* One statement without rows on the worker's connection; true when it ran. */
+static bool exec_ok(PGconn *db, const char *sql)
+{
+	PGresult *res = PQexec(db, sql);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	return ok;
+}
+
+/* Worker: audit, then persist, in one transaction: the audit rows commit
+ * only when the file was written, so the log never records a change that
+ * was refused. The running configuration is not touched here (it lives on
+ * the loop). */
 void wt_h_settings_patch(struct wt_api_req *r)
 {
 	const struct wt_api_layers *l = &r->layers;
@@ -295,6 +306,10 @@ void wt_h_settings_patch(struct wt_api_req *r)
 	json_t *changes = json_object_get(plan, "changes");
 	size_t i;
 	json_t *c;
+	if (json_array_size(changes) && !exec_ok(r->db, "BEGIN")) {
+		wt_api_fail_db(r, "recording the change in the audit log");
+		return;
+	}
 	json_array_foreach(changes, i, c)
 	{
 		char msg[600];
@@ -321,6 +336,7 @@ void wt_h_settings_patch(struct wt_api_req *r)
 		free(dj);
 		if (rc < 0) {
 			/* Never change what could not be recorded. */
+			(void)exec_ok(r->db, "ROLLBACK");
 			wt_api_fail_db(r, "recording the change in the audit log");
 			return;
 		}
@@ -335,12 +351,20 @@ void wt_h_settings_patch(struct wt_api_req *r)
 		int prc = persist(l->config_path, changes, why, sizeof(why));
 		pthread_mutex_unlock(&file_lock);
 		if (prc < 0) {
+			(void)exec_ok(r->db, "ROLLBACK");
 			wt_api_fail(r, 500, "SETTINGS_NOT_SAVED", "%s; nothing was changed", why);
 			return;
 		}
 		persisted = true;
 	} else if (l->config_path) {
 		persisted = true; /* nothing to write: the file already says it */
+	}
+	if (json_array_size(changes) && !exec_ok(r->db, "COMMIT")) {
+		/* the file already holds the change: say so rather than hide it */
+		wt_error("api: settings written to %s but their audit rows did not commit",
+			 l->config_path ? l->config_path : "(no file)");
+		wt_api_fail_db(r, "recording the change in the audit log");
+		return;
 	}
 	json_object_set_new(plan, "persisted", json_boolean(persisted));
 }

@@ -15,6 +15,7 @@
 #include "storage/storage.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,9 +23,11 @@
 #include <string.h>
 #include <time.h>
 
+/* The exposition text is built in an evbuffer, which the reply hands to the
+ * connection without a copy (a scrape with readings is tens of MB); oom
+ * remembers a failed append. */
 struct tbuf {
-	char *p;
-	size_t len, cap;
+	struct evbuffer *b;
 	bool oom;
 };
 
@@ -33,30 +36,23 @@ static void tb_printf(struct tbuf *b, const char *fmt, ...)
 {
 	if (b->oom)
 		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->p && b->len + (size_t)n < b->cap) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = b->cap ? b->cap * 2 : 8192;
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+	va_list ap;
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(b->b, fmt, ap) < 0)
+		b->oom = true;
+	va_end(ap);
+}
+
+/* Hands the text to r as its reply, or fails r with 503 if an append failed. */
+static void tb_reply(struct wt_api_req *r, struct tbuf *b)
+{
+	if (b->oom) {
+		if (b->b)
+			evbuffer_free(b->b);
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
 	}
+	wt_api_ok_buffer(r, b->b, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
 static void metric(struct tbuf *b, const char *name, const char *type, const char *help, double v)
@@ -68,34 +64,19 @@ static void metric(struct tbuf *b, const char *name, const char *type, const cha
  * (device and entity names come from devices and users). */
 static void label_value(struct tbuf *b, const char *s)
 {
-	if (b->oom)
-		return;
-	size_t need = 2 * strlen(s) + 1;
-	if (b->len + need >= b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap <= b->len + need)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
+	/* plain runs in one append, each special character as its escape */
+	while (!b->oom && *s) {
+		size_t n = strcspn(s, "\\\"\n");
+		if (n && evbuffer_add(b->b, s, n) < 0)
 			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+		s += n;
+		if (!*s || b->oom)
+			break;
+		const char *esc = *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\";
+		if (evbuffer_add(b->b, esc, 2) < 0)
+			b->oom = true;
+		s++;
 	}
-	char *o = b->p + b->len;
-	for (const char *p = s; *p; p++) {
-		if (*p == '\\' || *p == '"') {
-			*o++ = '\\';
-			*o++ = *p;
-		} else if (*p == '\n') {
-			*o++ = '\\';
-			*o++ = 'n';
-		} else
-			*o++ = *p;
-	}
-	*o = '\0';
-	b->len = (size_t)(o - b->p);
 }
 
 /* The Prometheus base-unit suffix of a canonical unit (server/model.c), ""
@@ -430,7 +411,8 @@ void wt_h_metrics(struct wt_api_req *r)
 		wt_api_fail_db(r, "counting devices and alarms");
 		return;
 	}
-	struct tbuf b = {0};
+	struct tbuf b = {evbuffer_new(), false};
+	b.oom = !b.b;
 	metric(&b, "wattrack_devices", "gauge", "Devices configured",
 	       strtod(PQgetvalue(res, 0, 0), NULL));
 	metric(&b, "wattrack_alarms_active", "gauge", "Active alarms",
@@ -444,7 +426,8 @@ void wt_h_metrics(struct wt_api_req *r)
 		long n = readings(r, &b);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (n == -EIO) {
-			free(b.p);
+			if (b.b)
+				evbuffer_free(b.b);
 			wt_api_fail_db(r, "reading the latest values");
 			return;
 		}
@@ -456,23 +439,18 @@ void wt_h_metrics(struct wt_api_req *r)
 		       n < 0 ? 0 : (double)n);
 		metric(&b, "wattrack_metrics_readings_seconds", "gauge",
 		       "Time this scrape spent reading the latest values", s);
-		wt_debug("api: /metrics: %ld readings, %zu bytes in %.3f s", n, b.len, s);
+		wt_debug("api: /metrics: %ld readings, %zu bytes in %.3f s", n,
+			 b.b ? evbuffer_get_length(b.b) : 0, s);
 	}
-	if (b.oom) {
-		free(b.p);
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok_text(r, b.p ? b.p : strdup(""), b.len, "text/plain; version=0.0.4; charset=utf-8",
-		       NULL);
+	tb_reply(r, &b);
 }
 
 /* Loop: the layers' own statistics, after the worker's text. */
 void wt_h_metrics_after(struct wt_api_req *r)
 {
-	/* Taken over: the text grows in place (a large block is remapped by
-	 * realloc, not copied). */
-	struct tbuf b = {r->text, r->text_len, r->text ? r->text_len + 1 : 0, false};
+	/* Taken over: the loop's figures are appended to the worker's text. */
+	struct tbuf b = {r->text ? r->text : evbuffer_new(), false};
+	b.oom = !b.b;
 	r->text = NULL;
 	const struct wt_api_layers *l = &r->layers;
 	metric(&b, "wattrack_up", "gauge", "1 while the server answers", 1);
@@ -544,13 +522,7 @@ void wt_h_metrics_after(struct wt_api_req *r)
 			       "Wall time of the last bucket close", s->last_close_ms / 1000.0);
 		}
 	}
-	if (b.oom) {
-		free(b.p);
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok_text(r, b.p ? b.p : strdup(""), b.len, "text/plain; version=0.0.4; charset=utf-8",
-		       NULL);
+	tb_reply(r, &b);
 }
 
 /* GET /api/v1/health/detail: the same figures as JSON. */

@@ -10,6 +10,7 @@
 #include "storage/query.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -290,31 +291,36 @@ static const struct wt_query_series *find(const struct wt_query_result *res, uin
 
 /* ---- text output: chart replies and CSV ---- */
 
+/* Text is built in an evbuffer, which the reply hands to the connection
+ * without a copy; oom remembers a failed append. */
 struct sbuf {
-	char *p;
-	size_t len, cap;
+	struct evbuffer *b;
 	bool oom;
 };
 
+static struct sbuf sb_new(void)
+{
+	struct sbuf b = {evbuffer_new(), false};
+	b.oom = !b.b;
+	return b;
+}
+
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (!b->oom && evbuffer_add(b->b, s, n) < 0)
+		b->oom = true;
+}
+
+/* Hands the text to r as its reply, or fails r with 503 if an append failed. */
+static void sb_reply(struct wt_api_req *r, struct sbuf *b, const char *ctype, const char *filename)
+{
+	if (b->oom) {
+		if (b->b)
+			evbuffer_free(b->b);
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
 	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	wt_api_ok_buffer(r, b->b, ctype, filename);
 }
 
 static void sb_str(struct sbuf *b, const char *s)
@@ -370,12 +376,7 @@ static void sb_json(struct sbuf *b, json_t *v)
 
 static void send_csv(struct wt_api_req *r, struct sbuf *b, const char *filename)
 {
-	if (b->oom) {
-		free(b->p);
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok_text(r, b->p ? b->p : strdup(""), b->len, "text/csv; charset=utf-8", filename);
+	sb_reply(r, b, "text/csv; charset=utf-8", filename);
 }
 
 /* The reply is written as text straight from the points: a year of
@@ -393,7 +394,7 @@ void wt_h_readings(struct wt_api_req *r)
 			free(meta[i]);
 		return;
 	}
-	struct sbuf b = {0};
+	struct sbuf b = sb_new();
 	char num[WT_JSON_NUM_MAX], head[200];
 	snprintf(head, sizeof(head),
 		 "{\"from\":%lld,\"to\":%lld,\"resolution\":\"%s\",\"step_ms\":%lld,"
@@ -445,12 +446,7 @@ void wt_h_readings(struct wt_api_req *r)
 	for (size_t i = 0; i < q.n; i++)
 		free(meta[i]);
 	wt_query_result_free(&res);
-	if (b.oom) {
-		free(b.p);
-		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
-		return;
-	}
-	wt_api_ok_text(r, b.p, b.len, "application/json; charset=utf-8", NULL);
+	sb_reply(r, &b, "application/json; charset=utf-8", NULL);
 }
 
 void wt_h_export_readings(struct wt_api_req *r)
@@ -464,7 +460,7 @@ void wt_h_export_readings(struct wt_api_req *r)
 		json_decref(meta);
 		return;
 	}
-	struct sbuf b = {0};
+	struct sbuf b = sb_new();
 	char line[160], iso[32];
 	sb_str(&b, "series,metric,unit,time,ts_ms,min,avg,max\r\n");
 	for (size_t i = 0; i < q.n; i++) {
@@ -497,7 +493,7 @@ static void list_to_csv(struct wt_api_req *r, const char *key, const char *const
 {
 	if (r->err_code)
 		return;
-	struct sbuf b = {0};
+	struct sbuf b = sb_new();
 	for (size_t c = 0; cols[c]; c++) {
 		if (c)
 			sb_str(&b, ",");

@@ -146,24 +146,34 @@ void wt_api_send_text(struct evhttp_request *req, int status, const char *json, 
 			 tls);
 }
 
-void wt_api_send_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
-		      size_t len, bool tls)
+void wt_api_send_buffer(struct evhttp_request *req, int status, const char *ctype,
+			struct evbuffer *body, bool tls)
 {
-	struct evbuffer *b = evbuffer_new();
 	/* Looked up before sending: a reply on a connection the client already
 	 * closed frees the request. */
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 	common_headers(req, tls, body ? ctype : NULL);
-	if (b && body)
-		evbuffer_add(b, body, len);
-	evhttp_send_reply(req, status, wt_http_reason(status), b);
-	if (b)
-		evbuffer_free(b);
+	evhttp_send_reply(req, status, wt_http_reason(status), body);
 	/* The connection is still alive here: evhttp frees it only after the
 	 * write completes. */
 	if (bev)
 		bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+}
+
+void wt_api_send_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
+		      size_t len, bool tls)
+{
+	/* copied: the caller frees body when this returns, while the bytes
+	 * may wait in the connection's buffer */
+	struct evbuffer *b = body ? evbuffer_new() : NULL;
+	if (b && evbuffer_add(b, body, len) < 0) {
+		evbuffer_free(b);
+		b = NULL;
+	}
+	wt_api_send_buffer(req, status, ctype, b, tls);
+	if (b)
+		evbuffer_free(b);
 }
 
 void wt_api_flush(struct evhttp_request *req)

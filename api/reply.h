@@ -7,6 +7,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+struct evbuffer;
+
 struct evhttp_request;
 
 /* The one error function: status, an UPPER_CASE code that never changes
@@ -24,6 +26,10 @@ void wt_api_send_text(struct evhttp_request *req, int status, const char *json, 
 /* Sends body (len bytes) with the given Content-Type, e.g. CSV. */
 void wt_api_send_body(struct evhttp_request *req, int status, const char *ctype, const char *body,
 		      size_t len, bool tls);
+/* As wt_api_send_body, with the body in an evbuffer: its contents move to
+ * the connection (no copy); the buffer is left empty, still the caller's. */
+void wt_api_send_buffer(struct evhttp_request *req, int status, const char *ctype,
+			struct evbuffer *body, bool tls);
 
 /* Sets the common security headers for a streamed reply (no Content-Type). */
 void wt_api_common_headers(struct evhttp_request *req, bool tls);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct evbuffer;
+
 struct evhttp_request;
 struct wt_api_req;
 
@@ -105,8 +107,8 @@ struct wt_api_req {
 	/* output */
 	int status;
 	json_t *reply;           /* 2xx body; NULL: 204 */
-	char *text;              /* a non-JSON 2xx body (CSV, Prometheus); wins over reply */
-	size_t text_len;
+	struct evbuffer *text;   /* a non-JSON 2xx body (CSV, Prometheus, chart text); wins
+				  * over reply; moved to the connection without a copy */
 	const char *content_type; /* of text (static string) */
 	const char *filename;     /* Content-Disposition attachment name (static), or NULL */
 	const char *err_code;    /* set by wt_api_fail: the reply is an error */
@@ -127,9 +129,14 @@ struct wt_api_req {
 	void *conn;                  /* loop only: the connection's guard */
 };
 
-/* Sets a successful non-JSON reply (takes ownership of text, malloc'ed). */
+/* Sets a successful non-JSON reply (takes ownership of text, malloc'ed;
+ * referenced by the reply buffer, not copied). */
 void wt_api_ok_text(struct wt_api_req *r, char *text, size_t len, const char *content_type,
 		    const char *filename);
+/* Sets a successful non-JSON reply built in an evbuffer (takes ownership).
+ * NULL (evbuffer_new failed) sets 503. */
+void wt_api_ok_buffer(struct wt_api_req *r, struct evbuffer *text, const char *content_type,
+		      const char *filename);
 /* Fails r with 503 SERVICE_UNAVAILABLE naming the missing subsystem; returns
  * true when it is missing (so: if (wt_api_need(r, l->rules, "rules")) return;). */
 bool wt_api_need(struct wt_api_req *r, const void *layer, const char *name);

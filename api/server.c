@@ -94,18 +94,41 @@ void wt_api_ok(struct wt_api_req *r, int status, json_t *body)
 	r->err_code = NULL;
 }
 
-void wt_api_ok_text(struct wt_api_req *r, char *text, size_t len, const char *content_type,
-		    const char *filename)
+void wt_api_ok_buffer(struct wt_api_req *r, struct evbuffer *text, const char *content_type,
+		      const char *filename)
 {
+	if (!text) {
+		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
+		return;
+	}
 	json_decref(r->reply);
 	r->reply = NULL;
-	free(r->text);
+	if (r->text)
+		evbuffer_free(r->text);
 	r->text = text;
-	r->text_len = len;
 	r->content_type = content_type;
 	r->filename = filename;
 	r->status = 200;
 	r->err_code = NULL;
+}
+
+static void free_text(const void *data, size_t len, void *arg)
+{
+	(void)len, (void)arg;
+	free((void *)data);
+}
+
+void wt_api_ok_text(struct wt_api_req *r, char *text, size_t len, const char *content_type,
+		    const char *filename)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (b && evbuffer_add_reference(b, text, len, free_text, NULL) < 0) {
+		evbuffer_free(b);
+		b = NULL;
+	}
+	if (!b)
+		free(text);
+	wt_api_ok_buffer(r, b, content_type, filename);
 }
 
 bool wt_api_need(struct wt_api_req *r, const void *layer, const char *name)
@@ -126,7 +149,8 @@ void wt_api_fail(struct wt_api_req *r, int status, const char *code, const char 
 	va_end(ap);
 	json_decref(r->reply);
 	r->reply = NULL;
-	free(r->text);
+	if (r->text)
+		evbuffer_free(r->text);
 	r->text = NULL;
 	r->status = status;
 	r->err_code = code;
@@ -288,7 +312,8 @@ static void req_free(struct wt_api_req *r)
 {
 	json_decref(r->body);
 	json_decref(r->reply);
-	free(r->text);
+	if (r->text)
+		evbuffer_free(r->text);
 	free(r->query);
 	free(r->session_cookie);
 	free(r->bearer);
@@ -347,8 +372,8 @@ static void send_result(struct wt_api_req *r)
 			snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", r->filename);
 			evhttp_add_header(h, "Content-Disposition", cd);
 		}
-		wt_api_send_body(r->http, r->status ? r->status : 200, r->content_type, r->text,
-				 r->text_len, r->tls);
+		wt_api_send_buffer(r->http, r->status ? r->status : 200, r->content_type, r->text,
+				   r->tls);
 	} else
 		wt_api_send_json(r->http, r->status ? r->status : 200, r->reply, r->tls);
 	r->http = NULL;
@@ -367,12 +392,10 @@ static void serialise_on_worker(struct wt_api_req *r)
 	char *s = json_dumps(r->reply, JSON_COMPACT);
 	if (!s)
 		return; /* the loop tries again and reports the failure */
-	r->text = s;
-	r->text_len = strlen(s);
-	r->content_type = "application/json; charset=utf-8";
-	r->filename = NULL;
-	json_decref(r->reply);
-	r->reply = NULL;
+	int status = r->status; /* 200 or 201: the handler's */
+	wt_api_ok_text(r, s, strlen(s), "application/json; charset=utf-8", NULL);
+	if (!r->err_code)
+		r->status = status;
 }
 
 static void job_work(void *arg)

@@ -12,6 +12,7 @@
 #include "storage/query.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -669,23 +670,6 @@ static bool cache_adopt(struct wt_devcache *c, json_t *list)
 }
 
 /* Appends len bytes to a growing buffer; false when out of memory. */
-static bool buf_add(char **b, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t nc = (*cap ? *cap : 4096);
-		while (nc < *len + n + 1)
-			nc *= 2;
-		char *nb = realloc(*b, nc);
-		if (!nb)
-			return false;
-		*b = nb;
-		*cap = nc;
-	}
-	memcpy(*b + *len, s, n);
-	*len += n;
-	(*b)[*len] = '\0';
-	return true;
-}
 
 /* The page as text: {"devices":[...],"count","total","limit","offset",
  * "next_offset","as_of_ms"}. */
@@ -697,9 +681,9 @@ static void render_page(struct wt_api_req *r, struct wt_devcache *c, const struc
 		return;
 	}
 	bool assigned = strcmp(lq->filter, "assigned") == 0, all = strcmp(lq->filter, "all") == 0;
-	char *b = NULL;
-	size_t len = 0, cap = 0, total = 0, count = 0;
-	bool ok = buf_add(&b, &len, &cap, "{\"devices\":[", 12);
+	size_t total = 0, count = 0;
+	struct evbuffer *b = evbuffer_new();
+	bool ok = b && evbuffer_add(b, "{\"devices\":[", 12) == 0;
 	for (size_t i = 0; ok && i < c->nrows; i++) {
 		struct devrow *row = c->order[k][i];
 		if (!all && assigned != !json_is_null(json_object_get(row->obj, "rack_id")))
@@ -709,8 +693,8 @@ static void render_page(struct wt_api_req *r, struct wt_devcache *c, const struc
 		total++;
 		if (total <= (size_t)lq->offset || count >= (size_t)lq->limit)
 			continue;
-		ok = row_refresh(r, row) == 0 && (!count || buf_add(&b, &len, &cap, ",", 1)) &&
-		     buf_add(&b, &len, &cap, row->text, row->len);
+		ok = row_refresh(r, row) == 0 && (!count || evbuffer_add(b, ",", 1) == 0) &&
+		     evbuffer_add(b, row->text, row->len) == 0;
 		count++;
 	}
 	char tail[192], nexts[24] = "null";
@@ -722,13 +706,14 @@ static void render_page(struct wt_api_req *r, struct wt_devcache *c, const struc
 			 "\"next_offset\":%s,\"as_of_ms\":%lld}",
 			 count, total, (long long)lq->limit, (long long)lq->offset, nexts,
 			 (long long)c->built_ms);
-	ok = ok && n > 0 && (size_t)n < sizeof(tail) && buf_add(&b, &len, &cap, tail, (size_t)n);
+	ok = ok && n > 0 && (size_t)n < sizeof(tail) && evbuffer_add(b, tail, (size_t)n) == 0;
 	if (!ok) {
-		free(b);
+		if (b)
+			evbuffer_free(b);
 		wt_api_fail(r, 503, "OUT_OF_MEMORY", "the server is out of memory");
 		return;
 	}
-	wt_api_ok_text(r, b, len, "application/json; charset=utf-8", NULL);
+	wt_api_ok_buffer(r, b, "application/json; charset=utf-8", NULL);
 }
 
 static void list_after(struct wt_api_req *r, bool page)

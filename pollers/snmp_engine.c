@@ -1,11 +1,18 @@
 /* net-snmp single-session API driven by libevent. Each session has a read
  * event on its socket and a timer for net-snmp's retransmissions; the timer
- * is re-armed from snmp_sess_select_info2 after every send and read. */
+ * is re-armed from snmp_sess_select_info2 after every send and read.
+ *
+ * v1/v2c sessions are opened with snmp_sess_add_ex and our message codec
+ * (snmp_ber.c) as the session's build and parse hooks: net-snmp keeps the
+ * transport, the request list, retries and request-id matching; requests
+ * are encoded straight from binary OIDs and answers decoded straight into
+ * the thread's varbind buffers. v3 sessions use net-snmp's codec (USM). */
 #include "snmp_engine.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +23,7 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 
+#include "pollers/snmp_ber.h"
 #include "server/log.h"
 
 _Static_assert(sizeof(oid) == sizeof(unsigned long), "net-snmp oid is unsigned long");
@@ -46,12 +54,91 @@ struct wt_snmp_sess {
 	void *ctx;
 	int version;
 	bool binary; /* the request in flight was sent with binary OIDs: no oid text */
-	/* decode buffers for answers, reused by every response of this session
-	 * (one request in flight at a time): no allocation per poll */
-	struct wt_snmp_vb *dec_vbs;
-	char (*dec_sbuf)[WT_OID_STR];
-	size_t dec_cap;
+	bool own_codec; /* v1/v2c: our build and parse hooks */
+	/* a poll request (binary OIDs) in flight, for the build hook, which
+	 * net-snmp calls again for every retransmission */
+	const struct wt_snmp_req *req;
+	long req_reqid;
 };
+
+/* Decoding happens on the thread that runs the session's loop, one answer
+ * at a time, and the varbinds live only during the completion callback:
+ * one set of buffers per thread serves every session (5,000 sessions with
+ * a buffer each held 250 MB), as does one descriptor set for
+ * snmp_sess_read2 (building one per read allocated for every descriptor
+ * above 1023). */
+#define DEC_MAX_VBS 4096 /* more varbinds than this in one answer: garbage */
+struct dec_buf {
+	struct wt_snmp_vb *vbs;
+	char (*sbuf)[WT_OID_STR];
+	size_t cap;
+	unsigned long *sub;
+	size_t sub_cap;
+	/* what the parse hook decoded last */
+	const struct wt_snmp_sess *owner;
+	long reqid;
+	size_t n;
+	netsnmp_large_fd_set fds;
+	bool fds_ready;
+};
+static pthread_key_t dec_key;
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static void dec_free(void *p)
+{
+	struct dec_buf *d = p;
+	if (!d)
+		return;
+	free(d->vbs);
+	free(d->sbuf);
+	free(d->sub);
+	if (d->fds_ready)
+		netsnmp_large_fd_set_cleanup(&d->fds);
+	free(d);
+}
+
+static void dec_key_make(void)
+{
+	if (pthread_key_create(&dec_key, dec_free))
+		abort();
+}
+
+static struct dec_buf *dec_get(void)
+{
+	pthread_once(&dec_once, dec_key_make);
+	struct dec_buf *d = pthread_getspecific(dec_key);
+	if (!d && (d = calloc(1, sizeof *d)) && pthread_setspecific(dec_key, d)) {
+		free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/* Room for n varbinds whose names have n_sub sub-identifiers in all. */
+static int dec_reserve(struct dec_buf *d, size_t n, size_t n_sub)
+{
+	if (n > DEC_MAX_VBS)
+		return -E2BIG;
+	if (n > d->cap) {
+		struct wt_snmp_vb *nv = realloc(d->vbs, n * sizeof *nv);
+		if (!nv)
+			return -ENOMEM;
+		d->vbs = nv;
+		char(*ns)[WT_OID_STR] = realloc(d->sbuf, n * sizeof *ns);
+		if (!ns)
+			return -ENOMEM;
+		d->sbuf = ns;
+		d->cap = n;
+	}
+	if (n_sub > d->sub_cap) {
+		unsigned long *ns = realloc(d->sub, n_sub * sizeof *ns);
+		if (!ns)
+			return -ENOMEM;
+		d->sub = ns;
+		d->sub_cap = n_sub;
+	}
+	return 0;
+}
 
 static bool engine_ready;
 
@@ -76,32 +163,12 @@ void wt_snmp_engine_shutdown(void)
 {
 	if (!engine_ready)
 		return;
+	/* this thread's buffers (other threads free theirs when they end) */
+	pthread_once(&dec_once, dec_key_make);
+	dec_free(pthread_getspecific(dec_key));
+	pthread_setspecific(dec_key, NULL);
 	snmp_shutdown("wattrack");
 	engine_ready = false;
-}
-
-/* Hot path (every varbind of every poll): a hand-rolled formatter, several
- * times cheaper than snprintf per sub-identifier. */
-static void oid_to_str(const oid *o, size_t n, char *out, size_t len)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		char digits[12];
-		size_t k = 0;
-		unsigned long v = (unsigned long)o[i];
-		do {
-			digits[k++] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v && k < sizeof digits);
-		if (w + k + (i ? 1 : 0) + 1 > len) {
-			break; /* truncated: the caller sees a shorter, non-matching OID */
-		}
-		if (i)
-			out[w++] = '.';
-		while (k)
-			out[w++] = digits[--k];
-	}
-	out[w] = 0;
 }
 
 /* Decodes one varbind without trusting its declared lengths. */
@@ -115,7 +182,7 @@ static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, ch
 	out->name = v->name;
 	out->name_len = v->name ? v->name_length : 0;
 	if (text)
-		oid_to_str(v->name, out->name_len, out->oid, sizeof out->oid);
+		wt_oid_format(v->name, out->name_len, out->oid, sizeof out->oid);
 	else
 		out->oid[0] = 0;
 	switch (v->type) {
@@ -157,7 +224,7 @@ static void decode_vb(const netsnmp_variable_list *v, struct wt_snmp_vb *out, ch
 		break;
 	case ASN_OBJECT_ID:
 		if (v->val.objid) {
-			oid_to_str(v->val.objid, v->val_len / sizeof(oid), sbuf, sbuflen);
+			wt_oid_format(v->val.objid, v->val_len / sizeof(oid), sbuf, sbuflen);
 			out->v.type = WT_SV_OID;
 			out->v.s = sbuf;
 			out->v.slen = strlen(sbuf);
@@ -223,6 +290,7 @@ static void complete(struct wt_snmp_sess *s, int status, int errindex, const str
 	s->busy = false;
 	s->cb = NULL;
 	s->reqid = 0;
+	s->req = NULL;
 	evtimer_del(s->watchdog);
 	if (cb && !s->closing)
 		cb(ctx, status, errindex, vbs, n);
@@ -251,28 +319,147 @@ static int on_response(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu,
 		return 1;
 	}
 	int status = map_errstat(pdu->errstat);
+	struct dec_buf *d = dec_get();
 	size_t n = 0;
-	for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable)
-		n++;
-	if (n > 4096)
-		n = 4096; /* bounded work per response whatever the agent sends */
-	if (n > s->dec_cap) {
-		struct wt_snmp_vb *nv = realloc(s->dec_vbs, n * sizeof *nv);
-		if (nv)
-			s->dec_vbs = nv;
-		char(*ns2)[WT_OID_STR] = nv ? realloc(s->dec_sbuf, n * sizeof *ns2) : NULL;
-		if (!nv || !ns2) {
+	if (!d) {
+		complete(s, -ENOMEM, 0, NULL, 0);
+		return 1;
+	}
+	if (s->own_codec) {
+		/* decoded by parse_hook just before net-snmp matched it to us */
+		if (d->owner != s || d->reqid != reqid) {
+			complete(s, -EIO, 0, NULL, 0);
+			return 1;
+		}
+		n = d->n;
+	} else {
+		for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable)
+			n++;
+		if (n > DEC_MAX_VBS)
+			n = DEC_MAX_VBS; /* bounded work per response whatever the agent sends */
+		if (dec_reserve(d, n, 0)) {
 			complete(s, -ENOMEM, 0, NULL, 0);
 			return 1;
 		}
-		s->dec_sbuf = ns2;
-		s->dec_cap = n;
+		n = wt_snmp_pdu_decode(pdu, d->vbs, d->sbuf, n, !s->binary);
 	}
-	n = wt_snmp_pdu_decode(pdu, s->dec_vbs, s->dec_sbuf, n, !s->binary);
-	/* the callback may close the session: the buffers then live until
-	 * on_read returns (closing is deferred while in_cb) */
-	complete(s, status, (int)pdu->errindex, s->dec_vbs, n);
+	d->owner = NULL;
+	/* the callback may close the session: it is freed when on_read
+	 * returns (closing is deferred while in_cb) */
+	complete(s, status, (int)pdu->errindex, d->vbs, n);
 	return 1;
+}
+
+/* net-snmp's parse hook for v1/v2c sessions: the answer's varbinds go
+ * straight into this thread's buffers; the PDU carries the header only. */
+static int parse_hook(netsnmp_session *sp, netsnmp_pdu *pdu, u_char *pkt, size_t len)
+{
+	struct wt_snmp_sess *s = sp->callback_magic;
+	struct dec_buf *d = dec_get();
+	struct wt_ber_msg m;
+	int rc = -ENOMEM;
+	if (!d)
+		return SNMPERR_MALLOC;
+	d->owner = NULL;
+	for (int tries = 0; tries < 2; tries++) {
+		struct wt_ber_out o = {.vbs = d->vbs,
+				       .max = d->cap,
+				       .sub = d->sub,
+				       .sub_cap = d->sub_cap,
+				       .sbuf = d->sbuf,
+				       .text = !s->binary};
+		rc = wt_ber_decode_msg(pkt, len, &m, &o);
+		if (rc != -ENOSPC || dec_reserve(d, m.n, m.n_sub))
+			break;
+	}
+	if (rc)
+		return SNMPERR_ASN_PARSE_ERR; /* dropped: the request times out */
+	if (m.version != (sp->version == SNMP_VERSION_1 ? 0 : 1))
+		return SNMPERR_BAD_VERSION;
+	if (m.type != WT_BER_RESPONSE && m.type != WT_BER_REPORT)
+		return SNMPERR_UNKNOWN_PDU; /* a client socket takes answers only */
+	pdu->version = sp->version;
+	pdu->command = m.type;
+	pdu->reqid = m.reqid;
+	pdu->errstat = m.errstat;
+	pdu->errindex = m.errindex;
+	pdu->flags |= UCD_MSG_FLAG_RESPONSE_PDU;
+	d->owner = s;
+	d->reqid = m.reqid;
+	d->n = m.n;
+	return SNMP_ERR_NOERROR;
+}
+
+/* net-snmp's build hook for v1/v2c sessions, for the first send and every
+ * retransmission: a poll request from its binary OIDs (the PDU carries no
+ * varbinds), anything else from the PDU's varbinds (NULL values, or
+ * INTEGERs for a SET). The message goes at the start of *buf. */
+static int build_hook(netsnmp_session *sp, netsnmp_pdu *pdu, u_char **buf, size_t *buf_len,
+		      size_t *offset)
+{
+	struct wt_snmp_sess *s = sp->callback_magic;
+	struct wt_ber_req r = {.version = sp->version == SNMP_VERSION_1 ? 0 : 1,
+			       .community = sp->community,
+			       .community_len = sp->community_len,
+			       .reqid = pdu->reqid};
+	switch (pdu->command) {
+	case SNMP_MSG_GET:
+		r.type = WT_BER_GET;
+		break;
+	case SNMP_MSG_GETNEXT:
+		r.type = WT_BER_GETNEXT;
+		break;
+	case SNMP_MSG_SET:
+		r.type = WT_BER_SET;
+		break;
+	case SNMP_MSG_GETBULK:
+		r.type = WT_BER_GETBULK;
+		r.f1 = pdu->non_repeaters;
+		r.f2 = pdu->max_repetitions;
+		break;
+	default:
+		return -1;
+	}
+	const unsigned long *oidv[WT_REQ_MAX];
+	size_t lenv[WT_REQ_MAX];
+	long ival[WT_REQ_MAX];
+	if (!pdu->variables) {
+		/* a poll request; a retransmission of one we gave up on is not sent */
+		if (!s->req || pdu->reqid != s->req_reqid)
+			return -1;
+		r.n = s->req->n;
+		r.oid = s->req->oid;
+		r.oid_len = s->req->oid_len;
+	} else {
+		for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
+			if (r.n == WT_REQ_MAX)
+				return -1;
+			oidv[r.n] = (const unsigned long *)v->name;
+			lenv[r.n] = v->name_length;
+			if (r.type == WT_BER_SET) {
+				if (v->type != ASN_INTEGER || !v->val.integer)
+					return -1; /* we only ever SET INTEGERs */
+				ival[r.n] = *v->val.integer;
+			}
+			r.n++;
+		}
+		r.oid = oidv;
+		r.oid_len = lenv;
+		r.ival = r.type == WT_BER_SET ? ival : NULL;
+	}
+	ssize_t need = wt_ber_encode_req(&r, *buf, *buf_len);
+	if (need > 0 && (size_t)need > *buf_len) {
+		u_char *nb = realloc(*buf, (size_t)need);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*buf_len = (size_t)need;
+		need = wt_ber_encode_req(&r, *buf, *buf_len);
+	}
+	if (need <= 0)
+		return -1;
+	*offset = (size_t)need;
+	return 0;
 }
 
 static void disc_stop(struct wt_snmp_sess *s);
@@ -300,22 +487,42 @@ static void really_close(struct wt_snmp_sess *s)
 		event_free(s->rd);
 	if (s->tmo)
 		event_free(s->tmo);
-	free(s->dec_vbs);
-	free(s->dec_sbuf);
 	free(s);
+}
+
+/* The thread's descriptor set, grown to cover fd; false if it cannot be. */
+static bool fds_cover(struct dec_buf *d, int fd)
+{
+	unsigned want = (unsigned)fd + 1;
+	if (!d->fds_ready) {
+		netsnmp_large_fd_set_init(&d->fds, want > FD_SETSIZE ? (int)want : FD_SETSIZE);
+		d->fds_ready = true;
+	} else if (want > d->fds.lfs_setsize) {
+		unsigned grow = d->fds.lfs_setsize * 2;
+		netsnmp_large_fd_set_resize(&d->fds, (int)(grow > want ? grow : want));
+	}
+	return want <= d->fds.lfs_setsize;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct wt_snmp_sess *s = arg;
-	netsnmp_large_fd_set fds;
+	struct dec_buf *d = dec_get();
 	(void)what;
-	netsnmp_large_fd_set_init(&fds, fd + 1);
-	netsnmp_large_fd_setfd(fd, &fds);
 	s->in_cb++;
-	snmp_sess_read2(s->sp, &fds);
+	if (d && fds_cover(d, fd)) {
+		netsnmp_large_fd_setfd(fd, &d->fds);
+		snmp_sess_read2(s->sp, &d->fds);
+		netsnmp_large_fd_clr(fd, &d->fds);
+	} else {
+		/* out of memory: a set of our own, so the datagram is still read */
+		netsnmp_large_fd_set fds;
+		netsnmp_large_fd_set_init(&fds, fd + 1);
+		netsnmp_large_fd_setfd(fd, &fds);
+		snmp_sess_read2(s->sp, &fds);
+		netsnmp_large_fd_set_cleanup(&fds);
+	}
 	s->in_cb--;
-	netsnmp_large_fd_set_cleanup(&fds);
 	if (s->closing && !s->in_cb) {
 		really_close(s);
 		return;
@@ -508,7 +715,19 @@ static int do_open(struct wt_snmp_sess *s, const struct wt_snmp_target *t, const
 	}
 	ss.callback = on_response;
 	ss.callback_magic = s;
-	s->sp = snmp_sess_open(&ss);
+	if (t->version == 3) {
+		s->sp = snmp_sess_open(&ss);
+	} else {
+		/* as snmp_sess_open, with our codec as the session's hooks */
+		netsnmp_transport *tr =
+			netsnmp_tdomain_transport_full("snmp", peer, 0, "udp", NULL);
+		s->sp = tr ? snmp_sess_add_ex(&ss, tr, NULL, parse_hook, NULL, NULL, build_hook,
+					      NULL, NULL)
+			   : NULL;
+		if (!tr && !ss.s_snmp_errno)
+			ss.s_snmp_errno = SNMPERR_BAD_ADDRESS;
+		s->own_codec = s->sp != NULL;
+	}
 	/* the session copied what it needs; wipe key material from the stack */
 	SNMP_FREE(ss.securityAuthProto);
 	SNMP_FREE(ss.securityPrivProto);
@@ -606,31 +825,9 @@ static size_t build_discovery(uint8_t *out, int32_t msgid)
 	return ber_wrap(out, 0x30, msg, n);
 }
 
-/* Reads one TLV header at *p (bounded by end); returns the value length or -1. */
-static long ber_next(const uint8_t **p, const uint8_t *end, uint8_t want)
-{
-	const uint8_t *q = *p;
-	if (end - q < 2 || q[0] != want)
-		return -1;
-	q++;
-	size_t len = *q++;
-	if (len & 0x80) {
-		size_t k = len & 0x7f;
-		if (k == 0 || k > 3 || (size_t)(end - q) < k)
-			return -1;
-		len = 0;
-		while (k--)
-			len = len << 8 | *q++;
-	}
-	if ((size_t)(end - q) < len)
-		return -1;
-	*p = q;
-	return (long)len;
-}
-
 static bool ber_uint(const uint8_t **p, const uint8_t *end, uint32_t *out)
 {
-	long n = ber_next(p, end, 0x02);
+	long n = wt_ber_next(p, end, 0x02);
 	if (n < 1 || n > 5)
 		return false;
 	uint64_t v = 0;
@@ -647,25 +844,25 @@ static bool parse_discovery(const uint8_t *buf, size_t len, uint8_t *engine, siz
 			    uint32_t *boots, uint32_t *etime)
 {
 	const uint8_t *p = buf, *end = buf + len;
-	long n = ber_next(&p, end, 0x30);
+	long n = wt_ber_next(&p, end, 0x30);
 	uint32_t ver;
 	if (n < 0)
 		return false;
 	end = p + n;
 	if (!ber_uint(&p, end, &ver) || ver != 3)
 		return false;
-	n = ber_next(&p, end, 0x30); /* msgGlobalData: skipped */
+	n = wt_ber_next(&p, end, 0x30); /* msgGlobalData: skipped */
 	if (n < 0)
 		return false;
 	p += n;
-	n = ber_next(&p, end, 0x04); /* msgSecurityParameters */
+	n = wt_ber_next(&p, end, 0x04); /* msgSecurityParameters */
 	if (n < 0)
 		return false;
 	const uint8_t *send = p + n;
-	n = ber_next(&p, send, 0x30);
+	n = wt_ber_next(&p, send, 0x30);
 	if (n < 0)
 		return false;
-	n = ber_next(&p, send, 0x04);
+	n = wt_ber_next(&p, send, 0x04);
 	if (n < 5 || n > 32)
 		return false;
 	memcpy(engine, p, (size_t)n);
@@ -863,9 +1060,10 @@ static int add_null(netsnmp_pdu *pdu, const char *oidstr)
 	return snmp_add_null_var(pdu, o, (size_t)n) ? 0 : -ENOMEM;
 }
 
-static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, void *ctx)
+static int send_pdu(struct wt_snmp_sess *s, netsnmp_pdu *pdu, wt_snmp_cb cb, void *ctx,
+		    bool binary)
 {
-	s->binary = false;
+	s->binary = binary;
 	s->busy = true;
 	s->cb = cb;
 	s->ctx = ctx;
@@ -900,7 +1098,7 @@ int wt_snmp_get(struct wt_snmp_sess *s, char *const *oids, size_t n, wt_snmp_cb 
 			return rc;
 		}
 	}
-	return send_pdu(s, pdu, cb, ctx);
+	return send_pdu(s, pdu, cb, ctx, false);
 }
 
 int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oidstr, int max_rep, wt_snmp_cb cb,
@@ -922,7 +1120,7 @@ int wt_snmp_getbulk(struct wt_snmp_sess *s, const char *oidstr, int max_rep, wt_
 		snmp_free_pdu(pdu);
 		return rc;
 	}
-	return send_pdu(s, pdu, cb, ctx);
+	return send_pdu(s, pdu, cb, ctx, false);
 }
 
 int wt_snmp_send_req(struct wt_snmp_sess *s, const struct wt_snmp_req *req, wt_snmp_cb cb,
@@ -934,6 +1132,9 @@ int wt_snmp_send_req(struct wt_snmp_sess *s, const struct wt_snmp_req *req, wt_s
 		return -ENOTCONN;
 	if (!req->n || req->n > WT_REQ_MAX || (req->bulk && s->version == 1))
 		return -EINVAL;
+	for (size_t i = 0; i < req->n; i++)
+		if (req->oid_len[i] < 2 || req->oid_len[i] > MAX_OID_LEN)
+			return -EINVAL;
 	netsnmp_pdu *pdu = snmp_pdu_create(req->bulk ? SNMP_MSG_GETBULK : SNMP_MSG_GET);
 	if (!pdu)
 		return -ENOMEM;
@@ -941,15 +1142,20 @@ int wt_snmp_send_req(struct wt_snmp_sess *s, const struct wt_snmp_req *req, wt_s
 		pdu->non_repeaters = req->nonrep;
 		pdu->max_repetitions = req->reps;
 	}
-	for (size_t i = 0; i < req->n; i++)
-		if (!req->oid_len[i] || req->oid_len[i] > MAX_OID_LEN ||
-		    !snmp_add_null_var(pdu, (const oid *)req->oid[i], req->oid_len[i])) {
-			snmp_free_pdu(pdu);
-			return -EINVAL;
-		}
-	int rc = send_pdu(s, pdu, cb, ctx);
-	if (!rc)
-		s->binary = true;
+	if (s->own_codec) {
+		/* no varbinds: build_hook encodes req itself, for every try */
+		s->req = req;
+		s->req_reqid = pdu->reqid;
+	} else {
+		for (size_t i = 0; i < req->n; i++)
+			if (!snmp_add_null_var(pdu, (const oid *)req->oid[i], req->oid_len[i])) {
+				snmp_free_pdu(pdu);
+				return -ENOMEM;
+			}
+	}
+	int rc = send_pdu(s, pdu, cb, ctx, true);
+	if (rc)
+		s->req = NULL;
 	return rc;
 }
 
@@ -971,5 +1177,5 @@ int wt_snmp_set_int(struct wt_snmp_sess *s, const char *oidstr, long value, wt_s
 		snmp_free_pdu(pdu);
 		return -ENOMEM;
 	}
-	return send_pdu(s, pdu, cb, ctx);
+	return send_pdu(s, pdu, cb, ctx, false);
 }

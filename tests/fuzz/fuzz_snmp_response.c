@@ -1,11 +1,14 @@
-/* Fuzz target: an SNMP response message off the wire goes through
- * net-snmp's parser and our response handling: varbind decoding, the bind
+/* Fuzz target: an SNMP response message off the wire goes through our
+ * v1/v2c codec (the parse hook of every v1/v2c session), is checked against
+ * net-snmp's own parser (same header, names and values wherever both read
+ * a value), and then through our response handling: the bind
  * store, profile selection, bind planning, model building and value
  * conversion for every shipped profile, and the poll path: the message's
  * varbinds (binary OIDs) read as the answer to every request of each
  * model's GETBULK and GET poll plans (row matching by index, short and
  * overlong answers, end of MIB, agents going backwards). Built with -fsanitize=fuzzer under
  * clang, and with fuzz_main.c (gcc) as a regression test over the corpus. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <net-snmp/net-snmp-includes.h>
 
 #include "pollers/profile.h"
+#include "pollers/snmp_ber.h"
 #include "pollers/snmp_engine.h"
 #include "pollers/snmp_model.h"
 #include "server/log.h"
@@ -110,6 +114,55 @@ static void exercise_model(const struct wt_snmp_store *st, const char *soid,
 	(void)sel;
 }
 
+enum {
+	MAX = 512
+};
+
+/* net-snmp's reading of the same message (through its own parser and our
+ * varbind decoding, the SNMPv3 path) must agree with our codec wherever
+ * both read a value: the differential half of this target. */
+static void compare_netsnmp(u_char *buf, size_t size, const struct wt_ber_msg *m,
+			    const struct wt_snmp_vb *vbs, size_t n)
+{
+	netsnmp_session ss;
+	snmp_sess_init(&ss);
+	ss.version = m->version == 0 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+	netsnmp_pdu *pdu = SNMP_MALLOC_TYPEDEF(netsnmp_pdu);
+	if (pdu && snmp_parse(NULL, &ss, pdu, buf, size) == 0 && pdu->version != SNMP_VERSION_3) {
+		static struct wt_snmp_vb nv[MAX];
+		static char nsbuf[MAX][WT_OID_STR];
+		size_t k = wt_snmp_pdu_decode(pdu, nv, nsbuf, MAX, true);
+		if (pdu->command != m->type || pdu->reqid != m->reqid || pdu->errstat != m->errstat ||
+		    pdu->errindex != m->errindex || k != n) {
+			fprintf(stderr, "header differs: type %#x/%#x reqid %ld/%ld n %zu/%zu\n",
+				pdu->command, m->type, pdu->reqid, m->reqid, k, n);
+			abort();
+		}
+		for (size_t i = 0; i < k; i++) {
+			const struct wt_snmp_val *a = &vbs[i].v, *b = &nv[i].v;
+			if (strcmp(vbs[i].oid, nv[i].oid) || vbs[i].end_of_mib != nv[i].end_of_mib) {
+				fprintf(stderr, "varbind %zu: name %s, net-snmp %s\n", i, vbs[i].oid,
+					nv[i].oid);
+				abort();
+			}
+			if (a->type == WT_SV_OTHER || b->type == WT_SV_OTHER)
+				continue; /* a value one side cannot read: no reading either way */
+			if (a->type != b->type || a->i != b->i || a->u != b->u || a->slen != b->slen ||
+			    (a->slen && memcmp(a->s, b->s, a->slen))) {
+				fprintf(stderr,
+					"varbind %zu (%s): type %d/%d i %lld/%lld u %llu/%llu "
+					"slen %zu/%zu\n",
+					i, vbs[i].oid, a->type, b->type, (long long)a->i,
+					(long long)b->i, (unsigned long long)a->u,
+					(unsigned long long)b->u, a->slen, b->slen);
+				abort();
+			}
+		}
+	}
+	if (pdu)
+		snmp_free_pdu(pdu);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
@@ -119,37 +172,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
-	netsnmp_session ss;
-	snmp_sess_init(&ss);
-	ss.version = SNMP_VERSION_2c;
-	netsnmp_pdu *pdu = SNMP_MALLOC_TYPEDEF(netsnmp_pdu);
-	if (pdu && snmp_parse(NULL, &ss, pdu, buf, size) == 0 && pdu->version != SNMP_VERSION_3) {
-		enum {
-			MAX = 512
-		};
-		static struct wt_snmp_vb vbs[MAX];
-		static char sbuf[MAX][WT_OID_STR];
-		size_t n = wt_snmp_pdu_decode(pdu, vbs, sbuf, MAX, true);
+	/* our v1/v2c codec, as the session's parse hook runs it */
+	static struct wt_snmp_vb vbs[MAX], bvbs[MAX];
+	static char sbuf[MAX][WT_OID_STR];
+	static unsigned long sub[MAX * WT_BER_MAX_SUBIDS], bsub[MAX * WT_BER_MAX_SUBIDS];
+	struct wt_ber_msg m, bm;
+	struct wt_ber_out o = {vbs, MAX, sub, sizeof sub / sizeof *sub, sbuf, true};
+	int rc = wt_ber_decode_msg(buf, size, &m, &o);
+	if (rc == 0) {
+		if (m.n > MAX)
+			abort();
+		compare_netsnmp(buf, size, &m, vbs, m.n);
 		struct wt_snmp_store *st = wt_snmp_store_new();
 		char soid[WT_OID_STR] = "";
-		for (size_t i = 0; st && i < n; i++) {
+		for (size_t i = 0; st && i < m.n; i++) {
 			if (wt_snmp_store_put(st, vbs[i].oid, &vbs[i].v))
 				break;
 			if (strcmp(vbs[i].oid, "1.3.6.1.2.1.1.2.0") == 0 &&
 			    vbs[i].v.type == WT_SV_OID)
 				snprintf(soid, sizeof soid, "%.*s", (int)vbs[i].v.slen, vbs[i].v.s);
 		}
-		/* the poll path decodes without OID text */
-		static struct wt_snmp_vb bvbs[MAX];
-		size_t bn = wt_snmp_pdu_decode(pdu, bvbs, sbuf, MAX, false);
-		if (bn != n || (bn && bvbs[0].oid[0]))
+		/* the poll path decodes without OID text, to the same numbers */
+		struct wt_ber_out bo = {bvbs, MAX, bsub, sizeof bsub / sizeof *bsub, sbuf, false};
+		if (wt_ber_decode_msg(buf, size, &bm, &bo) || bm.n != m.n)
 			abort();
+		for (size_t i = 0; i < bm.n; i++)
+			if (bvbs[i].oid[0] || bvbs[i].name_len != vbs[i].name_len ||
+			    memcmp(bvbs[i].name, vbs[i].name, vbs[i].name_len * sizeof *vbs[i].name))
+				abort();
 		if (st)
-			exercise_model(st, soid, bvbs, bn);
+			exercise_model(st, soid, bvbs, bm.n);
 		wt_snmp_store_free(st);
+	} else if (rc == -ENOSPC) {
+		if (m.n <= MAX && m.n_sub <= sizeof sub / sizeof *sub)
+			abort(); /* it fit */
 	}
-	if (pdu)
-		snmp_free_pdu(pdu);
 	free(buf);
 	return 0;
 }

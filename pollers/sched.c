@@ -76,6 +76,23 @@ static void set_state(struct dev *d, enum wt_dev_state to, const char *reason)
 		d->s->on_state(d->s->on_state_ctx, d->id, from, to, reason);
 }
 
+/* Poll starts sit on a fleet-wide grid of START_GRID_MS (when the interval
+ * is a multiple of it, as any interval in seconds is): the devices due in
+ * one step start together, in one wake of the loop (the daemon lets the
+ * kernel fire the loop's timers a few ms late, see loop_timer_slack in
+ * server/main.c), and their answers come back close together. At 2,000
+ * PDUs a wake of the loop cost more CPU than decoding an answer; starts
+ * stay spread over the interval in 100 steps of 50 ms. */
+#define START_GRID_MS 50
+
+static int64_t start_at(const struct dev *d, int64_t t)
+{
+	if (d->interval_ms % START_GRID_MS)
+		return t;
+	int64_t r = t % START_GRID_MS;
+	return r ? t + START_GRID_MS - r : t;
+}
+
 static void arm(struct dev *d)
 {
 	int64_t delay = d->due_ms - now_ms(d->s);
@@ -144,7 +161,7 @@ static void poll_done(void *ctx, enum wt_poll_result r)
 			/* back on the normal grid from now */
 			d->interval_ms = d->conf.interval_ms;
 			event_del(d->timer);
-			d->due_ms = now_ms(s) + d->interval_ms;
+			d->due_ms = start_at(d, now_ms(s) + d->interval_ms);
 			arm(d);
 		}
 		set_state(d, r == WT_POLL_REBOOTED ? WT_DEV_REBOOTED : WT_DEV_OK, NULL);
@@ -171,7 +188,7 @@ static void poll_done(void *ctx, enum wt_poll_result r)
 			next = d->conf.interval_ms;
 		d->interval_ms = (int)next;
 		event_del(d->timer);
-		d->due_ms = now_ms(s) + d->interval_ms;
+		d->due_ms = start_at(d, now_ms(s) + d->interval_ms);
 		arm(d);
 	}
 	set_state(d, to, d->reason);
@@ -279,7 +296,7 @@ int wt_sched_add(struct wt_sched *s, const struct wt_dev_conf *c, char *err, siz
 	/* spread first polls over the interval by id, so a restart does not
 	 * fire the whole fleet in the same millisecond */
 	uint64_t h = (uint64_t)c->id * 0x9E3779B97F4A7C15ull;
-	d->due_ms = now_ms(s) + (int64_t)((h >> 33) % (uint64_t)d->interval_ms);
+	d->due_ms = start_at(d, now_ms(s) + (int64_t)((h >> 33) % (uint64_t)d->interval_ms));
 	arm(d);
 	s->devs[s->n++] = d;
 	return 0;

@@ -348,6 +348,7 @@ int wt_sched_status(const struct wt_sched *s, long id, struct wt_dev_status *out
 	out->state = d->state;
 	out->fails = d->fails;
 	out->interval_ms = d->interval_ms;
+	out->next_due_ms = d->due_ms;
 	out->polls = d->polls;
 	out->ok = d->ok;
 	out->missed = d->missed;

@@ -48,6 +48,7 @@ struct wt_dev_status {
 	enum wt_dev_state state;
 	int fails;           /* failures in a row */
 	int interval_ms;     /* current (backed-off) interval */
+	int64_t next_due_ms; /* when the next poll starts (Unix ms) */
 	uint64_t polls, ok, missed;
 	char reason[200];    /* last failure, no secrets */
 };

@@ -45,6 +45,11 @@ def main():
         F.check(d["state"] == "ok", f"live device {d['id']}: state {d['state']} ({d['reason']})")
         F.check(d["ok"] >= expect, f"live device {d['id']}: {d['ok']} good polls, want >= {expect}")
         F.check(d["missed"] == 0, f"live device {d['id']}: {d['missed']} missed slots")
+    # poll starts sit on the 50 ms grid (pollers/sched.c START_GRID_MS), spread over it
+    F.check(all(d["next_due_ms"] % 50 == 0 for d in devs[:len(live)]),
+            f"poll starts off the 50 ms grid: {[d['next_due_ms'] for d in devs[:len(live)]]}")
+    F.check(len({d["next_due_ms"] % INTERVAL_MS for d in devs[:len(live)]}) >= 4,
+            "the live devices' starts are not spread over the interval")
     for d in devs[len(live):]:
         F.check(d["state"] == "unreachable",
                 f"dead device {d['id']}: state {d['state']}, want unreachable")

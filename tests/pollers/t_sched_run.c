@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 		json_object_set_new(d, "ok", json_integer((json_int_t)st.ok));
 		json_object_set_new(d, "missed", json_integer((json_int_t)st.missed));
 		json_object_set_new(d, "interval_ms", json_integer(st.interval_ms));
+		json_object_set_new(d, "next_due_ms", json_integer(st.next_due_ms));
 		json_object_set_new(d, "reason", json_string(st.reason));
 		json_array_append_new(devs, d);
 	}

@@ -423,13 +423,17 @@ static int build_hook(netsnmp_session *sp, netsnmp_pdu *pdu, u_char **buf, size_
 	const unsigned long *oidv[WT_REQ_MAX];
 	size_t lenv[WT_REQ_MAX];
 	long ival[WT_REQ_MAX];
-	if (!pdu->variables) {
-		/* a poll request; a retransmission of one we gave up on is not sent */
-		if (!s->req || pdu->reqid != s->req_reqid)
-			return -1;
-		r.n = s->req->n;
+	if (!pdu->variables && s->req && pdu->reqid == s->req_reqid) {
+		r.n = s->req->n; /* a poll request */
 		r.oid = s->req->oid;
 		r.oid_len = s->req->oid_len;
+	} else if (!pdu->variables) {
+		/* a retransmission of a poll request we gave up on (watchdog): its
+		 * OIDs are gone. An empty GET under its request-id ends it in
+		 * net-snmp's list (the answer is ignored); failing the build would
+		 * leave it there, holding up the session's timeouts. */
+		r.type = WT_BER_GET;
+		r.f1 = r.f2 = 0;
 	} else {
 		for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
 			if (r.n == WT_REQ_MAX)

@@ -712,6 +712,13 @@ static void bind_finish(struct wt_snmp_dev *d)
 					    e->name, pt->metric, &pt->series))
 			pt->series = NO_SERIES;
 	}
+	/* the bind's values were read once; a plan rebuilt later needs only
+	 * the walked tables' rows (about 2.5 KB of a 60 KB store per PDU) */
+	struct wt_snmp_store *kept = wt_snmp_store_for_plan(d->store, m);
+	if (kept) {
+		wt_snmp_store_free(d->store);
+		d->store = kept;
+	}
 	d->bound = true;
 	d->need_rebind = false;
 	d->bound_at_ms = now_ms(d);

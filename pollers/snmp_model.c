@@ -190,6 +190,41 @@ void wt_snmp_store_subtree(const struct wt_snmp_store *st, const char *prefix,
 	free(list);
 }
 
+struct keep {
+	struct wt_snmp_store *out;
+	int err;
+};
+
+static void keep_cb(void *ctx, const char *oid, const struct wt_snmp_val *v)
+{
+	struct keep *k = ctx;
+	if (!k->err)
+		k->err = wt_snmp_store_put(k->out, oid, v);
+}
+
+struct wt_snmp_store *wt_snmp_store_for_plan(const struct wt_snmp_store *st,
+					     const struct wt_snmp_model *m)
+{
+	struct keep k = {.out = wt_snmp_store_new()};
+	if (!k.out)
+		return NULL;
+	for (size_t i = 0; i < m->n_entities && !k.err; i++) {
+		const struct wt_prof_entity *t = m->entities[i].tmpl;
+		bool seen = false;
+		if (!t || !t->walk)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = m->entities[j].tmpl == t;
+		if (!seen)
+			wt_snmp_store_subtree(st, t->walk, keep_cb, &k);
+	}
+	if (k.err) {
+		wt_snmp_store_free(k.out);
+		return NULL;
+	}
+	return k.out;
+}
+
 /* ---- values ---- */
 
 /* Parses a decimal number out of a device string (" 230.5 V" style). */

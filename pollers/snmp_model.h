@@ -55,6 +55,13 @@ struct wt_snmp_store;
 
 struct wt_snmp_store *wt_snmp_store_new(void);
 void wt_snmp_store_free(struct wt_snmp_store *st);
+/* What a bound device keeps of its bind store: the rows of the tables the
+ * model's entities walk (all wt_snmp_plan_build reads, when a plan is
+ * rebuilt later), not the hundreds of values the bind read once. A new
+ * store, or NULL when out of memory (st is not changed). */
+struct wt_snmp_model;
+struct wt_snmp_store *wt_snmp_store_for_plan(const struct wt_snmp_store *st,
+					     const struct wt_snmp_model *m);
 int wt_snmp_store_put(struct wt_snmp_store *st, const char *oid, const struct wt_snmp_val *v)
 	__attribute__((warn_unused_result));
 /* The stored value, or NULL if never stored. */

@@ -11,7 +11,7 @@
 #include "pollers/sched.h"
 #include "rules/alarm.h"
 #include "rules/engine.h"
-#include "storage/batch.h"
+#include "storage/query.h"
 #include "storage/storage.h"
 
 #include <errno.h>
@@ -136,118 +136,31 @@ static double mono_s(void)
 	return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* The latest values of ids[0..n) (ascending): v[i] and its time ts[i]. */
-struct latest {
-	const uint32_t *ids;
-	size_t n;
-	double *v;
-	int64_t *ts;
-};
-
-static void latest_put(struct latest *l, uint32_t series, int64_t ts, double v)
-{
-	const uint32_t *hit = bsearch(&series, l->ids, l->n, sizeof(*l->ids), cmp_u32);
-	if (!hit)
-		return;
-	size_t i = (size_t)(hit - l->ids);
-	/* Sources come oldest first: the last point of a timestamp wins. */
-	if (ts >= l->ts[i]) {
-		l->ts[i] = ts;
-		l->v[i] = v;
-	}
-}
-
-static void on_mem_point(void *ctx, uint32_t series, const struct wt_point *p)
-{
-	if (p->count)
-		latest_put(ctx, series, p->ts_ms, p->avg);
-}
-
-/* Series per look at memory (each holds the storage lock) and per query. */
+/* Series per call of wt_query_latest (a look at memory under the storage
+ * lock, then one query). */
 #define LATEST_SLICE 16384
 /* How far back a value still counts as the latest. */
 #define LATEST_AGE_MS 120000
 
-/* Fills l from what storage still holds in memory (the open buckets and
- * the flush window: normally the latest value of every series polled since
- * the last flush), then reads the newest 5 s row of each series still
- * missing from PostgreSQL, one query per slice. Worker. 0 or -EIO. */
-static int latest_values(struct wt_api_req *r, struct latest *l)
+/* The latest 5 s average of each of ids[0..n) (ascending, distinct) into
+ * v[i], NAN when there is none in LATEST_AGE_MS: storage's
+ * wt_query_latest (memory first, then the newest database row of the
+ * others), in slices. Worker. 0 or a negative errno. */
+static int latest_values(struct wt_api_req *r, const uint32_t *ids, size_t n, double *v)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	int64_t to = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + WT_BUCKET_MS;
 	int64_t from = to - WT_BUCKET_MS - LATEST_AGE_MS;
-	for (size_t i = 0; i < l->n; i++) {
-		l->v[i] = NAN;
-		l->ts[i] = INT64_MIN;
+	struct wt_point *pts = malloc(LATEST_SLICE * sizeof(*pts));
+	int rc = pts ? 0 : -ENOMEM;
+	for (size_t off = 0; rc == 0 && off < n; off += LATEST_SLICE) {
+		size_t k = n - off < LATEST_SLICE ? n - off : LATEST_SLICE;
+		rc = wt_query_latest(r->db, r->layers.storage, ids + off, k, from, to, pts);
+		for (size_t i = 0; rc == 0 && i < k; i++)
+			v[off + i] = pts[i].count ? pts[i].avg : NAN;
 	}
-	for (size_t off = 0; r->layers.storage && off < l->n; off += LATEST_SLICE)
-		wt_storage_peek_points(r->layers.storage, WT_LEVEL_5S, l->ids + off,
-				       l->n - off < LATEST_SLICE ? l->n - off : LATEST_SLICE, from,
-				       to, on_mem_point, l);
-	char *arr = malloc(LATEST_SLICE * 11 + 3);
-	struct wt_row5s *row = malloc(sizeof(*row));
-	int rc = arr && row ? 0 : -ENOMEM;
-	/* A 5 s row starts up to a flush window before its last bucket. */
-	char lo[24], hi[24];
-	snprintf(lo, sizeof(lo), "%lld", (long long)(from - WT_WINDOW_MAX_MS));
-	snprintf(hi, sizeof(hi), "%lld", (long long)to);
-	size_t i = 0;
-	while (rc == 0 && i < l->n) {
-		size_t len = 0, k = 0;
-		arr[len++] = '{';
-		for (; i < l->n && k < LATEST_SLICE; i++) {
-			if (l->ts[i] != INT64_MIN)
-				continue; /* memory had it */
-			len += (size_t)snprintf(arr + len, 12, "%s%u", k ? "," : "",
-						(unsigned)l->ids[i]);
-			k++;
-		}
-		arr[len++] = '}';
-		arr[len] = '\0';
-		if (k == 0)
-			break;
-		const char *p[] = {arr, lo, hi};
-		PGresult *res = PQexecParams(
-			r->db,
-			/* The newest row of each series: one short backward index
-			 * scan per series (a DISTINCT ON over the slice scans the
-			 * whole range: 10x slower for 16k series). */
-			"SELECT x.* FROM unnest($1::int4[]) AS u(id) CROSS JOIN LATERAL"
-			" (SELECT series, start, quality, cnt, v, NULL::real[], NULL::real[],"
-			" NULL::float8 FROM samples_5s WHERE series = u.id"
-			" AND start >= to_timestamp($2::int8 / 1000.0)"
-			" AND start < to_timestamp($3::int8 / 1000.0) ORDER BY start DESC LIMIT 1) x",
-			3, NULL, p, NULL, NULL, 1);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			wt_error("api: /metrics: reading the latest rows: %s",
-				 PQerrorMessage(r->db));
-			PQclear(res);
-			rc = -EIO;
-			break;
-		}
-		for (int t = 0; t < PQntuples(res); t++) {
-			const char *f[WT_ROW5S_FIELDS];
-			int fl[WT_ROW5S_FIELDS];
-			for (int c = 0; c < WT_ROW5S_FIELDS; c++) {
-				f[c] = PQgetvalue(res, t, c);
-				fl[c] = PQgetisnull(res, t, c) ? -1 : PQgetlength(res, t, c);
-			}
-			if (wt_row5s_decode(f, fl, row) < 0)
-				continue; /* malformed: as if absent */
-			for (int b = row->nb - 1; b >= 0; b--) {
-				int64_t ts = row->start_ms + (int64_t)b * WT_BUCKET_MS;
-				if (row->cnt[b] && ts >= from && ts < to) {
-					latest_put(l, row->series, ts, row->v[b]);
-					break;
-				}
-			}
-		}
-		PQclear(res);
-	}
-	free(arr);
-	free(row);
+	free(pts);
 	return rc;
 }
 
@@ -318,8 +231,7 @@ static long readings(struct wt_api_req *r, struct tbuf *b)
 	struct out_row *o = malloc((ns + 1) * sizeof(*o));
 	uint32_t *ids = malloc((ns + 1) * sizeof(*ids));
 	double *v = malloc((ns + 1) * sizeof(*v));
-	int64_t *ts = malloc((ns + 1) * sizeof(*ts));
-	long rc = !rs ? -EIO : mt && dn && o && ids && v && ts ? 0 : -ENOMEM;
+	long rc = !rs ? -EIO : mt && dn && o && ids && v ? 0 : -ENOMEM;
 	for (int i = 0; rc == 0 && i < PQntuples(rm); i++) {
 		long id = strtol(PQgetvalue(rm, i, 0), NULL, 10);
 		if (id >= 0 && id < METRIC_IDS)
@@ -346,10 +258,9 @@ static long readings(struct wt_api_req *r, struct tbuf *b)
 		no++;
 	}
 	double t1 = mono_s();
-	struct latest l = {ids, no, v, ts};
 	if (rc == 0) {
 		qsort(ids, no, sizeof(*ids), cmp_u32);
-		rc = latest_values(r, &l);
+		rc = latest_values(r, ids, no, v);
 		qsort(o, no, sizeof(*o), cmp_out);
 	}
 	double t2 = mono_s();
@@ -388,7 +299,6 @@ static long readings(struct wt_api_req *r, struct tbuf *b)
 	free(o);
 	free(ids);
 	free(v);
-	free(ts);
 	PQclear(rm);
 	PQclear(rd);
 	PQclear(rs);

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests/sim"))
 sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, Daemon, run  # noqa: E402
-from wtfix import Failures, Postgres, tmpdir  # noqa: E402
+from wtfix import Failures, Postgres, tmpdir, until  # noqa: E402
 
 import psycopg2  # noqa: E402
 
@@ -108,15 +108,6 @@ def q(sql, args=()):
     finally:
         c.close()
 
-
-def until(pred, timeout, step=0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 # --dump-config masks the communities

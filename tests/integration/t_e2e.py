@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests/api"))
 from apilib import Client  # noqa: E402
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, Daemon  # noqa: E402
-from wtfix import Failures, Postgres, tmpdir  # noqa: E402
+from wtfix import Failures, Postgres, tmpdir, until  # noqa: E402
 
 import psycopg2  # noqa: E402
 
@@ -71,15 +71,6 @@ def q(sql, args=()):
     finally:
         c.close()
 
-
-def until(pred, timeout, step=0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def log_ms(line):

@@ -24,7 +24,7 @@ import importlib.util  # noqa: E402
 from notifylib import Smtp, body_text  # noqa: E402
 from simfix import port_range_sim  # noqa: E402
 from wtdaemon import TEST_API, WATTRACK, Daemon  # noqa: E402
-from wtfix import Failures, Postgres, free_port, spawn, stop_pid, tmpdir  # noqa: E402
+from wtfix import Failures, Postgres, free_port, spawn, stop_pid, tmpdir, until  # noqa: E402
 
 import psycopg2  # noqa: E402
 
@@ -36,15 +36,6 @@ HOOK = os.path.join(ROOT, "tests/notify/hook_env.py")
 f = Failures()
 d = tmpdir()
 
-
-def until(pred, timeout, step=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def write(name, text):
